@@ -1,0 +1,39 @@
+/**
+ * Failure type names: defined once here and used by the activity that throws, the workflow that catches,
+ * the CLI that explains and the test that expects. They appear as `ApplicationFailure.type` in Temporal.
+ */
+
+/** Replicate answered with an error that retrying cannot fix (non-retryable activity failures). */
+export const ReplicateErrorType = {
+  Unauthorized: 'ReplicateUnauthorized', // 401: token missing or wrong
+  PaymentRequired: 'ReplicatePaymentRequired', // 402: billing not set up
+  Forbidden: 'ReplicateForbidden', // 403
+  NotFound: 'ReplicateNotFound', // 404: unknown model, version, deployment or prediction
+  InvalidInput: 'ReplicateInvalidInput', // 422: input validation failed, invalid version
+  RequestRejected: 'ReplicateRequestRejected', // any other 4xx (400, 409, 413, ...)
+} as const;
+
+/** Transient problems: Temporal retries these with the activity's retry policy. */
+export const ReplicateTransientType = {
+  RateLimited: 'ReplicateRateLimited', // 429: retried after Retry-After
+  ServerError: 'ReplicateServerError', // 5xx
+  NetworkError: 'ReplicateNetworkError', // timeout, connection reset, DNS, ...
+} as const;
+
+/** How a run ends when it does not succeed (workflow failures). */
+export const PredictionFailureType = {
+  Failed: 'PredictionFailed', // Replicate reported status `failed`
+  Canceled: 'PredictionCanceled', // status `canceled` (by someone else, or Replicate's Cancel-After while running)
+  Aborted: 'PredictionAborted', // status `aborted`: ended before it ran (not billed)
+  TimedOut: 'PredictionTimedOut', // our deadline was reached; the prediction was canceled remotely
+  InvalidRequest: 'InvalidPredictionRequest', // our own validation of the workflow input
+} as const;
+
+export const NON_RETRYABLE_REPLICATE_ERRORS: string[] = [
+  ...Object.values(ReplicateErrorType),
+  PredictionFailureType.InvalidRequest,
+  PredictionFailureType.TimedOut,
+];
+
+export type ReplicateErrorTypeName = (typeof ReplicateErrorType)[keyof typeof ReplicateErrorType];
+export type ReplicateTransientTypeName = (typeof ReplicateTransientType)[keyof typeof ReplicateTransientType];

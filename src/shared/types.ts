@@ -1,0 +1,116 @@
+/** The vocabulary shared by the client, the workflows and the activities. Plain data only. */
+
+export type PredictionStatus = 'starting' | 'processing' | 'succeeded' | 'failed' | 'canceled' | 'aborted';
+
+export const TERMINAL_STATUSES: readonly PredictionStatus[] = ['succeeded', 'failed', 'canceled', 'aborted'];
+
+export function isTerminal(status: PredictionStatus): boolean {
+  return TERMINAL_STATUSES.includes(status);
+}
+
+/** Backoff between status polls. All optional; defaults in `DEFAULT_POLLING`. */
+export interface PollingOptions {
+  /** first wait after creation, ms (default 3000) */
+  initialIntervalMs?: number;
+  /** growth factor per poll (default 1.5) */
+  multiplier?: number;
+  /** cap on one wait, ms (default 30000) */
+  maxIntervalMs?: number;
+}
+
+/** Input of the `runPrediction` workflow. Never carries the API token: activities read it from the worker. */
+export interface PredictionRequest {
+  /** `owner/name`, `owner/name:version`, a bare 64-hex version id, or a deployment `owner/name` */
+  model: string;
+  /** true when `model` names a deployment */
+  deployment?: boolean;
+  /** the model's input object */
+  input: Record<string, unknown>;
+  polling?: PollingOptions;
+  /** how long before the workflow's execution timeout the run gives up and cancels remotely, ms (default 15000) */
+  deadlineMarginMs?: number;
+}
+
+export interface PredictionMetrics {
+  predict_time?: number;
+  total_time?: number;
+}
+
+/** The subset of Replicate's prediction object that we read. Real responses are sparse: most keys are optional. */
+export interface Prediction {
+  id: string;
+  model?: string;
+  version?: string;
+  input?: Record<string, unknown>;
+  output?: unknown;
+  error?: unknown;
+  logs?: string | null;
+  status: PredictionStatus;
+  created_at?: string;
+  started_at?: string | null;
+  completed_at?: string | null;
+  metrics?: PredictionMetrics;
+  urls?: { get?: string; cancel?: string; web?: string; stream?: string };
+  deadline?: string | null;
+  deployment?: string | null;
+  data_removed?: boolean;
+}
+
+/** What an activity hands to the workflow: the prediction, trimmed so the history stays small. */
+export interface PredictionSnapshot {
+  id: string;
+  model: string | null;
+  version: string | null;
+  status: PredictionStatus;
+  output: unknown;
+  error: string | null;
+  /** the last lines of `logs` (at most 20) */
+  logsTail: string[];
+  metrics: PredictionMetrics;
+  createdAt: string | null;
+  startedAt: string | null;
+  completedAt: string | null;
+  deadline: string | null;
+  urls: { get?: string; cancel?: string; web?: string };
+}
+
+/** Result of a successful `runPrediction`. */
+export interface PredictionResult {
+  id: string;
+  model: string | null;
+  version: string | null;
+  status: 'succeeded';
+  output: unknown;
+  metrics: PredictionMetrics;
+  createdAt: string | null;
+  startedAt: string | null;
+  completedAt: string | null;
+  urls: { get?: string; cancel?: string; web?: string };
+  polls: number;
+}
+
+/** Live state answered by the `status` query. */
+export interface PredictionState {
+  model: string;
+  predictionId: string | null;
+  /** last status seen at Replicate, or `creating` before the create call returned */
+  status: PredictionStatus | 'creating';
+  polls: number;
+  nextPollAt: string | null;
+  /** when the workflow started, and when it reached a terminal state */
+  startedAt: string;
+  completedAt: string | null;
+  deadline: string;
+  logsTail: string[];
+  error: string | null;
+  webUrl: string | null;
+}
+
+/** Details attached to the typed failures of a run (first element of ApplicationFailure.details). */
+export interface PredictionFailureDetails {
+  predictionId: string | null;
+  status: PredictionStatus | 'creating';
+  error: string | null;
+  logsTail: string[];
+  metrics?: PredictionMetrics;
+}

@@ -1,0 +1,68 @@
+/** Validation of a `PredictionRequest`, shared by the CLI (fast feedback) and the workflow (last line of defence). */
+import { parseModelRef, isCreateTarget } from './model-ref';
+import type { PredictionRequest } from './types';
+
+/** Largest model input we accept, as JSON. Temporal payloads are limited to 2 MB; big files belong in URLs. */
+export const MAX_INPUT_BYTES = 1_000_000;
+
+const ONE_HOUR_MS = 3_600_000;
+
+/** Every problem with `request`, each naming the field and the fix. Empty when the request is valid. */
+export function validateRequest(request: unknown): string[] {
+  if (typeof request !== 'object' || request === null || Array.isArray(request)) {
+    return ['request: must be an object {model, input, ...}'];
+  }
+  const r = request as Partial<PredictionRequest>;
+  const problems: string[] = [];
+  if (r.deployment !== undefined && typeof r.deployment !== 'boolean') {
+    problems.push('deployment: must be true or false');
+  }
+  const target = parseModelRef(r.model, r.deployment === true);
+  if (!isCreateTarget(target)) problems.push(target.error);
+
+  if (typeof r.input !== 'object' || r.input === null || Array.isArray(r.input)) {
+    problems.push(`input: must be a JSON object such as {"prompt": "..."}, got ${describe(r.input)}`);
+  } else {
+    const size = new TextEncoder().encode(JSON.stringify(r.input)).length;
+    if (size > MAX_INPUT_BYTES) {
+      problems.push(
+        `input: ${size} bytes of JSON is over the ${MAX_INPUT_BYTES}-byte limit; pass large files as URLs`,
+      );
+    }
+  }
+
+  const p = r.polling;
+  if (p !== undefined) {
+    if (typeof p !== 'object' || p === null) {
+      problems.push('polling: must be an object {initialIntervalMs, multiplier, maxIntervalMs}');
+    } else {
+      checkNumber(problems, 'polling.initialIntervalMs', p.initialIntervalMs, 100, ONE_HOUR_MS);
+      checkNumber(problems, 'polling.multiplier', p.multiplier, 1, 10);
+      checkNumber(problems, 'polling.maxIntervalMs', p.maxIntervalMs, 100, ONE_HOUR_MS);
+      if (
+        typeof p.initialIntervalMs === 'number' &&
+        typeof p.maxIntervalMs === 'number' &&
+        p.maxIntervalMs < p.initialIntervalMs
+      ) {
+        problems.push('polling.maxIntervalMs: must be at least polling.initialIntervalMs');
+      }
+    }
+  }
+  checkNumber(problems, 'deadlineMarginMs', r.deadlineMarginMs, 0, ONE_HOUR_MS);
+  return problems;
+}
+
+function checkNumber(problems: string[], field: string, value: unknown, min: number, max: number): void {
+  if (value === undefined) return;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+    problems.push(`${field}: must be a number from ${min} to ${max}, got ${describe(value)}`);
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  const json = JSON.stringify(value);
+  return json && json.length <= 40 ? json : typeof value;
+}

@@ -1,0 +1,61 @@
+/**
+ * The worker: runs the workflows and the Replicate activities. `npm run worker`.
+ * Reads its configuration from the environment (see README), exits with a one-line explanation when it is wrong,
+ * and stops gracefully on SIGINT/SIGTERM (in-flight activities get SHUTDOWN_GRACE_SECONDS to finish).
+ */
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities } from './activities';
+import { ConfigError, readWorkerConfig, type WorkerConfig } from './config';
+
+/** Where the workflow code lives; the worker bundles it for Temporal's deterministic sandbox. */
+export const workflowsPath = require.resolve('./workflows');
+
+/** Worker options shared by `npm run worker`, the demo and the tests. */
+export function workerOptions(
+  config: WorkerConfig,
+  connection: NativeConnection,
+): WorkerOptions & { workflowsPath: string } {
+  return {
+    connection,
+    namespace: config.namespace,
+    taskQueue: config.taskQueue,
+    workflowsPath,
+    activities: createActivities({ token: config.replicateToken, baseUrl: config.replicateBaseUrl }),
+    // Server-side cap for the whole queue, so a fleet of workers stays under Replicate's rate limits.
+    maxTaskQueueActivitiesPerSecond: config.maxTaskQueueActivitiesPerSecond,
+    shutdownGraceTime: config.shutdownGraceTimeMs,
+  };
+}
+
+export async function runWorker(config: WorkerConfig): Promise<void> {
+  const connection = await NativeConnection.connect({ address: config.address });
+  try {
+    const worker = await Worker.create(workerOptions(config, connection));
+    console.log(
+      `worker polling task queue "${config.taskQueue}" on ${config.address} (namespace ${config.namespace}), Replicate at ${config.replicateBaseUrl}`,
+    );
+    await worker.run(); // resolves after SIGINT/SIGTERM once in-flight work has drained
+  } finally {
+    await connection.close();
+  }
+}
+
+if (require.main === module) {
+  let config: WorkerConfig;
+  try {
+    config = readWorkerConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`worker: ${error.message}`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  runWorker(config).then(
+    () => process.exit(0),
+    (error: unknown) => {
+      console.error(`worker: ${error instanceof Error ? error.message : String(error)}`);
+      process.exit(1);
+    },
+  );
+}
