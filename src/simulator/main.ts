@@ -1,0 +1,61 @@
+/**
+ * CLI entry: `npm run simulator`.
+ * Env: SIM_PORT (default 8787; 0 = random free port), SIM_TOKEN (default 'sim-token'),
+ * SIM_FAULTS (optional JSON Faults object), SIM_VERBOSE=1 (one line per request on stderr).
+ * Prints exactly one line to stdout once listening; stops cleanly on SIGINT/SIGTERM.
+ */
+import { ReplicateSimulator } from './index';
+import type { Faults } from './index';
+
+function parseFaults(raw: string | undefined): Faults | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  try {
+    const parsed = JSON.parse(raw) as unknown;
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      throw new Error('not an object');
+    return parsed as Faults;
+  } catch (err) {
+    throw new Error(`SIM_FAULTS must be a JSON object: ${(err as Error).message}`);
+  }
+}
+
+function parsePort(raw: string | undefined): number {
+  if (raw === undefined || raw === '') return 8787;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`SIM_PORT must be 0..65535, got "${raw}"`);
+  return port;
+}
+
+async function main(): Promise<void> {
+  const token = process.env.SIM_TOKEN || 'sim-token';
+  const faults = parseFaults(process.env.SIM_FAULTS);
+  const sim = new ReplicateSimulator({
+    port: parsePort(process.env.SIM_PORT),
+    token,
+    ...(faults ? { faults } : {}),
+    verbose: process.env.SIM_VERBOSE === '1',
+  });
+  const baseUrl = await sim.start();
+  process.stdout.write(`Replicate simulator listening on ${baseUrl} (token: ${token})\n`);
+
+  let stopping = false;
+  const shutdown = (): void => {
+    if (stopping) return;
+    stopping = true;
+    sim.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`simulator: error while stopping: ${String(err)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`simulator: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
