@@ -7,5 +7,6 @@ export default defineConfig({
     hookTimeout: 120_000,
     // Integration files each start their own Temporal server; two cores fit two at a time.
     maxWorkers: 2,
+    globalSetup: ['test/global-setup.ts'],
   },
 });

@@ -3,12 +3,14 @@
  * Reads its configuration from the environment (see README), exits with a one-line explanation when it is wrong,
  * and stops gracefully on SIGINT/SIGTERM (in-flight activities get SHUTDOWN_GRACE_SECONDS to finish).
  */
+import path from 'node:path';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { ConfigError, readWorkerConfig, type WorkerConfig } from './config';
 
 /** Where the workflow code lives; the worker bundles it for Temporal's deterministic sandbox. */
-export const workflowsPath = require.resolve('./workflows');
+// A directory: the bundler picks index.ts from source (tsx, tests) or index.js from a build.
+export const workflowsPath = path.join(__dirname, 'workflows');
 
 /** Worker options shared by `npm run worker`, the demo and the tests. */
 export function workerOptions(

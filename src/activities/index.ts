@@ -24,8 +24,11 @@ export interface CreatePredictionArgs {
   model: string;
   deployment?: boolean;
   input: Record<string, unknown>;
-  /** the run's deadline (ISO 8601); sent as `Cancel-After` so Replicate stops the job even if every worker dies */
-  deadline: string;
+  /**
+   * When Replicate itself must stop the job (ISO 8601), sent as `Cancel-After`: the workflow's execution timeout,
+   * so the job stops even if every worker is dead. The workflow's own deadline comes a margin earlier.
+   */
+  cancelAt: string;
 }
 
 const LOGS_TAIL_LINES = 20;
@@ -77,11 +80,11 @@ export function createActivities(config: ActivityConfig) {
           nonRetryable: true,
         });
       }
-      const remainingMs = Date.parse(args.deadline) - Date.now();
+      const remainingMs = Date.parse(args.cancelAt) - Date.now();
       if (!(remainingMs >= MIN_CANCEL_AFTER_MS)) {
         throw ApplicationFailure.create({
           type: PredictionFailureType.TimedOut,
-          message: `only ${Math.max(0, remainingMs)} ms left before the deadline ${args.deadline}; not creating a prediction (Replicate's Cancel-After needs at least 5s)`,
+          message: `only ${Math.max(0, remainingMs)} ms left before ${args.cancelAt}; not creating a prediction (Replicate's Cancel-After needs at least 5s)`,
           nonRetryable: true,
         });
       }

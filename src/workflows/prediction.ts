@@ -1,7 +1,7 @@
 /**
  * `runPrediction`: one Replicate prediction, run durably.
  *
- * create (Cancel-After = time to our deadline) -> loop { durable timer (backoff) -> get status } -> terminal.
+ * create (Cancel-After = time to the execution timeout) -> loop { durable timer (backoff) -> get status } -> terminal.
  * The run's deadline comes from the workflow execution timeout minus a margin, because Temporal runs no workflow
  * code when that timeout fires: at our deadline we still can cancel the prediction remotely and fail with a
  * typed error. Every early end (deadline, user cancel, non-retryable error) cancels the remote prediction.
@@ -167,7 +167,7 @@ export async function runPrediction(request: PredictionRequest): Promise<Predict
             model: request.model,
             deployment: request.deployment,
             input: request.input,
-            deadline: new Date(deadline).toISOString(),
+            cancelAt: new Date(ceiling).toISOString(),
           }),
         ),
       );

@@ -1,0 +1,131 @@
+/**
+ * A real Temporal dev server (SDK-managed, `existing-path` binary), the Replicate simulator and one worker
+ * running for a whole test file. Logs from workflows and activities are captured for assertions.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
+import { WorkflowFailedError, type WorkflowHandle, type WorkflowStartOptions } from '@temporalio/client';
+import { ApplicationFailure, type TemporalFailure } from '@temporalio/common';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime, Worker, bundleWorkflowCode, type LogEntry } from '@temporalio/worker';
+import { ensureBinary, TEMPORAL_CLI } from '../../src/dev/binaries';
+import type { WorkerConfig } from '../../src/config';
+import type { PredictionRequest, PredictionResult } from '../../src/shared/types';
+import { ReplicateSimulator, type SimulatorOptions } from '../../src/simulator';
+import { runPrediction } from '../../src/workflows';
+import { workerOptions, workflowsPath } from '../../src/worker';
+
+/** A token that must never show up in histories or logs. */
+export const SECRET_TOKEN = 'sim-secret-7f3a9c1e5b2d4f6a8c0e';
+
+/** Fast polling for tests: 100 ms, ×1.5, capped at 500 ms. */
+export const FAST_POLLING = { initialIntervalMs: 100, multiplier: 1.5, maxIntervalMs: 500 };
+
+export const logs: LogEntry[] = [];
+let runtimeInstalled = false;
+function installRuntime(): void {
+  if (runtimeInstalled) return;
+  Runtime.install({ logger: new DefaultLogger('INFO', (entry) => logs.push(entry)) });
+  runtimeInstalled = true;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Testbed {
+  env: TestWorkflowEnvironment;
+  sim: ReplicateSimulator;
+  config: WorkerConfig;
+  /** start runPrediction on this testbed's queue */
+  start(
+    request: PredictionRequest,
+    options?: Partial<Omit<WorkflowStartOptions, 'args'>>,
+  ): Promise<WorkflowHandle<typeof runPrediction>>;
+  /** run a worker with other settings (e.g. a wrong token) on its own queue while `fn` runs */
+  withWorker<T>(overrides: Partial<WorkerConfig>, fn: (taskQueue: string) => Promise<T>): Promise<T>;
+  teardown(): Promise<void>;
+}
+
+let bundle: Promise<{ code: string }> | undefined;
+
+export async function startTestbed(simOptions: SimulatorOptions = {}): Promise<Testbed> {
+  installRuntime();
+  const sim = new ReplicateSimulator({ token: SECRET_TOKEN, ...simOptions });
+  await sim.start();
+  const port = await freePort();
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'existing-path', path: ensureBinary(TEMPORAL_CLI) },
+      port,
+      ip: '127.0.0.1',
+    },
+  });
+  bundle ??= bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });
+  const workflowBundle = await bundle;
+  const config: WorkerConfig = {
+    address: `127.0.0.1:${port}`,
+    namespace: env.namespace ?? 'default',
+    taskQueue: `test-${randomUUID()}`,
+    replicateToken: SECRET_TOKEN,
+    replicateBaseUrl: sim.baseUrl,
+    maxTaskQueueActivitiesPerSecond: 1000,
+    shutdownGraceTimeMs: 1000,
+  };
+  const makeWorker = async (c: WorkerConfig) => {
+    const { workflowsPath: _path, ...options } = workerOptions(c, env.nativeConnection);
+    return Worker.create({ ...options, workflowBundle });
+  };
+  const worker = await makeWorker(config);
+  const running = worker.run();
+
+  return {
+    env,
+    sim,
+    config,
+    start: (request, options = {}) =>
+      env.client.workflow.start(runPrediction, {
+        taskQueue: config.taskQueue,
+        workflowId: `test-${randomUUID()}`,
+        workflowExecutionTimeout: '1m',
+        args: [request],
+        ...options,
+      }),
+    async withWorker(overrides, fn) {
+      const c = { ...config, taskQueue: `test-${randomUUID()}`, ...overrides };
+      const w = await makeWorker(c);
+      return w.runUntil(fn(c.taskQueue));
+    },
+    async teardown() {
+      worker.shutdown();
+      await running;
+      await env.teardown();
+      await sim.stop();
+    },
+  };
+}
+
+/** The ApplicationFailure at the bottom of a workflow failure's cause chain. */
+export async function failureOf(handle: WorkflowHandle<typeof runPrediction>): Promise<{
+  error: WorkflowFailedError;
+  failure: ApplicationFailure;
+}> {
+  let result: PredictionResult | undefined;
+  try {
+    result = await handle.result();
+  } catch (error) {
+    if (!(error instanceof WorkflowFailedError)) throw error;
+    let cause: TemporalFailure | Error | undefined = error.cause;
+    while (cause && !(cause instanceof ApplicationFailure)) cause = (cause as TemporalFailure).cause;
+    if (!cause) throw new Error(`workflow failed without an ApplicationFailure: ${error.cause?.message}`);
+    return { error, failure: cause };
+  }
+  throw new Error(`expected the workflow to fail, it returned ${JSON.stringify(result)}`);
+}
