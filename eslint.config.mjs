@@ -11,7 +11,10 @@ export default tseslint.config(
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', ignoreRestSiblings: true },
+      ],
     },
   },
   {
@@ -28,7 +31,13 @@ export default tseslint.config(
             '@temporalio/client',
             '@temporalio/worker',
           ],
-          patterns: [{ group: ['**/activities', '**/activities/*'], allowTypeImports: true, message: 'Workflows import activities as types only.' }],
+          patterns: [
+            {
+              group: ['**/activities', '**/activities/*'],
+              allowTypeImports: true,
+              message: 'Workflows import activities as types only.',
+            },
+          ],
         },
       ],
     },

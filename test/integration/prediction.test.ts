@@ -48,9 +48,13 @@ describe('runPrediction', () => {
     expect(cancelAfter).toBeLessThanOrEqual(60);
     expect(bed.sim.counters(result.id)).toEqual({ gets: result.polls, cancels: 0 });
     // The GETs follow the backoff schedule: each gap at least the next wait (100 ms ×1.5 capped at 500 ms).
-    const gets = bed.sim.requests.filter((r) => r.route === 'predictions.get' && r.predictionId === result.id);
+    const gets = bed.sim.requests.filter(
+      (r) => r.route === 'predictions.get' && r.predictionId === result.id,
+    );
     const times = [creates[0]!.at, ...gets.map((r) => r.at)];
-    times.slice(1).forEach((t, i) => expect(t - times[i]!).toBeGreaterThanOrEqual(pollDelayMs(i, FAST_POLLING) - 5));
+    times
+      .slice(1)
+      .forEach((t, i) => expect(t - times[i]!).toBeGreaterThanOrEqual(pollDelayMs(i, FAST_POLLING) - 5));
     expect(result.polls).toBeGreaterThanOrEqual(1);
     expect(result.polls).toBeLessThanOrEqual(10);
   });

@@ -1,0 +1,407 @@
+/**
+ * The CLI: `npm run -s client -- <command>`.
+ *
+ *   run    --model REF --input JSON [--deployment] [--timeout 10m] [--workflow-id ID] [--json]
+ *   start  (same flags)            start and print the workflow id
+ *   status ID [--json]             live state of a run
+ *   result ID [--json]             wait for a run and print its outcome
+ *   cancel ID [--json]             cancel a run (and its prediction at Replicate)
+ *
+ * Exit codes: 0 succeeded; 1 the prediction failed, was canceled, aborted or timed out; 2 usage or configuration.
+ */
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import {
+  ApplicationFailure,
+  CancelledFailure,
+  Client,
+  Connection,
+  TerminatedFailure,
+  TimeoutFailure,
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { ConfigError, readTemporalConfig, type TemporalConfig } from './config';
+import { humanDuration, parseDuration } from './shared/duration';
+import { PredictionFailureType } from './shared/failures';
+import type {
+  PredictionFailureDetails,
+  PredictionRequest,
+  PredictionResult,
+  PredictionState,
+} from './shared/types';
+import { validateRequest } from './shared/validate';
+import { runPrediction, statusQuery } from './workflows';
+
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+export const USAGE = `usage: npm run -s client -- <command>
+  run    --model REF --input JSON [--deployment] [--timeout 10m] [--workflow-id ID] [--json]
+  start  --model REF --input JSON [--deployment] [--timeout 10m] [--workflow-id ID] [--json]
+  status ID [--json]
+  result ID [--json]
+  cancel ID [--json]
+REF is owner/name, owner/name:<version>, a version id, or with --deployment a deployment owner/name.
+JSON is the model input object, e.g. '{"prompt": "a lighthouse at dusk"}', or @file.json.`;
+
+/** What `--json` prints for run/result: exactly one object. */
+export interface RunSummary {
+  workflowId: string;
+  predictionId: string | null;
+  status: 'succeeded' | 'failed' | 'canceled' | 'aborted' | 'timed_out' | 'error';
+  output: unknown;
+  metrics: PredictionResult['metrics'] | null;
+  error: { type: string; message: string; logsTail?: string[] } | null;
+}
+
+export interface CliContext {
+  /** lazily connected Temporal client */
+  client: () => Promise<Client>;
+  taskQueue: string;
+  out: (line: string) => void;
+  err: (line: string) => void;
+  /** reads `--input @file.json` */
+  readFile?: (path: string) => string;
+}
+
+class UsageError extends Error {}
+
+const RUN_OPTIONS = {
+  model: { type: 'string' },
+  input: { type: 'string' },
+  deployment: { type: 'boolean' },
+  timeout: { type: 'string' },
+  'workflow-id': { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'run':
+      case 'start':
+        return await startCommand(command, rest, ctx);
+      case 'status':
+      case 'result':
+      case 'cancel':
+        return await idCommand(command, rest, ctx);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        ctx.out(USAGE);
+        return command === undefined ? EXIT.usage : EXIT.ok;
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError || isParseArgsError(error)) {
+      ctx.err(`error: ${error.message}\n${USAGE}`);
+      return EXIT.usage;
+    }
+    if (error instanceof ConfigError) {
+      ctx.err(`error: ${error.message}`);
+      return EXIT.usage;
+    }
+    if (error instanceof WorkflowNotFoundError) {
+      ctx.err(`error: no workflow with id "${error.workflowId}"`);
+      return EXIT.usage;
+    }
+    throw error;
+  }
+}
+
+async function startCommand(command: 'run' | 'start', args: string[], ctx: CliContext): Promise<number> {
+  const { values } = parseArgs({ args, options: RUN_OPTIONS, strict: true, allowPositionals: false });
+  if (!values.model) throw new UsageError('--model is required');
+  if (values.input === undefined)
+    throw new UsageError('--input is required (a JSON object, e.g. \'{"prompt": "..."}\')');
+  const input = parseInput(values.input, ctx);
+  const timeout = parseDuration(values.timeout ?? '10m');
+  if ('error' in timeout) throw new UsageError(`--timeout: ${timeout.error}`);
+  if (timeout.ms < 10_000 || timeout.ms > 7 * 24 * 3_600_000) {
+    throw new UsageError(`--timeout: ${values.timeout} is out of range; use 10s to 168h`);
+  }
+  const request: PredictionRequest = { model: values.model, input, deployment: values.deployment ?? false };
+  const problems = validateRequest(request);
+  if (problems.length > 0) throw new UsageError(problems.join('; '));
+
+  const client = await ctx.client();
+  const workflowId =
+    values['workflow-id'] ?? `prediction-${slug(values.model)}-${randomBytes(4).toString('hex')}`;
+  const handle = await client.workflow.start(runPrediction, {
+    taskQueue: ctx.taskQueue,
+    workflowId,
+    args: [request],
+    workflowExecutionTimeout: timeout.ms,
+    staticSummary: summaryOf(request),
+  });
+  if (command === 'start') {
+    ctx.out(values.json ? JSON.stringify({ workflowId, runId: handle.firstExecutionRunId }) : workflowId);
+    return EXIT.ok;
+  }
+  if (!values.json) ctx.out(`workflow ${workflowId} started (timeout ${humanDuration(timeout.ms)})`);
+  return awaitOutcome(handle, values.json ?? false, ctx);
+}
+
+async function idCommand(
+  command: 'status' | 'result' | 'cancel',
+  args: string[],
+  ctx: CliContext,
+): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: { json: { type: 'boolean' } },
+    strict: true,
+    allowPositionals: true,
+  });
+  if (positionals.length !== 1) throw new UsageError(`${command} takes one workflow id`);
+  const client = await ctx.client();
+  const handle = client.workflow.getHandle<typeof runPrediction>(positionals[0]!);
+  const json = values.json ?? false;
+
+  if (command === 'status') {
+    const description = await handle.describe();
+    const state = await handle.query(statusQuery).catch(() => null);
+    if (json) {
+      ctx.out(
+        JSON.stringify({ workflowId: handle.workflowId, workflowStatus: description.status.name, ...state }),
+      );
+    } else {
+      ctx.out(`workflow ${handle.workflowId}: ${description.status.name}`);
+      if (state) printState(state, ctx);
+    }
+    return EXIT.ok;
+  }
+  if (command === 'cancel') {
+    await handle.cancel();
+    if (!json)
+      ctx.out(`cancel requested for ${handle.workflowId}; waiting for the prediction to be canceled...`);
+    return awaitOutcome(handle, json, ctx, false);
+  }
+  return awaitOutcome(handle, json, ctx, false);
+}
+
+/** Wait for the run, showing status transitions live unless `json`, then print the outcome. */
+async function awaitOutcome(
+  handle: WorkflowHandle<typeof runPrediction>,
+  json: boolean,
+  ctx: CliContext,
+  live = true,
+): Promise<number> {
+  const started = Date.now();
+  let lastLine = '';
+  let stop = false;
+  const watcher = (async () => {
+    while (live && !json && !stop) {
+      const state = await handle.query(statusQuery).catch(() => null);
+      if (state) {
+        const line = `${state.status}${state.predictionId ? `  prediction ${state.predictionId}` : ''}`;
+        if (line !== lastLine) {
+          const lastLog = state.logsTail.at(-1);
+          ctx.out(
+            `${humanDuration(Date.now() - started).padStart(7)}  ${line}${lastLog ? `  | ${lastLog}` : ''}`,
+          );
+          lastLine = line;
+        }
+      }
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  })();
+
+  const summary = await outcomeOf(handle);
+  stop = true;
+  await watcher;
+  if (json) {
+    ctx.out(JSON.stringify(summary));
+  } else if (summary.status === 'succeeded') {
+    ctx.out(
+      `${humanDuration(Date.now() - started).padStart(7)}  succeeded  prediction ${summary.predictionId}` +
+        (summary.metrics?.predict_time !== undefined
+          ? `  (predict_time ${summary.metrics.predict_time}s)`
+          : ''),
+    );
+    ctx.out('output:');
+    ctx.out(formatOutput(summary.output));
+  } else {
+    ctx.err(`${summary.status}: ${summary.error?.message ?? 'unknown error'}`);
+    for (const line of summary.error?.logsTail?.slice(-5) ?? []) ctx.err(`  | ${line}`);
+  }
+  return summary.status === 'succeeded' ? EXIT.ok : EXIT.failed;
+}
+
+/** The outcome of a run as the `--json` object. */
+export async function outcomeOf(handle: WorkflowHandle<typeof runPrediction>): Promise<RunSummary> {
+  const base = { workflowId: handle.workflowId, output: null, metrics: null };
+  try {
+    const result = await handle.result();
+    return {
+      ...base,
+      predictionId: result.id,
+      status: 'succeeded',
+      output: result.output,
+      metrics: result.metrics,
+      error: null,
+    };
+  } catch (error) {
+    if (!(error instanceof WorkflowFailedError)) throw error;
+    const state = await handle.query(statusQuery).catch(() => null);
+    const cause = error.cause;
+    if (cause instanceof CancelledFailure) {
+      return {
+        ...base,
+        predictionId: state?.predictionId ?? null,
+        status: 'canceled',
+        error: {
+          type: 'WorkflowCanceled',
+          message: 'the run was canceled; its prediction was canceled at Replicate',
+        },
+      };
+    }
+    if (cause instanceof TimeoutFailure || cause instanceof TerminatedFailure) {
+      return {
+        ...base,
+        predictionId: state?.predictionId ?? null,
+        status: 'timed_out',
+        error: {
+          type: cause.name,
+          message: `the workflow ${cause instanceof TimeoutFailure ? 'timed out' : 'was terminated'} before it could clean up`,
+        },
+      };
+    }
+    const failure = cause instanceof ApplicationFailure ? cause : undefined;
+    const details = failure?.details?.find(isFailureDetails);
+    const type = failure?.type ?? cause?.name ?? 'Error';
+    return {
+      ...base,
+      predictionId: details?.predictionId ?? state?.predictionId ?? null,
+      status: STATUS_BY_TYPE[type] ?? 'error',
+      metrics: details?.metrics ?? null,
+      error: {
+        type,
+        message: failure?.message ?? cause?.message ?? error.message,
+        logsTail: details?.logsTail,
+      },
+    };
+  }
+}
+
+const STATUS_BY_TYPE: Record<string, RunSummary['status']> = {
+  [PredictionFailureType.Failed]: 'failed',
+  [PredictionFailureType.Canceled]: 'canceled',
+  [PredictionFailureType.Aborted]: 'aborted',
+  [PredictionFailureType.TimedOut]: 'timed_out',
+};
+
+function isFailureDetails(d: unknown): d is PredictionFailureDetails {
+  return typeof d === 'object' && d !== null && 'predictionId' in d && 'logsTail' in d;
+}
+
+function printState(state: PredictionState, ctx: CliContext): void {
+  ctx.out(`  model       ${state.model}`);
+  ctx.out(
+    `  prediction  ${state.predictionId ?? '(not created yet)'}${state.webUrl ? `  ${state.webUrl}` : ''}`,
+  );
+  ctx.out(`  status      ${state.status}  after ${state.polls} polls`);
+  if (state.nextPollAt) ctx.out(`  next poll   ${state.nextPollAt}`);
+  ctx.out(`  started     ${state.startedAt}${state.completedAt ? `, completed ${state.completedAt}` : ''}`);
+  ctx.out(`  deadline    ${state.deadline}`);
+  if (state.error) ctx.out(`  error       ${state.error}`);
+  for (const line of state.logsTail.slice(-5)) ctx.out(`  | ${line}`);
+}
+
+function parseInput(text: string, ctx: CliContext): Record<string, unknown> {
+  let source = text;
+  if (text.startsWith('@')) {
+    if (!ctx.readFile) throw new UsageError('--input @file is not supported here');
+    try {
+      source = ctx.readFile(text.slice(1));
+    } catch (error) {
+      throw new UsageError(`--input: cannot read ${text.slice(1)}: ${(error as Error).message}`);
+    }
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(source);
+  } catch (error) {
+    throw new UsageError(
+      `--input is not valid JSON (${(error as Error).message}); quote it, e.g. --input '{"prompt": "a cat"}'`,
+    );
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new UsageError(
+      `--input must be a JSON object such as {"prompt": "a cat"}, got ${Array.isArray(value) ? 'an array' : JSON.stringify(value)}`,
+    );
+  }
+  return value as Record<string, unknown>;
+}
+
+/** One line for the Temporal UI: the model and an excerpt of the prompt. */
+function summaryOf(request: PredictionRequest): string {
+  const prompt = request.input.prompt;
+  const excerpt =
+    typeof prompt === 'string' ? `: "${prompt.length > 60 ? `${prompt.slice(0, 57)}...` : prompt}"` : '';
+  return `${request.deployment ? 'deployment ' : ''}${request.model}${excerpt}`;
+}
+
+function formatOutput(output: unknown): string {
+  if (typeof output === 'string') return `  ${output}`;
+  if (Array.isArray(output) && output.every((o) => typeof o === 'string'))
+    return output.map((o) => `  ${o}`).join('\n');
+  return JSON.stringify(output, null, 2);
+}
+
+function slug(model: string): string {
+  return model
+    .replace(/:.*/, '')
+    .replace(/[^a-zA-Z0-9]+/g, '-')
+    .slice(0, 60);
+}
+
+function isParseArgsError(error: unknown): error is Error {
+  const code = (error as { code?: unknown } | null)?.code;
+  return error instanceof TypeError && typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS');
+}
+
+/** Connect lazily, explaining an unreachable server in one line. */
+export function connectLazily(config: TemporalConfig): () => Promise<Client> {
+  let client: Promise<Client> | undefined;
+  return () =>
+    (client ??= Connection.connect({ address: config.address, connectTimeout: '5s' }).then(
+      (connection) => new Client({ connection, namespace: config.namespace }),
+      (error: unknown) => {
+        throw new ConfigError(
+          `cannot reach Temporal at ${config.address} (${(error as Error).message}); start a server (temporal server start-dev) or run \`npm run demo\``,
+        );
+      },
+    ));
+}
+
+if (require.main === module) {
+  const main = async (): Promise<number> => {
+    let config: TemporalConfig;
+    try {
+      config = readTemporalConfig();
+    } catch (error) {
+      console.error(`error: ${(error as Error).message}`);
+      return EXIT.usage;
+    }
+    const { readFileSync } = await import('node:fs');
+    return runCli(process.argv.slice(2), {
+      client: connectLazily(config),
+      taskQueue: config.taskQueue,
+      out: (line) => console.log(line),
+      err: (line) => console.error(line),
+      readFile: (path) => readFileSync(path, 'utf8'),
+    });
+  };
+  main().then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
+      process.exit(EXIT.failed);
+    },
+  );
+}
