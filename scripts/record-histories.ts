@@ -1,0 +1,58 @@
+/**
+ * Record the histories of runPrediction's main paths into test/histories/, for the replay test.
+ * Run after a deliberate, versioned change of workflow code: `npm run record-histories`.
+ * Committed histories are what old runs look like; the replay test keeps new code compatible with them.
+ */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { ensureBinary, PROJECT_ROOT, TEMPORAL_CLI } from '../src/dev/binaries';
+import { FAST_POLLING, startTestbed } from '../test/helpers/testbed';
+
+async function main(): Promise<void> {
+  const bed = await startTestbed();
+  try {
+    const runs = {
+      succeeded: { model: 'google/imagen-4-ultra', input: { prompt: 'a lighthouse at dusk' } },
+      failed: { model: 'sim/fail', input: {} },
+      aborted: { model: 'sim/abort', input: {} },
+      'invalid-input-422': { model: 'google/imagen-4-ultra', input: {} },
+      'user-canceled': { model: 'sim/never', input: {} },
+      deadline: { model: 'sim/never', input: {} },
+    };
+    for (const [name, request] of Object.entries(runs)) {
+      const handle = await bed.start(
+        { ...request, polling: FAST_POLLING },
+        { workflowId: `history-${name}`, workflowExecutionTimeout: name === 'deadline' ? '10s' : '1m' },
+      );
+      if (name === 'user-canceled') {
+        await bed.sim.waitFor((p) => p.model === 'sim/never' && p.status === 'processing');
+        await new Promise((r) => setTimeout(r, 1_000)); // let a few polls land in the history
+        await handle.cancel();
+      }
+      await handle.result().catch(() => undefined);
+      const file = path.join(PROJECT_ROOT, 'test', 'histories', `${name}.json`);
+      // The CLI's JSON is the format Worker.runReplayHistory documents (the SDK's historyToJSON trips on
+      // duplicated protobufjs copies in node_modules).
+      const json = execFileSync(ensureBinary(TEMPORAL_CLI), [
+        'workflow',
+        'show',
+        '--workflow-id',
+        handle.workflowId,
+        '--address',
+        bed.config.address,
+        '--output',
+        'json',
+      ]);
+      writeFileSync(file, json);
+      console.log(`recorded ${file}`);
+    }
+  } finally {
+    await bed.teardown();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,31 @@
+/** Recorded histories of the main paths must replay against the current workflow code (determinism). */
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import { Worker, bundleWorkflowCode } from '@temporalio/worker';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { workflowsPath } from '../src/worker';
+
+const dir = path.join(__dirname, 'histories');
+const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
+let workflowBundle: { code: string };
+
+beforeAll(async () => {
+  workflowBundle = await bundleWorkflowCode({ workflowsPath });
+});
+
+describe('replay', () => {
+  it('has histories for the main paths', () => {
+    expect(files.sort()).toEqual(
+      ['aborted', 'deadline', 'failed', 'invalid-input-422', 'succeeded', 'user-canceled'].map(
+        (n) => `${n}.json`,
+      ),
+    );
+  });
+
+  it.each(files)('%s replays without nondeterminism', async (file) => {
+    const history = historyFromJSON(JSON.parse(readFileSync(path.join(dir, file), 'utf8')));
+    expect(history.events?.length).toBeGreaterThan(5);
+    await Worker.runReplayHistory({ workflowBundle }, history, file.replace('.json', ''));
+  });
+});
