@@ -1,6 +1,6 @@
 /**
  * CLI entry: `npm run simulator`.
- * Env: SIM_PORT (default 8787; 0 = random free port), SIM_TOKEN (default 'sim-token'),
+ * Env: SIM_PORT (default 8787; 0 = random free port), SIM_HOST (bind address, default 127.0.0.1), SIM_TOKEN (default 'sim-token'),
  * SIM_FAULTS (optional JSON Faults object), SIM_VERBOSE=1 (one line per request on stderr).
  * Prints exactly one line to stdout once listening; stops cleanly on SIGINT/SIGTERM.
  */
@@ -32,6 +32,7 @@ async function main(): Promise<void> {
   const faults = parseFaults(process.env.SIM_FAULTS);
   const sim = new ReplicateSimulator({
     port: parsePort(process.env.SIM_PORT),
+    host: process.env.SIM_HOST || '127.0.0.1',
     token,
     ...(faults ? { faults } : {}),
     verbose: process.env.SIM_VERBOSE === '1',

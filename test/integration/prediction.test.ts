@@ -134,6 +134,17 @@ describe('runPrediction', () => {
     expect(Number(create.headers['cancel-after']!.replace('s', ''))).toBeLessThanOrEqual(10);
   });
 
+  it('a non-retryable error after creation still sends a cancel to Replicate', async () => {
+    const handle = await bed.start({ model: 'sim/never', input: { case: 'lost' }, polling: FAST_POLLING });
+    await bed.sim.waitFor((p) => p.model === 'sim/never' && p.input?.case === 'lost');
+    bed.sim.reset(); // Replicate "forgets" the prediction: the next GET answers 404
+    const { failure } = await failureOf(handle);
+    expect(failure.type).toBe(ReplicateErrorType.NotFound);
+    expect(failure.message).toContain('The requested resource could not be found.');
+    const routes = bed.sim.requests.map((r) => `${r.route} ${r.status}`);
+    expect(routes).toEqual(['predictions.get 404', 'predictions.cancel 404']);
+  });
+
   it('retries 5xx answers and connection resets, and still creates exactly one prediction', async () => {
     bed.sim.setFaults({ serverErrorRate: 0.4, resetBeforeStoreRate: 0.5 });
     try {
