@@ -25,11 +25,12 @@ import {
 import { ConfigError, readTemporalConfig, type TemporalConfig } from './config';
 import { humanDuration, parseDuration } from './shared/duration';
 import { PredictionFailureType } from './shared/failures';
-import type {
-  PredictionFailureDetails,
-  PredictionRequest,
-  PredictionResult,
-  PredictionState,
+import {
+  isTerminal,
+  type PredictionFailureDetails,
+  type PredictionRequest,
+  type PredictionResult,
+  type PredictionState,
 } from './shared/types';
 import { validateRequest } from './shared/validate';
 import { runPrediction, statusQuery } from './workflows';
@@ -197,7 +198,8 @@ async function awaitOutcome(
   const watcher = (async () => {
     while (live && !json && !stop) {
       const state = await handle.query(statusQuery).catch(() => null);
-      if (state) {
+      // terminal states are printed once, with the outcome, below
+      if (state && (state.status === 'creating' || !isTerminal(state.status))) {
         const line = `${state.status}${state.predictionId ? `  prediction ${state.predictionId}` : ''}`;
         if (line !== lastLine) {
           const lastLog = state.logsTail.at(-1);

@@ -1,0 +1,62 @@
+/** `npm run worker` as a process: graceful shutdown lets the in-flight create finish, and a new worker resumes. */
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { temporal } from '@temporalio/proto';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../../src/dev/binaries';
+import { FAST_POLLING, SECRET_TOKEN, startTestbed, type Testbed } from '../helpers/testbed';
+
+let bed: Testbed;
+beforeAll(async () => {
+  bed = await startTestbed();
+});
+afterAll(async () => {
+  await bed?.teardown();
+});
+
+it('SIGTERM: the in-flight create completes within the grace period, the worker exits 0, the run resumes elsewhere', async () => {
+  const taskQueue = `worker-${randomUUID()}`;
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
+    cwd: PROJECT_ROOT,
+    env: {
+      ...process.env,
+      TEMPORAL_ADDRESS: bed.config.address,
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      REPLICATE_API_TOKEN: SECRET_TOKEN,
+      REPLICATE_BASE_URL: bed.sim.baseUrl,
+      SHUTDOWN_GRACE_SECONDS: '10',
+    },
+  });
+  let output = '';
+  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  await expect.poll(() => output, { timeout: 30_000 }).toContain(`worker polling task queue "${taskQueue}"`);
+  expect(output).not.toContain(SECRET_TOKEN);
+
+  bed.sim.setFaults({ latencyMs: 2_000 }); // every Replicate call takes 2 s
+  const creates = bed.sim.creates();
+  const handle = await bed.start(
+    { model: 'sim/echo', input: { n: 'graceful' }, polling: FAST_POLLING },
+    { taskQueue },
+  );
+  // Wait until the create activity is running in the worker process, then stop the worker.
+  await expect
+    .poll(async () => (await handle.describe()).raw.pendingActivities?.[0]?.state, {
+      timeout: 10_000,
+      interval: 50,
+    })
+    .toBe(temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED);
+  child.kill('SIGTERM');
+  expect(await exited).toBe(0);
+  bed.sim.setFaults({});
+
+  // The create finished (201) instead of being abandoned mid-request...
+  expect(bed.sim.creates() - creates).toBe(1);
+  const id = bed.sim.predictionIds().at(-1)!;
+  expect(bed.sim.requests.find((r) => r.predictionId === id && r.route.endsWith('create'))!.status).toBe(201);
+  // ...and a new worker on the same queue finishes the run without creating another prediction.
+  const result = await bed.withWorker({ taskQueue }, () => handle.result());
+  expect(result).toMatchObject({ id, status: 'succeeded', output: { n: 'graceful' } });
+  expect(bed.sim.creates() - creates).toBe(1);
+});
