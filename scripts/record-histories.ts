@@ -1,6 +1,7 @@
 /**
  * Record the histories of runPrediction's main paths into test/histories/, for the replay test.
- * Run after a deliberate, versioned change of workflow code: `npm run record-histories`.
+ * Run after a deliberate, versioned change of workflow code: `npm run record-histories -- v3` (a new prefix;
+ * keep the older files: they are what runs started by older code look like).
  * Committed histories are what old runs look like; the replay test keeps new code compatible with them.
  */
 import { writeFileSync } from 'node:fs';
@@ -10,6 +11,8 @@ import { ensureBinary, PROJECT_ROOT, TEMPORAL_CLI } from '../src/dev/binaries';
 import { FAST_POLLING, startTestbed } from '../test/helpers/testbed';
 
 async function main(): Promise<void> {
+  const version = process.argv[2];
+  if (!version || !/^v\d+$/.test(version)) throw new Error('usage: npm run record-histories -- v<N>');
   const bed = await startTestbed();
   try {
     const runs = {
@@ -31,7 +34,7 @@ async function main(): Promise<void> {
         await handle.cancel();
       }
       await handle.result().catch(() => undefined);
-      const file = path.join(PROJECT_ROOT, 'test', 'histories', `${name}.json`);
+      const file = path.join(PROJECT_ROOT, 'test', 'histories', `${version}-${name}.json`);
       // The CLI's JSON is the format Worker.runReplayHistory documents (the SDK's historyToJSON trips on
       // duplicated protobufjs copies in node_modules).
       const json = execFileSync(ensureBinary(TEMPORAL_CLI), [

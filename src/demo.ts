@@ -17,6 +17,7 @@ import { DEFAULT_BASE_URL, readTemporalConfig, type WorkerConfig } from './confi
 import { PROJECT_ROOT } from './dev/binaries';
 import { isTemporalUp, startDevServer, type DevServer } from './dev/dev-server';
 import { ReplicateSimulator } from './simulator';
+import { ensureSearchAttributes } from './temporal-setup';
 import { workerOptions } from './worker';
 
 const DEFAULT_ARGS = [
@@ -92,6 +93,7 @@ async function main(): Promise<number> {
       maxTaskQueueActivitiesPerSecond: 10,
       shutdownGraceTimeMs: 5_000,
     };
+    await ensureSearchAttributes(connection, temporal.namespace); // a reused server may lack them
     const worker = await Worker.create(workerOptions(config, connection));
     const running = worker.run();
     cleanups.push(async () => {

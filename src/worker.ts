@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities';
+import { ensureSearchAttributes } from './temporal-setup';
 import { ConfigError, readWorkerConfig, type WorkerConfig } from './config';
 
 /** Where the workflow code lives; the worker bundles it for Temporal's deterministic sandbox. */
@@ -30,8 +31,10 @@ export function workerOptions(
 }
 
 export async function runWorker(config: WorkerConfig): Promise<void> {
-  const connection = await NativeConnection.connect({ address: config.address });
+  const connection = await connectWithRetry(config.address);
   try {
+    const registered = await ensureSearchAttributes(connection, config.namespace);
+    if (registered.length > 0) console.log(`registered search attributes ${registered.join(', ')}`);
     const worker = await Worker.create(workerOptions(config, connection));
     console.log(
       `worker polling task queue "${config.taskQueue}" on ${config.address} (namespace ${config.namespace}), Replicate at ${config.replicateBaseUrl}`,
@@ -39,6 +42,20 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
     await worker.run(); // resolves after SIGINT/SIGTERM once in-flight work has drained
   } finally {
     await connection.close();
+  }
+}
+
+/** Connect, retrying for up to 30 s: a worker restarted together with its server must not give up at once. */
+async function connectWithRetry(address: string): Promise<NativeConnection> {
+  const giveUpAt = Date.now() + 30_000;
+  for (;;) {
+    try {
+      return await NativeConnection.connect({ address });
+    } catch (error) {
+      if (Date.now() > giveUpAt)
+        throw new Error(`cannot reach Temporal at ${address}: ${(error as Error).message}`);
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    }
   }
 }
 

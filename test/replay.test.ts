@@ -15,10 +15,11 @@ beforeAll(async () => {
 });
 
 describe('replay', () => {
-  it('has histories for the main paths', () => {
-    expect(files.sort()).toEqual(
+  // v1: before search attributes (no patch marker); v2: with them, adoption and continue-as-new.
+  it.each(['v1', 'v2'])('has %s histories for the main paths', (version) => {
+    expect(files.filter((f) => f.startsWith(`${version}-`)).sort()).toEqual(
       ['aborted', 'deadline', 'failed', 'invalid-input-422', 'succeeded', 'user-canceled'].map(
-        (n) => `${n}.json`,
+        (n) => `${version}-${n}.json`,
       ),
     );
   });

@@ -3,8 +3,8 @@ import { createHmac } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it, expect, beforeAll, afterAll, beforeEach } from 'vitest';
-import { ReplicateSimulator, defaultVersionFor, parseCancelAfter } from '../src/simulator/index';
-import type { Prediction } from '../src/simulator/index';
+import { ReplicateSimulator, defaultVersionFor, isTraining, parseCancelAfter } from '../src/simulator/index';
+import type { Prediction, TrainingOutput } from '../src/simulator/index';
 
 const TOKEN = 'sim-token';
 const PNG_MAGIC = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -612,6 +612,449 @@ describe('ReplicateSimulator: faults, admin, waitFor, webhooks (real clock)', ()
     expect((await call(base, 'GET', '/nothing-here')).status).toBe(404);
     expect((await call(base, 'DELETE', '/predictions')).status).toBe(405);
     expect((await fetch(`${sim.origin}/elsewhere`)).status).toBe(404);
+  });
+});
+
+describe('ReplicateSimulator: trainings (injected clock)', () => {
+  const { sim, advance } = clockedSimulator({
+    models: { 'test/trainable': { startDelayMs: 1000, durationMs: 2000, trainingDurationMs: 60_000 } },
+  });
+  let base = '';
+  const version = defaultVersionFor('test/trainable');
+  const trainPath = (ref = 'test/trainable', v = version) => `/models/${ref}/versions/${v}/trainings`;
+  beforeAll(async () => {
+    base = await sim.start();
+  });
+  afterAll(() => sim.stop());
+  beforeEach(() => sim.reset());
+
+  it('creates a training: 201, sparse shape plus destination, /v1/trainings urls, counted apart', async () => {
+    const r = await call(base, 'POST', trainPath(), {
+      destination: 'acme/tuned',
+      input: { train_data: 'https://example.com/data.zip' },
+    });
+    expect(r.status).toBe(201);
+    const t = created(r);
+    expect(Object.keys(t).sort()).toEqual(
+      [
+        'created_at',
+        'destination',
+        'error',
+        'id',
+        'input',
+        'logs',
+        'model',
+        'status',
+        'urls',
+        'version',
+      ].sort(),
+    );
+    expect(t.id).toMatch(/^[a-z0-9]{26}$/);
+    expect(t).toMatchObject({
+      model: 'test/trainable',
+      version,
+      destination: 'acme/tuned',
+      input: { train_data: 'https://example.com/data.zip' },
+      logs: '',
+      error: null,
+      status: 'starting',
+    });
+    expect(t.created_at).toMatch(ISO_MICROS);
+    expect(t.urls).toEqual({
+      get: `${base}/trainings/${t.id}`,
+      cancel: `${base}/trainings/${t.id}/cancel`,
+      web: `https://replicate.com/p/${t.id}`,
+    });
+    expect(isTraining(t)).toBe(true);
+    expect(sim.trainingCreates()).toBe(1);
+    expect(sim.creates()).toBe(0);
+    expect(sim.trainingIds()).toEqual([t.id]);
+    expect(sim.predictionIds()).toEqual([]);
+    expect(sim.requests.at(-1)).toMatchObject({ route: 'trainings.create', status: 201, predictionId: t.id });
+
+    // The two kinds do not mix: a training id is 404 on /predictions/{id}, and vice versa.
+    expect((await call(base, 'GET', `/predictions/${t.id}`)).status).toBe(404);
+    const p = created(await call(base, 'POST', '/predictions', { version: 'sim/echo', input: {} }));
+    expect(isTraining(p)).toBe(false);
+    expect((await call(base, 'GET', `/trainings/${p.id}`)).status).toBe(404);
+    expect((await call(base, 'POST', `/trainings/${p.id}/cancel`)).status).toBe(404);
+    expect(sim.training(p.id)).toBeUndefined();
+    expect(sim.training(t.id)?.destination).toBe('acme/tuned');
+  });
+
+  it('runs the model timeline with trainingDurationMs; output {version, weights}; weights.tar is served', async () => {
+    const t = created(await call(base, 'POST', trainPath(), { destination: 'acme/tuned', input: {} }));
+    const p = created(await call(base, 'POST', '/models/test/trainable/predictions', { input: {} }));
+    const get = async () => created(await call(base, 'GET', `/trainings/${t.id}`));
+    expect((await get()).status).toBe('starting');
+    advance(3000); // the prediction (durationMs 2000) is done; the training (60 s) is still running
+    expect(sim.prediction(p.id)!.status).toBe('succeeded');
+    const running = await get();
+    expect(running.status).toBe('processing');
+    expect(running).not.toHaveProperty('output');
+    advance(58_000);
+    const done = await get();
+    expect(done).toMatchObject({ status: 'succeeded', destination: 'acme/tuned', data_removed: false });
+    expect(done.metrics).toEqual({ predict_time: 60, total_time: 61 });
+    const output = done.output as TrainingOutput;
+    expect(Object.keys(output).sort()).toEqual(['version', 'weights']);
+    expect(output.version).toMatch(/^acme\/tuned:[0-9a-f]{64}$/);
+    expect(output.weights).toBe(`${sim.origin}/files/${t.id}/weights.tar`);
+    expect(sim.counters(t.id)).toEqual({ gets: 3, cancels: 0 });
+    expect(sim.prediction(t.id)).toEqual(done); // prediction(id) works for training ids too
+    expect(sim.requests.filter((q) => q.route === 'trainings.get')).toHaveLength(3);
+
+    const file = await fetch(output.weights); // no auth, like replicate.delivery
+    expect(file.status).toBe(200);
+    expect(file.headers.get('content-type')).toBe('application/x-tar');
+    const bytes = Buffer.from(await file.arrayBuffer());
+    expect(bytes.length % 512).toBe(0);
+    expect(bytes.subarray(257, 262).toString('ascii')).toBe('ustar');
+    expect((await fetch(`${sim.origin}/files/${t.id}/out-0.png`)).status).toBe(404);
+  });
+
+  it('validates the body with 422 (unknown keys, destination) and the model/version like predictions', async () => {
+    const expect422 = async (body: unknown, re: RegExp) => {
+      const r = await call(base, 'POST', trainPath(), body);
+      expect(r.status, JSON.stringify(body)).toBe(422);
+      expect(r.headers.get('content-type')).toBe('application/problem+json');
+      expect(String(r.json.detail)).toMatch(re);
+    };
+    await expect422({ destination: 'acme/tuned', input: {}, version: 'x' }, /Additional property version/);
+    await expect422({ destination: 'acme/tuned', input: {}, stream: true }, /Additional property stream/);
+    await expect422({ input: {} }, /destination is required/);
+    await expect422({ destination: 'no-slash', input: {} }, /destination/);
+    await expect422({ destination: 'a/b/c', input: {} }, /destination/);
+    await expect422({ destination: 42, input: {} }, /destination/);
+    await expect422({ destination: 'acme/tuned' }, /input is required/);
+
+    const unknownModel = await call(base, 'POST', trainPath('nobody/nothing'), {
+      destination: 'acme/tuned',
+      input: {},
+    });
+    expect(unknownModel.status).toBe(404);
+    expect(unknownModel.json).toEqual({ detail: 'The requested resource could not be found.', status: 404 });
+    const badVersion = await call(base, 'POST', trainPath('test/trainable', 'a'.repeat(64)), {
+      destination: 'acme/tuned',
+      input: {},
+    });
+    expect(badVersion.status).toBe(422);
+    expect(badVersion.json.title).toBe('Invalid version or not permitted');
+    expect((await call(base, 'GET', trainPath())).status).toBe(405);
+    expect(sim.trainingCreates()).toBe(0);
+  });
+
+  it('honours Cancel-After and cancel; lists trainings apart from predictions with the same pagination', async () => {
+    const a = created(
+      await call(base, 'POST', trainPath(), { destination: 'acme/a', input: {} }, { 'cancel-after': '30s' }),
+    );
+    expect(Date.parse(a.deadline!) - Date.parse(a.created_at)).toBe(30_000);
+    advance(10);
+    const b = created(await call(base, 'POST', trainPath(), { destination: 'acme/b', input: { n: 2 } }));
+    advance(5000);
+    const canceled = await call(base, 'POST', `/trainings/${b.id}/cancel`);
+    expect(canceled.status).toBe(200);
+    expect(canceled.json).toMatchObject({
+      id: b.id,
+      status: 'canceled',
+      destination: 'acme/b',
+      output: null,
+    });
+    expect(sim.counters(b.id)).toEqual({ gets: 0, cancels: 1 });
+    advance(25_000);
+    expect(sim.prediction(a.id)).toMatchObject({ status: 'canceled', metrics: { predict_time: 29 } });
+    await call(base, 'POST', '/predictions', { version: 'sim/echo', input: {} });
+
+    const list = await call(base, 'GET', '/trainings');
+    expect(list.status).toBe(200);
+    expect(list.json).toMatchObject({ next: null, previous: null });
+    const results = list.json.results as Prediction[];
+    expect(results.map((t) => t.id)).toEqual([b.id, a.id]);
+    expect(results[0]).toMatchObject({ input: { n: 2 }, destination: 'acme/b' });
+    expect(results[1]!.deadline).toBe(a.deadline);
+    const after = await call(base, 'GET', `/trainings?created_after=${encodeURIComponent(b.created_at)}`);
+    expect((after.json.results as Prediction[]).map((t) => t.id)).toEqual([b.id]);
+    const predictions = (await call(base, 'GET', '/predictions')).json.results as Prediction[];
+    expect(predictions).toHaveLength(1);
+    expect(predictions.some(isTraining)).toBe(false);
+    expect(sim.requests.map((q) => q.route)).toEqual(
+      expect.arrayContaining(['trainings.create', 'trainings.cancel', 'trainings.list', 'predictions.list']),
+    );
+  });
+
+  it('waitFor sees trainings; isTraining tells them apart', async () => {
+    const anyTraining = sim.waitFor((p) => isTraining(p) && p.status === 'processing', { timeoutMs: 2000 });
+    created(await call(base, 'POST', '/predictions', { version: 'test/trainable', input: {} }));
+    const t = created(await call(base, 'POST', trainPath(), { destination: 'acme/w', input: {} }));
+    advance(1500);
+    sim.tick();
+    const seen = await anyTraining;
+    expect(seen).toMatchObject({ id: t.id, destination: 'acme/w', status: 'processing' });
+    const byId = await sim.waitFor(t.id, (p) => p.status === 'processing', { timeoutMs: 100 });
+    expect(byId.urls.get).toBe(`${base}/trainings/${t.id}`);
+  });
+
+  it('sends webhooks for trainings (the training JSON, with destination)', async () => {
+    const bodies: Prediction[] = [];
+    const receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        bodies.push(JSON.parse(body) as Prediction);
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    try {
+      const hook = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+      const t = created(
+        await call(base, 'POST', trainPath(), {
+          destination: 'acme/hooked',
+          input: {},
+          webhook: hook,
+          webhook_events_filter: ['start', 'completed'],
+        }),
+      );
+      expect(t).toMatchObject({ webhook: hook, webhook_events_filter: ['start', 'completed'] });
+      const received = async (n: number) => {
+        const deadline = Date.now() + 3000;
+        while (bodies.length < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      };
+      advance(1500);
+      sim.tick(); // start
+      await received(1);
+      advance(60_000);
+      sim.tick(); // completed
+      await received(2);
+      expect(bodies.map((b) => b.status)).toEqual(['processing', 'succeeded']);
+      expect(bodies[1]).toMatchObject({ id: t.id, destination: 'acme/hooked' });
+      expect((bodies[1]!.output as TrainingOutput).version).toMatch(/^acme\/hooked:/);
+      expect(sim.webhookDeliveries.map((d) => [d.predictionId, d.event])).toEqual([
+        [t.id, 'start'],
+        [t.id, 'completed'],
+      ]);
+    } finally {
+      await new Promise((resolve) => receiver.close(resolve));
+    }
+  });
+});
+
+describe('ReplicateSimulator: scripted rejections and body limits', () => {
+  const { sim, advance } = clockedSimulator({ maxBodyBytes: 2048 });
+  let base = '';
+  beforeAll(async () => {
+    base = await sim.start();
+  });
+  afterAll(() => sim.stop());
+  beforeEach(() => sim.reset());
+
+  it('sim/billing answers 402 Billing required on every create route, storing nothing', async () => {
+    sim.setDeployment('acme/billing-prod', 'sim/billing');
+    const version = defaultVersionFor('sim/billing');
+    const attempts: [string, unknown][] = [
+      ['/predictions', { version: 'sim/billing', input: {} }],
+      ['/models/sim/billing/predictions', { input: {} }],
+      ['/deployments/acme/billing-prod/predictions', { input: {} }],
+      [`/models/sim/billing/versions/${version}/trainings`, { destination: 'acme/x', input: {} }],
+    ];
+    for (const [path, body] of attempts) {
+      const r = await call(base, 'POST', path, body);
+      expect(r.status, path).toBe(402);
+      expect(r.headers.get('content-type')).toBe('application/problem+json');
+      expect(r.json).toEqual({
+        title: 'Billing required',
+        detail: 'You need to set up billing to run this model',
+        status: 402,
+      });
+    }
+    expect(sim.creates() + sim.trainingCreates()).toBe(0);
+    expect(sim.requests.map((q) => q.route)).toEqual([
+      'predictions.create',
+      'models.predictions.create',
+      'deployments.predictions.create',
+      'trainings.create',
+    ]);
+    // Body validation still comes first: a malformed create is 422, not 402.
+    expect((await call(base, 'POST', '/predictions', { version })).status).toBe(422);
+  });
+
+  it('sim/forbidden answers 403; other statuses get their defaults or the scripted title/detail', async () => {
+    const forbidden = await call(base, 'POST', '/models/sim/forbidden/predictions', { input: {} });
+    expect(forbidden.status).toBe(403);
+    expect(forbidden.json).toMatchObject({ title: 'Forbidden', status: 403 });
+    expect(typeof forbidden.json.detail).toBe('string');
+
+    sim.setModel('test/too-big', { reject: { status: 413 } });
+    sim.setModel('test/bad', { reject: { status: 400 } });
+    sim.setModel('test/custom', { reject: { status: 402, title: 'Out of credit', detail: 'Top up' } });
+    sim.setModel('test/teapot', { reject: { status: 418 } });
+    const create = (ref: string) => call(base, 'POST', `/models/${ref}/predictions`, { input: {} });
+    expect((await create('test/too-big')).json).toMatchObject({ title: 'Payload too large', status: 413 });
+    expect((await create('test/bad')).json).toMatchObject({ title: 'Bad request', status: 400 });
+    expect((await create('test/custom')).json).toEqual({
+      title: 'Out of credit',
+      detail: 'Top up',
+      status: 402,
+    });
+    expect((await create('test/teapot')).json).toMatchObject({ title: "I'm a Teapot", status: 418 });
+    expect(sim.creates()).toBe(0);
+  });
+
+  it("on: 'get' lets creates through and rejects GET/cancel; on: 'all' rejects both; looked up live", async () => {
+    sim.setModel('test/revoked', { reject: { status: 403, on: 'get' } });
+    const r = await call(base, 'POST', '/models/test/revoked/predictions', { input: {} });
+    expect(r.status).toBe(201);
+    const p = created(r);
+    const get = await call(base, 'GET', `/predictions/${p.id}`);
+    expect(get.status).toBe(403);
+    expect(get.json).toMatchObject({ title: 'Forbidden', status: 403 });
+    expect((await call(base, 'POST', `/predictions/${p.id}/cancel`)).status).toBe(403);
+    expect(sim.counters(p.id)).toEqual({ gets: 1, cancels: 1 });
+    expect(sim.prediction(p.id)!.status).toBe('starting'); // the cancel did not happen
+
+    const t = created(
+      await call(
+        base,
+        'POST',
+        `/models/test/revoked/versions/${defaultVersionFor('test/revoked')}/trainings`,
+        {
+          destination: 'acme/r',
+          input: {},
+        },
+      ),
+    );
+    expect((await call(base, 'GET', `/trainings/${t.id}`)).status).toBe(403);
+
+    sim.setModel('test/blocked', { reject: { status: 402, on: 'all' } });
+    expect((await call(base, 'POST', '/models/test/blocked/predictions', { input: {} })).status).toBe(402);
+
+    // A rejection added after the create applies to later polls (e.g. billing lapses mid-run).
+    sim.setModel('test/lapse', { durationMs: 10_000 });
+    const q = created(await call(base, 'POST', '/models/test/lapse/predictions', { input: {} }));
+    expect((await call(base, 'GET', `/predictions/${q.id}`)).status).toBe(200);
+    sim.setModel('test/lapse', { durationMs: 10_000, reject: { status: 402, on: 'get' } });
+    advance(100);
+    expect((await call(base, 'GET', `/predictions/${q.id}`)).json).toMatchObject({
+      title: 'Billing required',
+      status: 402,
+    });
+  });
+
+  it('maxBodyBytes: larger create bodies get 413 naming the limit, unparsed and unstored', async () => {
+    const big = { version: 'sim/echo', input: { blob: 'x'.repeat(4096) } };
+    const r = await call(base, 'POST', '/predictions', big);
+    expect(r.status).toBe(413);
+    expect(r.headers.get('content-type')).toBe('application/problem+json');
+    expect(r.json).toMatchObject({ title: 'Payload too large', status: 413 });
+    expect(String(r.json.detail)).toContain('2048');
+    expect(sim.requests.at(-1)).toMatchObject({ route: 'predictions.create', status: 413 });
+    expect(sim.requests.at(-1)).not.toHaveProperty('body');
+
+    const version = defaultVersionFor('sim/echo');
+    const training = await call(base, 'POST', `/models/sim/echo/versions/${version}/trainings`, {
+      destination: 'acme/x',
+      input: big.input,
+    });
+    expect(training.status).toBe(413);
+    // A body that is not even JSON is not parsed either: still 413, not 400.
+    const raw = await fetch(`${base}/predictions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}` },
+      body: '{'.repeat(5000),
+    });
+    expect(raw.status).toBe(413);
+    expect(sim.creates() + sim.trainingCreates()).toBe(0);
+    expect(
+      (await call(base, 'POST', '/predictions', { version: 'sim/echo', input: { small: 1 } })).status,
+    ).toBe(201);
+  });
+
+  it('the default limit is 10 MB', async () => {
+    const s = new ReplicateSimulator();
+    const b = await s.start();
+    try {
+      const body = JSON.stringify({ version: 'sim/echo', input: { blob: 'x'.repeat(10 * 1024 * 1024) } });
+      const r = await fetch(`${b}/predictions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        body,
+      });
+      expect(r.status).toBe(413);
+      expect(((await r.json()) as { detail: string }).detail).toContain(String(10 * 1024 * 1024));
+      expect(s.creates()).toBe(0);
+    } finally {
+      await s.stop();
+    }
+  });
+});
+
+describe('ReplicateSimulator: list at scale (default page size 100)', () => {
+  const { sim, advance } = clockedSimulator();
+  let base = '';
+  const ids: string[] = [];
+  const createdAt: string[] = [];
+  beforeAll(async () => {
+    base = await sim.start();
+    for (let i = 0; i < 250; i++) {
+      const p = created(await call(base, 'POST', '/predictions', { version: 'sim/echo', input: { i } }));
+      ids.push(p.id);
+      createdAt.push(p.created_at);
+      if (i % 3 === 0) advance(1); // many creates share a millisecond
+    }
+  });
+  afterAll(() => sim.stop());
+
+  const followAll = async (first: string) => {
+    const seen: string[] = [];
+    const sizes: number[] = [];
+    let url: string | null = first;
+    while (url) {
+      const r = await call(base, 'GET', url);
+      expect(r.status).toBe(200);
+      const results = r.json.results as Prediction[];
+      seen.push(...results.map((p) => p.id));
+      sizes.push(results.length);
+      if (r.json.next !== null) expect(String(r.json.next)).toMatch(new RegExp(`^${base}/predictions\\?`));
+      url = r.json.next as string | null;
+    }
+    return { seen, sizes };
+  };
+
+  it('created_at strictly increases in creation order, even within one millisecond', () => {
+    for (let i = 1; i < createdAt.length; i++) expect(createdAt[i]! > createdAt[i - 1]!, `#${i}`).toBe(true);
+  });
+
+  it('follows absolute next through 250 predictions: pages of 100, newest first, no gaps or duplicates', async () => {
+    const { seen, sizes } = await followAll(`${base}/predictions`);
+    expect(sizes).toEqual([100, 100, 50]);
+    expect(new Set(seen).size).toBe(250);
+    expect(seen).toEqual([...ids].reverse());
+  });
+
+  it('keeps created_after/created_before across pages and returns exactly the window', async () => {
+    const q = new URLSearchParams({ created_after: createdAt[20]!, created_before: createdAt[240]! });
+    const { seen, sizes } = await followAll(`${base}/predictions?${q.toString()}`);
+    expect(sizes).toEqual([100, 100, 20]);
+    expect(seen).toEqual(ids.slice(20, 240).reverse());
+    const justAfter = await followAll(
+      `${base}/predictions?created_after=${encodeURIComponent(createdAt[249]!)}`,
+    );
+    expect(justAfter.seen).toEqual([ids[249]]);
+  });
+
+  it('list items carry deadline and the full input, so a lost create can be matched', async () => {
+    const input = { prompt: 'p', correlation: 'wf-123/attempt-2', nested: { a: [1, 2], b: null } };
+    const start = new Date(T0 + 1000).toISOString();
+    advance(1000);
+    const p = created(
+      await call(base, 'POST', '/predictions', { version: 'sim/never', input }, { 'cancel-after': '10m' }),
+    );
+    const r = await call(base, 'GET', `/predictions?created_after=${encodeURIComponent(start)}`);
+    const results = r.json.results as Prediction[];
+    expect(results).toHaveLength(1);
+    expect(results[0]).toMatchObject({ id: p.id, input, deadline: p.deadline, status: 'starting' });
+    expect(results[0]!.deadline).toMatch(ISO_MICROS);
+    ids.push(p.id);
   });
 });
 

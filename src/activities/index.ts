@@ -7,7 +7,9 @@ import type Replicate from 'replicate';
 import { formatSeconds } from '../shared/duration';
 import { PredictionFailureType } from '../shared/failures';
 import { isCreateTarget, parseModelRef } from '../shared/model-ref';
-import type { Prediction, PredictionSnapshot } from '../shared/types';
+import { adoptionWindowStart, chooseAdoption } from '../shared/adopt';
+import type { CreateTarget } from '../shared/model-ref';
+import type { JobKind, Prediction, PredictionSnapshot, PredictionStatus } from '../shared/types';
 import { ReplicateCallError, replicateCall, type ReplicateHttpConfig } from './replicate-client';
 
 export interface ActivityConfig extends ReplicateHttpConfig {
@@ -29,7 +31,19 @@ export interface CreatePredictionArgs {
    * so the job stops even if every worker is dead. The workflow's own deadline comes a margin earlier.
    */
   cancelAt: string;
+  /** when the workflow first asked for the create (ISO 8601): the start of the window searched for adoption */
+  requestedAt?: string;
 }
+
+export interface CreateTrainingArgs extends Omit<CreatePredictionArgs, 'deployment'> {
+  /** `owner/name:version` of the model to train */
+  model: string;
+  /** `owner/name` of the model that receives the trained version */
+  destination: string;
+}
+
+/** How far back (pages of 100) a retried create looks for the prediction its lost attempt made. */
+export const ADOPTION_MAX_PAGES = 20;
 
 const LOGS_TAIL_LINES = 20;
 
@@ -69,6 +83,114 @@ export function createActivities(config: ActivityConfig) {
     }
   }
 
+  /** Refuse to create when Replicate's minimum Cancel-After no longer fits before `cancelAt`. */
+  function cancelAfterFor(cancelAt: string): string {
+    const remainingMs = Date.parse(cancelAt) - Date.now();
+    if (!(remainingMs >= MIN_CANCEL_AFTER_MS)) {
+      throw ApplicationFailure.create({
+        type: PredictionFailureType.TimedOut,
+        message: `only ${Math.max(0, remainingMs)} ms left before ${cancelAt}; not creating (Replicate's Cancel-After needs at least 5s)`,
+        nonRetryable: true,
+      });
+    }
+    return formatSeconds(remainingMs);
+  }
+
+  /**
+   * Create a prediction or training, at most one POST per attempt. On a retry (the previous attempt's outcome is
+   * unknown: it may have created the job and lost the answer) first look for that job and adopt it.
+   */
+  async function createJob(
+    kind: JobKind,
+    args: CreatePredictionArgs,
+    target: CreateTarget,
+    route: string,
+    data: Record<string, unknown>,
+  ): Promise<PredictionSnapshot> {
+    const cancelAfter = cancelAfterFor(args.cancelAt);
+    const { attempt } = Context.current().info;
+    if (attempt > 1) {
+      const adopted = await findOwnJob(kind, args, target);
+      if (adopted) return adopted;
+    }
+    const job = await call(`create ${kind} for ${args.model}`, timeouts.createMs, async (client) => {
+      // predictions.create() cannot send extra headers, so we use the client's request() for Cancel-After.
+      const response = await client.request(route, {
+        method: 'POST',
+        headers: { 'Cancel-After': cancelAfter },
+        data,
+      });
+      return (await response.json()) as Prediction;
+    });
+    log.info(`${kind} ${job.id} created for ${args.model}`, {
+      predictionId: job.id,
+      kind,
+      model: args.model,
+      status: job.status,
+      cancelAfter,
+      attempt,
+    });
+    return snapshot(job);
+  }
+
+  /**
+   * Jobs created at or after `from` (ms), newest first, following the absolute `next` URLs until a page
+   * reaches older jobs or `maxPages` pages were read. One HTTP exchange per page.
+   */
+  async function listSince(kind: JobKind, from: number, maxPages: number): Promise<Prediction[]> {
+    const jobs: Prediction[] = [];
+    let next: string | URL | null =
+      kind === 'prediction'
+        ? `/predictions?created_after=${encodeURIComponent(new Date(from).toISOString())}`
+        : '/trainings';
+    for (let page = 0; next !== null && page < maxPages; page++) {
+      const route: string | URL = next;
+      const body = await call(`list ${kind}s`, timeouts.getMs, async (client) => {
+        const response = await client.request(route, { method: 'GET' });
+        return (await response.json()) as { next?: string | null; results?: Prediction[] };
+      });
+      const results = body.results ?? [];
+      jobs.push(...results.filter((p) => p.created_at !== undefined && Date.parse(p.created_at) >= from));
+      const oldest = results.at(-1)?.created_at;
+      next = body.next && !(oldest && Date.parse(oldest) < from) ? new URL(body.next) : null;
+    }
+    return jobs;
+  }
+
+  /** The job a lost attempt of this run created, if the listing shows exactly one (see src/shared/adopt.ts). */
+  async function findOwnJob(
+    kind: JobKind,
+    args: CreatePredictionArgs,
+    target: CreateTarget,
+  ): Promise<PredictionSnapshot | undefined> {
+    const firstAttemptMs = args.requestedAt
+      ? Date.parse(args.requestedAt)
+      : Context.current().info.scheduledTimestampMs;
+    const from = adoptionWindowStart(firstAttemptMs);
+    const candidates = await listSince(kind, from, ADOPTION_MAX_PAGES);
+    const { adopt, matches } = chooseAdoption(candidates, {
+      target,
+      input: args.input,
+      cancelAtMs: Date.parse(args.cancelAt),
+      firstAttemptMs,
+      nowMs: Date.now(),
+    });
+    if (adopt) {
+      log.warn(`adopted ${kind} ${adopt.id}: an earlier create attempt made it and its answer was lost`, {
+        predictionId: adopt.id,
+        kind,
+        scanned: candidates.length,
+      });
+      return { ...snapshot(adopt), adopted: true };
+    }
+    if (matches.length > 1) {
+      log.warn(`${matches.length} ${kind}s match this run and another one; adopting none, creating anew`, {
+        candidates: matches.map((m) => m.id),
+      });
+    }
+    return undefined;
+  }
+
   return {
     /** Start a prediction asynchronously (no `Prefer: wait`) and return its first snapshot. */
     async createPrediction(args: CreatePredictionArgs): Promise<PredictionSnapshot> {
@@ -80,62 +202,76 @@ export function createActivities(config: ActivityConfig) {
           nonRetryable: true,
         });
       }
-      const remainingMs = Date.parse(args.cancelAt) - Date.now();
-      if (!(remainingMs >= MIN_CANCEL_AFTER_MS)) {
-        throw ApplicationFailure.create({
-          type: PredictionFailureType.TimedOut,
-          message: `only ${Math.max(0, remainingMs)} ms left before ${args.cancelAt}; not creating a prediction (Replicate's Cancel-After needs at least 5s)`,
-          nonRetryable: true,
-        });
-      }
-      // predictions.create() cannot send extra headers, so we use the client's request() for Cancel-After.
       const route =
         target.route === 'version'
           ? '/predictions'
           : `/${target.route === 'model' ? 'models' : 'deployments'}/${target.owner}/${target.name}/predictions`;
       const data =
         target.route === 'version' ? { version: target.version, input: args.input } : { input: args.input };
-      const prediction = await call(
-        `create prediction for ${args.model}`,
-        timeouts.createMs,
-        async (client) => {
-          const response = await client.request(route, {
-            method: 'POST',
-            headers: { 'Cancel-After': formatSeconds(remainingMs) },
-            data,
-          });
-          return (await response.json()) as Prediction;
-        },
-      );
-      log.info(`prediction ${prediction.id} created for ${args.model}`, {
-        predictionId: prediction.id,
-        model: args.model,
-        status: prediction.status,
-        cancelAfter: formatSeconds(remainingMs),
-      });
-      return snapshot(prediction);
+      return createJob('prediction', args, target, route, data);
     },
 
-    /** Read a prediction's current state. */
-    async getPrediction(predictionId: string): Promise<PredictionSnapshot> {
-      const prediction = await call(`get prediction ${predictionId}`, timeouts.getMs, (client) =>
-        client.predictions.get(predictionId),
-      );
-      return snapshot(prediction as Prediction);
+    /** Start a training of `owner/name:version` into `destination`. */
+    async createTraining(args: CreateTrainingArgs): Promise<PredictionSnapshot> {
+      const target = parseModelRef(args.model);
+      if (!isCreateTarget(target) || target.route !== 'version' || target.model === null) {
+        throw ApplicationFailure.create({
+          type: PredictionFailureType.InvalidRequest,
+          message: `model: "${args.model}" must be owner/name:<64-hex version> to train`,
+          nonRetryable: true,
+        });
+      }
+      const route = `/models/${target.model}/versions/${target.version}/trainings`;
+      return createJob('training', args, target, route, { destination: args.destination, input: args.input });
     },
 
-    /** Cancel a prediction. Canceling one that already ended is harmless: Replicate returns it unchanged. */
-    async cancelPrediction(predictionId: string): Promise<PredictionSnapshot> {
-      const prediction = await call(`cancel prediction ${predictionId}`, timeouts.cancelMs, (client) =>
-        client.predictions.cancel(predictionId),
+    /** Read a prediction's (or training's) current state. */
+    async getPrediction(predictionId: string, kind: JobKind = 'prediction'): Promise<PredictionSnapshot> {
+      const job = await call(`get ${kind} ${predictionId}`, timeouts.getMs, (client) =>
+        kind === 'training' ? client.trainings.get(predictionId) : client.predictions.get(predictionId),
       );
-      log.info(`prediction ${predictionId} cancel requested; status now ${prediction.status}`, {
+      return snapshot(job as Prediction);
+    },
+
+    /** Cancel a prediction (or training). Canceling one that already ended is harmless: it comes back unchanged. */
+    async cancelPrediction(predictionId: string, kind: JobKind = 'prediction'): Promise<PredictionSnapshot> {
+      const job = await call(`cancel ${kind} ${predictionId}`, timeouts.cancelMs, (client) =>
+        kind === 'training' ? client.trainings.cancel(predictionId) : client.predictions.cancel(predictionId),
+      );
+      log.info(`${kind} ${predictionId} cancel requested; status now ${job.status}`, {
         predictionId,
-        status: prediction.status,
+        kind,
+        status: job.status,
       });
-      return snapshot(prediction as Prediction);
+      return snapshot(job as Prediction);
+    },
+
+    /** Predictions (or trainings) created since `since` (ISO 8601), newest first, at most `maxPages` pages. */
+    async listRecentJobs(
+      since: string,
+      kind: JobKind = 'prediction',
+      maxPages = ADOPTION_MAX_PAGES,
+    ): Promise<JobSummary[]> {
+      const from = Date.parse(since);
+      const jobs = await listSince(kind, from, maxPages);
+      return jobs.map((p) => ({
+        id: p.id,
+        kind,
+        model: p.model ?? null,
+        status: p.status,
+        createdAt: p.created_at ?? since,
+      }));
     },
   };
+}
+
+/** One line of a listing, for the reconciler. */
+export interface JobSummary {
+  id: string;
+  kind: JobKind;
+  model: string | null;
+  status: PredictionStatus;
+  createdAt: string;
 }
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
+import { devServerSearchAttributeFlags } from '../temporal-setup';
 import { ensureBinary, TEMPORAL_CLI } from './binaries';
 
 export interface DevServer {
@@ -43,6 +44,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     '--log-level',
     'warn',
   ];
+  args.push(...devServerSearchAttributeFlags());
   args.push(...(options.uiPort === null ? ['--headless'] : ['--ui-port', String(options.uiPort)]));
   if (options.dbFile) {
     mkdirSync(path.dirname(options.dbFile), { recursive: true });

@@ -1,5 +1,8 @@
 /** The vocabulary shared by the client, the workflows and the activities. Plain data only. */
 
+/** Replicate runs predictions and trainings with the same lifecycle and the same machinery here. */
+export type JobKind = 'prediction' | 'training';
+
 export type PredictionStatus = 'starting' | 'processing' | 'succeeded' | 'failed' | 'canceled' | 'aborted';
 
 export const TERMINAL_STATUSES: readonly PredictionStatus[] = ['succeeded', 'failed', 'canceled', 'aborted'];
@@ -29,6 +32,29 @@ export interface PredictionRequest {
   polling?: PollingOptions;
   /** how long before the workflow's execution timeout the run gives up and cancels remotely, ms (default 15000) */
   deadlineMarginMs?: number;
+  /**
+   * upsert the Replicate* search attributes (default true); false only for servers where they cannot be
+   * registered, such as Temporal's time-skipping test server
+   */
+  searchAttributes?: boolean;
+  /** continue-as-new after this many polls in one run, to keep histories small (default 500) */
+  maxPollsPerRun?: number;
+  /** set by the workflow itself when it continues as new; never pass it */
+  resume?: ResumeState;
+}
+
+/** Input of the `runTraining` workflow: trains `model` (owner/name:version) into `destination`. */
+export interface TrainingRequest extends Omit<PredictionRequest, 'deployment'> {
+  destination: string;
+}
+
+/** What a run hands to its continuation: the job it follows and its progress so far. */
+export interface ResumeState {
+  job: PredictionSnapshot;
+  polls: number;
+  /** when the first run of the chain started (ISO 8601) */
+  startedAt: string;
+  runs: number;
 }
 
 export interface PredictionMetrics {
@@ -72,6 +98,8 @@ export interface PredictionSnapshot {
   completedAt: string | null;
   deadline: string | null;
   urls: { get?: string; cancel?: string; web?: string };
+  /** set by a retried create that found and adopted the prediction a lost attempt had made */
+  adopted?: boolean;
 }
 
 /** Result of a successful `runPrediction`. */
@@ -87,10 +115,13 @@ export interface PredictionResult {
   completedAt: string | null;
   urls: { get?: string; cancel?: string; web?: string };
   polls: number;
+  /** true when a retried create adopted the prediction a lost attempt had made (no duplicate was created) */
+  adopted: boolean;
 }
 
 /** Live state answered by the `status` query. */
 export interface PredictionState {
+  kind: JobKind;
   model: string;
   predictionId: string | null;
   /** last status seen at Replicate, or `creating` before the create call returned */
@@ -104,6 +135,8 @@ export interface PredictionState {
   logsTail: string[];
   error: string | null;
   webUrl: string | null;
+  /** how many runs (continue-as-new) this job has spanned so far */
+  runs: number;
 }
 
 /** Details attached to the typed failures of a run (first element of ApplicationFailure.details). */

@@ -14,8 +14,9 @@ export function validateRequest(request: unknown): string[] {
   }
   const r = request as Partial<PredictionRequest>;
   const problems: string[] = [];
-  if (r.deployment !== undefined && typeof r.deployment !== 'boolean') {
-    problems.push('deployment: must be true or false');
+  for (const flag of ['deployment', 'searchAttributes'] as const) {
+    if (r[flag] !== undefined && typeof r[flag] !== 'boolean')
+      problems.push(`${flag}: must be true or false`);
   }
   const target = parseModelRef(r.model, r.deployment === true);
   if (!isCreateTarget(target)) problems.push(target.error);
@@ -49,6 +50,24 @@ export function validateRequest(request: unknown): string[] {
     }
   }
   checkNumber(problems, 'deadlineMarginMs', r.deadlineMarginMs, 0, ONE_HOUR_MS);
+  checkNumber(problems, 'maxPollsPerRun', r.maxPollsPerRun, 1, 10_000);
+  return problems;
+}
+
+/** Problems with a `TrainingRequest`: the prediction checks plus a version and a destination. */
+export function validateTrainingRequest(request: unknown): string[] {
+  const problems = validateRequest(request);
+  if (typeof request !== 'object' || request === null) return problems;
+  const r = request as { model?: unknown; destination?: unknown };
+  if (typeof r.model === 'string' && !/:[a-f0-9]{64}$/.test(r.model)) {
+    problems.push(`model: "${r.model}" must name a version to train, as owner/name:<64-hex version>`);
+  }
+  if (
+    typeof r.destination !== 'string' ||
+    !/^[a-zA-Z0-9][a-zA-Z0-9._-]*\/[a-zA-Z0-9][a-zA-Z0-9._-]*$/.test(r.destination)
+  ) {
+    problems.push('destination: must be the owner/name of the model that receives the trained version');
+  }
   return problems;
 }
 

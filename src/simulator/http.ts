@@ -83,16 +83,37 @@ export function sendText(
   res.end(text);
 }
 
-/** Reads the whole request body as text (limit 10 MB, like a sane API gateway). */
-export async function readBody(req: IncomingMessage, limit = 10 * 1024 * 1024): Promise<string> {
+/** Default request body limit (10 MB, like a sane API gateway); `SimulatorOptions.maxBodyBytes` overrides it for creates. */
+export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
+
+/** 413 for a body over `limit` bytes (§5). */
+export const payloadTooLarge = (limit: number): HttpProblem =>
+  problem(413, 'Payload too large', `Request body exceeds the limit of ${limit} bytes`);
+
+/**
+ * Reads the whole request body as text. Over `limit` (checked on Content-Length first, then while reading)
+ * it stops keeping bytes, drains the rest without parsing it (so the client can read the answer instead of
+ * seeing a reset) and throws 413.
+ */
+export async function readBody(req: IncomingMessage, limit = DEFAULT_MAX_BODY_BYTES): Promise<string> {
+  const declared = Number(req.headers['content-length']);
+  let over = Number.isFinite(declared) && declared > limit;
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req) {
-    const buf = chunk as Buffer;
-    size += buf.length;
-    if (size > limit) throw problem(413, 'Payload Too Large', `Request body exceeds ${limit} bytes`);
-    chunks.push(buf);
-  }
+  await new Promise<void>((resolve, reject) => {
+    req.on('data', (chunk: Buffer) => {
+      if (over) return;
+      size += chunk.length;
+      if (size > limit) {
+        over = true;
+        chunks.length = 0;
+      } else chunks.push(chunk);
+    });
+    req.once('end', resolve);
+    req.once('error', reject);
+    req.once('close', () => (req.complete ? resolve() : reject(new Error('client aborted the request'))));
+  });
+  if (over) throw payloadTooLarge(limit);
   return Buffer.concat(chunks).toString('utf8');
 }
 

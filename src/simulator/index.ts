@@ -5,8 +5,11 @@
  * plus fault injection (5xx, 429, latency, connection resets before/after a create is stored) and
  * counters/waiters for tests.
  *
+ * Trainings (§1) share the prediction machinery: one store, one timeline, one waitFor; a training's record
+ * has kind 'training' and its public view carries `destination` (see isTraining()).
+ *
  * Layout: models.ts (catalogue + pure timeline), http.ts (problem+json, header parsing),
- * webhooks.ts (signed delivery), png.ts (output files), this file (server, routing, state).
+ * webhooks.ts (signed delivery), png.ts / tar.ts (output files), this file (server, routing, state).
  */
 import { EventEmitter } from 'node:events';
 import { randomBytes, randomInt } from 'node:crypto';
@@ -15,6 +18,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { URL } from 'node:url';
 import {
+  DEFAULT_MAX_BODY_BYTES,
   HttpProblem,
   MIN_CANCEL_AFTER_MS,
   inputValidationFailed,
@@ -41,12 +45,15 @@ import {
   outputFileNames,
   parseIsoMicros,
   predictionView,
+  rejectionBody,
   resolveScript,
   timeline,
+  trainingOutput,
   transitionTimes,
 } from './models';
-import type { ModelScript, Prediction, PredictionRecord } from './models';
+import type { ModelScript, Prediction, PredictionRecord, RunKind, Training } from './models';
 import { makePng } from './png';
+import { makeTar } from './tar';
 import {
   DEFAULT_WEBHOOK_EVENTS,
   DEFAULT_WEBHOOK_RETRY_DELAYS_MS,
@@ -56,8 +63,16 @@ import {
 } from './webhooks';
 import type { WebhookDelivery, WebhookEvent } from './webhooks';
 
-export type { ModelScript, Prediction, PredictionStatus } from './models';
-export { BUILTIN_DEPLOYMENTS, BUILTIN_MODELS, defaultVersionFor, isTerminal } from './models';
+export type {
+  ModelScript,
+  Prediction,
+  PredictionStatus,
+  RunKind,
+  ScriptedRejection,
+  Training,
+  TrainingOutput,
+} from './models';
+export { BUILTIN_DEPLOYMENTS, BUILTIN_MODELS, defaultVersionFor, isTerminal, isTraining } from './models';
 export { parseCancelAfter } from './http';
 export { signWebhook } from './webhooks';
 export type { WebhookDelivery, WebhookEvent } from './webhooks';
@@ -101,6 +116,8 @@ export interface SimulatorOptions {
   webhookSecret?: string;
   /** delays between retries of a terminal webhook (default 1, 2, 4, 8, 16, 30 s) */
   webhookRetryDelaysMs?: number[];
+  /** create bodies (any create route, trainings too) over this many bytes get 413 unparsed (default 10 MB) */
+  maxBodyBytes?: number;
 }
 
 export interface RecordedRequest {
@@ -110,6 +127,7 @@ export interface RecordedRequest {
   route: string;
   /** HTTP status answered; 0 when the connection was destroyed without an answer */
   status: number;
+  /** id of the prediction or training the request created or addressed */
   predictionId?: string;
   headers: Record<string, string>;
   body?: unknown;
@@ -141,6 +159,7 @@ const CREATE_ROUTES = new Set([
   'predictions.create',
   'models.predictions.create',
   'deployments.predictions.create',
+  'trainings.create',
 ]);
 const NAME = '[A-Za-z0-9][A-Za-z0-9._-]*';
 const HEX64 = '[0-9a-f]{64}';
@@ -155,10 +174,12 @@ export class ReplicateSimulator {
   private readonly clock: () => number;
   private readonly outputTtlMs: number;
   private readonly pageSize: number;
+  private readonly maxBodyBytes: number;
   private readonly webhookSecret: string;
   private readonly models = new Map<string, ModelScript>();
   private readonly deployments = new Map<string, string>();
   private readonly entries = new Map<string, Entry>();
+  /** ids of predictions and trainings, in creation order */
   private readonly order: string[] = [];
   private readonly events = new EventEmitter();
   private readonly sockets = new Set<Socket>();
@@ -167,6 +188,8 @@ export class ReplicateSimulator {
   private faults: Faults = {};
   private random: () => number;
   private seq = 0;
+  /** created_at (epoch µs) of the last run, so created_at strictly increases with creation order */
+  private lastCreatedUs = -Infinity;
   private server: Server | undefined;
   private originUrl: string | undefined;
 
@@ -176,6 +199,7 @@ export class ReplicateSimulator {
     this.clock = options.now ?? Date.now;
     this.outputTtlMs = options.outputTtlMs ?? 60 * 60 * 1000;
     this.pageSize = options.pageSize ?? 100;
+    this.maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     this.webhookSecret = options.webhookSecret ?? newWebhookSecret();
     this.random = mulberry32(options.seed ?? randomInt(2 ** 31));
     for (const [ref, script] of Object.entries({ ...BUILTIN_MODELS, ...options.models }))
@@ -264,12 +288,13 @@ export class ReplicateSimulator {
     this.deployments.set(name, model);
   }
 
-  /** Forgets predictions, recorded requests and webhook deliveries; faults go back to the options. */
+  /** Forgets predictions, trainings, recorded requests and webhook deliveries; faults go back to the options. */
   reset(): void {
     this.clearTimers();
     this.webhooks.cancelAll();
     this.entries.clear();
     this.order.length = 0;
+    this.lastCreatedUs = -Infinity;
     this.requests.length = 0;
     this.webhookDeliveries.length = 0;
     this.bucketHits.clear();
@@ -283,24 +308,49 @@ export class ReplicateSimulator {
 
   // ---------------------------------------------------------------- inspection
 
-  /** Number of predictions actually stored. */
+  /** Number of predictions actually stored (trainings not included: see trainingCreates()). */
   creates(): number {
-    return this.order.length;
+    return this.idsOf('prediction').length;
   }
 
+  /** Number of trainings actually stored. */
+  trainingCreates(): number {
+    return this.idsOf('training').length;
+  }
+
+  /** Prediction ids in creation order (no trainings). */
   predictionIds(): string[] {
-    return [...this.order];
+    return this.idsOf('prediction');
   }
 
+  /** Training ids in creation order. */
+  trainingIds(): string[] {
+    return this.idsOf('training');
+  }
+
+  /** GET/cancel calls for a prediction or a training id. */
   counters(id: string): PredictionCounters {
     const c = this.entries.get(id)?.counters;
     return { gets: c?.gets ?? 0, cancels: c?.cancels ?? 0 };
   }
 
-  /** Current public view, as GET /v1/predictions/{id} would return it. */
+  /**
+   * Current public view, as GET /v1/predictions/{id} (or GET /v1/trainings/{id} for a training id) would
+   * return it. Works for both kinds; isTraining(view) tells them apart.
+   */
   prediction(id: string): Prediction | undefined {
     const entry = this.entries.get(id);
     return entry ? this.refresh(entry) : undefined;
+  }
+
+  /** Current view of a training; undefined for unknown ids and for predictions. */
+  training(id: string): Training | undefined {
+    const entry = this.entries.get(id);
+    return entry && kindOf(entry.rec) === 'training' ? (this.refresh(entry) as Training) : undefined;
+  }
+
+  private idsOf(kind: RunKind): string[] {
+    return this.order.filter((id) => kindOf(this.entries.get(id)!.rec) === kind);
   }
 
   /**
@@ -318,6 +368,8 @@ export class ReplicateSimulator {
    * Resolves with the first view for which predicate is true: for the prediction `opts.id`, or any
    * prediction when no id is given. Checks current views first, then listens to change events.
    * Also callable as waitFor(id, predicate, opts).
+   * Trainings are seen too: a predicate that must only match one kind checks isTraining(p) (trainings carry
+   * `destination`), e.g. `sim.waitFor((p) => isTraining(p) && p.status === 'succeeded')`.
    */
   waitFor(predicate: (p: Prediction) => boolean, opts?: WaitForOptions): Promise<Prediction>;
   waitFor(
@@ -492,11 +544,15 @@ export class ReplicateSimulator {
   ): Promise<void> {
     const route = matchRoute(req.method ?? 'GET', path);
     recorded.route = route.name;
-    const body = req.method === 'POST' ? parseRecordedBody(await readBody(req), recorded) : undefined;
+    const isCreate = CREATE_ROUTES.has(route.name);
 
     // §6: rate-limit headers on every response; polling has its own, larger bucket.
     const headers = this.rateLimitHeaders(route.name);
     for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+
+    // Oversized create bodies: 413 without parsing (like the API gateway), before auth.
+    const limit = isCreate ? this.maxBodyBytes : DEFAULT_MAX_BODY_BYTES;
+    const body = req.method === 'POST' ? parseRecordedBody(await readBody(req, limit), recorded) : undefined;
 
     const latency = this.faults.latencyMs ?? 0;
     if (latency > 0) await new Promise((resolve) => setTimeout(resolve, latency));
@@ -504,7 +560,6 @@ export class ReplicateSimulator {
 
     if (req.headers.authorization !== `Bearer ${this.token}`) throw unauthenticated();
 
-    const isCreate = CREATE_ROUTES.has(route.name);
     if ((this.faults.rateLimitNext ?? 0) > 0 && (this.faults.rateLimitRoutes !== 'create' || isCreate)) {
       this.faults.rateLimitNext = (this.faults.rateLimitNext ?? 0) - 1;
       throw this.throttled();
@@ -515,19 +570,26 @@ export class ReplicateSimulator {
       case 'predictions.create':
       case 'models.predictions.create':
       case 'deployments.predictions.create':
+      case 'trainings.create':
         return this.createPrediction(req, res, route.name, route.params, body, recorded);
-      case 'predictions.get': {
-        const entry = this.entry(route.params[0]!, recorded);
+      case 'predictions.get':
+      case 'trainings.get': {
+        const entry = this.entry(route.params[0]!, recorded, route.name === 'trainings.get');
         entry.counters.gets++;
+        this.rejectIfScripted(entry.rec.model, 'get');
         return sendJson(res, 200, this.refresh(entry));
       }
-      case 'predictions.cancel': {
-        const entry = this.entry(route.params[0]!, recorded);
+      case 'predictions.cancel':
+      case 'trainings.cancel': {
+        const entry = this.entry(route.params[0]!, recorded, route.name === 'trainings.cancel');
         entry.counters.cancels++;
+        this.rejectIfScripted(entry.rec.model, 'get');
         return sendJson(res, 200, this.cancel(entry));
       }
       case 'predictions.list':
-        return sendJson(res, 200, this.list(params));
+        return sendJson(res, 200, this.list(params, 'prediction'));
+      case 'trainings.list':
+        return sendJson(res, 200, this.list(params, 'training'));
       case 'webhooks.default.secret.get':
         return sendJson(res, 200, { key: this.webhookSecret });
       case 'method_not_allowed':
@@ -537,14 +599,23 @@ export class ReplicateSimulator {
     }
   }
 
-  private entry(id: string, recorded: RecordedRequest): Entry {
+  /** The stored run behind /predictions/{id} or /trainings/{id}; the other kind's ids are 404 on each route. */
+  private entry(id: string, recorded: RecordedRequest, training: boolean): Entry {
     recorded.predictionId = id;
     const entry = this.entries.get(id);
-    if (!entry) throw notFound();
+    if (!entry || (kindOf(entry.rec) === 'training') !== training) throw notFound();
     return entry;
   }
 
-  /** POST /predictions/{id}/cancel: a running or queued prediction becomes `canceled`; terminal ones are unchanged. */
+  /** ModelScript.reject: the scripted problem+json answer, when it applies to this phase (looked up live). */
+  private rejectIfScripted(modelRef: string, phase: 'create' | 'get'): void {
+    const reject = this.models.get(modelRef)?.reject;
+    if (!reject) return;
+    const on = reject.on ?? 'create';
+    if (on === 'all' || on === phase) throw new HttpProblem(reject.status, rejectionBody(reject));
+  }
+
+  /** POST /predictions/{id}/cancel (and /trainings/{id}/cancel): a running or queued prediction becomes `canceled`; terminal ones are unchanged. */
   private cancel(entry: Entry): Prediction {
     const now = this.clock();
     if (!isTerminal(timeline(entry.rec, now).status)) entry.rec.canceledAt = now;
@@ -562,7 +633,11 @@ export class ReplicateSimulator {
     recorded: RecordedRequest,
   ): Promise<void> {
     const viaVersion = route === 'predictions.create';
-    const parsed = validateCreateBody(body, viaVersion);
+    const kind: RunKind = route === 'trainings.create' ? 'training' : 'prediction';
+    const parsed = validateCreateBody(
+      body,
+      viaVersion ? 'version' : kind === 'training' ? 'training' : 'model',
+    );
 
     // Which model runs, and what the prediction's `model`/`version`/`deployment` fields say.
     let modelRef: string;
@@ -572,6 +647,13 @@ export class ReplicateSimulator {
       const found = this.resolveVersion(parsed.version ?? '');
       modelRef = found.ref;
       hiddenAllowed = found.bareName;
+    } else if (kind === 'training') {
+      // POST /models/{owner}/{name}/versions/{version_id}/trainings: unknown model 404, unknown version 422.
+      modelRef = `${params[0]!}/${params[1]!}`;
+      const model = this.models.get(modelRef);
+      if (!model) throw notFound();
+      if (resolveScript(modelRef, model).version !== params[2]) throw invalidVersion();
+      hiddenAllowed = false;
     } else if (route === 'models.predictions.create') {
       modelRef = `${params[0]!}/${params[1]!}`;
       if (!this.models.has(modelRef)) throw notFound();
@@ -581,11 +663,12 @@ export class ReplicateSimulator {
       if (target === undefined || !this.models.has(target)) throw notFound();
       modelRef = target;
     }
-    const script = resolveScript(modelRef, this.models.get(modelRef)!);
+    this.rejectIfScripted(modelRef, 'create');
+    const script = resolveScript(modelRef, this.models.get(modelRef)!, kind);
 
-    const missing = script.requiredInputs.filter(
-      (k) => parsed.input[k] === undefined || parsed.input[k] === null,
-    );
+    // requiredInputs describe predict(); a training's input goes to train(), which the script does not model.
+    const required = kind === 'training' ? [] : script.requiredInputs;
+    const missing = required.filter((k) => parsed.input[k] === undefined || parsed.input[k] === null);
     if (missing.length > 0) {
       throw inputValidationFailed(
         missing.map((k) => ({ type: 'required', field: 'input', description: `${k} is required` })),
@@ -613,8 +696,13 @@ export class ReplicateSimulator {
 
     const now = this.clock();
     const id = newPredictionId();
+    // Sub-ms digits: random, but created_at strictly increases in creation order (list order = created_at order).
+    const baseUs = Math.floor(now) * 1000 + Math.floor((now % 1) * 1000);
+    const micros = Math.max(randomInt(1000), this.lastCreatedUs + 1 - baseUs);
+    this.lastCreatedUs = baseUs + micros;
     const rec: PredictionRecord = {
       id,
+      ...(kind === 'training' ? { kind } : {}),
       seq: ++this.seq,
       model: modelRef,
       version: hiddenAllowed && script.hiddenVersion ? 'hidden' : script.version,
@@ -624,11 +712,15 @@ export class ReplicateSimulator {
       ...(parsed.webhookEventsFilter === undefined
         ? {}
         : { webhookEventsFilter: parsed.webhookEventsFilter }),
+      ...(parsed.destination === undefined ? {} : { destination: parsed.destination }),
       stream: parsed.stream === true,
       script,
-      output: materialiseOutput(script, this.origin, id, parsed.input),
+      output:
+        parsed.destination === undefined
+          ? materialiseOutput(script, this.origin, id, parsed.input)
+          : trainingOutput(this.origin, id, parsed.destination),
       createdAt: now,
-      micros: randomInt(1000),
+      micros,
       ...(cancelAfterMs === undefined ? {} : { deadlineAt: now + cancelAfterMs }),
     };
     const entry: Entry = {
@@ -650,8 +742,9 @@ export class ReplicateSimulator {
     }
 
     // §2 sync mode: hold the response until terminal or the window ends; always 201 in recorded traffic.
+    // Documented for predictions only: trainings ignore the preference (RFC 7240) and answer at once.
     const preferHeader = headerValue(req.headers.prefer);
-    const waitSeconds = parsePreferWait(preferHeader);
+    const waitSeconds = kind === 'training' ? undefined : parsePreferWait(preferHeader);
     if (waitSeconds !== undefined) {
       const view = await this.waitFor(id, (p) => isTerminal(p.status), {
         timeoutMs: waitSeconds * 1000,
@@ -665,12 +758,7 @@ export class ReplicateSimulator {
 
   /** `version` on POST /predictions: 64-hex id, `owner/name:id`, or `owner/name` (§1). */
   private resolveVersion(version: string): { ref: string; bareName: boolean } {
-    const invalid = (): HttpProblem =>
-      problem(
-        422,
-        'Invalid version or not permitted',
-        "The specified version does not exist (or perhaps you don't have permission to use it?)",
-      );
+    const invalid = invalidVersion;
     if (new RegExp(`^${HEX64}$`).test(version)) {
       for (const [ref, script] of this.models) {
         if (resolveScript(ref, script).version === version) return { ref, bareName: false };
@@ -689,11 +777,14 @@ export class ReplicateSimulator {
   // ---------------------------------------------------------------- list (§9)
 
   /**
-   * GET /predictions: newest first, `created_after` (inclusive) / `created_before` (exclusive) filters,
+   * GET /predictions (GET /trainings for kind 'training'): newest first, `created_after` (inclusive) / `created_before` (exclusive) filters,
    * cursor pagination with ABSOLUTE `next`/`previous` URLs that keep the filters; null at the ends.
    * The cursor is opaque base64 like DRF's CursorPagination (`p=<position>`, `r=1` for reverse).
    */
-  private list(params: URLSearchParams): {
+  private list(
+    params: URLSearchParams,
+    kind: RunKind,
+  ): {
     next: string | null;
     previous: string | null;
     results: Prediction[];
@@ -716,6 +807,7 @@ export class ReplicateSimulator {
     let all = this.order
       .map((id) => this.entries.get(id)!)
       .filter((e) => {
+        if (kindOf(e.rec) !== kind) return false;
         const us = createdAtMicros(e.rec);
         return (after === undefined || us >= after) && (before === undefined || us < before);
       })
@@ -744,7 +836,7 @@ export class ReplicateSimulator {
     const link = (c: string): string => {
       const q = new URLSearchParams(filters);
       q.set('cursor', c);
-      return `${this.baseUrl}/predictions?${q.toString()}`;
+      return `${this.baseUrl}/${kind === 'training' ? 'trainings' : 'predictions'}?${q.toString()}`;
     };
     const last = page[page.length - 1];
     const first = page[0];
@@ -803,7 +895,10 @@ export class ReplicateSimulator {
 
   // ---------------------------------------------------------------- files and stream
 
-  /** GET /files/{id}/{name}: like replicate.delivery, no auth; 404 once data is removed (§8). */
+  /**
+   * GET /files/{id}/{name}: like replicate.delivery, no auth; 404 once data is removed (§8). Prediction
+   * outputs are PNGs; a training's `weights.tar` is a small tar archive.
+   */
   private serveFile(req: IncomingMessage, res: ServerResponse, path: string): void {
     const parts = path.split('/'); // ['', 'files', id, name]
     const [, , id, name] = parts.length === 4 ? parts : [];
@@ -817,19 +912,20 @@ export class ReplicateSimulator {
     ) {
       throw notFound();
     }
-    const png = makePng(`${id}/${name}`);
+    const tar = name.endsWith('.tar');
+    const bytes = tar ? makeTar(`${id}/${name}`) : makePng(`${id}/${name}`);
     res.writeHead(200, {
-      'content-type': 'image/png',
-      'content-length': String(png.length),
+      'content-type': tar ? 'application/x-tar' : 'image/png',
+      'content-length': String(bytes.length),
       'cache-control': 'public, max-age=3600',
     });
-    res.end(req.method === 'HEAD' ? undefined : png);
+    res.end(req.method === 'HEAD' ? undefined : bytes);
   }
 
   /** urls.stream: server-sent events `output` / `error` then `done` when the prediction ends. */
   private serveStream(req: IncomingMessage, res: ServerResponse, id: string): void {
     const entry = this.entries.get(id);
-    if (!entry) throw notFound();
+    if (!entry || kindOf(entry.rec) === 'training') throw notFound();
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
     const finish = (p: Prediction): void => {
       if (p.status === 'succeeded') {
@@ -858,11 +954,10 @@ export class ReplicateSimulator {
     const body = req.method === 'POST' ? parseRecordedBody(await readBody(req), recorded) : undefined;
     const route = `${req.method ?? 'GET'} ${path}`;
     switch (route) {
-      case 'GET /_sim/state':
+      case 'GET /_sim/state': {
         this.tick();
-        return sendJson(res, 200, {
-          creates: this.creates(),
-          predictions: this.order.map((id) => {
+        const runs = (ids: string[]) =>
+          ids.map((id) => {
             const entry = this.entries.get(id)!;
             const view = predictionView(entry.rec, {
               origin: this.origin,
@@ -870,10 +965,16 @@ export class ReplicateSimulator {
               outputTtlMs: this.outputTtlMs,
             });
             return { id, status: view.status, model: view.model, ...entry.counters };
-          }),
+          });
+        return sendJson(res, 200, {
+          creates: this.creates(),
+          trainingCreates: this.trainingCreates(),
+          predictions: runs(this.predictionIds()),
+          trainings: runs(this.trainingIds()),
           requests: this.requests.length,
           webhooks: this.webhookDeliveries.length,
         });
+      }
       case 'POST /_sim/faults':
         if (!isObject(body)) throw problem(400, 'Bad Request', 'body must be a Faults object');
         this.setFaults(body as Faults);
@@ -908,13 +1009,18 @@ interface CreateRequest {
   webhook?: string;
   webhookEventsFilter?: string[];
   stream?: boolean;
+  /** trainings only */
+  destination?: string;
 }
 
 /**
- * Schema check of a create body (schemas_version_prediction_request / schemas_prediction_request, both
- * `additionalProperties: false`). All problems are reported together, like Replicate's validator.
+ * Schema check of a create body: 'version' = POST /predictions (schemas_version_prediction_request),
+ * 'model' = model/deployment routes (schemas_prediction_request), 'training' = POST .../trainings
+ * (schemas_training_request: `destination` and `input` required, no `stream`). All `additionalProperties:
+ * false`; all problems are reported together, like Replicate's validator.
  */
-function validateCreateBody(body: unknown, viaVersion: boolean): CreateRequest {
+function validateCreateBody(body: unknown, shape: 'version' | 'model' | 'training'): CreateRequest {
+  const viaVersion = shape === 'version';
   const fields: InvalidField[] = [];
   if (!isObject(body)) {
     const given = body === undefined ? 'null' : Array.isArray(body) ? 'array' : typeof body;
@@ -926,9 +1032,11 @@ function validateCreateBody(body: unknown, viaVersion: boolean): CreateRequest {
       },
     ]);
   }
-  const allowed = viaVersion
-    ? ['version', 'input', 'webhook', 'webhook_events_filter', 'stream']
-    : ['input', 'webhook', 'webhook_events_filter', 'stream'];
+  const allowed = {
+    version: ['version', 'input', 'webhook', 'webhook_events_filter', 'stream'],
+    model: ['input', 'webhook', 'webhook_events_filter', 'stream'],
+    training: ['destination', 'input', 'webhook', 'webhook_events_filter'],
+  }[shape];
   for (const key of Object.keys(body)) {
     if (!allowed.includes(key)) {
       fields.push({
@@ -942,6 +1050,19 @@ function validateCreateBody(body: unknown, viaVersion: boolean): CreateRequest {
     fields.push({ type: 'required', field: '(root)', description: 'version is required' });
   } else if (viaVersion && typeof body.version !== 'string') {
     fields.push(typeError('version', 'string', body.version));
+  }
+  if (shape === 'training') {
+    if (body.destination === undefined) {
+      fields.push({ type: 'required', field: '(root)', description: 'destination is required' });
+    } else if (typeof body.destination !== 'string') {
+      fields.push(typeError('destination', 'string', body.destination));
+    } else if (!new RegExp(`^${NAME}/${NAME}$`).test(body.destination)) {
+      fields.push({
+        type: 'format',
+        field: 'destination',
+        description: 'destination must be a model name in the format owner/name',
+      });
+    }
   }
   if (body.input === undefined)
     fields.push({ type: 'required', field: '(root)', description: 'input is required' });
@@ -976,7 +1097,21 @@ function validateCreateBody(body: unknown, viaVersion: boolean): CreateRequest {
     ...(typeof body.webhook === 'string' ? { webhook: body.webhook } : {}),
     ...(Array.isArray(filter) ? { webhookEventsFilter: filter as string[] } : {}),
     ...(typeof body.stream === 'boolean' ? { stream: body.stream } : {}),
+    ...(typeof body.destination === 'string' ? { destination: body.destination } : {}),
   };
+}
+
+/** 422 for a version that does not exist or is not ours (§5). */
+function invalidVersion(): HttpProblem {
+  return problem(
+    422,
+    'Invalid version or not permitted',
+    "The specified version does not exist (or perhaps you don't have permission to use it?)",
+  );
+}
+
+function kindOf(rec: PredictionRecord): RunKind {
+  return rec.kind ?? 'prediction';
 }
 
 function typeError(field: string, expected: string, value: unknown): InvalidField {
@@ -997,6 +1132,10 @@ function matchRoute(method: string, path: string): { name: string; params: strin
     ['POST', 'predictions.cancel', /^\/predictions\/([^/]+)\/cancel$/],
     ['POST', 'models.predictions.create', /^\/models\/([^/]+)\/([^/]+)\/predictions$/],
     ['POST', 'deployments.predictions.create', /^\/deployments\/([^/]+)\/([^/]+)\/predictions$/],
+    ['POST', 'trainings.create', /^\/models\/([^/]+)\/([^/]+)\/versions\/([^/]+)\/trainings$/],
+    ['GET', 'trainings.list', /^\/trainings$/],
+    ['GET', 'trainings.get', /^\/trainings\/([^/]+)$/],
+    ['POST', 'trainings.cancel', /^\/trainings\/([^/]+)\/cancel$/],
     ['GET', 'webhooks.default.secret.get', /^\/webhooks\/default\/secret$/],
   ];
   let pathMatched = false;

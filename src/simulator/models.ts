@@ -6,9 +6,14 @@
  * run (a user cancel and a `Cancel-After` deadline). Everything here is a pure function, so the
  * lifecycle can be unit-tested and an injected clock moves predictions forward deterministically.
  *
+ * Trainings (§1 trainings row) are runs of the same kind: same record, same timeline, same views; they
+ * differ in `kind`, their URLs (`/v1/trainings/{id}`), a `destination` key and a fixed `{version, weights}`
+ * output.
+ *
  * Mirrors docs/replicate-api.md §3 (sparse shapes), §4 (status values), §8 (retention).
  */
 import { createHash } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
 
 export interface ModelScript {
   /** time in `starting` before `processing` (default 300 ms) */
@@ -30,7 +35,31 @@ export interface ModelScript {
   version?: string;
   /** official-model style: predictions created through the model route report `version: "hidden"` (§3). Default false. */
   hiddenVersion?: boolean;
+  /** time in `processing` for trainings of this model (default: durationMs). Everything else comes from this script. */
+  trainingDurationMs?: number;
+  /** answer requests for this model with an error instead of running it (see ScriptedRejection) */
+  reject?: ScriptedRejection;
 }
+
+/**
+ * A scripted error answer (problem+json `{title, detail, status}`, §5) for every request about one model:
+ * - `on: 'create'` (default): the create routes (predictions, model, deployment, trainings) answer it and
+ *   store nothing;
+ * - `on: 'get'`: creates succeed, but GET and cancel of this model's predictions/trainings answer it (a
+ *   permission or billing problem that appears mid-run);
+ * - `on: 'all'`: both.
+ * title/detail default per status (402 `Billing required`, 403 `Forbidden`, 413 `Payload too large`,
+ * 400 `Bad request`, 404 the observed no-title body; others the HTTP reason phrase).
+ */
+export interface ScriptedRejection {
+  status: number;
+  title?: string;
+  detail?: string;
+  on?: 'create' | 'get' | 'all';
+}
+
+/** A prediction, or a training (POST /models/{o}/{n}/versions/{id}/trainings). */
+export type RunKind = 'prediction' | 'training';
 
 export type PredictionStatus = 'starting' | 'processing' | 'succeeded' | 'failed' | 'canceled' | 'aborted';
 
@@ -69,7 +98,23 @@ export interface Prediction {
   /** echoed from the create request */
   webhook?: string;
   webhook_events_filter?: string[];
+  /** trainings only: the `owner/name` model the trained version is pushed to. Its presence marks a training. */
+  destination?: string;
   urls: { get: string; cancel: string; web: string; stream?: string };
+}
+
+/** A training as the API returns it: the prediction shape plus `destination`; on success `output` is TrainingOutput. */
+export type Training = Prediction & { destination: string };
+
+/** `output` of a succeeded training: the new version (`<destination>:<64-hex>`) and a weights file URL. */
+export interface TrainingOutput {
+  version: string;
+  weights: string;
+}
+
+/** True for training views (they carry `destination`; their urls point at /v1/trainings). */
+export function isTraining(p: Prediction): p is Training {
+  return typeof p.destination === 'string';
 }
 
 /** A script with every default filled in. */
@@ -113,7 +158,24 @@ export const BUILTIN_MODELS: Readonly<Record<string, ModelScript>> = {
   'sim/abort': { outcome: 'aborted' },
   'sim/cancel': { outcome: 'canceled' },
   'sim/echo': { output: '$input', durationMs: 200 },
+  'sim/billing': { reject: { status: 402 } },
+  'sim/forbidden': { reject: { status: 403 } },
 };
+
+/** Default `{title, detail}` of a scripted rejection (§5 observed bodies where known). */
+export function rejectionBody(r: ScriptedRejection): { title?: string; detail: string; status: number } {
+  const defaults: Record<number, { title?: string; detail: string }> = {
+    400: { title: 'Bad request', detail: 'The request could not be understood' },
+    402: { title: 'Billing required', detail: 'You need to set up billing to run this model' },
+    403: { title: 'Forbidden', detail: 'You do not have permission to perform this action.' },
+    404: { detail: 'The requested resource could not be found.' },
+    413: { title: 'Payload too large', detail: 'Request body too large' },
+  };
+  const reason = STATUS_CODES[r.status] ?? 'Error';
+  const d = defaults[r.status] ?? { title: reason, detail: reason };
+  const title = r.title ?? d.title;
+  return { ...(title === undefined ? {} : { title }), detail: r.detail ?? d.detail, status: r.status };
+}
 
 /** Deployments always present: deployment name -> model ref. */
 export const BUILTIN_DEPLOYMENTS: Readonly<Record<string, string>> = {
@@ -124,10 +186,16 @@ export function defaultVersionFor(ref: string): string {
   return createHash('sha256').update(ref).digest('hex');
 }
 
-export function resolveScript(ref: string, script: ModelScript): ResolvedScript {
+/** Fills in defaults; for a training, `trainingDurationMs` (when set) replaces `durationMs`. */
+export function resolveScript(
+  ref: string,
+  script: ModelScript,
+  kind: RunKind = 'prediction',
+): ResolvedScript {
+  const duration = kind === 'training' ? (script.trainingDurationMs ?? script.durationMs) : script.durationMs;
   return {
     startDelayMs: script.startDelayMs ?? 300,
-    durationMs: script.durationMs ?? 1000,
+    durationMs: duration ?? 1000,
     outcome: script.outcome ?? 'succeeded',
     output: script.output,
     error: script.error ?? 'CUDA out of memory',
@@ -163,9 +231,17 @@ export function materialiseOutput(
   return out;
 }
 
-/** Everything the timeline needs about one stored prediction. Times are epoch ms (fractional allowed). */
+/** Output of a succeeded training: a new version of `destination` (deterministic per training) and its weights. */
+export function trainingOutput(origin: string, id: string, destination: string): TrainingOutput {
+  const version = createHash('sha256').update(`${destination}:${id}`).digest('hex');
+  return { version: `${destination}:${version}`, weights: `${origin}/files/${id}/weights.tar` };
+}
+
+/** Everything the timeline needs about one stored prediction (or training). Times are epoch ms (fractional allowed). */
 export interface PredictionRecord {
   id: string;
+  /** 'training' for runs created by POST .../trainings (default 'prediction') */
+  kind?: RunKind;
   seq: number;
   model: string;
   /** value of the `version` field */
@@ -174,6 +250,8 @@ export interface PredictionRecord {
   input: Record<string, unknown>;
   webhook?: string;
   webhookEventsFilter?: string[];
+  /** trainings: `owner/name` the trained version goes to */
+  destination?: string;
   stream: boolean;
   script: ResolvedScript;
   output: unknown;
@@ -355,12 +433,14 @@ function addEchoedFields(view: Prediction, rec: PredictionRecord): void {
   if (rec.deployment !== undefined) view.deployment = rec.deployment;
   if (rec.webhook !== undefined) view.webhook = rec.webhook;
   if (rec.webhookEventsFilter !== undefined) view.webhook_events_filter = rec.webhookEventsFilter;
+  if (rec.destination !== undefined) view.destination = rec.destination;
 }
 
 function predictionUrls(rec: PredictionRecord, origin: string): Prediction['urls'] {
+  const collection = rec.kind === 'training' ? 'trainings' : 'predictions';
   const urls: Prediction['urls'] = {
-    get: `${origin}/v1/predictions/${rec.id}`,
-    cancel: `${origin}/v1/predictions/${rec.id}/cancel`,
+    get: `${origin}/v1/${collection}/${rec.id}`,
+    cancel: `${origin}/v1/${collection}/${rec.id}/cancel`,
     web: `https://replicate.com/p/${rec.id}`,
   };
   if (rec.stream) urls.stream = `${origin}/stream/${rec.id}`;

@@ -1,2 +1,2 @@
 // The workflows this worker runs. Only deterministic code may be reached from here.
-export { runPrediction, statusQuery } from './prediction';
+export { runPrediction, runTraining, statusQuery } from './prediction';

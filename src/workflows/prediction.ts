@@ -1,10 +1,12 @@
 /**
- * `runPrediction`: one Replicate prediction, run durably.
+ * `runPrediction` and `runTraining`: one Replicate job, run durably.
  *
- * create (Cancel-After = time to the execution timeout) -> loop { durable timer (backoff) -> get status } -> terminal.
- * The run's deadline comes from the workflow execution timeout minus a margin, because Temporal runs no workflow
- * code when that timeout fires: at our deadline we still can cancel the prediction remotely and fail with a
- * typed error. Every early end (deadline, user cancel, non-retryable error) cancels the remote prediction.
+ * create (Cancel-After = time to the execution timeout) -> loop { durable timer (backoff) -> get status } ->
+ * terminal. The run's deadline comes from the workflow execution timeout minus a margin, because Temporal runs no
+ * workflow code when that timeout fires: at our deadline we can still cancel the job remotely and fail with a
+ * typed error. Every early end (deadline, user cancel, non-retryable error) cancels the remote job. Long jobs
+ * continue as new before the history grows large, carrying the job id, the progress and (through the execution
+ * timeout) the deadline.
  *
  * Deterministic code only: no Node built-ins, no I/O; activities are imported as types.
  */
@@ -12,12 +14,16 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  ContinueAsNew,
+  continueAsNew,
   defineQuery,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
+  upsertSearchAttributes,
   workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
@@ -25,23 +31,30 @@ import type { Activities } from '../activities';
 import { pollDelayMs, withPollingDefaults } from '../shared/backoff';
 import { humanDuration } from '../shared/duration';
 import { NON_RETRYABLE_REPLICATE_ERRORS, PredictionFailureType } from '../shared/failures';
+import { ReplicateModel, ReplicatePredictionId, ReplicateStatus } from '../shared/search-attributes';
 import {
   isTerminal,
+  type JobKind,
   type PredictionFailureDetails,
   type PredictionRequest,
   type PredictionResult,
   type PredictionSnapshot,
   type PredictionState,
+  type TrainingRequest,
 } from '../shared/types';
-import { validateRequest } from '../shared/validate';
+import { validateRequest, validateTrainingRequest } from '../shared/validate';
 
-/** Live state of the run: prediction id, last status, polls, next poll time, last log lines. */
+/** Live state of the run: job id, last status, polls, next poll time, last log lines. */
 export const statusQuery = defineQuery<PredictionState>('status');
 
 /** Ceiling used when the workflow was started without an execution timeout. */
 export const DEFAULT_CEILING_MS = 10 * 60_000;
+/** Continue-as-new after this many polls in one run (~11 history events each). */
+export const DEFAULT_MAX_POLLS_PER_RUN = 500;
 /** Shortest time between our deadline and the ceiling we accept; leaves room for the remote cancel. */
 const MIN_RUN_MS = 5_000;
+/** Patch id: runs recorded before search attributes existed replay without upserts. */
+const SEARCH_ATTRIBUTES_PATCH = 'search-attributes-v1';
 
 /**
  * Default safety margin between our deadline and the workflow's execution timeout: 10 % of the timeout, at least
@@ -53,7 +66,7 @@ export function defaultDeadlineMarginMs(ceilingMs: number): number {
 
 /** Retry policies are explicit so they read the same in code and in the workflow history. */
 const createOptions: ActivityOptions = {
-  startToCloseTimeout: '40s', // HTTP timeout 30 s + margin
+  startToCloseTimeout: '40s', // HTTP timeout 30 s + margin; a listing for adoption stays well inside
   retry: {
     initialInterval: '1s',
     backoffCoefficient: 2,
@@ -85,47 +98,65 @@ const cancelOptions: ActivityOptions = {
 };
 
 export async function runPrediction(request: PredictionRequest): Promise<PredictionResult> {
-  const problems = validateRequest(request);
+  return runJob('prediction', request, validateRequest(request));
+}
+
+export async function runTraining(request: TrainingRequest): Promise<PredictionResult> {
+  return runJob('training', request, validateTrainingRequest(request));
+}
+
+async function runJob(
+  kind: JobKind,
+  request: PredictionRequest | TrainingRequest,
+  problems: string[],
+): Promise<PredictionResult> {
   if (problems.length > 0) {
     throw ApplicationFailure.create({
       type: PredictionFailureType.InvalidRequest,
-      message: `invalid prediction request: ${problems.join('; ')}`,
+      message: `invalid ${kind} request: ${problems.join('; ')}`,
       nonRetryable: true,
     });
   }
 
   const info = workflowInfo();
-  const ceiling = info.executionExpirationTime?.getTime() ?? info.startTime.getTime() + DEFAULT_CEILING_MS;
-  const margin = request.deadlineMarginMs ?? defaultDeadlineMarginMs(ceiling - info.startTime.getTime());
+  const resume = request.resume;
+  const firstStart = resume ? Date.parse(resume.startedAt) : info.startTime.getTime();
+  const ceiling = info.executionExpirationTime?.getTime() ?? firstStart + DEFAULT_CEILING_MS;
+  const margin = request.deadlineMarginMs ?? defaultDeadlineMarginMs(ceiling - firstStart);
   const deadline = ceiling - margin;
   const polling = withPollingDefaults(request.polling);
+  const maxPollsPerRun = request.maxPollsPerRun ?? DEFAULT_MAX_POLLS_PER_RUN;
+  const useSearchAttributes = patched(SEARCH_ATTRIBUTES_PATCH) && request.searchAttributes !== false;
 
   const state: PredictionState = {
+    kind,
     model: request.model,
-    predictionId: null,
-    status: 'creating',
-    polls: 0,
+    predictionId: resume?.job.id ?? null,
+    status: resume?.job.status ?? 'creating',
+    polls: resume?.polls ?? 0,
     nextPollAt: null,
-    startedAt: new Date(info.startTime).toISOString(),
+    startedAt: new Date(firstStart).toISOString(),
     completedAt: null,
     deadline: new Date(deadline).toISOString(),
-    logsTail: [],
+    logsTail: resume?.job.logsTail ?? [],
     error: null,
-    webUrl: null,
+    webUrl: resume?.job.urls.web ?? null,
+    runs: (resume?.runs ?? 0) + 1,
   };
   setHandler(statusQuery, () => state);
 
-  if (deadline - Date.now() < MIN_RUN_MS) {
+  if (!resume && deadline - Date.now() < MIN_RUN_MS) {
     throw ApplicationFailure.create({
       type: PredictionFailureType.InvalidRequest,
       message: `the workflow execution timeout leaves ${Math.max(0, deadline - Date.now())} ms before the deadline (margin ${margin} ms); start it with a longer timeout`,
       nonRetryable: true,
     });
   }
+  if (useSearchAttributes && !resume) upsertSearchAttributes([{ key: ReplicateModel, value: request.model }]);
 
   // Activity proxies whose schedule-to-close timeouts end at our deadline: nothing is retried past it.
   const untilDeadline = Math.max(1_000, deadline - Date.now());
-  const { createPrediction } = proxyActivities<Activities>({
+  const { createPrediction, createTraining } = proxyActivities<Activities>({
     ...createOptions,
     scheduleToCloseTimeout: untilDeadline,
   });
@@ -135,20 +166,29 @@ export async function runPrediction(request: PredictionRequest): Promise<Predict
   });
   const { cancelPrediction } = proxyActivities<Activities>(cancelOptions);
 
-  let current: PredictionSnapshot | undefined;
+  let current: PredictionSnapshot | undefined = resume?.job;
+  let adopted = false;
   const observe = (next: PredictionSnapshot): void => {
     if (current === undefined) {
-      log.info(`prediction ${next.id} created, status ${next.status}`, {
+      adopted = next.adopted === true;
+      log.info(`${kind} ${next.id} ${adopted ? 'adopted' : 'created'}, status ${next.status}`, {
         predictionId: next.id,
         model: request.model,
+        adopted,
       });
     } else if (current.status !== next.status) {
-      log.info(`prediction ${next.id}: ${current.status} -> ${next.status}`, {
+      log.info(`${kind} ${next.id}: ${current.status} -> ${next.status}`, {
         predictionId: next.id,
         from: current.status,
         to: next.status,
         polls: state.polls,
       });
+    }
+    if (useSearchAttributes && (current?.id !== next.id || current.status !== next.status)) {
+      upsertSearchAttributes([
+        { key: ReplicatePredictionId, value: next.id },
+        { key: ReplicateStatus, value: next.status },
+      ]);
     }
     current = next;
     state.predictionId = next.id;
@@ -158,33 +198,55 @@ export async function runPrediction(request: PredictionRequest): Promise<Predict
     state.webUrl = next.urls.web ?? null;
   };
 
+  let pollsThisRun = 0;
   try {
     return await CancellationScope.withTimeout(deadline - Date.now(), async () => {
-      // Non-cancellable: a create already on the wire must finish so we learn the id and can cancel it.
-      observe(
-        await CancellationScope.nonCancellable(() =>
-          createPrediction({
-            model: request.model,
-            deployment: request.deployment,
-            input: request.input,
-            cancelAt: new Date(ceiling).toISOString(),
-          }),
-        ),
-      );
+      if (current === undefined) {
+        const args = {
+          model: request.model,
+          input: request.input,
+          cancelAt: new Date(ceiling).toISOString(),
+          requestedAt: new Date().toISOString(),
+        };
+        // Non-cancellable: a create already on the wire must finish so we learn the id and can cancel it.
+        observe(
+          await CancellationScope.nonCancellable(() =>
+            kind === 'training'
+              ? createTraining({ ...args, destination: (request as TrainingRequest).destination })
+              : createPrediction({ ...args, deployment: (request as PredictionRequest).deployment }),
+          ),
+        );
+      }
       while (!isTerminal(current!.status)) {
+        if (pollsThisRun >= maxPollsPerRun || workflowInfo().continueAsNewSuggested) {
+          log.info(`${kind} ${current!.id}: continuing as new after ${state.polls} polls`, {
+            predictionId: current!.id,
+            historyLength: workflowInfo().historyLength,
+          });
+          const next = {
+            ...request,
+            resume: { job: current!, polls: state.polls, startedAt: state.startedAt, runs: state.runs },
+          };
+          // (continueAsNew throws; the catch below lets it through untouched)
+          return kind === 'training'
+            ? await continueAsNew<typeof runTraining>(next as TrainingRequest)
+            : await continueAsNew<typeof runPrediction>(next as PredictionRequest);
+        }
         const wait = pollDelayMs(state.polls, polling);
         state.nextPollAt = new Date(Date.now() + wait).toISOString();
         await sleep(wait);
         state.nextPollAt = null;
         state.polls += 1;
-        observe(await getPrediction(current!.id));
+        pollsThisRun += 1;
+        observe(await getPrediction(current!.id, kind));
       }
-      return finish(current!, state);
+      return finish(kind, current!, state, adopted);
     });
   } catch (error) {
+    if (isContinueAsNew(error)) throw error;
     state.nextPollAt = null;
     if (current !== undefined && !isTerminal(current.status)) {
-      await cancelRemotely(current.id, cancelPrediction, observe);
+      await cancelRemotely(kind, current.id, cancelPrediction, observe);
     }
     state.completedAt = new Date().toISOString();
     if (isCancellation(error)) {
@@ -192,7 +254,7 @@ export async function runPrediction(request: PredictionRequest): Promise<Predict
         log.info('workflow canceled by the user', { predictionId: state.predictionId });
         throw error;
       }
-      const message = `prediction ${state.predictionId ?? '(not created)'} did not finish before the deadline ${state.deadline} (${humanDuration(deadline - info.startTime.getTime())} after the start); it was canceled at Replicate`;
+      const message = `${kind} ${state.predictionId ?? '(not created)'} did not finish before the deadline ${state.deadline} (${humanDuration(deadline - firstStart)} after the start); it was canceled at Replicate`;
       log.warn(message, { predictionId: state.predictionId });
       state.error = message;
       throw ApplicationFailure.create({
@@ -206,11 +268,20 @@ export async function runPrediction(request: PredictionRequest): Promise<Predict
   }
 }
 
+function isContinueAsNew(error: unknown): boolean {
+  return error instanceof ContinueAsNew;
+}
+
 /** Turn a terminal snapshot into the result, or into the typed failure for its status. */
-function finish(p: PredictionSnapshot, state: PredictionState): PredictionResult {
+function finish(
+  kind: JobKind,
+  p: PredictionSnapshot,
+  state: PredictionState,
+  adopted: boolean,
+): PredictionResult {
   state.completedAt = new Date().toISOString();
   if (p.status === 'succeeded') {
-    log.info(`prediction ${p.id} succeeded after ${state.polls} polls`, {
+    log.info(`${kind} ${p.id} succeeded after ${state.polls} polls`, {
       predictionId: p.id,
       predictTime: p.metrics.predict_time,
     });
@@ -226,6 +297,7 @@ function finish(p: PredictionSnapshot, state: PredictionState): PredictionResult
       completedAt: p.completedAt,
       urls: p.urls,
       polls: state.polls,
+      adopted,
     };
   }
   const type = {
@@ -235,25 +307,26 @@ function finish(p: PredictionSnapshot, state: PredictionState): PredictionResult
   }[p.status as 'failed' | 'canceled' | 'aborted'];
   const message =
     p.status === 'failed'
-      ? `prediction ${p.id} failed: ${p.error ?? 'no error message'}`
+      ? `${kind} ${p.id} failed: ${p.error ?? 'no error message'}`
       : p.status === 'canceled'
-        ? `prediction ${p.id} was canceled at Replicate`
-        : `prediction ${p.id} was aborted by Replicate before it ran (not billed)`;
+        ? `${kind} ${p.id} was canceled at Replicate`
+        : `${kind} ${p.id} was aborted by Replicate before it ran (not billed)`;
   log.warn(message, { predictionId: p.id, status: p.status });
   throw ApplicationFailure.create({ type, message, nonRetryable: true, details: [failureDetails(state, p)] });
 }
 
 async function cancelRemotely(
-  predictionId: string,
+  kind: JobKind,
+  id: string,
   cancelPrediction: Activities['cancelPrediction'],
   observe: (p: PredictionSnapshot) => void,
 ): Promise<void> {
   try {
-    observe(await CancellationScope.nonCancellable(() => cancelPrediction(predictionId)));
+    observe(await CancellationScope.nonCancellable(() => cancelPrediction(id, kind)));
   } catch (error) {
-    // Replicate's Cancel-After still stops it at the deadline; report and keep the original error.
-    log.error(`could not cancel prediction ${predictionId}; Replicate's Cancel-After will stop it`, {
-      predictionId,
+    // Replicate's Cancel-After still stops it at the ceiling; report and keep the original error.
+    log.error(`could not cancel ${kind} ${id}; Replicate's Cancel-After will stop it`, {
+      predictionId: id,
       error: String(error),
     });
   }

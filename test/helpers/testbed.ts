@@ -8,9 +8,9 @@ import { WorkflowFailedError, type WorkflowHandle, type WorkflowStartOptions } f
 import { ApplicationFailure, type TemporalFailure } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker, bundleWorkflowCode, type LogEntry } from '@temporalio/worker';
-import { ensureBinary, TEMPORAL_CLI } from '../../src/dev/binaries';
 import type { WorkerConfig } from '../../src/config';
 import type { PredictionRequest, PredictionResult } from '../../src/shared/types';
+import { startDevServer } from '../../src/dev/dev-server';
 import { ReplicateSimulator, type SimulatorOptions } from '../../src/simulator';
 import { runPrediction } from '../../src/workflows';
 import { workerOptions, workflowsPath } from '../../src/worker';
@@ -61,13 +61,10 @@ export async function startTestbed(simOptions: SimulatorOptions = {}): Promise<T
   const sim = new ReplicateSimulator({ token: SECRET_TOKEN, ...simOptions });
   await sim.start();
   const port = await freePort();
-  const env = await TestWorkflowEnvironment.createLocal({
-    server: {
-      executable: { type: 'existing-path', path: ensureBinary(TEMPORAL_CLI) },
-      port,
-      ip: '127.0.0.1',
-    },
-  });
+  // Our own dev-server launcher (also used by the demo): the SDK's createLocal in 1.24 drops `extraArgs` and
+  // `searchAttributes` when given an existing-path binary, and the workflows need their search attributes.
+  const server = await startDevServer({ port, uiPort: null });
+  const env = await TestWorkflowEnvironment.createFromExistingServer({ address: server.address });
   bundle ??= bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });
   const workflowBundle = await bundle;
   const config: WorkerConfig = {
@@ -107,6 +104,7 @@ export async function startTestbed(simOptions: SimulatorOptions = {}): Promise<T
       worker.shutdown();
       await running;
       await env.teardown();
+      await server.stop();
       await sim.stop();
     },
   };

@@ -44,7 +44,8 @@ it('a prediction that never finishes is canceled at the default deadline (10 min
       taskQueue,
       workflowId: `ceiling-${randomUUID()}`,
       workflowExecutionTimeout: '10m',
-      args: [{ model: 'sim/never', input: { prompt: 'forever' } }],
+      // the Java test server cannot register search attributes
+      args: [{ model: 'sim/never', input: { prompt: 'forever' }, searchAttributes: false }],
     });
     const outcome = await failureOf(handle);
     const description = await handle.describe();

@@ -146,17 +146,44 @@ describe('runPrediction', () => {
   });
 
   it('retries 5xx answers and connection resets, and still creates exactly one prediction', async () => {
-    bed.sim.setFaults({ serverErrorRate: 0.4, resetBeforeStoreRate: 0.5 });
+    const before = bed.sim.creates();
+    const seen = bed.sim.requests.length;
+    const mine = () => bed.sim.requests.slice(seen);
+    try {
+      bed.sim.setFaults({ serverErrorRate: 1 }); // phase 1: every call answers 5xx
+      const handle = await bed.start({ model: 'sim/echo', input: { n: 1 }, polling: FAST_POLLING });
+      await expect
+        .poll(() => mine().filter((r) => r.status >= 500).length, { timeout: 10_000 })
+        .toBeGreaterThan(0);
+      bed.sim.setFaults({ resetBeforeStoreRate: 1 }); // phase 2: creates are cut before they are stored
+      await expect
+        .poll(() => mine().filter((r) => r.status === 0).length, { timeout: 10_000 })
+        .toBeGreaterThan(0);
+      bed.sim.setFaults({});
+      const result = await handle.result();
+      expect(result.output).toEqual({ n: 1 });
+      expect(result.adopted).toBe(false);
+      expect(bed.sim.creates() - before).toBe(1);
+    } finally {
+      bed.sim.setFaults({});
+    }
+  });
+
+  it("adopts instead of duplicating when a create's answer is lost after Replicate stored it", async () => {
+    bed.sim.setFaults({ resetAfterStoreRate: 1 }); // every create is stored, then its connection is cut
     try {
       const before = bed.sim.creates();
       const seen = bed.sim.requests.length;
-      const handle = await bed.start({ model: 'sim/echo', input: { n: 1 }, polling: FAST_POLLING });
+      const handle = await bed.start({ model: 'sim/echo', input: { adopt: 'me' }, polling: FAST_POLLING });
+      await expect.poll(() => bed.sim.creates(), { timeout: 10_000 }).toBe(before + 1);
+      bed.sim.setFaults({});
       const result = await handle.result();
-      expect(result.output).toEqual({ n: 1 });
+      expect(result).toMatchObject({ adopted: true, output: { adopt: 'me' } });
       expect(bed.sim.creates() - before).toBe(1);
       const mine = bed.sim.requests.slice(seen);
-      expect(mine.filter((r) => r.status >= 500).length).toBeGreaterThan(0);
-      expect(mine.filter((r) => r.status >= 500 || r.status === 0).length).toBeGreaterThan(0);
+      expect(mine.filter((r) => r.route.endsWith('create')).map((r) => r.status)).toEqual([0]);
+      expect(mine.some((r) => r.route === 'predictions.list')).toBe(true);
+      expect(logs.some((l) => l.message.startsWith(`adopted prediction ${result.id}`))).toBe(true);
     } finally {
       bed.sim.setFaults({});
     }
