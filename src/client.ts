@@ -6,6 +6,7 @@
  *   status ID [--json]             live state of a run
  *   result ID [--json]             wait for a run and print its outcome
  *   cancel ID [--json]             cancel a run (and its prediction at Replicate)
+ *   reconcile [--apply] [--schedule 10m | --unschedule]   orphaned predictions: report, cancel, schedule
  *
  * Exit codes: 0 succeeded; 1 the prediction failed, was canceled, aborted or timed out; 2 usage or configuration.
  */
@@ -14,6 +15,7 @@ import { parseArgs } from 'node:util';
 import {
   ApplicationFailure,
   CancelledFailure,
+  ScheduleAlreadyRunning,
   Client,
   Connection,
   TerminatedFailure,
@@ -33,7 +35,8 @@ import {
   type PredictionState,
 } from './shared/types';
 import { validateRequest } from './shared/validate';
-import { runPrediction, statusQuery } from './workflows';
+import { reconcileOrphans, runPrediction, statusQuery } from './workflows';
+import type { ReconcileOptions } from './workflows/reconcile';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
@@ -43,6 +46,8 @@ export const USAGE = `usage: npm run -s client -- <command>
   status ID [--json]
   result ID [--json]
   cancel ID [--json]
+  reconcile [--apply] [--lookback 60m] [--grace 2m] [--json]      find (and cancel) orphaned predictions
+  reconcile --schedule 10m [--apply] [...] | --unschedule          run it on a Temporal Schedule
 REF is owner/name, owner/name:<version>, a version id, or with --deployment a deployment owner/name.
 JSON is the model input object, e.g. '{"prompt": "a lighthouse at dusk"}', or @file.json.`;
 
@@ -88,6 +93,8 @@ export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
       case 'result':
       case 'cancel':
         return await idCommand(command, rest, ctx);
+      case 'reconcile':
+        return await reconcileCommand(rest, ctx);
       case undefined:
       case 'help':
       case '--help':
@@ -183,6 +190,98 @@ async function idCommand(
     return awaitOutcome(handle, json, ctx, false);
   }
   return awaitOutcome(handle, json, ctx, false);
+}
+
+export const RECONCILE_SCHEDULE_ID = 'replicate-reconciler';
+
+async function reconcileCommand(args: string[], ctx: CliContext): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      apply: { type: 'boolean' },
+      lookback: { type: 'string' },
+      grace: { type: 'string' },
+      schedule: { type: 'string' },
+      unschedule: { type: 'boolean' },
+      json: { type: 'boolean' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  const minutes = (flag: string, text: string | undefined, fallback: string) => {
+    const d = parseDuration(text ?? fallback);
+    if ('error' in d) throw new UsageError(`--${flag}: ${d.error}`);
+    return d.ms;
+  };
+  const options: ReconcileOptions = {
+    apply: values.apply ?? false,
+    lookbackMinutes: minutes('lookback', values.lookback, '60m') / 60_000,
+    graceSeconds: minutes('grace', values.grace, '2m') / 1000,
+  };
+  const client = await ctx.client();
+  if (values.unschedule) {
+    await client.schedule.getHandle(RECONCILE_SCHEDULE_ID).delete();
+    ctx.out(
+      values.json
+        ? JSON.stringify({ scheduleId: RECONCILE_SCHEDULE_ID, deleted: true })
+        : `deleted schedule ${RECONCILE_SCHEDULE_ID}`,
+    );
+    return EXIT.ok;
+  }
+  if (values.schedule !== undefined) {
+    const every = minutes('schedule', values.schedule, '10m');
+    if (every < 60_000) throw new UsageError('--schedule: run it at most once a minute (e.g. 10m)');
+    const action = {
+      type: 'startWorkflow' as const,
+      workflowType: reconcileOrphans,
+      taskQueue: ctx.taskQueue,
+      args: [options] as [ReconcileOptions],
+      workflowExecutionTimeout: '10m',
+    };
+    const spec = { intervals: [{ every }] };
+    try {
+      await client.schedule.create({
+        scheduleId: RECONCILE_SCHEDULE_ID,
+        spec,
+        action,
+        policies: { overlap: 'SKIP' },
+      });
+    } catch (error) {
+      if (!(error instanceof ScheduleAlreadyRunning)) throw error;
+      await client.schedule
+        .getHandle(RECONCILE_SCHEDULE_ID)
+        .update((previous) => ({ ...previous, spec, action }));
+    }
+    ctx.out(
+      values.json
+        ? JSON.stringify({ scheduleId: RECONCILE_SCHEDULE_ID, every: values.schedule, ...options })
+        : `schedule ${RECONCILE_SCHEDULE_ID}: reconcile every ${values.schedule} (${options.apply ? 'canceling orphans' : 'dry run'})`,
+    );
+    return EXIT.ok;
+  }
+  const report = await client.workflow.execute(reconcileOrphans, {
+    taskQueue: ctx.taskQueue,
+    workflowId: `reconcile-${new Date().toISOString().replace(/[:.]/g, '-')}`,
+    args: [options],
+    workflowExecutionTimeout: '10m',
+  });
+  if (values.json) {
+    ctx.out(JSON.stringify(report));
+  } else {
+    ctx.out(
+      `${report.scanned} jobs listed, ${report.running} running, ${report.owned} owned by running workflows, ${report.orphans.length} orphaned`,
+    );
+    for (const o of report.orphans) {
+      const fate = report.canceled.includes(o.id)
+        ? 'canceled'
+        : report.cancelFailed.includes(o.id)
+          ? 'CANCEL FAILED'
+          : 'left running (dry run)';
+      ctx.out(`  ${o.kind} ${o.id}  ${o.model ?? ''}  ${o.status}  created ${o.createdAt}  -> ${fate}`);
+    }
+    if (report.dryRun && report.orphans.length > 0) ctx.out('dry run: add --apply to cancel them');
+  }
+  return report.cancelFailed.length > 0 ? EXIT.failed : EXIT.ok;
 }
 
 /** Wait for the run, showing status transitions live unless `json`, then print the outcome. */

@@ -5,7 +5,9 @@
  */
 import path from 'node:path';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { Client } from '@temporalio/client';
 import { createActivities } from './activities';
+import { createReconcileActivities } from './activities/reconcile';
 import { ensureSearchAttributes } from './temporal-setup';
 import { ConfigError, readWorkerConfig, type WorkerConfig } from './config';
 
@@ -23,7 +25,11 @@ export function workerOptions(
     namespace: config.namespace,
     taskQueue: config.taskQueue,
     workflowsPath,
-    activities: createActivities({ token: config.replicateToken, baseUrl: config.replicateBaseUrl }),
+    activities: {
+      ...createActivities({ token: config.replicateToken, baseUrl: config.replicateBaseUrl }),
+      // The reconciler asks Temporal's visibility which jobs running workflows own.
+      ...createReconcileActivities({ client: new Client({ connection, namespace: config.namespace }) }),
+    },
     // Server-side cap for the whole queue, so a fleet of workers stays under Replicate's rate limits.
     maxTaskQueueActivitiesPerSecond: config.maxTaskQueueActivitiesPerSecond,
     shutdownGraceTime: config.shutdownGraceTimeMs,

@@ -260,6 +260,7 @@ export function createActivities(config: ActivityConfig) {
         model: p.model ?? null,
         status: p.status,
         createdAt: p.created_at ?? since,
+        deadline: p.deadline ?? null,
       }));
     },
   };
@@ -272,6 +273,8 @@ export interface JobSummary {
   model: string | null;
   status: PredictionStatus;
   createdAt: string;
+  /** set when the job was created with Cancel-After, as all of ours are */
+  deadline: string | null;
 }
 
 export type Activities = ReturnType<typeof createActivities>;
