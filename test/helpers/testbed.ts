@@ -4,7 +4,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
-import { WorkflowFailedError, type WorkflowHandle, type WorkflowStartOptions } from '@temporalio/client';
+import {
+  WorkflowFailedError,
+  type WorkflowHandle,
+  type WorkflowHandleWithFirstExecutionRunId,
+  type WorkflowStartOptions,
+} from '@temporalio/client';
 import { ApplicationFailure, type TemporalFailure } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker, bundleWorkflowCode, type LogEntry } from '@temporalio/worker';
@@ -48,7 +53,7 @@ export interface Testbed {
   start(
     request: PredictionRequest,
     options?: Partial<Omit<WorkflowStartOptions, 'args'>>,
-  ): Promise<WorkflowHandle<typeof runPrediction>>;
+  ): Promise<WorkflowHandleWithFirstExecutionRunId<typeof runPrediction>>;
   /** run a worker with other settings (e.g. a wrong token) on its own queue while `fn` runs */
   withWorker<T>(overrides: Partial<WorkerConfig>, fn: (taskQueue: string) => Promise<T>): Promise<T>;
   teardown(): Promise<void>;
