@@ -9,7 +9,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -19,6 +18,7 @@ import type { PredictionRequest } from '../src/shared/types';
 import { emptyCounters, runChaosLoop } from './chaos/chaos-loop';
 import { collectOutcomes, evaluate, isClosed, renderSummary, type RunSpec } from './chaos/check';
 import { ChaosDevServer } from './chaos/dev-server';
+import { freePort } from '../src/dev/dev-server';
 import { createRng } from './chaos/prng';
 import { errorMessage, fmtDuration, sleep } from './chaos/util';
 import { WorkerPool } from './chaos/workers';
@@ -78,17 +78,6 @@ function parseOptions(argv: string[]): Options {
 }
 
 class UsageError extends Error {}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 // ------------------------------------------------------------------ resources and cleanup
 

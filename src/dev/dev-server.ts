@@ -1,6 +1,7 @@
 /** Start and stop a Temporal dev server (`temporal server start-dev`) as a child process. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { devServerSearchAttributeFlags } from '../temporal-setup';
@@ -9,7 +10,9 @@ import { ensureBinary, TEMPORAL_CLI } from './binaries';
 export interface DevServer {
   address: string;
   uiUrl: string | null;
-  stop(): Promise<void>;
+  pid: number | undefined;
+  /** stop the server: SIGTERM by default (SIGKILL after 10 s), or SIGKILL at once (chaos tests) */
+  stop(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
 }
 
 export interface DevServerOptions {
@@ -18,7 +21,21 @@ export interface DevServerOptions {
   uiPort: number | null;
   /** on-disk SQLite file (survives restarts); in-memory when omitted */
   dbFile?: string;
+  /** the server's stderr is appended here */
+  logFile?: string;
   log?: (line: string) => void;
+}
+
+/** A TCP port that was free a moment ago on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 /** True when a Temporal frontend answers at `address`. */
@@ -52,7 +69,12 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   }
   const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+  const logStream = options.logFile ? createWriteStream(options.logFile, { flags: 'a' }) : undefined;
+  child.stderr?.on('data', (chunk: Buffer) => {
+    logStream?.write(chunk);
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  child.once('exit', () => logStream?.end());
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
 
   const address = `127.0.0.1:${options.port}`;
@@ -74,13 +96,18 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   return {
     address,
     uiUrl: options.uiPort === null ? null : `http://localhost:${options.uiPort}`,
-    stop: () => stopChild(child, exited),
+    pid: child.pid,
+    stop: (signal = 'SIGTERM') => stopChild(child, exited, signal),
   };
 }
 
-async function stopChild(child: ChildProcess, exited: Promise<unknown>): Promise<void> {
-  if (child.exitCode !== null) return;
-  child.kill('SIGTERM');
+async function stopChild(
+  child: ChildProcess,
+  exited: Promise<unknown>,
+  signal: 'SIGTERM' | 'SIGKILL',
+): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill(signal);
   const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
   await exited;
   clearTimeout(timer);

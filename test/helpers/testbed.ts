@@ -3,7 +3,6 @@
  * running for a whole test file. Logs from workflows and activities are captured for assertions.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import {
   WorkflowFailedError,
   type WorkflowHandle,
@@ -15,7 +14,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker, bundleWorkflowCode, type LogEntry } from '@temporalio/worker';
 import type { WorkerConfig } from '../../src/config';
 import type { PredictionRequest, PredictionResult } from '../../src/shared/types';
-import { startDevServer } from '../../src/dev/dev-server';
+import { freePort, startDevServer } from '../../src/dev/dev-server';
 import { ReplicateSimulator, type SimulatorOptions } from '../../src/simulator';
 import { runPrediction } from '../../src/workflows';
 import { workerOptions, workflowsPath } from '../../src/worker';
@@ -32,17 +31,6 @@ function installRuntime(): void {
   if (runtimeInstalled) return;
   Runtime.install({ logger: new DefaultLogger('INFO', (entry) => logs.push(entry)) });
   runtimeInstalled = true;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export interface Testbed {
