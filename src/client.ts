@@ -6,6 +6,8 @@
  *   status ID [--json]             live state of a run
  *   result ID [--json]             wait for a run and print its outcome
  *   cancel ID [--json]             cancel a run (and its prediction at Replicate)
+ *   pipeline run FILE [--input K=V ...] [--pipeline-id ID] [--json]   a multi-step pipeline (see examples/)
+ *   pipeline status ID [--json]
  *   reconcile [--apply] [--schedule 10m | --unschedule]   orphaned predictions: report, cancel, schedule
  *
  * Exit codes: 0 succeeded; 1 the prediction failed, was canceled, aborted or timed out; 2 usage or configuration.
@@ -21,12 +23,13 @@ import {
   TerminatedFailure,
   TimeoutFailure,
   WorkflowFailedError,
+  WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   type WorkflowHandle,
 } from '@temporalio/client';
 import { ConfigError, readTemporalConfig, type TemporalConfig } from './config';
 import { humanDuration, parseDuration } from './shared/duration';
-import { PredictionFailureType } from './shared/failures';
+import { PipelineFailureType, PredictionFailureType } from './shared/failures';
 import {
   isTerminal,
   type PredictionFailureDetails,
@@ -35,7 +38,11 @@ import {
   type PredictionState,
 } from './shared/types';
 import { validateRequest } from './shared/validate';
-import { reconcileOrphans, runPrediction, statusQuery } from './workflows';
+import { progressQuery, reconcileOrphans, runPipeline, runPrediction, statusQuery } from './workflows';
+import type { PipelineResult } from './workflows/pipeline';
+import { PipelineSpecError, type PipelineSpec } from './shared/pipeline';
+import { loadPipelineFile, parseInputOverrides } from './pipeline-file';
+import { ReplicatePipelineId } from './shared/search-attributes';
 import type { ReconcileOptions } from './workflows/reconcile';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
@@ -46,6 +53,8 @@ export const USAGE = `usage: npm run -s client -- <command>
   status ID [--json]
   result ID [--json]
   cancel ID [--json]
+  pipeline run FILE [--input KEY=VALUE ...] [--pipeline-id ID] [--timeout 30m] [--json]
+  pipeline status ID [--json]
   reconcile [--apply] [--lookback 60m] [--grace 2m] [--json]      find (and cancel) orphaned predictions
   reconcile --schedule 10m [--apply] [...] | --unschedule          run it on a Temporal Schedule
 REF is owner/name, owner/name:<version>, a version id, or with --deployment a deployment owner/name.
@@ -95,6 +104,8 @@ export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
         return await idCommand(command, rest, ctx);
       case 'reconcile':
         return await reconcileCommand(rest, ctx);
+      case 'pipeline':
+        return await pipelineCommand(rest, ctx);
       case undefined:
       case 'help':
       case '--help':
@@ -111,6 +122,12 @@ export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
     }
     if (error instanceof ConfigError) {
       ctx.err(`error: ${error.message}`);
+      return EXIT.usage;
+    }
+    if (error instanceof WorkflowExecutionAlreadyStartedError) {
+      ctx.err(
+        `error: a workflow with id "${error.workflowId}" is already running; pick another --workflow-id`,
+      );
       return EXIT.usage;
     }
     if (error instanceof WorkflowNotFoundError) {
@@ -136,9 +153,12 @@ async function startCommand(command: 'run' | 'start', args: string[], ctx: CliCo
   const problems = validateRequest(request);
   if (problems.length > 0) throw new UsageError(problems.join('; '));
 
+  const idFlag = values['workflow-id'];
+  if (idFlag !== undefined && (idFlag.trim() === '' || idFlag.length > 1000)) {
+    throw new UsageError(`--workflow-id: must be 1 to 1000 characters, got ${idFlag.length}`);
+  }
   const client = await ctx.client();
-  const workflowId =
-    values['workflow-id'] ?? `prediction-${slug(values.model)}-${randomBytes(4).toString('hex')}`;
+  const workflowId = idFlag ?? `prediction-${slug(values.model)}-${randomBytes(4).toString('hex')}`;
   const handle = await client.workflow.start(runPrediction, {
     taskQueue: ctx.taskQueue,
     workflowId,
@@ -190,6 +210,183 @@ async function idCommand(
     return awaitOutcome(handle, json, ctx, false);
   }
   return awaitOutcome(handle, json, ctx, false);
+}
+
+/** What `pipeline run --json` prints: exactly one object. */
+export interface PipelineSummary {
+  pipelineId: string;
+  status: 'succeeded' | 'failed' | 'canceled' | 'timed_out' | 'error';
+  steps: Record<
+    string,
+    { status: string; predictionIds: string[]; outputs: unknown[]; files: string[]; error: string | null }
+  >;
+  manifest: string | null;
+  cost: PipelineResult['cost'] | null;
+  error: { type: string; message: string } | null;
+}
+
+async function pipelineCommand(args: string[], ctx: CliContext): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub === 'status') {
+    const { values, positionals } = parseArgs({
+      args: rest,
+      options: { json: { type: 'boolean' } },
+      strict: true,
+      allowPositionals: true,
+    });
+    if (positionals.length !== 1) throw new UsageError('pipeline status takes one pipeline id');
+    const handle = (await ctx.client()).workflow.getHandle<typeof runPipeline>(positionals[0]!);
+    const description = await handle.describe();
+    const progress = await handle.query(progressQuery);
+    if (values.json)
+      ctx.out(JSON.stringify({ workflowStatus: description.status.name, ...summarizePipeline(progress) }));
+    else printPipeline(progress, ctx, `pipeline ${handle.workflowId}: ${description.status.name}`);
+    return EXIT.ok;
+  }
+  if (sub !== 'run')
+    throw new UsageError(
+      `unknown pipeline command "${sub ?? ''}"; use pipeline run FILE or pipeline status ID`,
+    );
+  const { values, positionals } = parseArgs({
+    args: rest,
+    options: {
+      input: { type: 'string', multiple: true },
+      'pipeline-id': { type: 'string' },
+      timeout: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    strict: true,
+    allowPositionals: true,
+  });
+  if (positionals.length !== 1) throw new UsageError('pipeline run takes one spec file (YAML or JSON)');
+  let spec: PipelineSpec;
+  let inputs: Record<string, unknown>;
+  try {
+    inputs = parseInputOverrides(values.input ?? []);
+    spec = loadPipelineFile(positionals[0]!, inputs);
+  } catch (error) {
+    if (error instanceof PipelineSpecError) throw new UsageError(`${positionals[0]}:\n${error.message}`);
+    throw new UsageError(`${positionals[0]}: ${(error as Error).message}`);
+  }
+  const timeout = parseDuration(values.timeout ?? spec.timeout ?? '30m');
+  if ('error' in timeout) throw new UsageError(`--timeout: ${timeout.error}`);
+  const client = await ctx.client();
+  const pipelineId = values['pipeline-id'] ?? `pipeline-${spec.name}-${randomBytes(4).toString('hex')}`;
+  const handle = await client.workflow.start(runPipeline, {
+    taskQueue: ctx.taskQueue,
+    workflowId: pipelineId,
+    args: [{ spec, inputs }],
+    workflowExecutionTimeout: timeout.ms,
+    staticSummary: `pipeline ${spec.name}: ${Object.keys(spec.steps).join(' -> ')}`,
+    typedSearchAttributes: [{ key: ReplicatePipelineId, value: pipelineId }],
+  });
+  const json = values.json ?? false;
+  if (!json)
+    ctx.out(
+      `pipeline ${pipelineId} started (${Object.keys(spec.steps).length} steps, timeout ${humanDuration(timeout.ms)})`,
+    );
+  const started = Date.now();
+  let stop = false;
+  const seen = new Map<string, string>();
+  const watcher = (async () => {
+    while (!json && !stop) {
+      const progress = await handle.query(progressQuery).catch(() => null);
+      for (const [name, step] of Object.entries(progress?.steps ?? {})) {
+        const line = `${step.status}${step.predictionIds.length ? `  ${step.predictionIds.join(', ')}` : ''}`;
+        if (seen.get(name) !== line && step.status !== 'pending') {
+          ctx.out(`${humanDuration(Date.now() - started).padStart(7)}  ${name}: ${line}`);
+          seen.set(name, line);
+        }
+      }
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  })();
+  let summary: PipelineSummary;
+  try {
+    summary = summarizePipeline(await handle.result());
+  } catch (error) {
+    summary = await pipelineFailureSummary(handle.workflowId, error);
+  } finally {
+    stop = true;
+    await watcher;
+  }
+  if (json) ctx.out(JSON.stringify(summary));
+  else {
+    ctx.out(`${humanDuration(Date.now() - started).padStart(7)}  pipeline ${summary.status}`);
+    for (const [name, step] of Object.entries(summary.steps)) {
+      ctx.out(`  ${name}: ${step.status}${step.error ? ` (${step.error})` : ''}`);
+      for (const file of step.files.length
+        ? step.files
+        : step.outputs.map((o) => (typeof o === 'string' ? o : JSON.stringify(o))))
+        ctx.out(`    ${file}`);
+    }
+    if (summary.cost)
+      ctx.out(
+        `cost: ${summary.cost.totalPredictTime}s predict_time${summary.cost.estimatedUsd !== null ? `, ~$${summary.cost.estimatedUsd}` : ''}`,
+      );
+    if (summary.manifest) ctx.out(`manifest: ${summary.manifest}`);
+    if (summary.error && summary.status !== 'failed') ctx.err(`${summary.status}: ${summary.error.message}`);
+  }
+  return summary.status === 'succeeded' ? EXIT.ok : EXIT.failed;
+}
+
+function summarizePipeline(r: PipelineResult): PipelineSummary {
+  return {
+    pipelineId: r.pipelineId,
+    status: r.status,
+    steps: Object.fromEntries(
+      Object.entries(r.steps).map(([n, s]) => [
+        n,
+        {
+          status: s.status,
+          predictionIds: s.predictionIds,
+          outputs: s.outputs,
+          files: s.files,
+          error: s.error,
+        },
+      ]),
+    ),
+    manifest: r.manifest.path,
+    cost: r.cost,
+    error:
+      r.status === 'failed'
+        ? { type: PipelineFailureType.Failed, message: 'one or more steps failed' }
+        : null,
+  };
+}
+
+async function pipelineFailureSummary(pipelineId: string, error: unknown): Promise<PipelineSummary> {
+  if (!(error instanceof WorkflowFailedError)) throw error;
+  const cause = error.cause;
+  if (
+    cause instanceof ApplicationFailure &&
+    cause.type === PipelineFailureType.Failed &&
+    cause.details?.[0]
+  ) {
+    const summary = summarizePipeline(cause.details[0] as PipelineResult);
+    return { ...summary, error: { type: cause.type, message: cause.message } };
+  }
+  const status =
+    cause instanceof CancelledFailure ? 'canceled' : cause instanceof TimeoutFailure ? 'timed_out' : 'error';
+  const type = cause instanceof ApplicationFailure ? (cause.type ?? 'Error') : (cause?.name ?? 'Error');
+  return {
+    pipelineId,
+    status,
+    steps: {},
+    manifest: null,
+    cost: null,
+    error: { type, message: cause?.message ?? error.message },
+  };
+}
+
+function printPipeline(r: PipelineResult, ctx: CliContext, title: string): void {
+  ctx.out(title);
+  for (const [name, s] of Object.entries(r.steps)) {
+    const elapsed = s.elapsedMs !== null ? ` ${humanDuration(s.elapsedMs)}` : '';
+    ctx.out(
+      `  ${name}: ${s.status}${elapsed}${s.predictionIds.length ? `  ${s.predictionIds.join(', ')}` : ''}${s.error ? `  (${s.error})` : ''}`,
+    );
+  }
 }
 
 export const RECONCILE_SCHEDULE_ID = 'replicate-reconciler';

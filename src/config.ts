@@ -15,6 +15,8 @@ export interface WorkerConfig extends TemporalConfig {
   maxTaskQueueActivitiesPerSecond: number;
   /** how long in-flight activities may finish after SIGINT/SIGTERM, ms */
   shutdownGraceTimeMs: number;
+  /** where pipelines persist their outputs (OUTPUT_DIR, default ./outputs) */
+  outputDir: string;
 }
 
 /** A configuration problem, explained in one line. */
@@ -64,6 +66,7 @@ export function readWorkerConfig(env: Env = process.env): WorkerConfig {
     replicateBaseUrl,
     maxTaskQueueActivitiesPerSecond: positiveNumber(env, 'MAX_TASK_QUEUE_ACTIVITIES_PER_SECOND', 10),
     shutdownGraceTimeMs: positiveNumber(env, 'SHUTDOWN_GRACE_SECONDS', 20) * 1000,
+    outputDir: env.OUTPUT_DIR?.trim() || 'outputs',
   };
 }
 

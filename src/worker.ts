@@ -7,6 +7,7 @@ import path from 'node:path';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { Client } from '@temporalio/client';
 import { createActivities } from './activities';
+import { createOutputActivities } from './activities/outputs';
 import { createReconcileActivities } from './activities/reconcile';
 import { ensureSearchAttributes } from './temporal-setup';
 import { ConfigError, readWorkerConfig, type WorkerConfig } from './config';
@@ -29,6 +30,7 @@ export function workerOptions(
       ...createActivities({ token: config.replicateToken, baseUrl: config.replicateBaseUrl }),
       // The reconciler asks Temporal's visibility which jobs running workflows own.
       ...createReconcileActivities({ client: new Client({ connection, namespace: config.namespace }) }),
+      ...createOutputActivities({ outputDir: config.outputDir }),
     },
     // Server-side cap for the whole queue, so a fleet of workers stays under Replicate's rate limits.
     maxTaskQueueActivitiesPerSecond: config.maxTaskQueueActivitiesPerSecond,

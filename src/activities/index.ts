@@ -295,6 +295,7 @@ export function snapshot(p: Prediction): PredictionSnapshot {
     startedAt: p.started_at ?? null,
     completedAt: p.completed_at ?? null,
     deadline: p.deadline ?? null,
+    ...(p.data_removed ? { dataRemoved: true } : {}),
     urls: { get: p.urls?.get, cancel: p.urls?.cancel, web: p.urls?.web },
   };
 }

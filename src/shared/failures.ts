@@ -29,6 +29,14 @@ export const PredictionFailureType = {
   InvalidRequest: 'InvalidPredictionRequest', // our own validation of the workflow input
 } as const;
 
+/** How a pipeline or one of its outputs fails. */
+export const PipelineFailureType = {
+  InvalidSpec: 'InvalidPipelineSpec', // the spec or its inputs are wrong (path and message in details)
+  Failed: 'PipelineFailed', // one or more steps failed (the per-step report is in details)
+  OutputUnavailable: 'OutputUnavailable', // an output file is gone (404/410, data_removed) or unreadable
+  OutputTooLarge: 'OutputTooLarge', // an output file is over the size limit
+} as const;
+
 export const NON_RETRYABLE_REPLICATE_ERRORS: string[] = [
   ...Object.values(ReplicateErrorType),
   PredictionFailureType.InvalidRequest,

@@ -18,6 +18,9 @@ const FORMS = 'owner/name, owner/name:<64-hex version>, or a bare 64-hex version
 
 /** Parse `ref`; returns an error message naming the problem and the accepted forms instead of throwing. */
 export function parseModelRef(ref: unknown, deployment = false): CreateTarget | { error: string } {
+  if (ref !== undefined && ref !== null && typeof ref !== 'string') {
+    return { error: `model: must be a string (${FORMS}), got ${typeof ref}` };
+  }
   if (typeof ref !== 'string' || ref.trim() === '') {
     return { error: `model: missing; give ${deployment ? 'a deployment as owner/name' : FORMS}` };
   }

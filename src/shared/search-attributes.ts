@@ -12,4 +12,15 @@ export const ReplicatePredictionId = defineSearchAttributeKey(
 export const ReplicateStatus = defineSearchAttributeKey('ReplicateStatus', SearchAttributeType.KEYWORD);
 export const ReplicateModel = defineSearchAttributeKey('ReplicateModel', SearchAttributeType.KEYWORD);
 
-export const SEARCH_ATTRIBUTES = [ReplicatePredictionId, ReplicateStatus, ReplicateModel];
+/** Set on the child runs of a pipeline (and on the pipeline itself): filter a pipeline's runs in the UI. */
+export const ReplicatePipelineId = defineSearchAttributeKey(
+  'ReplicatePipelineId',
+  SearchAttributeType.KEYWORD,
+);
+
+export const SEARCH_ATTRIBUTES = [
+  ReplicatePredictionId,
+  ReplicateStatus,
+  ReplicateModel,
+  ReplicatePipelineId,
+];

@@ -100,6 +100,8 @@ export interface PredictionSnapshot {
   urls: { get?: string; cancel?: string; web?: string };
   /** set by a retried create that found and adopted the prediction a lost attempt had made */
   adopted?: boolean;
+  /** Replicate already deleted the output (API data is kept about an hour) */
+  dataRemoved?: boolean;
 }
 
 /** Result of a successful `runPrediction`. */

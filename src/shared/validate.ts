@@ -1,4 +1,5 @@
 /** Validation of a `PredictionRequest`, shared by the CLI (fast feedback) and the workflow (last line of defence). */
+import { DEFAULT_POLLING } from './backoff';
 import { parseModelRef, isCreateTarget } from './model-ref';
 import type { PredictionRequest } from './types';
 
@@ -34,23 +35,25 @@ export function validateRequest(request: unknown): string[] {
 
   const p = r.polling;
   if (p !== undefined) {
-    if (typeof p !== 'object' || p === null) {
+    if (typeof p !== 'object' || p === null || Array.isArray(p)) {
       problems.push('polling: must be an object {initialIntervalMs, multiplier, maxIntervalMs}');
     } else {
       checkNumber(problems, 'polling.initialIntervalMs', p.initialIntervalMs, 100, ONE_HOUR_MS);
       checkNumber(problems, 'polling.multiplier', p.multiplier, 1, 10);
       checkNumber(problems, 'polling.maxIntervalMs', p.maxIntervalMs, 100, ONE_HOUR_MS);
-      if (
-        typeof p.initialIntervalMs === 'number' &&
-        typeof p.maxIntervalMs === 'number' &&
-        p.maxIntervalMs < p.initialIntervalMs
-      ) {
-        problems.push('polling.maxIntervalMs: must be at least polling.initialIntervalMs');
+      const initial = p.initialIntervalMs ?? DEFAULT_POLLING.initialIntervalMs;
+      if (typeof initial === 'number' && typeof p.maxIntervalMs === 'number' && p.maxIntervalMs < initial) {
+        problems.push(
+          `polling.maxIntervalMs: must be at least polling.initialIntervalMs (${initial}${p.initialIntervalMs === undefined ? ', the default' : ''})`,
+        );
       }
     }
   }
   checkNumber(problems, 'deadlineMarginMs', r.deadlineMarginMs, 0, ONE_HOUR_MS);
   checkNumber(problems, 'maxPollsPerRun', r.maxPollsPerRun, 1, 10_000);
+  if (typeof r.maxPollsPerRun === 'number' && !Number.isInteger(r.maxPollsPerRun)) {
+    problems.push('maxPollsPerRun: must be a whole number');
+  }
   return problems;
 }
 

@@ -143,6 +143,11 @@ export const BUILTIN_MODELS: Readonly<Record<string, ModelScript>> = {
   'google/imagen-4-ultra': { requiredInputs: ['prompt'], startDelayMs: 300, durationMs: 1500 },
   'stability-ai/sdxl': { output: '$files:2' },
   'nightmareai/real-esrgan': { requiredInputs: ['image'] },
+  'salesforce/blip': {
+    requiredInputs: ['image'],
+    durationMs: 600,
+    output: 'a lighthouse on a rocky cliff at dusk, oil painting',
+  },
   'sim/fail': {
     outcome: 'failed',
     error: 'CUDA out of memory',

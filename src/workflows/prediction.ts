@@ -30,7 +30,11 @@ import {
 import type { Activities } from '../activities';
 import { pollDelayMs, withPollingDefaults } from '../shared/backoff';
 import { humanDuration } from '../shared/duration';
-import { NON_RETRYABLE_REPLICATE_ERRORS, PredictionFailureType } from '../shared/failures';
+import {
+  NON_RETRYABLE_REPLICATE_ERRORS,
+  PipelineFailureType,
+  PredictionFailureType,
+} from '../shared/failures';
 import { ReplicateModel, ReplicatePredictionId, ReplicateStatus } from '../shared/search-attributes';
 import {
   isTerminal,
@@ -110,6 +114,12 @@ async function runJob(
   request: PredictionRequest | TrainingRequest,
   problems: string[],
 ): Promise<PredictionResult> {
+  const info = workflowInfo();
+  // `resume` is only ever written by our own continue-as-new: from a client it is malformed (or, well formed,
+  // would make this run poll and cancel a prediction it never created).
+  if (request?.resume !== undefined && info.continuedFromExecutionRunId === undefined) {
+    problems = [...problems, 'resume: is set by the workflow itself when it continues as new; never pass it'];
+  }
   if (problems.length > 0) {
     throw ApplicationFailure.create({
       type: PredictionFailureType.InvalidRequest,
@@ -118,7 +128,6 @@ async function runJob(
     });
   }
 
-  const info = workflowInfo();
   const resume = request.resume;
   const firstStart = resume ? Date.parse(resume.startedAt) : info.startTime.getTime();
   const ceiling = info.executionExpirationTime?.getTime() ?? firstStart + DEFAULT_CEILING_MS;
@@ -280,6 +289,16 @@ function finish(
   adopted: boolean,
 ): PredictionResult {
   state.completedAt = new Date().toISOString();
+  if (p.status === 'succeeded' && p.dataRemoved) {
+    const message = `${kind} ${p.id} succeeded but Replicate had already deleted its output (data_removed); run it again and read it sooner`;
+    log.warn(message, { predictionId: p.id });
+    throw ApplicationFailure.create({
+      type: PipelineFailureType.OutputUnavailable,
+      message,
+      nonRetryable: true,
+      details: [failureDetails(state, p)],
+    });
+  }
   if (p.status === 'succeeded') {
     log.info(`${kind} ${p.id} succeeded after ${state.polls} polls`, {
       predictionId: p.id,

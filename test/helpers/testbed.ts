@@ -3,6 +3,8 @@
  * running for a whole test file. Logs from workflows and activities are captured for assertions.
  */
 import { randomUUID } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import {
   WorkflowFailedError,
   type WorkflowHandle,
@@ -68,6 +70,7 @@ export async function startTestbed(simOptions: SimulatorOptions = {}): Promise<T
     replicateBaseUrl: sim.baseUrl,
     maxTaskQueueActivitiesPerSecond: 1000,
     shutdownGraceTimeMs: 1000,
+    outputDir: path.join(tmpdir(), `replicate-temporal-test-${randomUUID()}`),
   };
   const makeWorker = async (c: WorkerConfig) => {
     const { workflowsPath: _path, ...options } = workerOptions(c, env.nativeConnection);

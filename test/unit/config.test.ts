@@ -13,6 +13,7 @@ describe('worker configuration', () => {
       replicateBaseUrl: 'https://api.replicate.com/v1',
       maxTaskQueueActivitiesPerSecond: 10,
       shutdownGraceTimeMs: 20_000,
+      outputDir: 'outputs',
     });
   });
 

@@ -1,0 +1,268 @@
+/** Pipelines end to end: DAG order and parallelism, fan-out, failure policies, persisted outputs, cost, CLI. */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ManifestEntry } from '../../src/activities/outputs';
+import { EXIT, runCli, type PipelineSummary } from '../../src/client';
+import { PROJECT_ROOT } from '../../src/dev/binaries';
+import { failureOf, startTestbed, type Testbed } from '../helpers/testbed';
+
+let bed: Testbed;
+beforeAll(async () => {
+  bed = await startTestbed();
+  bed.sim.setModel('sim/step', { startDelayMs: 100, durationMs: 1_500, output: '$input' });
+});
+afterAll(async () => {
+  await bed?.teardown();
+});
+
+async function cli(...argv: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(argv, {
+    client: async () => bed.env.client,
+    taskQueue: bed.config.taskQueue,
+    out: (l) => out.push(l),
+    err: (l) => err.push(l),
+  });
+  return { code, out, err };
+}
+
+function specFile(name: string, yaml: string): string {
+  const file = path.join(tmpdir(), `${name}-${process.pid}-${Date.now()}.yaml`);
+  writeFileSync(file, yaml);
+  return file;
+}
+
+const createOf = (id: string) =>
+  bed.sim.requests.find((r) => r.predictionId === id && r.route.endsWith('create'))!;
+const completedAt = (id: string) => Date.parse(bed.sim.prediction(id)!.completed_at!);
+
+describe('runPipeline', () => {
+  it('runs examples/poster.yaml: generate x2 -> upscale each -> caption, outputs persisted with sha256, cost summed', async () => {
+    const { code, out } = await cli(
+      'pipeline',
+      'run',
+      path.join(PROJECT_ROOT, 'examples', 'poster.yaml'),
+      '--input',
+      'prompt=a red bicycle',
+      '--json',
+    );
+    expect(code).toBe(EXIT.ok);
+    const summary = JSON.parse(out[0]!) as PipelineSummary;
+    expect(summary.status).toBe('succeeded');
+    expect(
+      Object.fromEntries(Object.entries(summary.steps).map(([n, s]) => [n, s.predictionIds.length])),
+    ).toEqual({ generate: 2, upscale: 2, caption: 1 });
+    for (const id of summary.steps.generate!.predictionIds)
+      expect(bed.sim.prediction(id)!.input).toMatchObject({ prompt: 'a red bicycle' });
+    // upscale got the generated files, one prediction each, created after generation finished
+    const generated = summary.steps.generate!.outputs;
+    const upscaleInputs = summary.steps.upscale!.predictionIds.map(
+      (id) => bed.sim.prediction(id)!.input!.image,
+    );
+    expect(upscaleInputs.sort()).toEqual([...generated].sort());
+    const lastGenerated = Math.max(...summary.steps.generate!.predictionIds.map(completedAt));
+    for (const id of summary.steps.upscale!.predictionIds)
+      expect(createOf(id).at).toBeGreaterThanOrEqual(lastGenerated);
+    expect(bed.sim.prediction(summary.steps.caption!.predictionIds[0]!)!.input!.image).toBe(
+      summary.steps.upscale!.outputs[0],
+    );
+
+    // manifest: every file's source URL, local path, bytes, sha256, content type; verified on disk
+    const manifest = JSON.parse(readFileSync(summary.manifest!, 'utf8')) as {
+      files: ManifestEntry[];
+      cost: PipelineSummary['cost'];
+    };
+    expect(manifest.files).toHaveLength(4); // 2 generated + 2 upscaled (the caption is text, not a file)
+    for (const f of manifest.files) {
+      const bytes = readFileSync(path.join(path.dirname(summary.manifest!), f.path));
+      expect(bytes.length).toBe(f.bytes);
+      expect(createHash('sha256').update(bytes).digest('hex')).toBe(f.sha256);
+      expect(f.contentType).toBe('image/png');
+      expect(f.sourceUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/files\//);
+    }
+    // cost: predict_time summed per step and in total, priced with the spec's table
+    const predictTimes = Object.values(summary.steps).flatMap((s) =>
+      s.predictionIds.map((id) => bed.sim.prediction(id)!.metrics!.predict_time!),
+    );
+    expect(summary.cost!.totalPredictTime).toBeCloseTo(
+      predictTimes.reduce((a, b) => a + b, 0),
+      2,
+    );
+    expect(summary.cost!.estimatedUsd).toBeGreaterThan(0);
+    expect(manifest.cost).toEqual(summary.cost);
+  });
+
+  it('runs independent steps in parallel and a joining step after both', async () => {
+    const file = specFile(
+      'dag',
+      `
+name: dag
+steps:
+  a: { model: sim/step, input: { x: a } }
+  b: { model: sim/step, input: { x: b } }
+  c: { model: sim/step, input: { from: '{{ steps.a.output }}', and: '{{ steps.b.output.x }}' } }
+`,
+    );
+    const { code, out } = await cli('pipeline', 'run', file, '--json');
+    expect(code).toBe(EXIT.ok);
+    const s = JSON.parse(out[0]!) as PipelineSummary;
+    const [a, b, c] = ['a', 'b', 'c'].map((n) => s.steps[n]!.predictionIds[0]!);
+    expect(Math.abs(createOf(a!).at - createOf(b!).at)).toBeLessThan(1_000); // both started together
+    expect(createOf(c!).at).toBeGreaterThanOrEqual(Math.max(completedAt(a!), completedAt(b!)));
+    expect(bed.sim.prediction(c!)!.input).toEqual({ from: { x: 'a' }, and: 'b' }); // exact templates keep types
+  });
+
+  it('fail-fast: a failing step cancels its running sibling at Replicate and skips dependents', async () => {
+    const file = specFile(
+      'ff',
+      `
+name: ff
+failure: fail-fast
+steps:
+  slow: { model: sim/never, input: {} }
+  bad: { model: sim/fail, input: {} }
+  after: { model: sim/step, input: { x: '{{ steps.slow.output }}' } }
+`,
+    );
+    const { code, out } = await cli('pipeline', 'run', file, '--json');
+    expect(code).toBe(EXIT.failed);
+    const s = JSON.parse(out[0]!) as PipelineSummary;
+    expect(s.status).toBe('failed');
+    expect(s.error!.type).toBe('PipelineFailed');
+    expect(s.steps.bad!.status).toBe('failed');
+    expect(s.steps.bad!.error).toContain('CUDA out of memory');
+    expect(s.steps.slow!.status).toBe('canceled');
+    expect(s.steps.after!.status).toBe('skipped');
+    const slowPrediction = bed.sim
+      .predictionIds()
+      .find((id) => bed.sim.prediction(id)!.model === 'sim/never' && bed.sim.counters(id).cancels > 0);
+    expect(slowPrediction).toBeDefined();
+    expect(bed.sim.prediction(slowPrediction!)!.status).toBe('canceled');
+  });
+
+  it('continue: independent steps finish, only dependents of the failed step are skipped', async () => {
+    const file = specFile(
+      'cont',
+      `
+name: cont
+failure: continue
+steps:
+  bad: { model: sim/fail, input: {} }
+  good: { model: sim/echo, input: { ok: true } }
+  afterBad: { model: sim/echo, input: { x: '{{ steps.bad.output }}' } }
+  afterGood: { model: sim/echo, input: { x: '{{ steps.good.output.ok }}' } }
+`,
+    );
+    const { code, out } = await cli('pipeline', 'run', file, '--json');
+    expect(code).toBe(EXIT.failed);
+    const s = JSON.parse(out[0]!) as PipelineSummary;
+    expect(Object.fromEntries(Object.entries(s.steps).map(([n, st]) => [n, st.status]))).toEqual({
+      bad: 'failed',
+      good: 'succeeded',
+      afterBad: 'skipped',
+      afterGood: 'succeeded',
+    });
+    expect(s.steps.afterGood!.outputs).toEqual([{ x: true }]);
+  });
+
+  it('runs examples/variations.yaml: one prediction per style, in parallel', async () => {
+    const { code, out } = await cli(
+      'pipeline',
+      'run',
+      path.join(PROJECT_ROOT, 'examples', 'variations.yaml'),
+      '--json',
+    );
+    expect(code).toBe(EXIT.ok);
+    const s = JSON.parse(out[0]!) as PipelineSummary;
+    const ids = s.steps.variation!.predictionIds;
+    expect(ids).toHaveLength(4);
+    expect(ids.map((id) => bed.sim.prediction(id)!.input!.prompt).sort()).toEqual(
+      ['charcoal sketch', 'pixel art', 'ukiyo-e', 'watercolor']
+        .map((st) => `a fox in the snow, ${st} style`)
+        .sort(),
+    );
+    expect(s.steps.variation!.outputs).toHaveLength(8); // sdxl returns 2 files each, flattened
+    expect(s.steps.variation!.files).toHaveLength(8);
+  });
+
+  it('shows per-step progress while running, and pipeline status by id', async () => {
+    const file = specFile(
+      'prog',
+      `
+name: prog
+steps:
+  first: { model: sim/step, input: { n: 1 } }
+  second: { model: sim/step, input: { n: '{{ steps.first.output.n }}' } }
+`,
+    );
+    const run = cli('pipeline', 'run', file, '--pipeline-id', 'pipeline-prog-1');
+    await expect
+      .poll(
+        async () =>
+          JSON.parse(
+            (await cli('pipeline', 'status', 'pipeline-prog-1', '--json').catch(() => ({ out: ['{}'] })))
+              .out[0] ?? '{}',
+          ) as { steps?: Record<string, { status: string }> },
+        { timeout: 10_000, interval: 200 },
+      )
+      .toMatchObject({ steps: { first: { status: 'running' }, second: { status: 'pending' } } });
+    const { code, out } = await run;
+    expect(code).toBe(EXIT.ok);
+    const text = out.join('\n');
+    expect(text).toMatch(/first: running {2}[a-z0-9]{26}|first: running/);
+    expect(text).toMatch(/second: succeeded/);
+    expect(text).toContain('manifest: ');
+  });
+
+  it('rejects an invalid spec before anything starts, naming the field', async () => {
+    const seen = bed.sim.requests.length;
+    const file = specFile(
+      'bad',
+      `
+name: bad
+steps:
+  a: { model: sim/echo, input: { x: '{{ steps.b.output }}' } }
+  b: { model: sim/echo, input: { x: '{{ steps.a.output }}' }, modle: typo }
+`,
+    );
+    const { code, err } = await cli('pipeline', 'run', file);
+    expect(code).toBe(EXIT.usage);
+    expect(err.join('\n')).toContain('steps.b.modle');
+    expect(err.join('\n')).toMatch(/a -> b -> a|b -> a -> b/);
+    expect(bed.sim.requests.length).toBe(seen);
+  });
+});
+
+describe('expired outputs', () => {
+  it('a file that is gone (404) fails the step with OutputUnavailable and says why', async () => {
+    bed.sim.setModel('sim/expired', { durationMs: 200, output: `${bed.sim.origin}/files/expired/out-0.png` });
+    const file = specFile('expired', 'name: expired\nsteps:\n  gen: { model: sim/expired, input: {} }\n');
+    const { code, out } = await cli('pipeline', 'run', file, '--json');
+    expect(code).toBe(EXIT.failed);
+    const s = JSON.parse(out[0]!) as PipelineSummary;
+    expect(s.steps.gen!.status).toBe('failed');
+    expect(s.steps.gen!.error).toMatch(/is gone \(404\).*deletes API outputs/);
+    expect(existsSync(s.manifest!)).toBe(true);
+  });
+
+  describe('when Replicate removed the data before the run read it', () => {
+    let expired: Testbed;
+    beforeAll(async () => {
+      expired = await startTestbed({ outputTtlMs: 1 });
+    });
+    afterAll(async () => {
+      await expired?.teardown();
+    });
+
+    it('the run fails with OutputUnavailable instead of succeeding with no output', async () => {
+      const handle = await expired.start({ model: 'sim/echo', input: { x: 1 } });
+      const { failure } = await failureOf(handle);
+      expect(failure.type).toBe('OutputUnavailable');
+      expect(failure.message).toContain('data_removed');
+    });
+  });
+});
