@@ -8,6 +8,9 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { ensureBinary, PROJECT_ROOT, TEMPORAL_CLI } from '../src/dev/binaries';
+import type { WorkflowHandle } from '@temporalio/client';
+import { loadPipelineFile } from '../src/pipeline-file';
+import { runPipeline } from '../src/workflows';
 import { FAST_POLLING, startTestbed } from '../test/helpers/testbed';
 
 async function main(): Promise<void> {
@@ -23,17 +26,31 @@ async function main(): Promise<void> {
       'user-canceled': { model: 'sim/never', input: {} },
       deadline: { model: 'sim/never', input: {} },
     };
+    const handles: [string, WorkflowHandle][] = [];
     for (const [name, request] of Object.entries(runs)) {
       const handle = await bed.start(
         { ...request, polling: FAST_POLLING },
         { workflowId: `history-${name}`, workflowExecutionTimeout: name === 'deadline' ? '10s' : '1m' },
       );
+      handles.push([name, handle]);
       if (name === 'user-canceled') {
         await bed.sim.waitFor((p) => p.model === 'sim/never' && p.status === 'processing');
         await new Promise((r) => setTimeout(r, 1_000)); // let a few polls land in the history
         await handle.cancel();
       }
       await handle.result().catch(() => undefined);
+    }
+    // A pipeline: fan-out, a dependent step, persisted outputs.
+    const pipeline = await bed.env.client.workflow.start(runPipeline, {
+      taskQueue: bed.config.taskQueue,
+      workflowId: 'history-pipeline',
+      workflowExecutionTimeout: '2m',
+      args: [{ spec: loadPipelineFile(path.join(PROJECT_ROOT, 'examples', 'poster.yaml')) }],
+    });
+    await pipeline.result();
+    handles.push(['pipeline', pipeline]);
+
+    for (const [name, handle] of handles) {
       const file = path.join(PROJECT_ROOT, 'test', 'histories', `${version}-${name}.json`);
       // The CLI's JSON is the format Worker.runReplayHistory documents (the SDK's historyToJSON trips on
       // duplicated protobufjs copies in node_modules).

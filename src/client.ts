@@ -235,9 +235,10 @@ async function pipelineCommand(args: string[], ctx: CliContext): Promise<number>
       allowPositionals: true,
     });
     if (positionals.length !== 1) throw new UsageError('pipeline status takes one pipeline id');
-    const handle = (await ctx.client()).workflow.getHandle<typeof runPipeline>(positionals[0]!);
+    const client = await ctx.client();
+    const handle = client.workflow.getHandle<typeof runPipeline>(positionals[0]!);
     const description = await handle.describe();
-    const progress = await handle.query(progressQuery);
+    const progress = await withLivePredictionIds(client, await handle.query(progressQuery));
     if (values.json)
       ctx.out(JSON.stringify({ workflowStatus: description.status.name, ...summarizePipeline(progress) }));
     else printPipeline(progress, ctx, `pipeline ${handle.workflowId}: ${description.status.name}`);
@@ -290,7 +291,10 @@ async function pipelineCommand(args: string[], ctx: CliContext): Promise<number>
   const seen = new Map<string, string>();
   const watcher = (async () => {
     while (!json && !stop) {
-      const progress = await handle.query(progressQuery).catch(() => null);
+      const progress = await handle
+        .query(progressQuery)
+        .then((p) => withLivePredictionIds(client, p))
+        .catch(() => null);
       for (const [name, step] of Object.entries(progress?.steps ?? {})) {
         const line = `${step.status}${step.predictionIds.length ? `  ${step.predictionIds.join(', ')}` : ''}`;
         if (seen.get(name) !== line && step.status !== 'pending') {
@@ -328,6 +332,27 @@ async function pipelineCommand(args: string[], ctx: CliContext): Promise<number>
     if (summary.error && summary.status !== 'failed') ctx.err(`${summary.status}: ${summary.error.message}`);
   }
   return summary.status === 'succeeded' ? EXIT.ok : EXIT.failed;
+}
+
+/**
+ * The parent learns a step's prediction ids when its children finish; while they run, ask each child's `status`
+ * query so progress shows the ids at once.
+ */
+async function withLivePredictionIds(client: Client, progress: PipelineResult): Promise<PipelineResult> {
+  for (const step of Object.values(progress.steps)) {
+    if (step.status !== 'running' || step.predictionIds.length >= step.childWorkflowIds.length) continue;
+    const ids = await Promise.all(
+      step.childWorkflowIds.map((id) =>
+        client.workflow
+          .getHandle(id)
+          .query(statusQuery)
+          .then((s) => s.predictionId)
+          .catch(() => null),
+      ),
+    );
+    step.predictionIds = ids.filter((id): id is string => id !== null);
+  }
+  return progress;
 }
 
 function summarizePipeline(r: PipelineResult): PipelineSummary {

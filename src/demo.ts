@@ -6,6 +6,7 @@
  *
  *   npm run demo                                   # google/imagen-4-ultra, a lighthouse at dusk
  *   npm run demo -- --model sim/fail --input '{}'  # any `run` flags
+ *   npm run demo -- pipeline examples/poster.yaml  # a multi-step pipeline (outputs land in outputs/)
  *   npm run demo -- --keep                         # keep the server and UI up afterwards (Ctrl-C to stop)
  */
 import path from 'node:path';
@@ -104,7 +105,10 @@ async function main(): Promise<number> {
 
     // 4. One prediction through the CLI, with live progress.
     const workflowId = `demo-${randomBytes(4).toString('hex')}`;
-    const args = ['run', ...(runArgs.length > 0 ? runArgs : DEFAULT_ARGS), '--workflow-id', workflowId];
+    const args =
+      runArgs[0] === 'pipeline'
+        ? ['pipeline', 'run', ...runArgs.slice(1), '--pipeline-id', workflowId]
+        : ['run', ...(runArgs.length > 0 ? runArgs : DEFAULT_ARGS), '--workflow-id', workflowId];
     say(`running: npm run -s client -- ${args.map((a) => (/[\s{"]/.test(a) ? `'${a}'` : a)).join(' ')}`);
     const code = await runCli(args, {
       client: connectLazily(temporal),

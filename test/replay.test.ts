@@ -16,17 +16,26 @@ beforeAll(async () => {
 
 describe('replay', () => {
   // v1: before search attributes (no patch marker); v2: with them, adoption and continue-as-new.
-  it.each(['v1', 'v2'])('has %s histories for the main paths', (version) => {
+  // v3: with pipelines, the data_removed check and the resume guard.
+  const MAIN_PATHS = ['aborted', 'deadline', 'failed', 'invalid-input-422', 'succeeded', 'user-canceled'];
+  it.each([
+    ['v1', MAIN_PATHS],
+    ['v2', MAIN_PATHS],
+    ['v3', [...MAIN_PATHS, 'pipeline']],
+  ])('has %s histories for the main paths', (version, names) => {
     expect(files.filter((f) => f.startsWith(`${version}-`)).sort()).toEqual(
-      ['aborted', 'deadline', 'failed', 'invalid-input-422', 'succeeded', 'user-canceled'].map(
-        (n) => `${version}-${n}.json`,
-      ),
+      names.map((n) => `${version}-${n}.json`).sort(),
     );
   });
 
   it.each(files)('%s replays without nondeterminism', async (file) => {
     const history = historyFromJSON(JSON.parse(readFileSync(path.join(dir, file), 'utf8')));
     expect(history.events?.length).toBeGreaterThan(5);
-    await Worker.runReplayHistory({ workflowBundle }, history, file.replace('.json', ''));
+    // the recorded workflow id (child ids derive from it)
+    await Worker.runReplayHistory(
+      { workflowBundle },
+      history,
+      `history-${file.replace(/^v\d+-/, '').replace('.json', '')}`,
+    );
   });
 });

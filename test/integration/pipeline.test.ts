@@ -209,11 +209,16 @@ steps:
           ) as { steps?: Record<string, { status: string }> },
         { timeout: 10_000, interval: 200 },
       )
-      .toMatchObject({ steps: { first: { status: 'running' }, second: { status: 'pending' } } });
+      .toMatchObject({
+        steps: {
+          first: { status: 'running', predictionIds: [expect.stringMatching(/^[a-z0-9]{26}$/)] },
+          second: { status: 'pending' },
+        },
+      });
     const { code, out } = await run;
     expect(code).toBe(EXIT.ok);
     const text = out.join('\n');
-    expect(text).toMatch(/first: running {2}[a-z0-9]{26}|first: running/);
+    expect(text).toMatch(/first: running {2}[a-z0-9]{26}\n/); // the prediction id shows while the step runs
     expect(text).toMatch(/second: succeeded/);
     expect(text).toContain('manifest: ');
   });
