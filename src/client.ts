@@ -165,6 +165,7 @@ async function startCommand(command: 'run' | 'start', args: string[], ctx: CliCo
     args: [request],
     workflowExecutionTimeout: timeout.ms,
     staticSummary: summaryOf(request),
+    staticDetails: detailsOf(request, timeout.ms),
   });
   if (command === 'start') {
     ctx.out(values.json ? JSON.stringify({ workflowId, runId: handle.firstExecutionRunId }) : workflowId);
@@ -667,6 +668,26 @@ function summaryOf(request: PredictionRequest): string {
   const excerpt =
     typeof prompt === 'string' ? `: "${prompt.length > 60 ? `${prompt.slice(0, 57)}...` : prompt}"` : '';
   return `${request.deployment ? 'deployment ' : ''}${request.model}${excerpt}`;
+}
+
+/** Markdown for the Temporal UI: the model (linked), the ceiling, the input as a list. */
+export function detailsOf(request: PredictionRequest, timeoutMs: number): string {
+  const model = request.model.replace(/:.*/, '');
+  const link = /^[^/]+\/[^/]+$/.test(model)
+    ? `[${request.model}](https://replicate.com/${model})`
+    : `\`${request.model}\``;
+  const rows = Object.entries(request.input).map(([key, value]) => {
+    const text = typeof value === 'string' ? value : JSON.stringify(value);
+    return `- **${key}:** ${(text.length > 200 ? `${text.slice(0, 197)}...` : text).replace(/\n/g, ' ')}`;
+  });
+  return [
+    `**${request.deployment ? 'Deployment' : 'Model'}:** ${link}  `,
+    `**Ceiling:** ${humanDuration(timeoutMs)} (Replicate stops the job by itself then, via Cancel-After)`,
+    '',
+    '**Input**',
+    '',
+    ...rows,
+  ].join('\n');
 }
 
 function formatOutput(output: unknown): string {

@@ -17,6 +17,50 @@ export interface WorkerConfig extends TemporalConfig {
   shutdownGraceTimeMs: number;
   /** where pipelines persist their outputs (OUTPUT_DIR, default ./outputs) */
   outputDir: string;
+  /** webhooks: the receiver's public base URL, the port to serve it on in this process, the signing secret */
+  webhook: WebhookConfig | null;
+}
+
+export interface WebhookConfig {
+  /** public base URL Replicate posts to (WEBHOOK_BASE_URL), e.g. https://hooks.example.com */
+  baseUrl: string | null;
+  /** serve the receiver in this process on this port (WEBHOOK_PORT) */
+  port: number | null;
+  /** REPLICATE_WEBHOOK_SECRET (`whsec_...`); else fetched from GET /v1/webhooks/default/secret */
+  secret: string | null;
+}
+
+/** Webhook settings, or null when neither WEBHOOK_BASE_URL nor WEBHOOK_PORT is set. */
+export function readWebhookConfig(env: Env = process.env): WebhookConfig | null {
+  const baseUrl = env.WEBHOOK_BASE_URL?.trim() || null;
+  const portText = env.WEBHOOK_PORT?.trim() || null;
+  if (!baseUrl && !portText) return null;
+  if (baseUrl) {
+    let url: URL;
+    try {
+      url = new URL(baseUrl);
+    } catch {
+      throw new ConfigError(
+        `WEBHOOK_BASE_URL="${baseUrl}" is not a URL; use the public https:// address of the receiver`,
+      );
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+      throw new ConfigError(
+        `WEBHOOK_BASE_URL="${baseUrl}" must start with https:// (Replicate does not follow redirects)`,
+      );
+    }
+  }
+  const port = portText === null ? null : Number(portText);
+  if (port !== null && !(Number.isInteger(port) && port >= 0 && port <= 65535)) {
+    throw new ConfigError(`WEBHOOK_PORT="${portText}" must be a port number (0-65535)`);
+  }
+  const secret = env.REPLICATE_WEBHOOK_SECRET?.trim() || null;
+  if (secret !== null && !secret.startsWith('whsec_')) {
+    throw new ConfigError(
+      'REPLICATE_WEBHOOK_SECRET must start with whsec_ (see GET /v1/webhooks/default/secret)',
+    );
+  }
+  return { baseUrl, port, secret };
 }
 
 /** A configuration problem, explained in one line. */
@@ -67,6 +111,7 @@ export function readWorkerConfig(env: Env = process.env): WorkerConfig {
     maxTaskQueueActivitiesPerSecond: positiveNumber(env, 'MAX_TASK_QUEUE_ACTIVITIES_PER_SECOND', 10),
     shutdownGraceTimeMs: positiveNumber(env, 'SHUTDOWN_GRACE_SECONDS', 20) * 1000,
     outputDir: env.OUTPUT_DIR?.trim() || 'outputs',
+    webhook: readWebhookConfig(env),
   };
 }
 

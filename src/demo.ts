@@ -94,6 +94,7 @@ async function main(): Promise<number> {
       maxTaskQueueActivitiesPerSecond: 10,
       shutdownGraceTimeMs: 5_000,
       outputDir: process.env.OUTPUT_DIR?.trim() || path.join(PROJECT_ROOT, 'outputs'),
+      webhook: null,
     };
     await ensureSearchAttributes(connection, temporal.namespace); // a reused server may lack them
     const worker = await Worker.create(workerOptions(config, connection));

@@ -10,6 +10,7 @@ import { createActivities } from './activities';
 import { createOutputActivities } from './activities/outputs';
 import { createReconcileActivities } from './activities/reconcile';
 import { ensureSearchAttributes } from './temporal-setup';
+import { startWebhookReceiver } from './webhooks';
 import { ConfigError, readWorkerConfig, type WorkerConfig } from './config';
 
 /** Where the workflow code lives; the worker bundles it for Temporal's deterministic sandbox. */
@@ -27,7 +28,11 @@ export function workerOptions(
     taskQueue: config.taskQueue,
     workflowsPath,
     activities: {
-      ...createActivities({ token: config.replicateToken, baseUrl: config.replicateBaseUrl }),
+      ...createActivities({
+        token: config.replicateToken,
+        baseUrl: config.replicateBaseUrl,
+        webhookBaseUrl: config.webhook?.baseUrl ?? undefined,
+      }),
       // The reconciler asks Temporal's visibility which jobs running workflows own.
       ...createReconcileActivities({ client: new Client({ connection, namespace: config.namespace }) }),
       ...createOutputActivities({ outputDir: config.outputDir }),
@@ -44,10 +49,23 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
     const registered = await ensureSearchAttributes(connection, config.namespace);
     if (registered.length > 0) console.log(`registered search attributes ${registered.join(', ')}`);
     const worker = await Worker.create(workerOptions(config, connection));
+    const receiver =
+      config.webhook?.port != null
+        ? await startWebhookReceiver({
+            client: new Client({ connection, namespace: config.namespace }),
+            port: config.webhook.port,
+            host: process.env.WEBHOOK_HOST || '0.0.0.0',
+            secret: config.webhook.secret,
+            replicate: { token: config.replicateToken, baseUrl: config.replicateBaseUrl },
+            log: (line) => console.error(`webhooks: ${line}`),
+          })
+        : undefined;
+    if (receiver) console.log(`webhook receiver on port ${config.webhook?.port}`);
     console.log(
       `worker polling task queue "${config.taskQueue}" on ${config.address} (namespace ${config.namespace}), Replicate at ${config.replicateBaseUrl}`,
     );
     await worker.run(); // resolves after SIGINT/SIGTERM once in-flight work has drained
+    await receiver?.stop();
   } finally {
     await connection.close();
   }

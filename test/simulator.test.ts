@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { createServer } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it, expect, beforeAll, afterAll, beforeEach } from 'vitest';
 import { ReplicateSimulator, defaultVersionFor, isTraining, parseCancelAfter } from '../src/simulator/index';
@@ -398,6 +400,52 @@ describe('ReplicateSimulator: list pagination (§9)', () => {
   });
 });
 
+interface Arrival {
+  at: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/** A tiny webhook receiver: records arrivals (time at request start), answers statusFor(arrival index). */
+async function hookReceiver(statusFor: (n: number) => number = () => 204) {
+  const arrivals: Arrival[] = [];
+  const arrived = new EventEmitter();
+  const server = createServer((req, res) => {
+    const at = Date.now();
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      const n = arrivals.length;
+      arrivals.push({ at, headers: req.headers, body });
+      res.writeHead(statusFor(n)).end();
+      arrived.emit('arrival');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+  /** Resolves with the first `count` arrivals once they are there. */
+  const first = (count: number, timeoutMs = 10_000) =>
+    new Promise<Arrival[]>((resolve, reject) => {
+      const check = (): void => {
+        if (arrivals.length < count) return;
+        cleanup();
+        resolve(arrivals.slice(0, count));
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`only ${arrivals.length} of ${count} webhooks arrived`));
+      }, timeoutMs);
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        arrived.off('arrival', check);
+      };
+      arrived.on('arrival', check);
+      check();
+    });
+  const close = () => new Promise((resolve) => server.close(resolve));
+  return { url, arrivals, first, close };
+}
+
 describe('ReplicateSimulator: faults, admin, waitFor, webhooks (real clock)', () => {
   const sim = new ReplicateSimulator({
     seed: 42,
@@ -605,6 +653,85 @@ describe('ReplicateSimulator: faults, admin, waitFor, webhooks (real clock)', ()
       expect(secretReply.json).toEqual({ key: secret });
     } finally {
       await new Promise((resolve) => receiver.close(resolve));
+    }
+  });
+
+  it('webhookDelayMs: every delivery attempt, retries included, waits that long first', async () => {
+    const hook = await hookReceiver((n) => (n === 0 ? 500 : 204)); // the first attempt fails: one retry
+    try {
+      sim.setFaults({ webhookDelayMs: 300 });
+      const p = created(await createFast({ webhook: hook.url, webhook_events_filter: ['completed'] }));
+      const done = await sim.waitFor(p.id, (v) => v.status === 'succeeded');
+      const [first, retry] = (await hook.first(2)) as [Arrival, Arrival];
+      const completedAt = Date.parse(done.completed_at ?? '');
+      expect(first.at - completedAt).toBeGreaterThanOrEqual(295);
+      expect(retry.at - first.at).toBeGreaterThanOrEqual(20 + 300 - 5); // retry delay + fault delay
+      expect(retry.headers['webhook-id']).toBe(first.headers['webhook-id']);
+      const recorded = await sim.waitForWebhook((d) => d.predictionId === p.id && d.attempt === 2);
+      expect(recorded).toMatchObject({ event: 'completed', responseStatus: 204 });
+      expect(sim.webhookDeliveries.map((d) => [d.attempt, d.responseStatus])).toEqual([
+        [1, 500],
+        [2, 204],
+      ]);
+    } finally {
+      await hook.close();
+    }
+  });
+
+  it('webhookReorder: start/logs/output arrive after completed, in their order, each signed', async () => {
+    sim.setModel('test/paced', { startDelayMs: 20, durationMs: 400, logs: ['a', 'b', 'c', 'd'] });
+    const hook = await hookReceiver();
+    const all = ['start', 'output', 'logs', 'completed'];
+    const eventsOf = (arrivals: Arrival[]) =>
+      arrivals.map((a) => sim.webhookDeliveries.find((d) => d.webhookId === a.headers['webhook-id'])?.event);
+    try {
+      // Control, no fault: start first, completed last.
+      const c = created(
+        await call(base, 'POST', '/predictions', {
+          version: 'test/paced',
+          input: {},
+          webhook: hook.url,
+          webhook_events_filter: all,
+        }),
+      );
+      await sim.waitForWebhook((d) => d.predictionId === c.id && d.event === 'completed');
+      const control = eventsOf(hook.arrivals);
+      expect(control[0]).toBe('start');
+      expect(control.at(-1)).toBe('completed');
+
+      hook.arrivals.length = 0;
+      sim.setFaults({ webhookReorder: true });
+      const p = created(
+        await call(base, 'POST', '/predictions', {
+          version: 'test/paced',
+          input: {},
+          webhook: hook.url,
+          webhook_events_filter: all,
+        }),
+      );
+      await sim.waitFor(p.id, (v) => v.status === 'succeeded');
+      // Held events go out one by one after completed; output was handed over last, so it arrives last.
+      await sim.waitForWebhook((d) => d.predictionId === p.id && d.event === 'output');
+      const events = eventsOf(hook.arrivals);
+      expect(events[0]).toBe('completed');
+      expect(events[1]).toBe('start');
+      expect(events.at(-1)).toBe('output');
+      expect(events.slice(2, -1).every((e) => e === 'logs')).toBe(true);
+      expect(events.filter((e) => e === 'logs').length).toBeGreaterThanOrEqual(1);
+      const times = hook.arrivals.map((a) => a.at);
+      expect(times).toEqual([...times].sort((x, y) => x - y));
+      // completed carries the final state; every delivery is signed and has its own webhook-id.
+      expect((JSON.parse(hook.arrivals[0]?.body ?? '{}') as Prediction).status).toBe('succeeded');
+      const key = Buffer.from(sim.webhookSigningSecret.slice('whsec_'.length), 'base64');
+      for (const a of hook.arrivals) {
+        const signed = `${String(a.headers['webhook-id'])}.${String(a.headers['webhook-timestamp'])}.${a.body}`;
+        expect(a.headers['webhook-signature']).toBe(
+          `v1,${createHmac('sha256', key).update(signed).digest('base64')}`,
+        );
+      }
+      expect(new Set(hook.arrivals.map((a) => a.headers['webhook-id'])).size).toBe(hook.arrivals.length);
+    } finally {
+      await hook.close();
     }
   });
 
@@ -829,6 +956,8 @@ describe('ReplicateSimulator: trainings (injected clock)', () => {
       expect(bodies.map((b) => b.status)).toEqual(['processing', 'succeeded']);
       expect(bodies[1]).toMatchObject({ id: t.id, destination: 'acme/hooked' });
       expect((bodies[1]!.output as TrainingOutput).version).toMatch(/^acme\/hooked:/);
+      // recorded once the receiver has answered, which can be after its handler ran
+      await sim.waitForWebhook((d) => d.event === 'completed', { timeoutMs: 3000 });
       expect(sim.webhookDeliveries.map((d) => [d.predictionId, d.event])).toEqual([
         [t.id, 'start'],
         [t.id, 'completed'],

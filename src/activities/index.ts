@@ -13,6 +13,8 @@ import type { JobKind, Prediction, PredictionSnapshot, PredictionStatus } from '
 import { ReplicateCallError, replicateCall, type ReplicateHttpConfig } from './replicate-client';
 
 export interface ActivityConfig extends ReplicateHttpConfig {
+  /** public base URL of our webhook receiver (WEBHOOK_BASE_URL); creates then ask Replicate for webhooks */
+  webhookBaseUrl?: string;
   /** per-request timeouts, ms */
   timeouts?: { createMs?: number; getMs?: number; cancelMs?: number };
 }
@@ -108,10 +110,17 @@ export function createActivities(config: ActivityConfig) {
     data: Record<string, unknown>,
   ): Promise<PredictionSnapshot> {
     const cancelAfter = cancelAfterFor(args.cancelAt);
-    const { attempt } = Context.current().info;
+    const { attempt, workflowExecution } = Context.current().info;
+    // The workflow id travels in the webhook URL: the receiver signals that workflow, and a retried create can
+    // recognise its own lost prediction by it.
+    const webhook =
+      config.webhookBaseUrl && workflowExecution
+        ? `${config.webhookBaseUrl.replace(/\/+$/, '')}/webhooks/replicate?workflow=${encodeURIComponent(workflowExecution.workflowId)}`
+        : undefined;
+    if (webhook) Object.assign(data, { webhook, webhook_events_filter: ['start', 'completed'] });
     if (attempt > 1) {
-      const adopted = await findOwnJob(kind, args, target);
-      if (adopted) return adopted;
+      const adopted = await findOwnJob(kind, args, target, webhook);
+      if (adopted) return { ...adopted, webhook: webhook !== undefined };
     }
     const job = await call(`create ${kind} for ${args.model}`, timeouts.createMs, async (client) => {
       // predictions.create() cannot send extra headers, so we use the client's request() for Cancel-After.
@@ -130,7 +139,7 @@ export function createActivities(config: ActivityConfig) {
       cancelAfter,
       attempt,
     });
-    return snapshot(job);
+    return { ...snapshot(job), webhook: webhook !== undefined };
   }
 
   /**
@@ -162,6 +171,7 @@ export function createActivities(config: ActivityConfig) {
     kind: JobKind,
     args: CreatePredictionArgs,
     target: CreateTarget,
+    webhook: string | undefined,
   ): Promise<PredictionSnapshot | undefined> {
     const firstAttemptMs = args.requestedAt
       ? Date.parse(args.requestedAt)
@@ -174,6 +184,7 @@ export function createActivities(config: ActivityConfig) {
       cancelAtMs: Date.parse(args.cancelAt),
       firstAttemptMs,
       nowMs: Date.now(),
+      webhook,
     });
     if (adopt) {
       log.warn(`adopted ${kind} ${adopt.id}: an earlier create attempt made it and its answer was lost`, {

@@ -9,6 +9,7 @@
  *  - its input is identical to ours (canonical JSON, key order ignored);
  *  - its `deadline` (Replicate's created_at + our Cancel-After) lies within DEADLINE_TOLERANCE_MS of our
  *    `cancelAt`: every attempt of a run sends Cancel-After aiming at the same instant, so this marks the run.
+ *  - when webhooks are on, its `webhook` URL (which carries our workflow id) is ours: this alone tells runs apart.
  * Exactly one match is adopted. Several matches mean another run with the same input and the same deadline
  * (e.g. a fan-out started in the same second): we adopt none rather than take a sibling's prediction, and create
  * anew; the orphan is stopped by its Cancel-After and canceled by the reconciler.
@@ -27,6 +28,8 @@ export interface AdoptionCriteria {
   /** when the first create attempt was scheduled (ms since epoch) */
   firstAttemptMs: number;
   nowMs: number;
+  /** our webhook URL (it carries the workflow id): when both sides have one they must be equal */
+  webhook?: string;
 }
 
 export function adoptionWindowStart(firstAttemptMs: number): number {
@@ -41,6 +44,7 @@ export function matchingPredictions(candidates: Prediction[], c: AdoptionCriteri
     if (!(created >= from && created <= c.nowMs + CLOCK_SKEW_MS)) return false;
     if (!sameTarget(p, c.target)) return false;
     if (canonicalJson(p.input ?? null) !== input) return false;
+    if (c.webhook && p.webhook && p.webhook !== c.webhook) return false;
     if (p.deadline) return Math.abs(Date.parse(p.deadline) - c.cancelAtMs) <= DEADLINE_TOLERANCE_MS;
     return true;
   });

@@ -80,6 +80,7 @@ export interface Prediction {
   deadline?: string | null;
   deployment?: string | null;
   data_removed?: boolean;
+  webhook?: string | null;
 }
 
 /** What an activity hands to the workflow: the prediction, trimmed so the history stays small. */
@@ -102,6 +103,8 @@ export interface PredictionSnapshot {
   adopted?: boolean;
   /** Replicate already deleted the output (API data is kept about an hour) */
   dataRemoved?: boolean;
+  /** the create asked Replicate to send webhooks for this job */
+  webhook?: boolean;
 }
 
 /** Result of a successful `runPrediction`. */

@@ -96,6 +96,10 @@ export interface Faults {
   webhookDropRate?: number;
   /** probability that a delivered webhook is delivered a second time (same webhook-id) */
   webhookDuplicateRate?: number;
+  /** every webhook delivery attempt (retries too) waits this long before being sent, ms */
+  webhookDelayMs?: number;
+  /** a prediction's intermediate events (start, output, logs) are held and delivered after its completed event */
+  webhookReorder?: boolean;
 }
 
 export interface SimulatorOptions {
@@ -215,6 +219,8 @@ export class ReplicateSimulator {
       retryDelaysMs: () => options.webhookRetryDelaysMs ?? DEFAULT_WEBHOOK_RETRY_DELAYS_MS,
       dropRate: () => this.faults.webhookDropRate ?? 0,
       duplicateRate: () => this.faults.webhookDuplicateRate ?? 0,
+      delayMs: () => this.faults.webhookDelayMs ?? 0,
+      reorder: () => this.faults.webhookReorder ?? false,
       random: () => this.random(),
       record: (d) => {
         this.webhookDeliveries.push(d);
@@ -424,6 +430,44 @@ export class ReplicateSimulator {
     });
   }
 
+  /**
+   * Resolves with the first recorded webhook delivery attempt (see webhookDeliveries) for which predicate is
+   * true: already recorded ones first, then new ones as they are recorded (after the receiver answered).
+   */
+  waitForWebhook(
+    predicate: (d: WebhookDelivery) => boolean,
+    opts: { timeoutMs?: number } = {},
+  ): Promise<WebhookDelivery> {
+    const timeoutMs = opts.timeoutMs ?? 30_000;
+    return new Promise<WebhookDelivery>((resolve, reject) => {
+      const found = this.webhookDeliveries.find(predicate);
+      if (found) {
+        resolve(found);
+        return;
+      }
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        this.events.off('webhook', onWebhook);
+        this.events.off('stopped', onStopped);
+      };
+      const onWebhook = (d: WebhookDelivery): void => {
+        if (!predicate(d)) return;
+        cleanup();
+        resolve(d);
+      };
+      const onStopped = (): void => {
+        cleanup();
+        reject(new Error('ReplicateSimulator stopped while waiting for a webhook'));
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`waitForWebhook timed out after ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.events.on('webhook', onWebhook);
+      this.events.on('stopped', onStopped);
+    });
+  }
+
   // ---------------------------------------------------------------- state changes
 
   /** Computes the current view; emits 'update' (and webhooks) when it changed; schedules the next change. */
@@ -485,6 +529,7 @@ export class ReplicateSimulator {
     if (terminalNow && !isTerminal(previous)) {
       if (view.status === 'succeeded') send('output');
       send('completed', true);
+      this.webhooks.settle(entry.rec.id);
       return;
     }
     if (!terminalNow && view.status === 'processing' && now - entry.lastLogsWebhookAt >= 500) {

@@ -5,6 +5,8 @@
  *   `webhook-signature: v1,<base64 HMAC-SHA256(key, "<id>.<ts>.<body>")>`, key = base64-decode after `whsec_`;
  * - only the terminal (`completed`) delivery is retried (connection error or any non-2xx), with backoff;
  *   `start` and `logs` deliveries are fire-and-forget.
+ * Faults: drop, duplicate, delay (every attempt waits first) and reorder (a prediction's intermediate events are
+ * held and sent after its `completed` delivery's first attempt, in their original order).
  */
 import { createHmac, randomBytes } from 'node:crypto';
 
@@ -26,6 +28,10 @@ export function signWebhook(secret: string, id: string, timestamp: number, body:
   const key = Buffer.from(secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : secret, 'base64');
   const mac = createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64');
   return `v1,${mac}`;
+}
+
+function newWebhookId(): string {
+  return `msg_${randomBytes(18).toString('base64url')}`;
 }
 
 /** One attempt to deliver a webhook, as recorded by the simulator. */
@@ -58,6 +64,10 @@ export interface WebhookSenderOptions {
   dropRate: () => number;
   /** probability that a successful delivery is sent a second time (duplicates happen, §7) */
   duplicateRate: () => number;
+  /** every delivery attempt (retries too) waits this long before being sent */
+  delayMs?: () => number;
+  /** hold intermediate events (start, output, logs) until settle() of their prediction */
+  reorder?: () => boolean;
   random: () => number;
   record: (d: WebhookDelivery) => void;
   timeoutMs?: number;
@@ -66,24 +76,65 @@ export interface WebhookSenderOptions {
 export class WebhookSender {
   private readonly timers = new Set<NodeJS.Timeout>();
   private abort = new AbortController();
+  /** reorder fault: intermediate jobs held per prediction, in send order */
+  private readonly held = new Map<string, DeliveryJob[]>();
+  /** reorder fault: first attempt of each prediction's `completed` delivery, awaited before releasing held jobs */
+  private readonly completing = new Map<string, Promise<void>>();
 
   constructor(private readonly opts: WebhookSenderOptions) {}
 
   send(job: DeliveryJob): void {
-    const webhookId = `msg_${randomBytes(18).toString('base64url')}`;
-    void this.attempt(job, webhookId, 1);
+    if (job.event !== 'completed' && this.opts.reorder?.()) {
+      const jobs = this.held.get(job.predictionId) ?? [];
+      jobs.push(job);
+      this.held.set(job.predictionId, jobs);
+      return;
+    }
+    const first = this.attempt(job, newWebhookId(), 1);
+    if (job.event === 'completed') {
+      this.completing.set(job.predictionId, first);
+      void first.then(() => {
+        if (this.completing.get(job.predictionId) === first) this.completing.delete(job.predictionId);
+      });
+    }
   }
 
-  /** Stops pending retries and aborts in-flight deliveries. */
+  /**
+   * The prediction is terminal and all its events were handed to send(): jobs held by the reorder fault go out
+   * one after the other, after the first attempt of its `completed` delivery (at once when there is none).
+   */
+  settle(predictionId: string): void {
+    const jobs = this.held.get(predictionId);
+    if (jobs === undefined) return;
+    this.held.delete(predictionId);
+    const signal = this.abort.signal;
+    const after = this.completing.get(predictionId) ?? Promise.resolve();
+    void (async () => {
+      await after;
+      for (const job of jobs) {
+        if (signal.aborted) return;
+        await this.attempt(job, newWebhookId(), 1);
+      }
+    })();
+  }
+
+  /** Stops pending retries, held and delayed deliveries, and aborts in-flight ones. */
   cancelAll(): void {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+    this.held.clear();
+    this.completing.clear();
     this.abort.abort();
     this.abort = new AbortController();
   }
 
   private async attempt(job: DeliveryJob, webhookId: string, attempt: number): Promise<void> {
     const signal = this.abort.signal;
+    const delayMs = this.opts.delayMs?.() ?? 0;
+    if (delayMs > 0) {
+      await this.sleep(delayMs, signal);
+      if (signal.aborted) return;
+    }
     let responseStatus: number;
     if (this.opts.random() < this.opts.dropRate()) {
       responseStatus = -1;
@@ -115,6 +166,22 @@ export class WebhookSender {
     }, delay);
     timer.unref();
     this.timers.add(timer);
+  }
+
+  /** Resolves after ms, or at once when signal aborts. */
+  private sleep(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.timers.delete(timer);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      timer.unref();
+      this.timers.add(timer);
+      signal.addEventListener('abort', done);
+    });
   }
 
   private async post(job: DeliveryJob, webhookId: string, signal: AbortSignal): Promise<number> {

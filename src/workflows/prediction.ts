@@ -16,13 +16,15 @@ import {
   CancellationScope,
   ContinueAsNew,
   continueAsNew,
+  condition,
   defineQuery,
+  defineSignal,
+  setCurrentDetails,
   isCancellation,
   log,
   patched,
   proxyActivities,
   setHandler,
-  sleep,
   upsertSearchAttributes,
   workflowInfo,
   type ActivityOptions,
@@ -50,6 +52,21 @@ import { validateRequest, validateTrainingRequest } from '../shared/validate';
 
 /** Live state of the run: job id, last status, polls, next poll time, last log lines. */
 export const statusQuery = defineQuery<PredictionState>('status');
+
+/** Replicate's webhook for this run's job, verified and forwarded by the webhook receiver. */
+export const webhookSignal = defineSignal<[PredictionSnapshot]>('replicateWebhook');
+
+/** With webhooks on, polling is only the fallback for lost deliveries: 30 s, ×1.5, capped at 2 min. */
+export const WEBHOOK_FALLBACK_POLLING = {
+  initialIntervalMs: 30_000,
+  multiplier: 1.5,
+  maxIntervalMs: 120_000,
+};
+
+/** Order of statuses: a webhook never moves a run backwards (deliveries can be duplicated or reordered). */
+function progressRank(status: PredictionSnapshot['status']): number {
+  return status === 'starting' ? 0 : status === 'processing' ? 1 : 2;
+}
 
 /** Ceiling used when the workflow was started without an execution timeout. */
 export const DEFAULT_CEILING_MS = 10 * 60_000;
@@ -133,7 +150,7 @@ async function runJob(
   const ceiling = info.executionExpirationTime?.getTime() ?? firstStart + DEFAULT_CEILING_MS;
   const margin = request.deadlineMarginMs ?? defaultDeadlineMarginMs(ceiling - firstStart);
   const deadline = ceiling - margin;
-  const polling = withPollingDefaults(request.polling);
+  let polling = withPollingDefaults(request.polling);
   const maxPollsPerRun = request.maxPollsPerRun ?? DEFAULT_MAX_POLLS_PER_RUN;
   const useSearchAttributes = patched(SEARCH_ATTRIBUTES_PATCH) && request.searchAttributes !== false;
 
@@ -153,6 +170,17 @@ async function runJob(
     runs: (resume?.runs ?? 0) + 1,
   };
   setHandler(statusQuery, () => state);
+  // A webhook may arrive before the create returns (or between polls): keep the most advanced one.
+  let pushed: PredictionSnapshot | undefined;
+  setHandler(webhookSignal, (snapshot) => {
+    if (pushed === undefined || progressRank(snapshot.status) > progressRank(pushed.status))
+      pushed = snapshot;
+  });
+  const newsFromWebhook = (): boolean =>
+    pushed !== undefined &&
+    current !== undefined &&
+    pushed.id === current.id &&
+    progressRank(pushed.status) > progressRank(current.status);
 
   if (!resume && deadline - Date.now() < MIN_RUN_MS) {
     throw ApplicationFailure.create({
@@ -168,12 +196,18 @@ async function runJob(
   const { createPrediction, createTraining } = proxyActivities<Activities>({
     ...createOptions,
     scheduleToCloseTimeout: untilDeadline,
+    summary: `create ${kind} for ${request.model}`,
   });
-  const { getPrediction } = proxyActivities<Activities>({
-    ...getOptions,
-    scheduleToCloseTimeout: untilDeadline,
+  const getPrediction = (id: string, poll: number) =>
+    proxyActivities<Activities>({
+      ...getOptions,
+      scheduleToCloseTimeout: untilDeadline,
+      summary: `poll ${poll}: get ${kind} ${id}`,
+    }).getPrediction(id, kind);
+  const { cancelPrediction } = proxyActivities<Activities>({
+    ...cancelOptions,
+    summary: `cancel ${kind} at Replicate`,
   });
-  const { cancelPrediction } = proxyActivities<Activities>(cancelOptions);
 
   let current: PredictionSnapshot | undefined = resume?.job;
   let adopted = false;
@@ -205,6 +239,7 @@ async function runJob(
     state.logsTail = next.logsTail;
     state.error = next.error;
     state.webUrl = next.urls.web ?? null;
+    setCurrentDetails(currentDetails(state));
   };
 
   let pollsThisRun = 0;
@@ -226,6 +261,7 @@ async function runJob(
           ),
         );
       }
+      if (current!.webhook && request.polling === undefined) polling = WEBHOOK_FALLBACK_POLLING;
       while (!isTerminal(current!.status)) {
         if (pollsThisRun >= maxPollsPerRun || workflowInfo().continueAsNewSuggested) {
           log.info(`${kind} ${current!.id}: continuing as new after ${state.polls} polls`, {
@@ -241,13 +277,21 @@ async function runJob(
             ? await continueAsNew<typeof runTraining>(next as TrainingRequest)
             : await continueAsNew<typeof runPrediction>(next as PredictionRequest);
         }
+        if (newsFromWebhook()) {
+          observe(pushed!); // the webhook told us first: no GET needed
+          continue;
+        }
         const wait = pollDelayMs(state.polls, polling);
         state.nextPollAt = new Date(Date.now() + wait).toISOString();
-        await sleep(wait);
+        // A durable timer, cut short by a webhook with news.
+        const woken = await condition(newsFromWebhook, wait, {
+          summary: `wait ${humanDuration(wait)} before poll ${state.polls + 1}`,
+        });
         state.nextPollAt = null;
+        if (woken) continue;
         state.polls += 1;
         pollsThisRun += 1;
-        observe(await getPrediction(current!.id, kind));
+        observe(await getPrediction(current!.id, state.polls));
       }
       return finish(kind, current!, state, adopted);
     });
@@ -275,6 +319,18 @@ async function runJob(
     }
     throw surface(error, state);
   }
+}
+
+/** Markdown for the Temporal UI's "current details": where the run stands now. */
+function currentDetails(state: PredictionState): string {
+  const elapsed = humanDuration(Date.now() - Date.parse(state.startedAt));
+  const link = state.webUrl ? ` · [open on Replicate](${state.webUrl})` : '';
+  const lines = [
+    `**${state.status}** · ${state.kind} \`${state.predictionId ?? '…'}\` · ${state.polls} poll${state.polls === 1 ? '' : 's'} · ${elapsed}${link}`,
+  ];
+  if (state.error) lines.push('', `error: ${state.error}`);
+  if (state.logsTail.length > 0) lines.push('', '```', ...state.logsTail.slice(-5), '```');
+  return lines.join('\n');
 }
 
 function isContinueAsNew(error: unknown): boolean {

@@ -71,6 +71,7 @@ export async function startTestbed(simOptions: SimulatorOptions = {}): Promise<T
     maxTaskQueueActivitiesPerSecond: 1000,
     shutdownGraceTimeMs: 1000,
     outputDir: path.join(tmpdir(), `replicate-temporal-test-${randomUUID()}`),
+    webhook: null,
   };
   const makeWorker = async (c: WorkerConfig) => {
     const { workflowsPath: _path, ...options } = workerOptions(c, env.nativeConnection);

@@ -14,6 +14,7 @@ describe('worker configuration', () => {
       maxTaskQueueActivitiesPerSecond: 10,
       shutdownGraceTimeMs: 20_000,
       outputDir: 'outputs',
+      webhook: null,
     });
   });
 

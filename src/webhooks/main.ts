@@ -1,0 +1,31 @@
+/** `npm run webhooks`: the webhook receiver on its own (WEBHOOK_PORT, default 8788). */
+import { Client, Connection } from '@temporalio/client';
+import { ConfigError, readWorkerConfig } from '../config';
+import { startWebhookReceiver } from './index';
+
+async function main(): Promise<void> {
+  const config = readWorkerConfig({ WEBHOOK_PORT: '8788', ...process.env });
+  const connection = await Connection.connect({ address: config.address });
+  const receiver = await startWebhookReceiver({
+    client: new Client({ connection, namespace: config.namespace }),
+    port: config.webhook?.port ?? 8788,
+    host: process.env.WEBHOOK_HOST || '0.0.0.0',
+    secret: config.webhook?.secret ?? null,
+    replicate: { token: config.replicateToken, baseUrl: config.replicateBaseUrl },
+    log: (line) => console.error(`webhooks: ${line}`),
+  });
+  console.log(
+    `webhook receiver on port ${config.webhook?.port ?? 8788}, POST /webhooks/replicate?workflow=<id>`,
+  );
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await receiver.stop();
+  await connection.close();
+}
+
+main().catch((error: unknown) => {
+  console.error(`webhooks: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(error instanceof ConfigError ? 2 : 1);
+});

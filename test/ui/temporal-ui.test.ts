@@ -1,0 +1,182 @@
+/**
+ * The Temporal UI as a user sees it: headless Chromium opens the dev server's Web UI, finds a finished run
+ * through a search-attribute query, checks that its summary, status and details are shown, and saves the
+ * screenshot the README embeds (docs/temporal-ui.png).
+ *
+ * Needs Debian's Chromium (`apt-get install -y chromium`); skipped without it, except in CI where it fails.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode } from '@temporalio/worker';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXIT, runCli } from '../../src/client';
+import type { WorkerConfig } from '../../src/config';
+import { PROJECT_ROOT } from '../../src/dev/binaries';
+import { freePort, startDevServer, type DevServer } from '../../src/dev/dev-server';
+import { ReplicateSimulator } from '../../src/simulator';
+import { runPrediction } from '../../src/workflows';
+import { workerOptions, workflowsPath } from '../../src/worker';
+import { hasChromium, launchChromium, newLocalPage } from '../helpers/browser';
+
+// The README's picture is refreshed on purpose (UPDATE_SCREENSHOT=1 npm test); other runs write to a temp folder.
+const SCREENSHOT = process.env.UPDATE_SCREENSHOT
+  ? path.join(PROJECT_ROOT, 'docs', 'temporal-ui.png')
+  : path.join(tmpdir(), `temporal-ui-${process.pid}.png`);
+
+const MODEL = 'google/imagen-4-ultra';
+const PROMPT = 'a lighthouse at dusk';
+/** The list filter a user would type: our search attribute plus the built-in status. */
+const QUERY = `ReplicateModel = '${MODEL}' AND ExecutionStatus = 'Completed'`;
+/** The UI is a Svelte SPA that loads its data after the page: wait generously for each step. */
+const UI_WAIT = { timeout: 30_000 };
+
+const runUiTest = hasChromium() || process.env.CI === 'true';
+if (!runUiTest)
+  console.warn('test/ui: no Chromium (apt-get install -y chromium): skipping the Temporal UI test');
+
+let sim: ReplicateSimulator | undefined;
+let server: DevServer | undefined;
+let nativeConnection: NativeConnection | undefined;
+let connection: Connection | undefined;
+let worker: Worker | undefined;
+let running: Promise<void> | undefined;
+let browser: Browser | undefined;
+let client: Client;
+let uiUrl: string;
+let taskQueue: string;
+const outputDir = path.join(tmpdir(), `replicate-temporal-ui-${randomUUID()}`);
+
+describe.skipIf(!runUiTest)('Temporal UI', () => {
+  beforeAll(async () => {
+    try {
+      Runtime.install({ logger: new DefaultLogger('WARN') });
+    } catch {
+      // already installed in this process
+    }
+    sim = new ReplicateSimulator({ token: 'sim-ui-token' });
+    await sim.start();
+    server = await startDevServer({ port: await freePort(), uiPort: await freePort() });
+    if (server.uiUrl === null) throw new Error('the dev server was started without its UI');
+    // Everything stays on 127.0.0.1 (the dev server binds there).
+    uiUrl = server.uiUrl.replace('//localhost:', '//127.0.0.1:');
+    taskQueue = `ui-test-${randomUUID()}`;
+    const config: WorkerConfig = {
+      address: server.address,
+      namespace: 'default',
+      taskQueue,
+      replicateToken: 'sim-ui-token',
+      replicateBaseUrl: sim.baseUrl,
+      maxTaskQueueActivitiesPerSecond: 1000,
+      shutdownGraceTimeMs: 1000,
+      outputDir,
+      webhook: null,
+    };
+    nativeConnection = await NativeConnection.connect({ address: server.address });
+    const workflowBundle = await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });
+    const { workflowsPath: _path, ...options } = workerOptions(config, nativeConnection);
+    worker = await Worker.create({ ...options, workflowBundle });
+    // The worker keeps running while the browser looks: the UI's "Current Details" is a query it answers.
+    running = worker.run();
+    connection = await Connection.connect({ address: server.address });
+    client = new Client({ connection, namespace: 'default' });
+    browser = await launchChromium();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    if (worker?.getState() === 'RUNNING') worker.shutdown();
+    await running;
+    await connection?.close();
+    await nativeConnection?.close();
+    await server?.stop();
+    await sim?.stop();
+    rmSync(outputDir, { recursive: true, force: true });
+  });
+
+  it('finds a finished run by search attribute and shows its summary, status and details', async () => {
+    const workflowId = `lighthouse-${randomBytes(4).toString('hex')}`;
+    const out: string[] = [];
+    const code = await runCli(
+      ['run', '--model', MODEL, '--input', JSON.stringify({ prompt: PROMPT }), '--workflow-id', workflowId],
+      { client: async () => client, taskQueue, out: (l) => out.push(l), err: (l) => out.push(l) },
+    );
+    expect(code, out.join('\n')).toBe(EXIT.ok);
+    const result = await client.workflow.getHandle<typeof runPrediction>(workflowId).result();
+    expect(result.status).toBe('succeeded');
+    await waitForVisibility(workflowId);
+
+    const { page, blocked } = await newLocalPage(browser!, { viewport: { width: 1400, height: 900 } });
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+
+    // The list, filtered by the query (the UI turns it into filter chips).
+    await page.goto(`${uiUrl}/namespaces/default/workflows?query=${encodeURIComponent(QUERY)}`);
+    const link = page.getByRole('link', { name: workflowId, exact: true });
+    await link.waitFor(UI_WAIT);
+    await expect.poll(() => page.url()).toContain('query=');
+    await page.getByText('ReplicateModel', { exact: false }).first().waitFor(UI_WAIT);
+
+    // The run's page: status in the header, then the search attributes it upserted.
+    await link.click();
+    await page.waitForURL(new RegExp(`/workflows/${workflowId}/`), UI_WAIT);
+    await page.getByTestId('workflow-id-heading').getByText(workflowId).waitFor(UI_WAIT);
+    const status = page.getByTestId('execution-status');
+    await status.waitFor(UI_WAIT);
+    expect((await status.innerText()).trim().toLowerCase()).toBe('completed');
+
+    await page.getByTestId('search-attributes-tab').click();
+    for (const text of ['ReplicateStatus', 'succeeded', 'ReplicatePredictionId', result.id]) {
+      await page.getByText(text, { exact: false }).first().waitFor(UI_WAIT);
+    }
+
+    // User Metadata: the static summary and details set by `run`, and the workflow's current details.
+    // Each is markdown rendered in its own iframe.
+    await page.getByTestId('user-metadata-tab').click();
+    await page.waitForURL(/\/user-metadata$/, UI_WAIT);
+    const summary = page.frameLocator('#user-metadata-summary');
+    await summary.getByText(MODEL).waitFor(UI_WAIT);
+    expect(await summary.locator('body').innerText()).toContain(PROMPT);
+
+    const details = page.frameLocator('#user-metadata-details');
+    await details.getByText('prompt:', { exact: false }).first().waitFor(UI_WAIT);
+    await details.getByText(PROMPT, { exact: false }).first().waitFor(UI_WAIT);
+    const modelLink = details.getByRole('link', { name: MODEL });
+    expect(await modelLink.getAttribute('href', UI_WAIT)).toBe(`https://replicate.com/${MODEL}`);
+    await details.getByText('Ceiling:').waitFor(UI_WAIT);
+
+    const current = page.frameLocator('#user-metadata-current-details');
+    await current.getByText('succeeded', { exact: true }).waitFor(UI_WAIT);
+    await current.getByText(result.id).waitFor(UI_WAIT);
+    expect(await current.locator('body').innerText()).toMatch(/\d+ polls?/);
+
+    await saveScreenshot(page);
+    expect(pageErrors).toEqual([]);
+    // Only the UI's news feed (newsfeed.temporal.io) tries to leave the machine; it is aborted.
+    expect(blocked.filter((url) => !url.startsWith('https://newsfeed.temporal.io/'))).toEqual([]);
+    await page.context().close();
+  }, 120_000);
+});
+
+/** The list page reads visibility, which may lag the close of the run by a moment. */
+async function waitForVisibility(workflowId: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    for await (const execution of client.workflow.list({ query: QUERY })) {
+      if (execution.workflowId === workflowId) return;
+    }
+    if (Date.now() > deadline) throw new Error(`${workflowId} never matched ${QUERY}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function saveScreenshot(page: Page): Promise<void> {
+  mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
+  await page.screenshot({ path: SCREENSHOT, fullPage: true, animations: 'disabled' });
+  const png = readFileSync(SCREENSHOT);
+  expect(png.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))).toBe(true);
+  expect(png.length).toBeGreaterThan(30_000);
+}
