@@ -1,4 +1,5 @@
-/** A small seeded PRNG (mulberry32) and helpers, so a failing chaos run can be replayed with `--seed`. */
+/** A small seeded PRNG (the simulator's mulberry32) and helpers, so a failing chaos run can be replayed with `--seed`. */
+import { mulberry32 } from '../../src/simulator/http';
 
 export interface Rng {
   /** uniform in [0, 1) */
@@ -10,17 +11,6 @@ export interface Rng {
   chance(p: number): boolean;
   pick<T>(items: readonly T[]): T;
   shuffle<T>(items: readonly T[]): T[];
-}
-
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export function createRng(seed: number): Rng {

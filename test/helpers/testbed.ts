@@ -18,6 +18,7 @@ import type { WorkerConfig } from '../../src/config';
 import type { PredictionRequest, PredictionResult } from '../../src/shared/types';
 import { freePort, startDevServer } from '../../src/dev/dev-server';
 import { ReplicateSimulator, type SimulatorOptions } from '../../src/simulator';
+import { runCli } from '../../src/client';
 import { runPrediction } from '../../src/workflows';
 import { workerOptions, workflowsPath } from '../../src/worker';
 
@@ -123,4 +124,20 @@ export async function failureOf(handle: WorkflowHandle<typeof runPrediction>): P
     return { error, failure: cause };
   }
   throw new Error(`expected the workflow to fail, it returned ${JSON.stringify(result)}`);
+}
+
+/** Run the CLI in-process against a testbed: exit code and the lines it printed. */
+export async function cliOn(
+  bed: Testbed,
+  ...argv: string[]
+): Promise<{ code: number; out: string[]; err: string[] }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(argv, {
+    client: async () => bed.env.client,
+    taskQueue: bed.config.taskQueue,
+    out: (line) => out.push(line),
+    err: (line) => err.push(line),
+  });
+  return { code, out, err };
 }

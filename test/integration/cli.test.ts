@@ -2,9 +2,9 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXIT, runCli, type RunSummary } from '../../src/client';
+import { EXIT, type RunSummary } from '../../src/client';
 import { PROJECT_ROOT } from '../../src/dev/binaries';
-import { startTestbed, type Testbed } from '../helpers/testbed';
+import { startTestbed, type Testbed, cliOn } from '../helpers/testbed';
 
 let bed: Testbed;
 beforeAll(async () => {
@@ -14,17 +14,7 @@ afterAll(async () => {
   await bed?.teardown();
 });
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(argv, {
-    client: async () => bed.env.client,
-    taskQueue: bed.config.taskQueue,
-    out: (l) => out.push(l),
-    err: (l) => err.push(l),
-  });
-  return { code, out, err };
-}
+const cli = (...argv: string[]) => cliOn(bed, ...argv);
 
 /** The real entry point as a process: `tsx src/client.ts ...`. */
 function cliProcess(...argv: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {

@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ManifestEntry } from '../../src/activities/outputs';
-import { EXIT, runCli, type PipelineSummary } from '../../src/client';
+import { EXIT, type PipelineSummary } from '../../src/client';
 import { PROJECT_ROOT } from '../../src/dev/binaries';
-import { failureOf, startTestbed, type Testbed } from '../helpers/testbed';
+import { failureOf, startTestbed, type Testbed, cliOn } from '../helpers/testbed';
 
 let bed: Testbed;
 beforeAll(async () => {
@@ -18,17 +18,7 @@ afterAll(async () => {
   await bed?.teardown();
 });
 
-async function cli(...argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(argv, {
-    client: async () => bed.env.client,
-    taskQueue: bed.config.taskQueue,
-    out: (l) => out.push(l),
-    err: (l) => err.push(l),
-  });
-  return { code, out, err };
-}
+const cli = (...argv: string[]) => cliOn(bed, ...argv);
 
 function specFile(name: string, yaml: string): string {
   const file = path.join(tmpdir(), `${name}-${process.pid}-${Date.now()}.yaml`);

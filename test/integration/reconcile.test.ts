@@ -1,9 +1,9 @@
 /** The orphan reconciler: reports, then cancels, running predictions that no running workflow owns. */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { EXIT, RECONCILE_SCHEDULE_ID, runCli } from '../../src/client';
+import { EXIT, RECONCILE_SCHEDULE_ID } from '../../src/client';
 import { ReplicatePredictionId } from '../../src/shared/search-attributes';
 import type { OrphanReport } from '../../src/workflows/reconcile';
-import { SECRET_TOKEN, startTestbed, type Testbed } from '../helpers/testbed';
+import { SECRET_TOKEN, startTestbed, type Testbed, cliOn } from '../helpers/testbed';
 
 let bed: Testbed;
 beforeAll(async () => {
@@ -13,16 +13,11 @@ afterAll(async () => {
   await bed?.teardown();
 });
 
-async function cli(...argv: string[]) {
-  const out: string[] = [];
-  const code = await runCli(argv, {
-    client: async () => bed.env.client,
-    taskQueue: bed.config.taskQueue,
-    out: (l) => out.push(l),
-    err: (l) => out.push(l),
-  });
-  return { code, out };
-}
+/** stdout and stderr together */
+const cli = async (...argv: string[]) => {
+  const { code, out, err } = await cliOn(bed, ...argv);
+  return { code, out: [...out, ...err] };
+};
 
 /** A prediction created behind our back, as a lost create or a crashed script would leave it. */
 async function createDirectly(input: object, cancelAfter?: string): Promise<string> {
