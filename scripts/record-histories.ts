@@ -11,7 +11,8 @@ import { ensureBinary, PROJECT_ROOT, TEMPORAL_CLI } from '../src/dev/binaries';
 import type { WorkflowHandle } from '@temporalio/client';
 import { loadPipelineFile } from '../src/pipeline-file';
 import { runPipeline } from '../src/workflows';
-import { FAST_POLLING, startTestbed } from '../test/helpers/testbed';
+import { startWebhookReceiver } from '../src/webhooks';
+import { FAST_POLLING, SECRET_TOKEN, startTestbed } from '../test/helpers/testbed';
 
 async function main(): Promise<void> {
   const version = process.argv[2];
@@ -49,6 +50,27 @@ async function main(): Promise<void> {
     });
     await pipeline.result();
     handles.push(['pipeline', pipeline]);
+
+    // Webhooks: the run wakes on the signal instead of polling.
+    const receiver = await startWebhookReceiver({
+      client: bed.env.client,
+      port: 0,
+      secret: null,
+      replicate: { token: SECRET_TOKEN, baseUrl: bed.sim.baseUrl },
+    });
+    const webhookRun = await bed.withWorker(
+      { webhook: { baseUrl: receiver.origin, port: null, secret: null } },
+      async (taskQueue) => {
+        const handle = await bed.start(
+          { model: 'google/imagen-4-ultra', input: { prompt: 'webhooks' } },
+          { workflowId: 'history-webhook', taskQueue },
+        );
+        await handle.result();
+        return handle;
+      },
+    );
+    await receiver.stop();
+    handles.push(['webhook', webhookRun]);
 
     for (const [name, handle] of handles) {
       const file = path.join(PROJECT_ROOT, 'test', 'histories', `${version}-${name}.json`);
