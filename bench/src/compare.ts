@@ -1,0 +1,331 @@
+/**
+ * `compare`: the same N predictions run by (a) a direct loop with the official `replicate` client, (b) our
+ * `runPrediction` workflow polling with defaults scaled by the time factor, (b') the same with unscaled defaults,
+ * (c) the workflow with webhooks. Each approach runs alone (sequentially) so they do not compete for the 2 cores.
+ */
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import Replicate from 'replicate';
+import { Worker } from '@temporalio/worker';
+import type { WorkerConfig } from '../../src/config';
+import { DEFAULT_POLLING } from '../../src/shared/backoff';
+import type { PollingOptions } from '../../src/shared/types';
+import { startWebhookReceiver } from '../../src/webhooks';
+import { runPrediction } from '../../src/workflows';
+import { workerOptions } from '../../src/worker';
+import { callsById, simTimes, type BenchEnv } from './env';
+import { historyStats, percentiles, rng, type Percentiles } from './lib';
+
+export type PredictionClass = 'random' | '20s' | '60s';
+
+export interface Spec {
+  index: number;
+  model: string;
+  cls: PredictionClass;
+  /** nominal (unscaled) duration, ms */
+  nominalMs: number;
+  /** simulated duration (created -> completed), ms */
+  durationMs: number;
+}
+
+export type ApproachName = 'direct' | 'polling-scaled' | 'polling-default' | 'webhooks';
+
+interface Sample {
+  spec: Spec;
+  ok: boolean;
+  error?: string;
+  predictionId?: string;
+  /** the caller asked (create call / workflow start), epoch ms */
+  submittedAt: number;
+  /** the caller learned the result, epoch ms */
+  learnedAt: number;
+  simDurationMs?: number;
+  lagMs?: number;
+  calls?: number;
+  historyEvents?: number;
+  workflowTasks?: number;
+}
+
+export interface ClassSummary {
+  n: number;
+  completed: number;
+  /** (learned - submitted) / (simulator completed - created) */
+  e2eRatio: Percentiles;
+  /** learned - simulator completed_at, ms */
+  lagMs: Percentiles;
+  /** lag as a % of the prediction's own duration */
+  lagPct: Percentiles;
+  callsPerPrediction: Percentiles;
+  historyEvents: Percentiles | null;
+  workflowTasks: Percentiles | null;
+  /** per prediction: this approach's end-to-end time / the direct loop's, same prediction */
+  vsDirect: Percentiles | null;
+  /** per prediction: this approach's end-to-end time minus the direct loop's, ms (the fixed overhead) */
+  vsDirectMs: Percentiles | null;
+}
+
+export interface ApproachResult {
+  approach: ApproachName;
+  description: string;
+  polling: Required<PollingOptions> | 'webhook-fallback' | 'replicate.wait 500 ms';
+  wallMs: number;
+  byClass: Record<'all' | PredictionClass, ClassSummary>;
+  errors: string[];
+}
+
+export interface CompareResult {
+  scenario: 'compare';
+  size: number;
+  timeFactor: number;
+  seed: number;
+  specs: Array<Pick<Spec, 'index' | 'cls' | 'nominalMs' | 'durationMs'>>;
+  approaches: ApproachResult[];
+}
+
+/** N specs: ~20 % fixed 20 s, ~10 % fixed 60 s, the rest uniform in 5–120 s; all scaled by the time factor. */
+export function makeSpecs(size: number, timeFactor: number, seed: number, prefix: string): Spec[] {
+  const random = rng(seed);
+  const n20 = Math.max(1, Math.round(size / 5));
+  const n60 = size >= 2 ? Math.max(1, Math.round(size / 10)) : 0;
+  return Array.from({ length: size }, (_, index) => {
+    const cls: PredictionClass = index < n20 ? '20s' : index < n20 + n60 ? '60s' : 'random';
+    const nominalMs =
+      cls === '20s' ? 20_000 : cls === '60s' ? 60_000 : Math.round(5_000 + random() * 115_000);
+    return {
+      index,
+      model: `${prefix}/p${index}`,
+      cls,
+      nominalMs,
+      durationMs: Math.max(50, Math.round(nominalMs * timeFactor)),
+    };
+  });
+}
+
+/** Registers one simulator model per spec: 5 % of the time `starting`, the rest `processing`; echoes the input. */
+export function registerModels(env: BenchEnv, specs: Spec[]): void {
+  for (const s of specs) {
+    const startDelayMs = Math.round(s.durationMs * 0.05);
+    env.sim.setModel(s.model, { output: '$input', startDelayMs, durationMs: s.durationMs - startDelayMs });
+  }
+}
+
+/** The default polling options scaled by `factor`, kept within what validateRequest accepts (≥ 100 ms). */
+export function scaledPolling(factor: number): Required<PollingOptions> {
+  return {
+    initialIntervalMs: Math.max(100, Math.round(DEFAULT_POLLING.initialIntervalMs * factor)),
+    multiplier: DEFAULT_POLLING.multiplier,
+    maxIntervalMs: Math.max(100, Math.round(DEFAULT_POLLING.maxIntervalMs * factor)),
+  };
+}
+
+export function workerConfig(env: BenchEnv, taskQueue: string, webhookBaseUrl: string | null): WorkerConfig {
+  return {
+    address: env.server.address,
+    namespace: 'default',
+    taskQueue,
+    replicateToken: env.token,
+    replicateBaseUrl: env.sim.baseUrl,
+    maxTaskQueueActivitiesPerSecond: 100_000,
+    shutdownGraceTimeMs: 1_000,
+    outputDir: path.join(env.workDir, 'outputs'),
+    webhook: webhookBaseUrl === null ? null : { baseUrl: webhookBaseUrl, port: null, secret: null },
+  };
+}
+
+async function runDirect(env: BenchEnv, specs: Spec[], tag: string): Promise<Sample[]> {
+  const replicate = new Replicate({ auth: env.token, baseUrl: env.sim.baseUrl, useFileOutput: false });
+  return Promise.all(
+    specs.map(async (spec): Promise<Sample> => {
+      const submittedAt = Date.now();
+      try {
+        const created = await replicate.predictions.create({
+          model: spec.model,
+          input: { run: tag, index: spec.index },
+        });
+        const done = await replicate.wait(created); // default: poll every 500 ms
+        return {
+          spec,
+          ok: done.status === 'succeeded',
+          predictionId: done.id,
+          submittedAt,
+          learnedAt: Date.now(),
+        };
+      } catch (error) {
+        return { spec, ok: false, error: String(error), submittedAt, learnedAt: Date.now() };
+      }
+    }),
+  );
+}
+
+async function runWorkflows(
+  env: BenchEnv,
+  specs: Spec[],
+  tag: string,
+  polling: PollingOptions | undefined,
+  webhookBaseUrl: string | null,
+): Promise<Sample[]> {
+  const taskQueue = `bench-${tag}`;
+  const { workflowsPath: _path, ...options } = workerOptions(
+    workerConfig(env, taskQueue, webhookBaseUrl),
+    env.native,
+  );
+  const worker = await Worker.create({ ...options, workflowBundle: await env.bundle() });
+  const samples = await worker.runUntil(
+    Promise.all(
+      specs.map(async (spec): Promise<Sample> => {
+        const submittedAt = Date.now();
+        try {
+          const handle = await env.client.workflow.start(runPrediction, {
+            taskQueue,
+            workflowId: `bench-${tag}-${spec.index}`,
+            workflowExecutionTimeout: '15m',
+            args: [
+              { model: spec.model, input: { run: tag, index: spec.index }, ...(polling ? { polling } : {}) },
+            ],
+          });
+          const result = await handle.result();
+          const learnedAt = Date.now();
+          const stats = historyStats((await handle.fetchHistory()).events ?? []);
+          return {
+            spec,
+            ok: result.status === 'succeeded',
+            predictionId: result.id,
+            submittedAt,
+            learnedAt,
+            historyEvents: stats.events,
+            workflowTasks: stats.workflowTasksCompleted,
+          };
+        } catch (error) {
+          return { spec, ok: false, error: String(error), submittedAt, learnedAt: Date.now() };
+        }
+      }),
+    ),
+  );
+  return samples;
+}
+
+function summarize(samples: Sample[], direct: Sample[] | undefined, workflow: boolean): ClassSummary {
+  const ok = samples.filter((s) => s.ok && s.simDurationMs !== undefined);
+  const directByIndex = new Map((direct ?? []).map((d) => [d.spec.index, d]));
+  const pairs = ok.flatMap((s) => {
+    const d = directByIndex.get(s.spec.index);
+    return d?.ok ? [{ mine: s.learnedAt - s.submittedAt, theirs: d.learnedAt - d.submittedAt }] : [];
+  });
+  return {
+    n: samples.length,
+    completed: ok.length,
+    e2eRatio: percentiles(ok.map((s) => (s.learnedAt - s.submittedAt) / s.simDurationMs!)),
+    lagMs: percentiles(ok.map((s) => s.lagMs!)),
+    lagPct: percentiles(ok.map((s) => (100 * s.lagMs!) / s.simDurationMs!)),
+    callsPerPrediction: percentiles(ok.map((s) => s.calls ?? 0)),
+    historyEvents: workflow ? percentiles(ok.map((s) => s.historyEvents ?? 0)) : null,
+    workflowTasks: workflow ? percentiles(ok.map((s) => s.workflowTasks ?? 0)) : null,
+    vsDirect: direct ? percentiles(pairs.map((p) => p.mine / p.theirs)) : null,
+    vsDirectMs: direct ? percentiles(pairs.map((p) => p.mine - p.theirs)) : null,
+  };
+}
+
+export async function runCompare(
+  env: BenchEnv,
+  options: { size: number; timeFactor: number; seed: number; log: (line: string) => void },
+): Promise<CompareResult> {
+  const { size, timeFactor, seed, log } = options;
+  const specs = makeSpecs(size, timeFactor, seed, 'bench-compare');
+  registerModels(env, specs);
+  const receiver = await startWebhookReceiver({
+    client: env.client,
+    port: 0,
+    host: '127.0.0.1',
+    secret: null,
+    replicate: { token: env.token, baseUrl: env.sim.baseUrl },
+  });
+  const scaled = scaledPolling(timeFactor);
+  const plan: Array<{
+    approach: ApproachName;
+    description: string;
+    polling: ApproachResult['polling'];
+    run: (tag: string) => Promise<Sample[]>;
+  }> = [
+    {
+      approach: 'direct',
+      description: 'replicate.predictions.create + replicate.wait (500 ms), all concurrent',
+      polling: 'replicate.wait 500 ms',
+      run: (tag) => runDirect(env, specs, tag),
+    },
+    {
+      approach: 'polling-scaled',
+      description: `runPrediction, polling only, defaults × ${timeFactor}`,
+      polling: scaled,
+      run: (tag) => runWorkflows(env, specs, tag, scaled, null),
+    },
+    {
+      approach: 'polling-default',
+      description: 'runPrediction, polling only, unscaled defaults (3 s × 1.5, cap 30 s)',
+      polling: { ...DEFAULT_POLLING },
+      run: (tag) => runWorkflows(env, specs, tag, undefined, null),
+    },
+    {
+      approach: 'webhooks',
+      description: 'runPrediction with webhooks (in-process receiver), polling as the 30 s fallback',
+      polling: 'webhook-fallback',
+      run: (tag) => runWorkflows(env, specs, tag, undefined, receiver.origin),
+    },
+  ];
+  const approaches: ApproachResult[] = [];
+  let direct: Sample[] | undefined;
+  try {
+    for (const step of plan) {
+      const tag = `${step.approach}-${randomBytes(3).toString('hex')}`;
+      log(`compare: ${step.approach} (${size} predictions)`);
+      const t0 = Date.now();
+      const samples = await step.run(tag);
+      const wallMs = Date.now() - t0;
+      const calls = callsById(env.sim);
+      for (const s of samples) {
+        const times = s.predictionId ? simTimes(env.sim, s.predictionId) : undefined;
+        if (!times) {
+          if (s.ok) s.ok = false;
+          continue;
+        }
+        s.simDurationMs = times.durationMs;
+        s.lagMs = s.learnedAt - times.completedAt;
+        s.calls = calls.get(s.predictionId!) ?? 0;
+      }
+      if (step.approach === 'direct') direct = samples;
+      const workflow = step.approach !== 'direct';
+      const cmp = step.approach === 'direct' ? undefined : direct;
+      const classes: PredictionClass[] = ['random', '20s', '60s'];
+      approaches.push({
+        approach: step.approach,
+        description: step.description,
+        polling: step.polling,
+        wallMs,
+        byClass: {
+          all: summarize(samples, cmp, workflow),
+          ...(Object.fromEntries(
+            classes.map((c) => [
+              c,
+              summarize(
+                samples.filter((s) => s.spec.cls === c),
+                cmp,
+                workflow,
+              ),
+            ]),
+          ) as Record<PredictionClass, ClassSummary>),
+        },
+        errors: samples.flatMap((s) => (s.error ? [s.error] : [])).slice(0, 5),
+      });
+      log(`compare: ${step.approach} done in ${(wallMs / 1000).toFixed(1)} s`);
+    }
+  } finally {
+    await receiver.stop();
+  }
+  return {
+    scenario: 'compare',
+    size,
+    timeFactor,
+    seed,
+    specs: specs.map(({ index, cls, nominalMs, durationMs }) => ({ index, cls, nominalMs, durationMs })),
+    approaches,
+  };
+}

@@ -1,0 +1,511 @@
+/**
+ * `npm run bench -- [--size N] [--scenario compare|scale|tune|all] [--time-factor F] [--out FILE] [--seed S]
+ *   [--tune JSON] [--max-minutes M]`
+ *
+ * Everything runs on 127.0.0.1: the Replicate simulator in this process, a Temporal dev server child process,
+ * workers in-process (compare) or as one child process (scale, tune). Writes bench/results/<date>-<scenario>.json
+ * (or --out) plus an SVG chart next to it, and prints a table. The dev server fires timers with ~1 s granularity,
+ * which dominates polling lag at small time factors.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { runCompare, type CompareResult } from './compare';
+import { startBenchEnv, type BenchEnv } from './env';
+import { roundAll } from './lib';
+import { runScaleStep, spawnWorker, WORKER_ENTRY_BENCH, WORKER_ENTRY_SRC, type ScaleStep } from './scale';
+import { barChart } from './svg';
+import { parseTuning, type Tuning } from './worker';
+
+const SCENARIOS = ['compare', 'scale', 'tune'] as const;
+type Scenario = (typeof SCENARIOS)[number];
+const SCALE_STEPS = [10, 100, 1_000, 2_000];
+/** The tuning `tune` applies by default (see README: chosen from the scale numbers). */
+const DEFAULT_TUNING: Tuning = {
+  maxConcurrentActivityTaskExecutions: 400,
+  maxConcurrentWorkflowTaskExecutions: 100,
+};
+
+export interface Options {
+  scenarios: Scenario[];
+  size: number | undefined;
+  timeFactor: number | undefined;
+  out: string | undefined;
+  seed: number;
+  tuning: Tuning;
+  maxMinutes: number;
+}
+
+const USAGE =
+  'usage: npm run bench -- [--size N] [--scenario compare|scale|tune|all] [--time-factor F] [--out FILE] [--seed S] [--tune JSON] [--max-minutes M]';
+
+export function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      size: { type: 'string' },
+      scenario: { type: 'string', default: 'compare' },
+      'time-factor': { type: 'string' },
+      out: { type: 'string' },
+      seed: { type: 'string', default: '42' },
+      tune: { type: 'string' },
+      'max-minutes': { type: 'string', default: '60' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const num = (name: string, raw: string | undefined, min: number, max: number): number | undefined => {
+    if (raw === undefined) return undefined;
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n < min || n > max)
+      throw new Error(`--${name} must be in ${min}..${max}, got "${raw}"`);
+    return n;
+  };
+  const scenario = values.scenario;
+  const scenarios: Scenario[] =
+    scenario === 'all'
+      ? [...SCENARIOS]
+      : (SCENARIOS as readonly string[]).includes(scenario)
+        ? [scenario as Scenario]
+        : [];
+  if (scenarios.length === 0) throw new Error(`--scenario must be one of ${SCENARIOS.join(', ')}, all`);
+  const size = num('size', values.size, 1, 5_000);
+  if (size !== undefined && !Number.isInteger(size)) throw new Error('--size must be an integer');
+  if (values.out && scenarios.length > 1) throw new Error('--out needs a single --scenario');
+  return {
+    scenarios,
+    size,
+    timeFactor: num('time-factor', values['time-factor'], 0.001, 1),
+    out: values.out,
+    seed: num('seed', values.seed, 0, 2 ** 31)!,
+    tuning: values.tune === undefined ? DEFAULT_TUNING : parseTuning(values.tune),
+    maxMinutes: num('max-minutes', values['max-minutes'], 1, 600)!,
+  };
+}
+
+const log = (line: string): void =>
+  console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
+
+// ------------------------------------------------------------------ scenarios
+
+interface ScaleResult {
+  scenario: 'scale';
+  timeFactor: number;
+  seed: number;
+  worker: { entry: string; startupMs: number; tuning: Tuning };
+  steps: ScaleStep[];
+}
+
+interface TuneResult {
+  scenario: 'tune';
+  size: number;
+  timeFactor: number;
+  seed: number;
+  runs: Array<{ label: 'before' | 'after'; tuning: Tuning; startupMs: number; step: ScaleStep }>;
+  ratios: Record<string, number>;
+}
+
+async function scenarioScale(env: BenchEnv, o: Options): Promise<ScaleResult> {
+  const cap = o.size ?? 2_000;
+  const steps = SCALE_STEPS.filter((s) => s <= cap);
+  if (steps.length === 0 || (o.size !== undefined && !steps.includes(cap))) steps.push(cap);
+  const timeFactor = o.timeFactor ?? 0.5;
+  const worker = await spawnWorker(env, WORKER_ENTRY_SRC, {}, log);
+  const result: ScaleResult = {
+    scenario: 'scale',
+    timeFactor,
+    seed: o.seed,
+    worker: { entry: WORKER_ENTRY_SRC, startupMs: worker.startupMs, tuning: {} },
+    steps: [],
+  };
+  try {
+    for (const size of steps) {
+      log(`scale: ${size} in flight`);
+      result.steps.push(await runScaleStep(env, worker, { size, timeFactor, seed: o.seed, log }));
+    }
+  } finally {
+    await worker.stop();
+  }
+  return result;
+}
+
+async function scenarioTune(env: BenchEnv, o: Options): Promise<TuneResult> {
+  const size = o.size ?? 1_000;
+  const timeFactor = o.timeFactor ?? 0.5;
+  const runs: TuneResult['runs'] = [];
+  for (const [label, tuning] of [
+    ['before', {}],
+    ['after', o.tuning],
+  ] as const) {
+    log(`tune: ${label} ${JSON.stringify(tuning)} at ${size}`);
+    const worker = await spawnWorker(env, WORKER_ENTRY_BENCH, tuning, log);
+    try {
+      const step = await runScaleStep(env, worker, { size, timeFactor, seed: o.seed, log });
+      runs.push({ label, tuning, startupMs: worker.startupMs, step });
+    } finally {
+      await worker.stop();
+    }
+  }
+  const [b, a] = [runs[0]!.step, runs[1]!.step];
+  const ratio = (x: number, y: number): number => (y === 0 ? 0 : x / y);
+  return {
+    scenario: 'tune',
+    size,
+    timeFactor,
+    seed: o.seed,
+    runs,
+    ratios: {
+      lagP50AfterOverBefore: ratio(a.lagMs.p50, b.lagMs.p50),
+      lagP95AfterOverBefore: ratio(a.lagMs.p95, b.lagMs.p95),
+      cpuAfterOverBefore: ratio(a.worker.cpuSeconds, b.worker.cpuSeconds),
+      peakRssAfterOverBefore: ratio(a.worker.peakRssMb, b.worker.peakRssMb),
+      wallAfterOverBefore: ratio(a.wallMs, b.wallMs),
+      wftPerSecondAfterOverBefore: ratio(a.workflowTasksPerSecond, b.workflowTasksPerSecond),
+    },
+  };
+}
+
+// ------------------------------------------------------------------ targets, tables, charts
+
+interface Target {
+  target: string;
+  measured: string;
+  met: boolean | null;
+}
+
+function compareTargets(r: CompareResult): Target[] {
+  const get = (name: string) => r.approaches.find((a) => a.approach === name);
+  const out: Target[] = [];
+  const ps = get('polling-scaled')?.byClass['60s'];
+  if (ps && ps.completed > 0) {
+    out.push({
+      target: 'polling-only lag ≤ 15 % of elapsed, 60 s prediction (scaled polling)',
+      measured: `p50 ${ps.lagPct.p50.toFixed(1)} %, p95 ${ps.lagPct.p95.toFixed(1)} %`,
+      met: ps.lagPct.p95 <= 15,
+    });
+    out.push({
+      target: 'polling-only ≤ 10 API calls, 60 s prediction',
+      measured: `max ${ps.callsPerPrediction.max}`,
+      met: ps.callsPerPrediction.max <= 10,
+    });
+    out.push({
+      target: '≤ 60 history events, 60 s prediction (polling)',
+      measured: `max ${ps.historyEvents?.max ?? '?'}`,
+      met: (ps.historyEvents?.max ?? Infinity) <= 60,
+    });
+  }
+  const pd = get('polling-default')?.byClass['60s'];
+  if (pd && pd.completed > 0) {
+    out.push({
+      target: 'same, unscaled defaults (prediction still time-scaled: lag % is pessimistic)',
+      measured: `lag p50 ${pd.lagPct.p50.toFixed(1)} %, calls max ${pd.callsPerPrediction.max}, events max ${pd.historyEvents?.max ?? '?'}`,
+      met: null,
+    });
+  }
+  const wh = get('webhooks')?.byClass.all;
+  if (wh && wh.completed > 0) {
+    out.push({
+      target: 'webhooks lag p50 ≤ 50 ms',
+      measured: `p50 ${wh.lagMs.p50.toFixed(0)} ms`,
+      met: wh.lagMs.p50 <= 50,
+    });
+    out.push({
+      target: 'webhooks ≤ 2 API calls',
+      measured: `max ${wh.callsPerPrediction.max}`,
+      met: wh.callsPerPrediction.max <= 2,
+    });
+  }
+  for (const name of ['polling-scaled', 'webhooks'] as const) {
+    const c = get(name)?.byClass['20s'];
+    if (c?.vsDirect && c.vsDirect.n > 0) {
+      out.push({
+        target: `${name}: overhead vs direct loop ≤ 1.05×, 20 s predictions`,
+        measured: `p50 ${c.vsDirect.p50.toFixed(3)}×`,
+        met: c.vsDirect.p50 <= 1.05,
+      });
+    }
+  }
+  return out;
+}
+
+function scaleTargets(r: ScaleResult): Target[] {
+  const top = r.steps[r.steps.length - 1];
+  if (!top) return [];
+  return [
+    {
+      target: `2,000 in flight all completing (largest step run: ${top.size})`,
+      measured: `${top.completed}/${top.size} completed, peak in flight ${top.peakInFlight}`,
+      met: top.size >= 2_000 ? top.completed === top.size : null,
+    },
+    {
+      target: 'worker RSS ≤ 400 MB at the largest step',
+      measured: `peak sampled ${top.worker.peakRssMb.toFixed(0)} MB, VmHWM ${top.worker.vmHwmMb.toFixed(0)} MB`,
+      met: top.size >= 2_000 ? top.worker.vmHwmMb <= 400 : null,
+    },
+  ];
+}
+
+const pad = (s: string | number, n: number): string => String(s).padStart(n);
+
+function printCompare(r: CompareResult): void {
+  console.log(`\ncompare: ${r.size} predictions, time factor ${r.timeFactor} (ratios from this one run)`);
+  console.log(
+    [
+      'approach'.padEnd(16),
+      'class'.padEnd(6),
+      pad('ok', 7),
+      pad('e2e/dur p50', 11),
+      pad('lag p50', 8),
+      pad('p95', 7),
+      pad('p99', 7),
+      pad('lag% p50', 9),
+      pad('calls p50/max', 13),
+      pad('events p50/max', 14),
+      pad('vs direct p50', 13),
+    ].join(' '),
+  );
+  for (const a of r.approaches) {
+    for (const cls of ['all', '20s', '60s'] as const) {
+      const c = a.byClass[cls];
+      if (c.n === 0) continue;
+      console.log(
+        [
+          a.approach.padEnd(16),
+          cls.padEnd(6),
+          pad(`${c.completed}/${c.n}`, 7),
+          pad(c.e2eRatio.p50.toFixed(3), 11),
+          pad(c.lagMs.p50.toFixed(0), 8),
+          pad(c.lagMs.p95.toFixed(0), 7),
+          pad(c.lagMs.p99.toFixed(0), 7),
+          pad(c.lagPct.p50.toFixed(1), 9),
+          pad(`${c.callsPerPrediction.p50}/${c.callsPerPrediction.max}`, 13),
+          pad(c.historyEvents ? `${c.historyEvents.p50}/${c.historyEvents.max}` : '-', 14),
+          pad(c.vsDirect ? c.vsDirect.p50.toFixed(3) : '-', 13),
+        ].join(' '),
+      );
+    }
+  }
+}
+
+function printSteps(title: string, rows: Array<{ label: string; step: ScaleStep }>): void {
+  console.log(`\n${title}`);
+  console.log(
+    [
+      'step'.padEnd(14),
+      pad('done', 11),
+      pad('peak fl', 7),
+      pad('lag p50', 8),
+      pad('p95', 7),
+      pad('p99', 7),
+      pad('calls p50', 9),
+      pad('events p50', 10),
+      pad('cpu s', 7),
+      pad('cpu %', 6),
+      pad('srv cpu', 7),
+      pad('RSS MB', 7),
+      pad('HWM MB', 7),
+      pad('WFT/s', 7),
+      pad('WFT t/o', 7),
+      pad('wall s', 7),
+    ].join(' '),
+  );
+  for (const { label, step: s } of rows) {
+    console.log(
+      [
+        label.padEnd(14),
+        pad(`${s.completed}/${s.size}`, 11),
+        pad(s.peakInFlight, 7),
+        pad(s.lagMs.p50.toFixed(0), 8),
+        pad(s.lagMs.p95.toFixed(0), 7),
+        pad(s.lagMs.p99.toFixed(0), 7),
+        pad(s.callsPerPrediction.p50, 9),
+        pad(s.historyEvents.p50, 10),
+        pad(s.worker.cpuSeconds.toFixed(1), 7),
+        pad(s.worker.cpuPercentOfOneCore.toFixed(0), 6),
+        pad(s.devServer ? s.devServer.cpuSeconds.toFixed(1) : '-', 7),
+        pad(s.worker.peakRssMb.toFixed(0), 7),
+        pad(s.worker.vmHwmMb.toFixed(0), 7),
+        pad(s.workflowTasksPerSecond.toFixed(1), 7),
+        pad(s.workflowTaskTimeouts, 7),
+        pad((s.wallMs / 1000).toFixed(1), 7),
+      ].join(' '),
+    );
+  }
+}
+
+function printTargets(targets: Target[]): void {
+  if (targets.length === 0) return;
+  console.log('\ntargets:');
+  for (const t of targets) {
+    console.log(`  [${t.met === null ? 'n/a ' : t.met ? 'MET ' : 'MISS'}] ${t.target}: ${t.measured}`);
+  }
+}
+
+function compareSvg(r: CompareResult): string {
+  const names = r.approaches.map((a) => a.approach);
+  const classes = ['all', '20s', '60s'] as const;
+  return barChart(
+    `compare: ${r.size} predictions, time factor ${r.timeFactor}`,
+    [
+      {
+        title: 'completion-detection lag p50 (ms)',
+        unit: 'ms',
+        categories: [...classes],
+        series: r.approaches.map((a) => ({
+          name: a.approach,
+          values: classes.map((c) => a.byClass[c].lagMs.p50),
+        })),
+      },
+      {
+        title: 'API calls per prediction (p50)',
+        unit: 'calls',
+        categories: [...classes],
+        series: r.approaches.map((a) => ({
+          name: a.approach,
+          values: classes.map((c) => a.byClass[c].callsPerPrediction.p50),
+        })),
+      },
+      {
+        title: 'end-to-end time / prediction duration (p50)',
+        unit: '×',
+        categories: [...classes],
+        series: r.approaches.map((a) => ({
+          name: a.approach,
+          values: classes.map((c) => a.byClass[c].e2eRatio.p50),
+        })),
+        target: 1.05,
+      },
+    ],
+    `approaches: ${names.join(', ')}. Dev server timers fire with ~1 s granularity.`,
+  );
+}
+
+function stepsSvg(title: string, rows: Array<{ label: string; step: ScaleStep }>): string {
+  const cats = rows.map((r) => r.label);
+  return barChart(title, [
+    {
+      title: 'detection lag (ms): p50 and p95',
+      unit: 'ms',
+      categories: cats,
+      series: [
+        { name: 'p50', values: rows.map((r) => r.step.lagMs.p50) },
+        { name: 'p95', values: rows.map((r) => r.step.lagMs.p95) },
+      ],
+    },
+    {
+      title: 'worker peak RSS (MB)',
+      unit: 'MB',
+      categories: cats,
+      series: [
+        { name: 'sampled peak', values: rows.map((r) => r.step.worker.peakRssMb) },
+        { name: 'VmHWM', values: rows.map((r) => r.step.worker.vmHwmMb) },
+      ],
+      target: 400,
+    },
+    {
+      title: 'worker CPU seconds and workflow tasks / s',
+      unit: '',
+      categories: cats,
+      series: [
+        { name: 'CPU s', values: rows.map((r) => r.step.worker.cpuSeconds) },
+        { name: 'WFT/s', values: rows.map((r) => r.step.workflowTasksPerSecond) },
+      ],
+    },
+  ]);
+}
+
+// ------------------------------------------------------------------ main
+
+function outPaths(o: Options, scenario: Scenario): { json: string; svg: string } {
+  const json =
+    o.out ??
+    path.resolve(__dirname, '..', 'results', `${new Date().toISOString().slice(0, 10)}-${scenario}.json`);
+  return { json, svg: json.replace(/\.json$/, '') + '.svg' };
+}
+
+function write(o: Options, scenario: Scenario, result: object, svg: string): void {
+  const { json, svg: svgPath } = outPaths(o, scenario);
+  mkdirSync(path.dirname(json), { recursive: true });
+  const meta = {
+    generatedAt: new Date().toISOString(),
+    machine: { cpus: os.cpus().length, node: process.version, platform: `${os.platform()} ${os.release()}` },
+    note: 'one run on a noisy 2-core machine: compare ratios within the run, not absolute numbers across runs. The Temporal dev server fires timers with ~1 s granularity.',
+  };
+  writeFileSync(json, JSON.stringify(roundAll({ ...meta, ...result }), null, 2) + '\n');
+  writeFileSync(svgPath, svg);
+  log(`wrote ${json} and ${svgPath}`);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const o = parseOptions(argv);
+  const t0 = Date.now();
+  const env = await startBenchEnv(log);
+  let timedOut = false;
+  const hardStop = setTimeout(() => {
+    timedOut = true;
+    log(`--max-minutes ${o.maxMinutes} reached: stopping`);
+    void env.close().finally(() => process.exit(3));
+  }, o.maxMinutes * 60_000);
+  hardStop.unref();
+  try {
+    for (const scenario of o.scenarios) {
+      const s0 = Date.now();
+      if (scenario === 'compare') {
+        const r = await runCompare(env, {
+          size: o.size ?? 30,
+          timeFactor: o.timeFactor ?? 0.1,
+          seed: o.seed,
+          log,
+        });
+        const targets = compareTargets(r);
+        printCompare(r);
+        printTargets(targets);
+        write(o, scenario, { ...r, runtimeMs: Date.now() - s0, targets }, compareSvg(r));
+      } else if (scenario === 'scale') {
+        const r = await scenarioScale(env, o);
+        const targets = scaleTargets(r);
+        const rows = r.steps.map((step) => ({ label: String(step.size), step }));
+        printSteps(`scale: one worker process, polling only, time factor ${r.timeFactor}`, rows);
+        printTargets(targets);
+        write(
+          o,
+          scenario,
+          { ...r, runtimeMs: Date.now() - s0, targets },
+          stepsSvg('scale: one worker process', rows),
+        );
+      } else {
+        const r = await scenarioTune(env, o);
+        const rows = r.runs.map((x) => ({ label: x.label, step: x.step }));
+        printSteps(`tune at ${r.size}: before {} vs after ${JSON.stringify(o.tuning)}`, rows);
+        console.log(`ratios (after/before): ${JSON.stringify(roundAll(r.ratios))}`);
+        write(
+          o,
+          scenario,
+          { ...r, runtimeMs: Date.now() - s0 },
+          stepsSvg(`tune at ${r.size}: before vs after`, rows),
+        );
+      }
+    }
+  } finally {
+    clearTimeout(hardStop);
+    if (!timedOut) await env.close();
+  }
+  log(`total ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  return 0;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      console.error(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      process.exit(1);
+    },
+  );
+}

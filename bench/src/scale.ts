@@ -1,0 +1,268 @@
+/**
+ * `scale` and `tune`: N runPrediction workflows (polling only) in flight on ONE worker process, spawned with
+ * `node --import tsx`, so its CPU and RSS can be read from /proc. Lag here is the workflow's close event time
+ * minus the simulator's completed_at (the server's view; a client long-polling result() learns a few ms later).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import path from 'node:path';
+import { runPrediction } from '../../src/workflows';
+import { makeSpecs, registerModels, scaledPolling } from './compare';
+import { callsById, simTimes, type BenchEnv } from './env';
+import { historyStats, mapLimit, percentiles, ProcSampler, sleep, type Percentiles } from './lib';
+import type { Tuning } from './worker';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+
+export interface WorkerProcess {
+  pid: number;
+  taskQueue: string;
+  entry: string;
+  tuning: Tuning;
+  startupMs: number;
+  stop(): Promise<void>;
+}
+
+/** Spawns `node --import tsx <entry>` and waits (≤ 180 s) until it polls. */
+export async function spawnWorker(
+  env: BenchEnv,
+  entry: string,
+  tuning: Tuning,
+  log: (line: string) => void,
+): Promise<WorkerProcess> {
+  const taskQueue = `bench-scale-${randomBytes(4).toString('hex')}`;
+  const t0 = Date.now();
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', entry], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      TEMPORAL_ADDRESS: env.server.address,
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      REPLICATE_API_TOKEN: env.token,
+      REPLICATE_BASE_URL: env.sim.baseUrl,
+      MAX_TASK_QUEUE_ACTIVITIES_PER_SECOND: '100000',
+      SHUTDOWN_GRACE_SECONDS: '2',
+      OUTPUT_DIR: path.join(env.workDir, 'outputs'),
+      BENCH_WORKER_OPTIONS: JSON.stringify(tuning),
+    },
+  });
+  const logFile = createWriteStream(path.join(env.workDir, `worker-${taskQueue}.log`));
+  child.stderr?.pipe(logFile);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const ready = new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('worker polling task queue')) resolve();
+    });
+    child.once('exit', (code) =>
+      reject(new Error(`worker exited (${code}) before polling; see ${logFile.path}`)),
+    );
+  });
+  const timeout = sleep(180_000).then(() => {
+    throw new Error('worker did not start polling within 180 s');
+  });
+  await Promise.race([ready, timeout]);
+  const startupMs = Date.now() - t0;
+  log(`worker pid ${child.pid} polling "${taskQueue}" after ${(startupMs / 1000).toFixed(1)} s`);
+  return {
+    pid: child.pid!,
+    taskQueue,
+    entry,
+    tuning,
+    startupMs,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+      logFile.end();
+    },
+  };
+}
+
+export interface ScaleStep {
+  size: number;
+  timeFactor: number;
+  startedAll: number;
+  completed: number;
+  completionRate: number;
+  failed: number;
+  notClosed: number;
+  peakInFlight: number;
+  /** first start request -> last close */
+  wallMs: number;
+  startPhaseMs: number;
+  lagMs: Percentiles;
+  lagPct: Percentiles;
+  callsPerPrediction: Percentiles;
+  historyEvents: Percentiles;
+  workflowTasksCompleted: number;
+  workflowTasksPerSecond: number;
+  workflowTaskTimeouts: number;
+  workflowTaskFailures: number;
+  activityTimeouts: number;
+  worker: {
+    cpuSeconds: number;
+    cpuPercentOfOneCore: number;
+    peakRssMb: number;
+    vmHwmMb: number;
+    endRssMb: number;
+  };
+  /** the Temporal dev server process over the same window (it shares the 2 cores) */
+  devServer: { cpuSeconds: number; peakRssMb: number } | null;
+  errors: string[];
+}
+
+/** One step: start N, wait (bounded) until none is running, then read every history. */
+export async function runScaleStep(
+  env: BenchEnv,
+  worker: WorkerProcess,
+  options: { size: number; timeFactor: number; seed: number; log: (line: string) => void },
+): Promise<ScaleStep> {
+  const { size, timeFactor, seed, log } = options;
+  const tag = `s${size}-${randomBytes(3).toString('hex')}`;
+  const specs = makeSpecs(size, timeFactor, seed, `bench-${tag}`);
+  registerModels(env, specs);
+  const polling = scaledPolling(timeFactor);
+  const sampler = new ProcSampler(worker.pid);
+  const serverSampler = env.server.pid === undefined ? undefined : new ProcSampler(env.server.pid);
+  const t0 = Date.now();
+  const errors: string[] = [];
+  const ids = specs.map((s) => `bench-${tag}-${s.index}`);
+  let started = 0;
+  const starting = mapLimit(specs, 32, async (spec, i) => {
+    try {
+      await env.client.workflow.start(runPrediction, {
+        taskQueue: worker.taskQueue,
+        workflowId: ids[i]!,
+        workflowExecutionTimeout: '30m',
+        args: [{ model: spec.model, input: { run: tag, index: spec.index }, polling }],
+      });
+      started++;
+    } catch (error) {
+      if (errors.length < 5) errors.push(`start: ${String(error)}`);
+    }
+  });
+  let startPhaseMs = 0;
+  void starting.then(() => (startPhaseMs = Date.now() - t0));
+  const maxDuration = Math.max(...specs.map((s) => s.durationMs));
+  const deadline = t0 + maxDuration + 240_000 + size * 100;
+  let peakInFlight = 0;
+  let startsDone = false;
+  void starting.then(() => (startsDone = true));
+  const query = `TaskQueue="${worker.taskQueue}" AND ExecutionStatus="Running"`;
+  let lastLog = 0;
+  while (Date.now() < deadline) {
+    await sleep(1_000);
+    let running: number;
+    try {
+      running = Number((await env.client.workflow.count(query)).count);
+    } catch (error) {
+      if (errors.length < 5) errors.push(`count: ${String(error)}`);
+      continue;
+    }
+    peakInFlight = Math.max(peakInFlight, running);
+    if (Date.now() - lastLog > 10_000) {
+      lastLog = Date.now();
+      log(
+        `scale ${size}: started ${started}, running ${running}, ${((Date.now() - t0) / 1000).toFixed(0)} s`,
+      );
+    }
+    if (startsDone && running === 0) break;
+  }
+  await starting;
+  const proc = sampler.stop();
+  const serverProc = serverSampler?.stop();
+  const wallToDrain = Date.now() - t0;
+
+  const calls = callsById(env.sim);
+  const rows = await mapLimit(ids, 16, async (workflowId) => {
+    try {
+      const handle = env.client.workflow.getHandle<typeof runPrediction>(workflowId);
+      const stats = historyStats((await handle.fetchHistory()).events ?? []);
+      let predictionId: string | undefined;
+      if (stats.completed) predictionId = (await handle.result()).id;
+      return { stats, predictionId };
+    } catch (error) {
+      if (errors.length < 5) errors.push(`history ${workflowId}: ${String(error)}`);
+      return undefined;
+    }
+  });
+  const lags: number[] = [];
+  const lagPcts: number[] = [];
+  const callCounts: number[] = [];
+  let completed = 0;
+  let failed = 0;
+  let notClosed = 0;
+  let firstStart = Infinity;
+  let lastClose = 0;
+  let wft = 0;
+  let wftTimeouts = 0;
+  let wftFailures = 0;
+  let activityTimeouts = 0;
+  const events: number[] = [];
+  for (const row of rows) {
+    if (!row) {
+      notClosed++;
+      continue;
+    }
+    const { stats, predictionId } = row;
+    wft += stats.workflowTasksCompleted;
+    wftTimeouts += stats.workflowTaskTimeouts;
+    wftFailures += stats.workflowTaskFailures;
+    activityTimeouts += stats.activityTimeouts;
+    events.push(stats.events);
+    if (stats.startedAt !== undefined) firstStart = Math.min(firstStart, stats.startedAt);
+    if (stats.closedAt === undefined) {
+      notClosed++;
+      continue;
+    }
+    lastClose = Math.max(lastClose, stats.closedAt);
+    if (!stats.completed || !predictionId) {
+      failed++;
+      continue;
+    }
+    const times = simTimes(env.sim, predictionId);
+    if (!times) {
+      failed++;
+      continue;
+    }
+    completed++;
+    lags.push(stats.closedAt - times.completedAt);
+    lagPcts.push((100 * (stats.closedAt - times.completedAt)) / times.durationMs);
+    callCounts.push(calls.get(predictionId) ?? 0);
+  }
+  const wallMs = lastClose > 0 && Number.isFinite(firstStart) ? lastClose - firstStart : wallToDrain;
+  env.sim.reset(); // forget this step's predictions and requests (models stay)
+  return {
+    size,
+    timeFactor,
+    startedAll: started,
+    completed,
+    completionRate: completed / size,
+    failed,
+    notClosed,
+    peakInFlight,
+    wallMs,
+    startPhaseMs,
+    lagMs: percentiles(lags),
+    lagPct: percentiles(lagPcts),
+    callsPerPrediction: percentiles(callCounts),
+    historyEvents: percentiles(events),
+    workflowTasksCompleted: wft,
+    workflowTasksPerSecond: wft / (wallMs / 1000),
+    workflowTaskTimeouts: wftTimeouts,
+    workflowTaskFailures: wftFailures,
+    activityTimeouts,
+    worker: { ...proc, cpuPercentOfOneCore: (100 * proc.cpuSeconds) / (wallToDrain / 1000) },
+    devServer: serverProc ? { cpuSeconds: serverProc.cpuSeconds, peakRssMb: serverProc.peakRssMb } : null,
+    errors,
+  };
+}
+
+export const WORKER_ENTRY_SRC = 'src/worker.ts';
+export const WORKER_ENTRY_BENCH = 'bench/src/worker.ts';

@@ -1,0 +1,53 @@
+/**
+ * The bench's worker process: `src/worker.ts`'s workerOptions plus tuning read from BENCH_WORKER_OPTIONS (JSON,
+ * e.g. {"maxCachedWorkflows":200}), so `tune` can compare settings in a separate, measurable process.
+ * Same environment variables as `npm run worker`.
+ */
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { readWorkerConfig } from '../../src/config';
+import { ensureSearchAttributes } from '../../src/temporal-setup';
+import { workerOptions } from '../../src/worker';
+
+export const TUNABLE_KEYS = [
+  'maxCachedWorkflows',
+  'maxConcurrentWorkflowTaskExecutions',
+  'maxConcurrentActivityTaskExecutions',
+  'maxConcurrentWorkflowTaskPolls',
+  'maxConcurrentActivityTaskPolls',
+  'workflowThreadPoolSize',
+  'reuseV8Context',
+] as const;
+export type Tuning = Partial<Pick<WorkerOptions, (typeof TUNABLE_KEYS)[number]>>;
+
+export function parseTuning(raw: string | undefined): Tuning {
+  if (!raw?.trim()) return {};
+  const parsed = JSON.parse(raw) as Record<string, unknown>;
+  for (const key of Object.keys(parsed)) {
+    if (!(TUNABLE_KEYS as readonly string[]).includes(key)) throw new Error(`unknown tuning key ${key}`);
+  }
+  return parsed as Tuning;
+}
+
+async function main(): Promise<void> {
+  const config = readWorkerConfig();
+  const tuning = parseTuning(process.env.BENCH_WORKER_OPTIONS);
+  const connection = await NativeConnection.connect({ address: config.address });
+  await ensureSearchAttributes(connection, config.namespace);
+  const worker = await Worker.create({ ...workerOptions(config, connection), ...tuning });
+  const stop = (): void => worker.shutdown();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  console.log(`worker polling task queue "${config.taskQueue}" with ${JSON.stringify(tuning)}`);
+  await worker.run();
+  await connection.close();
+}
+
+if (require.main === module) {
+  main().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      console.error(`bench worker: ${error instanceof Error ? error.message : String(error)}`);
+      process.exit(1);
+    },
+  );
+}

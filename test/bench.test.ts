@@ -1,0 +1,92 @@
+/**
+ * Smoke test of the benchmark harness (bench/): a tiny `compare` and a tiny `scale` run as child processes, and
+ * the JSON they write has the expected shape and sane values.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const root = path.resolve(__dirname, '..');
+const dir = mkdtempSync(path.join(tmpdir(), 'bench-test-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function bench(...args: string[]): Promise<Record<string, unknown>> {
+  const out = path.join(dir, `${args.join('-').replace(/[^a-z0-9.-]/gi, '')}.json`);
+  await run(
+    process.execPath,
+    ['--import', 'tsx', 'bench/src/main.ts', ...args, '--out', out, '--max-minutes', '2'],
+    {
+      cwd: root,
+      timeout: 110_000,
+    },
+  );
+  expect(readFileSync(out.replace(/\.json$/, '.svg'), 'utf8')).toMatch(/^<svg /);
+  return JSON.parse(readFileSync(out, 'utf8')) as Record<string, unknown>;
+}
+
+interface Stats {
+  n: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  min: number;
+}
+
+it(
+  'compare: every approach completes every prediction, with calls ≥ 1 and lag ≥ 0',
+  { timeout: 120_000 },
+  async () => {
+    const r = await bench('--scenario', 'compare', '--size', '3', '--time-factor', '0.02');
+    expect(r.scenario).toBe('compare');
+    const approaches = r.approaches as Array<{
+      approach: string;
+      byClass: Record<
+        string,
+        { n: number; completed: number; lagMs: Stats; callsPerPrediction: Stats; historyEvents: Stats | null }
+      >;
+    }>;
+    expect(approaches.map((a) => a.approach)).toEqual([
+      'direct',
+      'polling-scaled',
+      'polling-default',
+      'webhooks',
+    ]);
+    for (const a of approaches) {
+      const all = a.byClass.all!;
+      expect(all).toMatchObject({ n: 3, completed: 3 });
+      expect(all.lagMs.min).toBeGreaterThanOrEqual(0);
+      expect(all.callsPerPrediction.min).toBeGreaterThanOrEqual(1);
+      if (a.approach === 'direct') expect(all.historyEvents).toBeNull();
+      else expect(all.historyEvents!.min).toBeGreaterThan(5);
+    }
+    expect(Array.isArray(r.targets)).toBe(true);
+  },
+);
+
+it(
+  'scale: a tiny step on one worker process completes with CPU and RSS measured',
+  { timeout: 120_000 },
+  async () => {
+    const r = await bench('--scenario', 'scale', '--size', '3', '--time-factor', '0.02');
+    const steps = r.steps as Array<{
+      size: number;
+      completed: number;
+      lagMs: Stats;
+      callsPerPrediction: Stats;
+      workflowTaskTimeouts: number;
+      workflowTasksPerSecond: number;
+      worker: { cpuSeconds: number; peakRssMb: number; vmHwmMb: number };
+    }>;
+    expect(steps.map((s) => s.size)).toEqual([3]);
+    const [s] = steps;
+    expect(s).toMatchObject({ size: 3, completed: 3, workflowTaskTimeouts: 0 });
+    expect(s!.lagMs.min).toBeGreaterThanOrEqual(0);
+    expect(s!.callsPerPrediction.min).toBeGreaterThanOrEqual(1);
+    expect(s!.workflowTasksPerSecond).toBeGreaterThan(0);
+    expect(s!.worker.vmHwmMb).toBeGreaterThan(20);
+  },
+);
