@@ -1,4 +1,6 @@
 /** Process configuration: read from the environment once, at the edge, into a typed object. */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 
 export const DEFAULT_BASE_URL = 'https://api.replicate.com/v1';
 
@@ -19,6 +21,10 @@ export interface WorkerConfig extends TemporalConfig {
   outputDir: string;
   /** webhooks: the receiver's public base URL, the port to serve it on in this process, the signing secret */
   webhook: WebhookConfig | null;
+  /** WORKFLOW_BUNDLE: a prebuilt workflow bundle (`npm run build:workflows`); unset = bundle from source at start */
+  workflowBundlePath?: string | null;
+  /** MAX_CACHED_WORKFLOWS: sticky-cache size; unset = the SDK's default (derived from the heap limit) */
+  maxCachedWorkflows?: number;
 }
 
 export interface WebhookConfig {
@@ -112,7 +118,32 @@ export function readWorkerConfig(env: Env = process.env): WorkerConfig {
     shutdownGraceTimeMs: positiveNumber(env, 'SHUTDOWN_GRACE_SECONDS', 20) * 1000,
     outputDir: env.OUTPUT_DIR?.trim() || 'outputs',
     webhook: readWebhookConfig(env),
+    workflowBundlePath: readBundlePath(env),
+    ...readCacheSize(env),
   };
+}
+
+function readCacheSize(env: Env): { maxCachedWorkflows?: number } {
+  const raw = env.MAX_CACHED_WORKFLOWS?.trim();
+  if (!raw) return {};
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) {
+    throw new ConfigError(
+      `MAX_CACHED_WORKFLOWS="${raw}" must be a whole number ≥ 0 (0 disables the cache; unset = the SDK's default)`,
+    );
+  }
+  return { maxCachedWorkflows: value };
+}
+
+function readBundlePath(env: Env): string | null {
+  const raw = env.WORKFLOW_BUNDLE?.trim();
+  if (!raw) return null;
+  if (!existsSync(raw)) {
+    throw new ConfigError(
+      `WORKFLOW_BUNDLE="${raw}" does not exist: run \`npm run build:workflows\` (writes lib/workflow-bundle.js) or unset it`,
+    );
+  }
+  return path.resolve(raw);
 }
 
 function positiveNumber(env: Env, name: string, fallback: number): number {

@@ -21,12 +21,17 @@ export const workflowsPath = path.join(__dirname, 'workflows');
 export function workerOptions(
   config: WorkerConfig,
   connection: NativeConnection,
-): WorkerOptions & { workflowsPath: string } {
+): WorkerOptions {
   return {
     connection,
     namespace: config.namespace,
     taskQueue: config.taskQueue,
-    workflowsPath,
+    // Bundling from source loads webpack into the worker (~+150 MB RSS, seconds of start-up); a prebuilt bundle
+    // (`npm run build:workflows`, then WORKFLOW_BUNDLE=lib/workflow-bundle.js) avoids both in production.
+    ...(config.workflowBundlePath
+      ? { workflowBundle: { codePath: config.workflowBundlePath } }
+      : { workflowsPath }),
+    ...(config.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: config.maxCachedWorkflows } : {}),
     activities: {
       ...createActivities({
         token: config.replicateToken,

@@ -49,12 +49,7 @@ it(
         { n: number; completed: number; lagMs: Stats; callsPerPrediction: Stats; historyEvents: Stats | null }
       >;
     }>;
-    expect(approaches.map((a) => a.approach)).toEqual([
-      'direct',
-      'polling-scaled',
-      'polling-default',
-      'webhooks',
-    ]);
+    expect(approaches.map((a) => a.approach)).toEqual(['direct', 'polling', 'polling-unscaled', 'webhooks']);
     for (const a of approaches) {
       const all = a.byClass.all!;
       expect(all).toMatchObject({ n: 3, completed: 3 });

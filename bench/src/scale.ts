@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runPrediction } from '../../src/workflows';
 import { makeSpecs, registerModels, scaledPolling } from './compare';
@@ -32,8 +32,15 @@ export async function spawnWorker(
   log: (line: string) => void,
 ): Promise<WorkerProcess> {
   const taskQueue = `bench-scale-${randomBytes(4).toString('hex')}`;
+  let bundleEnv: Record<string, string> = {};
+  if (tuning.prebuiltBundle) {
+    const file = path.join(env.workDir, 'workflow-bundle.js');
+    writeFileSync(file, (await env.bundle()).code);
+    bundleEnv = { WORKFLOW_BUNDLE: file };
+  }
   const t0 = Date.now();
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', entry], {
+  const nodeFlags = tuning.maxOldSpaceSizeMb ? [`--max-old-space-size=${tuning.maxOldSpaceSizeMb}`] : [];
+  const child: ChildProcess = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', entry], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
@@ -46,6 +53,7 @@ export async function spawnWorker(
       SHUTDOWN_GRACE_SECONDS: '2',
       OUTPUT_DIR: path.join(env.workDir, 'outputs'),
       BENCH_WORKER_OPTIONS: JSON.stringify(tuning),
+      ...bundleEnv,
     },
   });
   const logFile = createWriteStream(path.join(env.workDir, `worker-${taskQueue}.log`));
@@ -264,5 +272,4 @@ export async function runScaleStep(
   };
 }
 
-export const WORKER_ENTRY_SRC = 'src/worker.ts';
 export const WORKER_ENTRY_BENCH = 'bench/src/worker.ts';

@@ -17,20 +17,34 @@ export const TUNABLE_KEYS = [
   'workflowThreadPoolSize',
   'reuseV8Context',
 ] as const;
-export type Tuning = Partial<Pick<WorkerOptions, (typeof TUNABLE_KEYS)[number]>>;
+export type Tuning = Partial<Pick<WorkerOptions, (typeof TUNABLE_KEYS)[number]>> & {
+  /** run the worker on a prebuilt workflow bundle (WORKFLOW_BUNDLE) instead of bundling at start */
+  prebuiltBundle?: boolean;
+  /** node --max-old-space-size for the worker process (V8 collects sooner; the SDK sizes its cache from it) */
+  maxOldSpaceSizeMb?: number;
+};
 
 export function parseTuning(raw: string | undefined): Tuning {
   if (!raw?.trim()) return {};
   const parsed = JSON.parse(raw) as Record<string, unknown>;
   for (const key of Object.keys(parsed)) {
-    if (!(TUNABLE_KEYS as readonly string[]).includes(key)) throw new Error(`unknown tuning key ${key}`);
+    if (
+      !['prebuiltBundle', 'maxOldSpaceSizeMb'].includes(key) &&
+      !(TUNABLE_KEYS as readonly string[]).includes(key)
+    )
+      throw new Error(`unknown tuning key ${key}`);
   }
   return parsed as Tuning;
 }
 
 async function main(): Promise<void> {
   const config = readWorkerConfig();
-  const tuning = parseTuning(process.env.BENCH_WORKER_OPTIONS);
+  // prebuiltBundle and maxOldSpaceSizeMb are applied by spawnWorker (environment, node flags)
+  const {
+    prebuiltBundle: _b,
+    maxOldSpaceSizeMb: _m,
+    ...tuning
+  } = parseTuning(process.env.BENCH_WORKER_OPTIONS);
   const connection = await NativeConnection.connect({ address: config.address });
   await ensureSearchAttributes(connection, config.namespace);
   const worker = await Worker.create({ ...workerOptions(config, connection), ...tuning });

@@ -590,6 +590,8 @@ export class ReplicateSimulator {
     const route = matchRoute(req.method ?? 'GET', path);
     recorded.route = route.name;
     const isCreate = CREATE_ROUTES.has(route.name);
+    // get/cancel name their prediction in the path: record it even when a fault answers before the lookup.
+    if (/^(predictions|trainings)\.(get|cancel)$/.test(route.name)) recorded.predictionId = route.params[0];
 
     // §6: rate-limit headers on every response; polling has its own, larger bucket.
     const headers = this.rateLimitHeaders(route.name);

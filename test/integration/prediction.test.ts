@@ -249,6 +249,35 @@ describe('runPrediction', () => {
     }
   });
 
+  it('429 on a poll: the local-activity poll waits at least Retry-After, and the history holds one marker per poll', async () => {
+    bed.sim.setModel('test/slow-echo', { output: '$input', durationMs: 1_500 });
+    const handle = await bed.start({ model: 'test/slow-echo', input: { n: 429 }, polling: FAST_POLLING });
+    // Let the create through, then rate-limit the next request: a GET.
+    await expect
+      .poll(async () => (await handle.query(statusQuery)).predictionId, { timeout: 10_000, interval: 20 })
+      .toBeTruthy();
+    bed.sim.setFaults({ rateLimitNext: 1, rateLimitStyle: 'header', rateLimitRetryAfterSeconds: 2 });
+    try {
+      const result = await handle.result();
+      expect(result.output).toEqual({ n: 429 });
+      const gets = bed.sim.requests.filter(
+        (r) => r.route === 'predictions.get' && r.predictionId === result.id,
+      );
+      const limited = gets.findIndex((r) => r.status === 429);
+      expect(limited).toBeGreaterThanOrEqual(0);
+      expect(gets.filter((r) => r.status !== 200)).toHaveLength(1);
+      expect(gets[limited + 1]!.at - gets[limited]!.at).toBeGreaterThanOrEqual(2_000);
+      const events = (await handle.fetchHistory()).events ?? [];
+      const markers = events.filter(
+        (e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity',
+      );
+      expect(markers).toHaveLength(result.polls);
+      expect(events.filter((e) => e.activityTaskScheduledEventAttributes)).toHaveLength(1); // the create
+    } finally {
+      bed.sim.setFaults({});
+    }
+  });
+
   it('never leaks the API token into histories or logs', async () => {
     await (await bed.start({ model: 'sim/echo', input: { n: 3 }, polling: FAST_POLLING })).result();
     let histories = 0;

@@ -1,5 +1,11 @@
-/** `npm run worker` as a process: graceful shutdown lets the in-flight create finish, and a new worker resumes. */
-import { spawn } from 'node:child_process';
+/**
+ * `npm run worker` as a process: graceful shutdown lets the in-flight create finish, and a new worker resumes;
+ * a prebuilt workflow bundle is used as is.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -59,4 +65,48 @@ it('SIGTERM: the in-flight create completes within the grace period, the worker 
   const result = await bed.withWorker({ taskQueue }, () => handle.result());
   expect(result).toMatchObject({ id, status: 'succeeded', output: { n: 'graceful' } });
   expect(bed.sim.creates() - creates).toBe(1);
+});
+
+it('WORKFLOW_BUNDLE: the worker runs on a prebuilt bundle (npm run build:workflows) without bundling at start', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'bundle-'));
+  const bundle = path.join(dir, 'workflow-bundle.js');
+  const built = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/build-workflow-bundle.ts', bundle], {
+    cwd: PROJECT_ROOT,
+    encoding: 'utf8',
+  });
+  expect(built.status).toBe(0);
+  expect(built.stdout).toContain(`wrote ${bundle}`);
+
+  const taskQueue = `bundle-${randomUUID()}`;
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
+    cwd: PROJECT_ROOT,
+    env: {
+      ...process.env,
+      TEMPORAL_ADDRESS: bed.config.address,
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      REPLICATE_API_TOKEN: SECRET_TOKEN,
+      REPLICATE_BASE_URL: bed.sim.baseUrl,
+      WORKFLOW_BUNDLE: bundle,
+      MAX_CACHED_WORKFLOWS: '2',
+    },
+  });
+  let output = '';
+  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  try {
+    await expect
+      .poll(() => output, { timeout: 30_000 })
+      .toContain(`worker polling task queue "${taskQueue}"`);
+    const handle = await bed.start(
+      { model: 'sim/echo', input: { n: 'bundled' }, polling: FAST_POLLING },
+      { taskQueue },
+    );
+    expect(await handle.result()).toMatchObject({ status: 'succeeded', output: { n: 'bundled' } });
+    expect(output).not.toContain('Workflow bundle created'); // webpack never ran in the worker
+  } finally {
+    child.kill('SIGTERM');
+    await exited;
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, readWorkerConfig } from '../../src/config';
 import { PROJECT_ROOT } from '../../src/dev/binaries';
@@ -15,7 +16,18 @@ describe('worker configuration', () => {
       shutdownGraceTimeMs: 20_000,
       outputDir: 'outputs',
       webhook: null,
+      workflowBundlePath: null,
     });
+  });
+
+  it('reads a prebuilt workflow bundle and the sticky-cache size', () => {
+    const config = readWorkerConfig({
+      REPLICATE_API_TOKEN: 't',
+      WORKFLOW_BUNDLE: 'package.json', // any existing file; the worker loads it as the bundle
+      MAX_CACHED_WORKFLOWS: '500',
+    });
+    expect(config.workflowBundlePath).toBe(path.resolve('package.json'));
+    expect(config.maxCachedWorkflows).toBe(500);
   });
 
   it('reads every variable', () => {
@@ -44,6 +56,11 @@ describe('worker configuration', () => {
     [{ REPLICATE_API_TOKEN: 't', REPLICATE_BASE_URL: 'not a url' }, 'is not a URL'],
     [{ REPLICATE_API_TOKEN: 't', REPLICATE_BASE_URL: 'ftp://x' }, 'must start with https://'],
     [{ REPLICATE_API_TOKEN: 't', MAX_TASK_QUEUE_ACTIVITIES_PER_SECOND: '-1' }, 'must be a positive number'],
+    [{ REPLICATE_API_TOKEN: 't', WORKFLOW_BUNDLE: 'no/such/bundle.js' }, 'run `npm run build:workflows`'],
+    [
+      { REPLICATE_API_TOKEN: 't', MAX_CACHED_WORKFLOWS: 'many' },
+      'MAX_CACHED_WORKFLOWS="many" must be a whole number',
+    ],
   ])('rejects %j with a one-line explanation', (env, message) => {
     expect(() => readWorkerConfig(env)).toThrow(ConfigError);
     expect(() => readWorkerConfig(env)).toThrow(message);
