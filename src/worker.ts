@@ -18,10 +18,7 @@ import { ConfigError, readWorkerConfig, type WorkerConfig } from './config';
 export const workflowsPath = path.join(__dirname, 'workflows');
 
 /** Worker options shared by `npm run worker`, the demo and the tests. */
-export function workerOptions(
-  config: WorkerConfig,
-  connection: NativeConnection,
-): WorkerOptions {
+export function workerOptions(config: WorkerConfig, connection: NativeConnection): WorkerOptions {
   return {
     connection,
     namespace: config.namespace,

@@ -1,18 +1,10 @@
 /** Small shared pieces of the benchmark harness: seeded random numbers, percentiles, /proc sampling, histories. */
 import { readFileSync } from 'node:fs';
 import type { WorkflowHandle } from '@temporalio/client';
+import { mulberry32 } from '../../src/simulator/http';
 
-/** mulberry32: a tiny seeded PRNG, so every run draws the same durations. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG (the simulator's mulberry32), so every run draws the same durations. */
+export const rng = mulberry32;
 
 export interface Percentiles {
   n: number;
@@ -137,6 +129,8 @@ export interface HistoryStats {
   events: number;
   workflowTasksCompleted: number;
   workflowTaskTimeouts: number;
+  /** of those, how many timed out waiting on a (sticky) queue rather than while a worker ran them */
+  workflowTaskScheduleToStartTimeouts: number;
   workflowTaskFailures: number;
   activityTimeouts: number;
   completed: boolean;
@@ -171,6 +165,10 @@ export function historyStats(events: HistoryEvent[]): HistoryStats {
     events: events.length,
     workflowTasksCompleted: events.filter((e) => e.workflowTaskCompletedEventAttributes).length,
     workflowTaskTimeouts: events.filter((e) => e.workflowTaskTimedOutEventAttributes).length,
+    // TimeoutType 2 = SCHEDULE_TO_START (a sticky task nobody picked up in time), 1 = START_TO_CLOSE
+    workflowTaskScheduleToStartTimeouts: events.filter(
+      (e) => Number(e.workflowTaskTimedOutEventAttributes?.timeoutType) === 2,
+    ).length,
     workflowTaskFailures: events.filter((e) => e.workflowTaskFailedEventAttributes).length,
     activityTimeouts: events.filter((e) => e.activityTaskTimedOutEventAttributes).length,
     completed: events.some((e) => e.workflowExecutionCompletedEventAttributes),

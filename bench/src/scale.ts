@@ -111,6 +111,7 @@ export interface ScaleStep {
   workflowTasksCompleted: number;
   workflowTasksPerSecond: number;
   workflowTaskTimeouts: number;
+  workflowTaskScheduleToStartTimeouts: number;
   workflowTaskFailures: number;
   activityTimeouts: number;
   worker: {
@@ -210,6 +211,7 @@ export async function runScaleStep(
   let lastClose = 0;
   let wft = 0;
   let wftTimeouts = 0;
+  let wftStickyTimeouts = 0;
   let wftFailures = 0;
   let activityTimeouts = 0;
   const events: number[] = [];
@@ -221,6 +223,7 @@ export async function runScaleStep(
     const { stats, predictionId } = row;
     wft += stats.workflowTasksCompleted;
     wftTimeouts += stats.workflowTaskTimeouts;
+    wftStickyTimeouts += stats.workflowTaskScheduleToStartTimeouts;
     wftFailures += stats.workflowTaskFailures;
     activityTimeouts += stats.activityTimeouts;
     events.push(stats.events);
@@ -264,6 +267,7 @@ export async function runScaleStep(
     workflowTasksCompleted: wft,
     workflowTasksPerSecond: wft / (wallMs / 1000),
     workflowTaskTimeouts: wftTimeouts,
+    workflowTaskScheduleToStartTimeouts: wftStickyTimeouts,
     workflowTaskFailures: wftFailures,
     activityTimeouts,
     worker: { ...proc, cpuPercentOfOneCore: (100 * proc.cpuSeconds) / (wallToDrain / 1000) },

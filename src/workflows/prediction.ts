@@ -57,12 +57,17 @@ export const statusQuery = defineQuery<PredictionState>('status');
 /** Replicate's webhook for this run's job, verified and forwarded by the webhook receiver. */
 export const webhookSignal = defineSignal<[PredictionSnapshot]>('replicateWebhook');
 
-/** With webhooks on, polling is only the fallback for lost deliveries: 30 s, ×1.5, capped at 2 min. */
+/**
+ * With webhooks on, polling is only the fallback for lost deliveries (Replicate already retries the terminal
+ * webhook): 60 s, ×2, capped at 5 min, restarted by every webhook, so a job of up to 3 minutes costs at most one
+ * GET besides its create. Runs recorded before the local-polls patch keep the earlier 30 s ×1.5 ≤ 2 min on replay.
+ */
 export const WEBHOOK_FALLBACK_POLLING = {
-  initialIntervalMs: 30_000,
-  multiplier: 1.5,
-  maxIntervalMs: 120_000,
+  initialIntervalMs: 60_000,
+  multiplier: 2,
+  maxIntervalMs: 300_000,
 };
+const WEBHOOK_FALLBACK_POLLING_V4 = { initialIntervalMs: 30_000, multiplier: 1.5, maxIntervalMs: 120_000 };
 
 /** Order of statuses: a webhook never moves a run backwards (deliveries can be duplicated or reordered). */
 function progressRank(status: PredictionSnapshot['status']): number {
@@ -275,7 +280,8 @@ async function runJob(
           ),
         );
       }
-      if (current!.webhook && request.polling === undefined) polling = WEBHOOK_FALLBACK_POLLING;
+      if (current!.webhook && request.polling === undefined)
+        polling = localPolls ? WEBHOOK_FALLBACK_POLLING : WEBHOOK_FALLBACK_POLLING_V4;
       while (!isTerminal(current!.status)) {
         if (pollsThisRun >= maxPollsPerRun || workflowInfo().continueAsNewSuggested) {
           log.info(`${kind} ${current!.id}: continuing as new after ${state.polls} polls`, {

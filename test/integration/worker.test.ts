@@ -20,8 +20,9 @@ afterAll(async () => {
   await bed?.teardown();
 });
 
-it('SIGTERM: the in-flight create completes within the grace period, the worker exits 0, the run resumes elsewhere', async () => {
-  const taskQueue = `worker-${randomUUID()}`;
+/** `npm run worker` on its own task queue, against the testbed's server and simulator; resolves once it polls. */
+async function startWorkerProcess(prefix: string, env: Record<string, string>) {
+  const taskQueue = `${prefix}-${randomUUID()}`;
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
     cwd: PROJECT_ROOT,
     env: {
@@ -30,15 +31,22 @@ it('SIGTERM: the in-flight create completes within the grace period, the worker 
       TEMPORAL_TASK_QUEUE: taskQueue,
       REPLICATE_API_TOKEN: SECRET_TOKEN,
       REPLICATE_BASE_URL: bed.sim.baseUrl,
-      SHUTDOWN_GRACE_SECONDS: '10',
+      ...env,
     },
   });
-  let output = '';
-  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  let text = '';
+  child.stdout.on('data', (c: Buffer) => (text += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (text += c.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-  await expect.poll(() => output, { timeout: 30_000 }).toContain(`worker polling task queue "${taskQueue}"`);
-  expect(output).not.toContain(SECRET_TOKEN);
+  await expect.poll(() => text, { timeout: 30_000 }).toContain(`worker polling task queue "${taskQueue}"`);
+  return { taskQueue, child, exited, output: () => text };
+}
+
+it('SIGTERM: the in-flight create completes within the grace period, the worker exits 0, the run resumes elsewhere', async () => {
+  const { taskQueue, child, exited, output } = await startWorkerProcess('worker', {
+    SHUTDOWN_GRACE_SECONDS: '10',
+  });
+  expect(output()).not.toContain(SECRET_TOKEN);
 
   bed.sim.setFaults({ latencyMs: 2_000 }); // every Replicate call takes 2 s
   const creates = bed.sim.creates();
@@ -77,33 +85,17 @@ it('WORKFLOW_BUNDLE: the worker runs on a prebuilt bundle (npm run build:workflo
   expect(built.status).toBe(0);
   expect(built.stdout).toContain(`wrote ${bundle}`);
 
-  const taskQueue = `bundle-${randomUUID()}`;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
-    cwd: PROJECT_ROOT,
-    env: {
-      ...process.env,
-      TEMPORAL_ADDRESS: bed.config.address,
-      TEMPORAL_TASK_QUEUE: taskQueue,
-      REPLICATE_API_TOKEN: SECRET_TOKEN,
-      REPLICATE_BASE_URL: bed.sim.baseUrl,
-      WORKFLOW_BUNDLE: bundle,
-      MAX_CACHED_WORKFLOWS: '2',
-    },
+  const { taskQueue, child, exited, output } = await startWorkerProcess('bundle', {
+    WORKFLOW_BUNDLE: bundle,
+    MAX_CACHED_WORKFLOWS: '2',
   });
-  let output = '';
-  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
   try {
-    await expect
-      .poll(() => output, { timeout: 30_000 })
-      .toContain(`worker polling task queue "${taskQueue}"`);
     const handle = await bed.start(
       { model: 'sim/echo', input: { n: 'bundled' }, polling: FAST_POLLING },
       { taskQueue },
     );
     expect(await handle.result()).toMatchObject({ status: 'succeeded', output: { n: 'bundled' } });
-    expect(output).not.toContain('Workflow bundle created'); // webpack never ran in the worker
+    expect(output()).not.toContain('Workflow bundle created'); // webpack never ran in the worker
   } finally {
     child.kill('SIGTERM');
     await exited;
