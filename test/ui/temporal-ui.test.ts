@@ -1,7 +1,8 @@
 /**
  * The Temporal UI as a user sees it: headless Chromium opens the dev server's Web UI, finds a finished run
- * through a search-attribute query, checks that its summary, status and details are shown, and saves the
- * screenshot the README embeds (docs/temporal-ui.png).
+ * through a search-attribute query, checks that its summary, status and details are shown, saves the screenshot
+ * the README embeds (docs/temporal-ui.png), and reads the event history: the create, the polls (local
+ * activities) and the timers, each with its summary.
  *
  * Needs Debian's Chromium (`apt-get install -y chromium`); skipped without it, except in CI where it fails.
  */
@@ -154,6 +155,24 @@ describe.skipIf(!runUiTest)('Temporal UI', () => {
     expect(await current.locator('body').innerText()).toMatch(/\d+ polls?/);
 
     await saveScreenshot(page);
+
+    // The event history reads like a story: the create activity, then polls (local activities) between timers,
+    // each with its summary.
+    await page.setViewportSize({ width: 1400, height: 2400 }); // the table renders only the rows in view
+    await page.goto(page.url().replace(/\/user-metadata$/, '/history'));
+    await page.getByText('Workflow Execution Completed').filter({ visible: true }).first().waitFor(UI_WAIT);
+    const story = await page.locator('body').innerText();
+    for (const text of [
+      'Activity Task Scheduled',
+      `create prediction for ${MODEL}`,
+      'Local Activity',
+      'getPrediction',
+      `poll 1: get prediction ${result.id}`,
+      'Timer Started',
+      'wait 3.0s before poll 1',
+    ]) {
+      expect(story).toContain(text);
+    }
     expect(pageErrors).toEqual([]);
     // Only the UI's news feed (newsfeed.temporal.io) tries to leave the machine; it is aborted.
     expect(blocked.filter((url) => !url.startsWith('https://newsfeed.temporal.io/'))).toEqual([]);
