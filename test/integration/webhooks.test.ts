@@ -7,6 +7,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import type { Prediction } from '../../src/shared/types';
 import { signWebhook } from '../../src/simulator';
 import { startWebhookReceiver, type RunningWebhookReceiver } from '../../src/webhooks';
+import { statusQuery } from '../../src/workflows';
 import { SECRET_TOKEN, startTestbed, type Testbed } from '../helpers/testbed';
 
 let bed: Testbed;
@@ -110,9 +111,11 @@ it('a dropped webhook: polling completes the run', async () => {
 
 it('forged, wrong-secret, stale, replayed and oversized deliveries are rejected and never signal', async () => {
   await withWebhooks(async (taskQueue) => {
-    const handle = await bed.start({ model: 'sim/never', input: { target: true } }, { taskQueue });
+    // A job that never starts: the simulator itself sends no webhook, so every signal below is one of ours.
+    bed.sim.setModel('test/never-starts', { outcome: 'never', startDelayMs: 600_000 });
+    const handle = await bed.start({ model: 'test/never-starts', input: { target: true } }, { taskQueue });
     const running = await bed.sim.waitFor(
-      (p) => p.model === 'sim/never' && (p.input as { target?: boolean }).target === true,
+      (p) => p.model === 'test/never-starts' && (p.input as { target?: boolean }).target === true,
     );
     const url = `${origin}/webhooks/replicate?workflow=${encodeURIComponent(handle.workflowId)}`;
     const body = JSON.stringify({
@@ -147,6 +150,8 @@ it('forged, wrong-secret, stale, replayed and oversized deliveries are rejected 
     expect((await post(signed(secret, 'msg_5', now, genuine), genuine)).status).toBe(200);
     expect(await signals(handle)).toBe(1);
     expect(receiver.stats.duplicates).toBeGreaterThanOrEqual(1);
+    // ...and the run took the genuine status, never the forged success.
+    await expect.poll(async () => (await handle.query(statusQuery)).status).toBe('processing');
     await handle.cancel();
   });
 });
