@@ -22,7 +22,7 @@ export interface WorkerConfig extends TemporalConfig {
   /** webhooks: the receiver's public base URL, the port to serve it on in this process, the signing secret */
   webhook: WebhookConfig | null;
   /** WORKFLOW_BUNDLE: a prebuilt workflow bundle (`npm run build:workflows`); unset = bundle from source at start */
-  workflowBundlePath?: string | null;
+  workflowBundlePath?: string;
   /** MAX_CACHED_WORKFLOWS: sticky-cache size; unset = the SDK's default (derived from the heap limit) */
   maxCachedWorkflows?: number;
 }
@@ -118,7 +118,7 @@ export function readWorkerConfig(env: Env = process.env): WorkerConfig {
     shutdownGraceTimeMs: positiveNumber(env, 'SHUTDOWN_GRACE_SECONDS', 20) * 1000,
     outputDir: env.OUTPUT_DIR?.trim() || 'outputs',
     webhook: readWebhookConfig(env),
-    workflowBundlePath: readBundlePath(env),
+    ...readBundlePath(env),
     ...readCacheSize(env),
   };
 }
@@ -135,15 +135,15 @@ function readCacheSize(env: Env): { maxCachedWorkflows?: number } {
   return { maxCachedWorkflows: value };
 }
 
-function readBundlePath(env: Env): string | null {
+function readBundlePath(env: Env): { workflowBundlePath?: string } {
   const raw = env.WORKFLOW_BUNDLE?.trim();
-  if (!raw) return null;
+  if (!raw) return {};
   if (!existsSync(raw)) {
     throw new ConfigError(
       `WORKFLOW_BUNDLE="${raw}" does not exist: run \`npm run build:workflows\` (writes lib/workflow-bundle.js) or unset it`,
     );
   }
-  return path.resolve(raw);
+  return { workflowBundlePath: path.resolve(raw) };
 }
 
 function positiveNumber(env: Env, name: string, fallback: number): number {

@@ -11,7 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { runCompare, type CompareResult } from './compare';
+import { runCompare, type ClassSummary, type CompareResult } from './compare';
 import { startBenchEnv, type BenchEnv } from './env';
 import { roundAll } from './lib';
 import { runScaleStep, spawnWorker, WORKER_ENTRY_BENCH, type ScaleStep } from './scale';
@@ -388,41 +388,23 @@ function printTargets(targets: Target[]): void {
 }
 
 function compareSvg(r: CompareResult): string {
-  const names = r.approaches.map((a) => a.approach);
   const classes = ['all', '20s', '60s'] as const;
+  // One panel per metric: a bar per approach in each class.
+  const panel = (title: string, unit: string, pick: (c: ClassSummary) => number, target?: number) => ({
+    title,
+    unit,
+    categories: [...classes],
+    series: r.approaches.map((a) => ({ name: a.approach, values: classes.map((c) => pick(a.byClass[c])) })),
+    ...(target === undefined ? {} : { target }),
+  });
   return barChart(
     `compare: ${r.size} predictions, time factor ${r.timeFactor}`,
     [
-      {
-        title: 'completion-detection lag p50 (ms)',
-        unit: 'ms',
-        categories: [...classes],
-        series: r.approaches.map((a) => ({
-          name: a.approach,
-          values: classes.map((c) => a.byClass[c].lagMs.p50),
-        })),
-      },
-      {
-        title: 'API calls per prediction (p50)',
-        unit: 'calls',
-        categories: [...classes],
-        series: r.approaches.map((a) => ({
-          name: a.approach,
-          values: classes.map((c) => a.byClass[c].callsPerPrediction.p50),
-        })),
-      },
-      {
-        title: 'end-to-end time / prediction duration (p50)',
-        unit: '×',
-        categories: [...classes],
-        series: r.approaches.map((a) => ({
-          name: a.approach,
-          values: classes.map((c) => a.byClass[c].e2eRatio.p50),
-        })),
-        target: 1.05,
-      },
+      panel('completion-detection lag p50 (ms)', 'ms', (c) => c.lagMs.p50),
+      panel('API calls per prediction (p50)', 'calls', (c) => c.callsPerPrediction.p50),
+      panel('end-to-end time / prediction duration (p50)', '×', (c) => c.e2eRatio.p50, 1.05),
     ],
-    `approaches: ${names.join(', ')}. Dev server timers fire with ~1 s granularity.`,
+    `approaches: ${r.approaches.map((a) => a.approach).join(', ')}. Dev server timers fire with ~1 s granularity.`,
   );
 }
 

@@ -17,6 +17,8 @@ export const TUNABLE_KEYS = [
   'workflowThreadPoolSize',
   'reuseV8Context',
 ] as const;
+/** Tuning keys spawnWorker applies to the process (environment, node flags) rather than to WorkerOptions. */
+const PROCESS_KEYS = ['prebuiltBundle', 'maxOldSpaceSizeMb'];
 export type Tuning = Partial<Pick<WorkerOptions, (typeof TUNABLE_KEYS)[number]>> & {
   /** run the worker on a prebuilt workflow bundle (WORKFLOW_BUNDLE) instead of bundling at start */
   prebuiltBundle?: boolean;
@@ -28,10 +30,7 @@ export function parseTuning(raw: string | undefined): Tuning {
   if (!raw?.trim()) return {};
   const parsed = JSON.parse(raw) as Record<string, unknown>;
   for (const key of Object.keys(parsed)) {
-    if (
-      !['prebuiltBundle', 'maxOldSpaceSizeMb'].includes(key) &&
-      !(TUNABLE_KEYS as readonly string[]).includes(key)
-    )
+    if (!PROCESS_KEYS.includes(key) && !(TUNABLE_KEYS as readonly string[]).includes(key))
       throw new Error(`unknown tuning key ${key}`);
   }
   return parsed as Tuning;

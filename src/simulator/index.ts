@@ -621,14 +621,14 @@ export class ReplicateSimulator {
         return this.createPrediction(req, res, route.name, route.params, body, recorded);
       case 'predictions.get':
       case 'trainings.get': {
-        const entry = this.entry(route.params[0]!, recorded, route.name === 'trainings.get');
+        const entry = this.entry(route.params[0]!, route.name === 'trainings.get');
         entry.counters.gets++;
         this.rejectIfScripted(entry.rec.model, 'get');
         return sendJson(res, 200, this.refresh(entry));
       }
       case 'predictions.cancel':
       case 'trainings.cancel': {
-        const entry = this.entry(route.params[0]!, recorded, route.name === 'trainings.cancel');
+        const entry = this.entry(route.params[0]!, route.name === 'trainings.cancel');
         entry.counters.cancels++;
         this.rejectIfScripted(entry.rec.model, 'get');
         return sendJson(res, 200, this.cancel(entry));
@@ -647,8 +647,7 @@ export class ReplicateSimulator {
   }
 
   /** The stored run behind /predictions/{id} or /trainings/{id}; the other kind's ids are 404 on each route. */
-  private entry(id: string, recorded: RecordedRequest, training: boolean): Entry {
-    recorded.predictionId = id;
+  private entry(id: string, training: boolean): Entry {
     const entry = this.entries.get(id);
     if (!entry || (kindOf(entry.rec) === 'training') !== training) throw notFound();
     return entry;

@@ -60,7 +60,7 @@ export const webhookSignal = defineSignal<[PredictionSnapshot]>('replicateWebhoo
 /**
  * With webhooks on, polling is only the fallback for lost deliveries (Replicate already retries the terminal
  * webhook): 60 s, ×2, capped at 5 min, restarted by every webhook, so a job of up to 3 minutes costs at most one
- * GET besides its create. Runs recorded before the local-polls patch keep the earlier 30 s ×1.5 ≤ 2 min on replay.
+ * GET besides its create. Runs recorded before POLLING_V5_PATCH keep the earlier 30 s ×1.5 ≤ 2 min on replay.
  */
 export const WEBHOOK_FALLBACK_POLLING = {
   initialIntervalMs: 60_000,
@@ -83,13 +83,13 @@ const MIN_RUN_MS = 5_000;
 /** Patch id: runs recorded before search attributes existed replay without upserts. */
 const SEARCH_ATTRIBUTES_PATCH = 'search-attributes-v1';
 /**
- * Since this patch, status polls are local activities: the same call, timeouts and retry policy, but one
- * MarkerRecorded event per poll instead of three activity events and a second workflow task, which halves the
- * history (≈ 50 instead of ≈ 80 events for a 60 s prediction) and the server round trips per poll (see README,
- * Benchmarks). Create and cancel stay regular activities: their retries and policies are what the history must
- * show. Runs recorded before the patch keep polling with regular activities on replay.
+ * Polling as of v5, in one patch: (1) status polls are local activities: the same call, timeouts and retry
+ * policy, but 6 history events per poll instead of 11 (one marker instead of three activity events and a second
+ * workflow task): 57 instead of 74 events for a 60 s prediction (see README, Benchmarks). Create and cancel stay
+ * regular activities: their retries and policies are what the history must show. (2) The webhook fallback
+ * schedule is WEBHOOK_FALLBACK_POLLING. Runs recorded before the patch keep both old behaviours on replay.
  */
-const LOCAL_POLLS_PATCH = 'local-activity-polls-v1';
+const POLLING_V5_PATCH = 'local-activity-polls-v1';
 
 /**
  * Default safety margin between our deadline and the workflow's execution timeout: 10 % of the timeout, at least
@@ -212,7 +212,7 @@ async function runJob(
     scheduleToCloseTimeout: untilDeadline,
     summary: `create ${kind} for ${request.model}`,
   });
-  const localPolls = patched(LOCAL_POLLS_PATCH);
+  const pollingV5 = patched(POLLING_V5_PATCH);
   const getPrediction = (id: string, poll: number) => {
     const options = {
       ...getOptions,
@@ -220,7 +220,7 @@ async function runJob(
       summary: `poll ${poll}: get ${kind} ${id}`,
     };
     return (
-      localPolls ? proxyLocalActivities<Activities>(options) : proxyActivities<Activities>(options)
+      pollingV5 ? proxyLocalActivities<Activities>(options) : proxyActivities<Activities>(options)
     ).getPrediction(id, kind);
   };
   const { cancelPrediction } = proxyActivities<Activities>({
@@ -281,7 +281,7 @@ async function runJob(
         );
       }
       if (current!.webhook && request.polling === undefined)
-        polling = localPolls ? WEBHOOK_FALLBACK_POLLING : WEBHOOK_FALLBACK_POLLING_V4;
+        polling = pollingV5 ? WEBHOOK_FALLBACK_POLLING : WEBHOOK_FALLBACK_POLLING_V4;
       while (!isTerminal(current!.status)) {
         if (pollsThisRun >= maxPollsPerRun || workflowInfo().continueAsNewSuggested) {
           log.info(`${kind} ${current!.id}: continuing as new after ${state.polls} polls`, {

@@ -47,6 +47,7 @@ it('SIGTERM: the in-flight create completes within the grace period, the worker 
     SHUTDOWN_GRACE_SECONDS: '10',
   });
   expect(output()).not.toContain(SECRET_TOKEN);
+  expect(output()).toContain('Workflow bundle created'); // without WORKFLOW_BUNDLE it bundles at start (see below)
 
   bed.sim.setFaults({ latencyMs: 2_000 }); // every Replicate call takes 2 s
   const creates = bed.sim.creates();

@@ -16,7 +16,6 @@ describe('worker configuration', () => {
       shutdownGraceTimeMs: 20_000,
       outputDir: 'outputs',
       webhook: null,
-      workflowBundlePath: null,
     });
   });
 
