@@ -80,6 +80,10 @@ export type { WebhookDelivery, WebhookEvent } from './webhooks';
 export interface Faults {
   /** probability 0..1 that any /v1 request answers 500/502/503 (problem+json or plain text) */
   serverErrorRate?: number;
+  /** which requests serverErrorRate applies to: 'all' (default), 'get' (status reads of predictions and trainings only, e.g. an outage of GETs), 'create' */
+  serverErrorRoutes?: 'all' | 'get' | 'create';
+  /** a create is received, then committed this many ms later (created_at and the Cancel-After deadline count from the commit), then answered: a slow Replicate whose answer may come after the client gave up. The prediction is stored even when the client has disconnected meanwhile. */
+  createCommitDelayMs?: number;
   /** extra latency added to every /v1 response, ms */
   latencyMs?: number;
   /** probability that a create request's connection is destroyed BEFORE the prediction is stored */
@@ -611,7 +615,8 @@ export class ReplicateSimulator {
       this.faults.rateLimitNext = (this.faults.rateLimitNext ?? 0) - 1;
       throw this.throttled();
     }
-    if (this.chance(this.faults.serverErrorRate)) return this.sendServerError(res);
+    if (this.serverErrorApplies(route.name) && this.chance(this.faults.serverErrorRate))
+      return this.sendServerError(res);
 
     switch (route.name) {
       case 'predictions.create':
@@ -739,6 +744,9 @@ export class ReplicateSimulator {
       req.socket.destroy();
       return;
     }
+    // Fault: a slow commit. The prediction is stored after the delay even if the client gave up meanwhile.
+    const commitDelay = this.faults.createCommitDelayMs ?? 0;
+    if (commitDelay > 0) await new Promise((resolve) => setTimeout(resolve, commitDelay));
 
     const now = this.clock();
     const id = newPredictionId();
@@ -799,6 +807,7 @@ export class ReplicateSimulator {
       const applied = /=/.test(preferHeader ?? '') ? `wait=${waitSeconds}` : 'wait';
       return sendJson(res, 201, view, { 'preference-applied': applied });
     }
+    if (res.destroyed) return; // the client gave up during a slow commit: the prediction runs all the same
     sendJson(res, 201, createView(rec, this.origin));
   }
 
@@ -912,6 +921,13 @@ export class ReplicateSimulator {
   }
 
   /** 500 (problem+json), 502 (HTML from the edge proxy) or 503 (plain text from the load balancer). */
+  private serverErrorApplies(route: string): boolean {
+    const routes = this.faults.serverErrorRoutes ?? 'all';
+    if (routes === 'all') return true;
+    if (routes === 'create') return CREATE_ROUTES.has(route);
+    return route === 'predictions.get' || route === 'trainings.get';
+  }
+
   private sendServerError(res: ServerResponse): void {
     const pick = Math.floor(this.random() * 3);
     if (pick === 0)
