@@ -1,6 +1,7 @@
 /** Process configuration: read from the environment once, at the edge, into a typed object. */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { parseDuration } from './shared/duration';
 
 export const DEFAULT_BASE_URL = 'https://api.replicate.com/v1';
 
@@ -19,12 +20,18 @@ export interface WorkerConfig extends TemporalConfig {
   shutdownGraceTimeMs: number;
   /** where pipelines persist their outputs (OUTPUT_DIR, default ./outputs) */
   outputDir: string;
+  /** OUTPUT_ALLOWED_ORIGINS: origins output files may also be fetched from (besides Replicate's and the API's) */
+  outputAllowedOrigins?: string[];
   /** webhooks: the receiver's public base URL, the port to serve it on in this process, the signing secret */
   webhook: WebhookConfig | null;
   /** WORKFLOW_BUNDLE: a prebuilt workflow bundle (`npm run build:workflows`); unset = bundle from source at start */
   workflowBundlePath?: string;
   /** MAX_CACHED_WORKFLOWS: sticky-cache size; unset = the SDK's default (derived from the heap limit) */
   maxCachedWorkflows?: number;
+  /** RECONCILE_EVERY: how often the worker's `replicate-reconciler` Schedule runs, ms; null = off; unset = 5 min */
+  reconcileEveryMs?: number | null;
+  /** per-request HTTP timeouts, ms (tests shorten them; unset = DEFAULT_HTTP_TIMEOUTS) */
+  httpTimeouts?: { createMs?: number; getMs?: number; cancelMs?: number };
 }
 
 export interface WebhookConfig {
@@ -117,10 +124,58 @@ export function readWorkerConfig(env: Env = process.env): WorkerConfig {
     maxTaskQueueActivitiesPerSecond: positiveNumber(env, 'MAX_TASK_QUEUE_ACTIVITIES_PER_SECOND', 10),
     shutdownGraceTimeMs: positiveNumber(env, 'SHUTDOWN_GRACE_SECONDS', 20) * 1000,
     outputDir: env.OUTPUT_DIR?.trim() || 'outputs',
+    ...readOutputAllowedOrigins(env),
     webhook: readWebhookConfig(env),
     ...readBundlePath(env),
     ...readCacheSize(env),
+    reconcileEveryMs: readReconcileEvery(env),
   };
+}
+
+/** Default interval of the orphan reconciler's Schedule, which every worker ensures at start. */
+export const DEFAULT_RECONCILE_EVERY_MS = 5 * 60_000;
+
+/** RECONCILE_EVERY: a duration of at least 1m (default 5m), or `off`. */
+export function readReconcileEvery(env: Env = process.env): number | null {
+  const raw = env.RECONCILE_EVERY?.trim();
+  if (!raw) return DEFAULT_RECONCILE_EVERY_MS;
+  if (/^(off|0|false|no|none)$/i.test(raw)) return null;
+  const d = parseDuration(raw);
+  if ('error' in d || d.ms < 60_000) {
+    throw new ConfigError(
+      `RECONCILE_EVERY="${raw}" must be a duration of at least 1m (e.g. 5m, 1h) or off (default 5m)`,
+    );
+  }
+  return d.ms;
+}
+
+function readOutputAllowedOrigins(env: Env): { outputAllowedOrigins?: string[] } {
+  const raw = env.OUTPUT_ALLOWED_ORIGINS?.trim();
+  if (!raw) return {};
+  const origins = raw
+    .split(',')
+    .map((o) => o.trim())
+    .filter((o) => o !== '')
+    .map((o) => {
+      let url: URL | undefined;
+      try {
+        url = new URL(o);
+      } catch {
+        url = undefined;
+      }
+      if (
+        !url ||
+        (url.protocol !== 'https:' && url.protocol !== 'http:') ||
+        url.href !== `${url.origin}/` ||
+        url.hostname.includes('*')
+      ) {
+        throw new ConfigError(
+          `OUTPUT_ALLOWED_ORIGINS: "${o}" is not an origin; list scheme://host[:port] values (no paths, no wildcards) separated by commas, e.g. https://cdn.example.com`,
+        );
+      }
+      return url.origin;
+    });
+  return { outputAllowedOrigins: origins };
 }
 
 function readCacheSize(env: Env): { maxCachedWorkflows?: number } {

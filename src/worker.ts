@@ -34,10 +34,15 @@ export function workerOptions(config: WorkerConfig, connection: NativeConnection
         token: config.replicateToken,
         baseUrl: config.replicateBaseUrl,
         webhookBaseUrl: config.webhook?.baseUrl ?? undefined,
+        ...(config.httpTimeouts ? { timeouts: config.httpTimeouts } : {}),
       }),
       // The reconciler asks Temporal's visibility which jobs running workflows own.
       ...createReconcileActivities({ client: new Client({ connection, namespace: config.namespace }) }),
-      ...createOutputActivities({ outputDir: config.outputDir }),
+      // Output files are fetched only from Replicate's delivery hosts, the API's origin and OUTPUT_ALLOWED_ORIGINS.
+      ...createOutputActivities({
+        outputDir: config.outputDir,
+        allowedOrigins: [new URL(config.replicateBaseUrl).origin, ...(config.outputAllowedOrigins ?? [])],
+      }),
     },
     // Server-side cap for the whole queue, so a fleet of workers stays under Replicate's rate limits.
     maxTaskQueueActivitiesPerSecond: config.maxTaskQueueActivitiesPerSecond,

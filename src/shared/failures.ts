@@ -35,6 +35,7 @@ export const PipelineFailureType = {
   Failed: 'PipelineFailed', // one or more steps failed (the per-step report is in details)
   OutputUnavailable: 'OutputUnavailable', // an output file is gone (404/410, data_removed) or unreadable
   OutputTooLarge: 'OutputTooLarge', // an output file is over the size limit
+  OutputOriginNotAllowed: 'OutputOriginNotAllowed', // an output URL (or a redirect hop) is on an origin not allowed
 } as const;
 
 export const NON_RETRYABLE_REPLICATE_ERRORS: string[] = [

@@ -87,6 +87,18 @@ export interface TemplateContext {
 }
 
 export const PIPELINE_DEFAULTS = { failure: 'fail-fast', timeout: '30m', stepTimeout: '10m' } as const;
+
+/**
+ * The persist activity's timing, shared by the workflow (activity options) and the activity (defaults). The activity
+ * heartbeats on a timer, also while it waits for an answer or a stalled stream, so the heartbeat timeout only
+ * detects a dead worker; a download that stops sending data is ended by the activity's own idle timeout, with a
+ * message that says so, and retried.
+ */
+export const PERSIST_ACTIVITY = {
+  heartbeatTimeoutMs: 30_000,
+  heartbeatIntervalMs: 5_000,
+  idleTimeoutMs: 60_000,
+} as const;
 export const PIPELINE_LIMITS = {
   maxCount: 50,
   maxForeachItems: 100,
