@@ -17,6 +17,11 @@ export interface ActivityConfig extends ReplicateHttpConfig {
   webhookBaseUrl?: string;
   /** per-request timeouts, ms */
   timeouts?: { createMs?: number; getMs?: number; cancelMs?: number };
+  /**
+   * Which open runs own these job ids (job id -> workflow id), e.g. from Temporal visibility: a retried create
+   * never adopts a job another run owns. Optional: without it, ambiguous matches are simply not adopted.
+   */
+  jobOwners?: (ids: string[]) => Promise<Map<string, string>>;
 }
 
 export const DEFAULT_HTTP_TIMEOUTS = { createMs: 30_000, getMs: 15_000, cancelMs: 10_000 };
@@ -79,7 +84,13 @@ export function createActivities(config: ActivityConfig) {
         nonRetryable: c.nonRetryable,
         nextRetryDelay: c.nextRetryDelayMs,
         details: [
-          { httpStatus: c.status ?? null, detail: c.detail ?? null, invalidFields: c.invalidFields ?? null },
+          {
+            httpStatus: c.status ?? null,
+            detail: c.detail ?? null,
+            invalidFields: c.invalidFields ?? null,
+            // the workflow reads a 429's Retry-After here (nextRetryDelay does not reach workflow code)
+            retryAfterMs: c.nextRetryDelayMs ?? null,
+          },
         ],
       });
     }
@@ -109,8 +120,11 @@ export function createActivities(config: ActivityConfig) {
     route: string,
     data: Record<string, unknown>,
   ): Promise<PredictionSnapshot> {
-    const cancelAfter = cancelAfterFor(args.cancelAt);
-    const { attempt, workflowExecution } = Context.current().info;
+    cancelAfterFor(args.cancelAt); // refuse early when the minimum no longer fits
+    const { attempt, workflowExecution, startToCloseTimeoutMs } = Context.current().info;
+    // The attempt's timeout in force: the HTTP create timeout, never longer than the activity's own timeout. It
+    // bounds how late Replicate may commit this create, so adoption's deadline window is widened by exactly it.
+    const attemptTimeoutMs = Math.min(timeouts.createMs, startToCloseTimeoutMs || Infinity);
     // The workflow id travels in the webhook URL: the receiver signals that workflow, and a retried create can
     // recognise its own lost prediction by it.
     const webhook =
@@ -119,10 +133,12 @@ export function createActivities(config: ActivityConfig) {
         : undefined;
     if (webhook) Object.assign(data, { webhook, webhook_events_filter: ['start', 'completed'] });
     if (attempt > 1) {
-      const adopted = await findOwnJob(kind, args, target, webhook);
+      const adopted = await findOwnJob(kind, args, target, webhook, attemptTimeoutMs);
       if (adopted) return { ...adopted, webhook: webhook !== undefined };
     }
-    const job = await call(`create ${kind} for ${args.model}`, timeouts.createMs, async (client) => {
+    // Computed right before the POST (after any listing), so the request's delay is only the HTTP exchange.
+    const cancelAfter = cancelAfterFor(args.cancelAt);
+    const job = await call(`create ${kind} for ${args.model}`, attemptTimeoutMs, async (client) => {
       // predictions.create() cannot send extra headers, so we use the client's request() for Cancel-After.
       const response = await client.request(route, {
         method: 'POST',
@@ -172,26 +188,45 @@ export function createActivities(config: ActivityConfig) {
     args: CreatePredictionArgs,
     target: CreateTarget,
     webhook: string | undefined,
+    attemptTimeoutMs: number,
   ): Promise<PredictionSnapshot | undefined> {
+    const workflowId = Context.current().info.workflowExecution?.workflowId;
     const firstAttemptMs = args.requestedAt
       ? Date.parse(args.requestedAt)
       : Context.current().info.scheduledTimestampMs;
     const from = adoptionWindowStart(firstAttemptMs);
     const candidates = await listSince(kind, from, ADOPTION_MAX_PAGES);
-    const { adopt, matches } = chooseAdoption(candidates, {
+    const criteria = {
       target,
       input: args.input,
       cancelAtMs: Date.parse(args.cancelAt),
       firstAttemptMs,
       nowMs: Date.now(),
-      webhook,
-    });
+      attemptTimeoutMs,
+      ...(workflowId === undefined ? {} : { workflowId }),
+      ...(webhook === undefined ? {} : { webhook }),
+    };
+    let choice = chooseAdoption(candidates, criteria);
+    if (!choice.adopt && choice.matches.length > 1 && config.jobOwners) {
+      // Several match: leave out those another open run already owns (a sibling with the same input).
+      const owners = await config.jobOwners(choice.matches.map((m) => m.id)).catch((error: unknown) => {
+        log.warn(`could not look up which runs own ${kind}s; adopting none of several`, {
+          error: String(error),
+        });
+        return new Map<string, string>();
+      });
+      const ownedElsewhere = new Set([...owners].filter(([, wf]) => wf !== workflowId).map(([id]) => id));
+      if (ownedElsewhere.size > 0) choice = chooseAdoption(candidates, { ...criteria, ownedElsewhere });
+    }
+    const { adopt, matches, extras } = choice;
     if (adopt) {
       log.warn(`adopted ${kind} ${adopt.id}: an earlier create attempt made it and its answer was lost`, {
         predictionId: adopt.id,
         kind,
         scanned: candidates.length,
       });
+      // Other creates of this run that Replicate committed late: provably ours (webhook URL), never wanted.
+      for (const extra of extras) await cancelExtra(kind, extra.id, adopt.id);
       return { ...snapshot(adopt), adopted: true };
     }
     if (matches.length > 1) {
@@ -200,6 +235,21 @@ export function createActivities(config: ActivityConfig) {
       });
     }
     return undefined;
+  }
+
+  /** Cancel a duplicate this run made; best effort (the reconciler and its Cancel-After remain). */
+  async function cancelExtra(kind: JobKind, id: string, adoptedId: string): Promise<void> {
+    try {
+      await call(`cancel extra ${kind} ${id}`, timeouts.cancelMs, (client) =>
+        kind === 'training' ? client.trainings.cancel(id) : client.predictions.cancel(id),
+      );
+      log.warn(`canceled ${kind} ${id}: a duplicate create of this run (adopted ${adoptedId})`, {
+        predictionId: id,
+        kind,
+      });
+    } catch (error) {
+      log.warn(`could not cancel duplicate ${kind} ${id}; the reconciler will`, { error: String(error) });
+    }
   }
 
   return {

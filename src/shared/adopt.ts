@@ -1,21 +1,30 @@
 /**
- * Adopt instead of duplicate. Pure: decides which prediction (if any) a retried create may adopt.
+ * Adopt instead of duplicate. Pure: decides which prediction (if any) a retried create may adopt, and which
+ * predictions a run's recorded create made (the reconciler uses the same rule).
  *
  * Replicate has no idempotency key. When a create attempt's outcome is unknown (timeout, reset, worker crash),
  * the next attempt lists the predictions created since the first attempt and adopts the one that attempt made.
  * A prediction is ours when ALL of these hold:
- *  - it was created inside the window [first attempt - CLOCK_SKEW_MS, now];
+ *  - it was created inside the window [first attempt - CLOCK_SKEW_MS, now + CLOCK_SKEW_MS];
  *  - it targets the same model / version (deployments: the listing does not say, so input and deadline decide);
  *  - its input is identical to ours (canonical JSON, key order ignored);
- *  - its `deadline` (Replicate's created_at + our Cancel-After) lies within DEADLINE_TOLERANCE_MS of our
- *    `cancelAt`: every attempt of a run sends Cancel-After aiming at the same instant, so this marks the run.
- *  - when webhooks are on, its `webhook` URL (which carries our workflow id) is ours: this alone tells runs apart.
- * Exactly one match is adopted. Several matches mean another run with the same input and the same deadline
- * (e.g. a fan-out started in the same second): we adopt none rather than take a sibling's prediction, and create
- * anew; the orphan is stopped by its Cancel-After and canceled by the reconciler.
+ *  - it was sent by this run: when it carries a `webhook` URL, that alone decides: the URL names the workflow
+ *    (`?workflow=<id>`), equal = ours, different = not ours. Without one, its `deadline` decides: every attempt
+ *    sends Cancel-After aiming at the same instant `cancelAt`, and Replicate sets deadline = its created_at +
+ *    Cancel-After = cancelAt + the request's delay (from our computing Cancel-After to Replicate committing the
+ *    create). That delay is bounded by the attempt's timeout: a create committed and answered after our timeout
+ *    has a deadline up to that timeout late. So the deadline must lie in
+ *    [cancelAt - DEADLINE_TOLERANCE_MS, cancelAt + attemptTimeout + DEADLINE_TOLERANCE_MS]: widened on the late
+ *    side only, the tolerance covering the clocks' skew and Cancel-After's whole seconds.
+ * Candidates another open run already owns are excluded when the caller can tell (`ownedElsewhere`). Exactly one
+ * remaining match is adopted. When the webhook URL proves several are ours (two attempts both committed late),
+ * one is adopted and the others are returned as `extras`, for the caller to cancel at once. Otherwise several
+ * matches mean another run with the same input and the same deadline (e.g. a fan-out started in the same
+ * second): we adopt none rather than take a sibling's prediction, and create anew; the extra is stopped by the
+ * reconciler (a Schedule every worker ensures) or at the latest by its Cancel-After.
  */
 import type { CreateTarget } from './model-ref';
-import type { Prediction } from './types';
+import { isTerminal, type Prediction } from './types';
 
 export const CLOCK_SKEW_MS = 60_000;
 export const DEADLINE_TOLERANCE_MS = 5_000;
@@ -28,41 +37,129 @@ export interface AdoptionCriteria {
   /** when the first create attempt was scheduled (ms since epoch) */
   firstAttemptMs: number;
   nowMs: number;
-  /** our webhook URL (it carries the workflow id): when both sides have one they must be equal */
+  /** the create attempt's timeout in force (the HTTP create timeout): how late Replicate's deadline may be */
+  attemptTimeoutMs: number;
+  /** our workflow id: a candidate whose webhook URL names it is ours, one naming another is not */
+  workflowId?: string;
+  /** our webhook URL, if we send one */
   webhook?: string;
+  /** ids of predictions that other open runs already own */
+  ownedElsewhere?: ReadonlySet<string>;
 }
 
 export function adoptionWindowStart(firstAttemptMs: number): number {
   return firstAttemptMs - CLOCK_SKEW_MS;
 }
 
-export function matchingPredictions(candidates: Prediction[], c: AdoptionCriteria): Prediction[] {
-  const input = canonicalJson(c.input);
-  const from = adoptionWindowStart(c.firstAttemptMs);
-  return candidates.filter((p) => {
-    const created = p.created_at ? Date.parse(p.created_at) : NaN;
-    if (!(created >= from && created <= c.nowMs + CLOCK_SKEW_MS)) return false;
-    if (!sameTarget(p, c.target)) return false;
-    if (canonicalJson(p.input ?? null) !== input) return false;
-    if (c.webhook && p.webhook && p.webhook !== c.webhook) return false;
-    if (p.deadline) return Math.abs(Date.parse(p.deadline) - c.cancelAtMs) <= DEADLINE_TOLERANCE_MS;
-    return true;
-  });
+/** Does a prediction's deadline fit a create aiming Cancel-After at `cancelAtMs`? (late side: the delay) */
+export function deadlineFits(deadlineMs: number, cancelAtMs: number, attemptTimeoutMs: number): boolean {
+  return (
+    deadlineMs >= cancelAtMs - DEADLINE_TOLERANCE_MS &&
+    deadlineMs <= cancelAtMs + attemptTimeoutMs + DEADLINE_TOLERANCE_MS
+  );
 }
 
-/** The prediction to adopt, or undefined (none, or ambiguous). */
+/** The workflow id a webhook URL names (`...?workflow=<id>`), or null when it names none. */
+export function webhookWorkflowId(webhook: string): string | null {
+  try {
+    return new URL(webhook).searchParams.get('workflow');
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The webhook verdict on a candidate: 'ours' / 'theirs' when its URL decides, undefined when it has none (the
+ * deadline decides then).
+ */
+export function webhookVerdict(
+  candidateWebhook: string | null | undefined,
+  own: { workflowId?: string; webhook?: string },
+): 'ours' | 'theirs' | undefined {
+  if (!candidateWebhook) return undefined;
+  if (own.webhook !== undefined && candidateWebhook === own.webhook) return 'ours';
+  const named = webhookWorkflowId(candidateWebhook);
+  return named !== null && own.workflowId !== undefined && named === own.workflowId ? 'ours' : 'theirs';
+}
+
+/** What a recorded create looked like: the facts a listed job is compared with. */
+export interface RecordedCreate {
+  target: CreateTarget;
+  /** canonicalJson(input), or a digest of it (then the job's inputKey must be the same digest) */
+  inputKey: string;
+  cancelAtMs: number;
+  /** the job must be created inside [fromMs, untilMs] */
+  fromMs: number;
+  untilMs: number;
+  attemptTimeoutMs: number;
+  workflowId?: string;
+  webhook?: string;
+}
+
+/** The facts of a listed job that the rule needs. */
+export interface JobFacts {
+  created_at?: string | null;
+  model?: string | null;
+  version?: string | null;
+  deployment?: string | null;
+  deadline?: string | null;
+  webhook?: string | null;
+  inputKey: string;
+}
+
+/** Is this job one that the recorded create (any of its attempts) made? */
+export function madeBy(job: JobFacts, create: RecordedCreate): boolean {
+  const created = job.created_at ? Date.parse(job.created_at) : NaN;
+  if (!(created >= create.fromMs && created <= create.untilMs)) return false;
+  if (!sameTarget(job, create.target)) return false;
+  if (job.inputKey !== create.inputKey) return false;
+  const verdict = webhookVerdict(job.webhook, create);
+  if (verdict !== undefined) return verdict === 'ours';
+  if (job.deadline) return deadlineFits(Date.parse(job.deadline), create.cancelAtMs, create.attemptTimeoutMs);
+  return true;
+}
+
+export function matchingPredictions(candidates: Prediction[], c: AdoptionCriteria): Prediction[] {
+  const create: RecordedCreate = {
+    target: c.target,
+    inputKey: canonicalJson(c.input),
+    cancelAtMs: c.cancelAtMs,
+    fromMs: adoptionWindowStart(c.firstAttemptMs),
+    untilMs: c.nowMs + CLOCK_SKEW_MS,
+    attemptTimeoutMs: c.attemptTimeoutMs,
+    ...(c.workflowId === undefined ? {} : { workflowId: c.workflowId }),
+    ...(c.webhook === undefined ? {} : { webhook: c.webhook }),
+  };
+  return candidates.filter(
+    (p) => !c.ownedElsewhere?.has(p.id) && madeBy({ ...p, inputKey: canonicalJson(p.input ?? null) }, create),
+  );
+}
+
+/**
+ * The prediction to adopt (or undefined: none, or ambiguous), the matches, and the `extras`: predictions that are
+ * provably ours (our webhook URL) besides the adopted one, to be canceled at once.
+ */
 export function chooseAdoption(
   candidates: Prediction[],
   c: AdoptionCriteria,
 ): {
   adopt?: Prediction;
   matches: Prediction[];
+  extras: Prediction[];
 } {
   const matches = matchingPredictions(candidates, c);
-  return { adopt: matches.length === 1 ? matches[0] : undefined, matches };
+  if (matches.length === 1) return { adopt: matches[0], matches, extras: [] };
+  const proven = matches.filter((p) => webhookVerdict(p.webhook, c) === 'ours');
+  if (proven.length === 0) return { matches, extras: [] };
+  // Prefer the one furthest along (a finished one is already paid for), then the oldest.
+  const rank = (p: Prediction) => (p.status === 'succeeded' ? 0 : isTerminal(p.status) ? 3 : 1);
+  const [adopt, ...extras] = [...proven].sort(
+    (a, b) => rank(a) - rank(b) || Date.parse(a.created_at ?? '') - Date.parse(b.created_at ?? '') || 0,
+  );
+  return { adopt, matches, extras: extras.filter((p) => !isTerminal(p.status)) };
 }
 
-function sameTarget(p: Prediction, target: CreateTarget): boolean {
+function sameTarget(p: Omit<JobFacts, 'inputKey'>, target: CreateTarget): boolean {
   switch (target.route) {
     case 'model':
       return p.model === `${target.owner}/${target.name}`;
