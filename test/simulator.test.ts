@@ -1211,3 +1211,57 @@ describe('simulator CLI (src/simulator/main.ts)', () => {
     expect(await exited).toBe(0);
   });
 });
+
+describe('fault: createCommitDelayMs (a create committed late)', () => {
+  const sim = new ReplicateSimulator({ faults: { createCommitDelayMs: 400 } });
+  let base = '';
+  beforeAll(async () => {
+    await sim.start();
+    base = sim.baseUrl;
+  });
+  afterAll(async () => {
+    await sim.stop();
+  });
+
+  it('commits after the delay (created_at and deadline count from the commit), then answers', async () => {
+    const sent = Date.now();
+    const r = await call(
+      base,
+      'POST',
+      '/models/sim/never/predictions',
+      { input: {} },
+      { 'cancel-after': '60s' },
+    );
+    expect(r.status).toBe(201);
+    expect(Date.now() - sent).toBeGreaterThanOrEqual(400);
+    const p = created(r);
+    expect(Date.parse(p.created_at!)).toBeGreaterThanOrEqual(sent + 400);
+    expect(Date.parse(p.deadline!) - Date.parse(p.created_at!)).toBeCloseTo(60_000, -1);
+  });
+
+  it('stores the prediction even when the client gave up before the commit', async () => {
+    const before = sim.predictionIds().length;
+    const sent = Date.now();
+    await expect(
+      fetch(`${base}/models/sim/never/predictions`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${TOKEN}`,
+          'content-type': 'application/json',
+          'cancel-after': '60s',
+        },
+        body: JSON.stringify({ input: { gaveUp: true } }),
+        signal: AbortSignal.timeout(100),
+      }),
+    ).rejects.toThrow();
+    expect(sim.predictionIds()).toHaveLength(before); // not committed yet
+    const p = await sim.waitFor((v) => (v.input as { gaveUp?: boolean }).gaveUp === true, {
+      timeoutMs: 5_000,
+    });
+    expect(sim.predictionIds()).toHaveLength(before + 1);
+    expect(Date.parse(p.created_at!)).toBeGreaterThanOrEqual(sent + 400);
+    expect(p.status).toBe('starting');
+    const create = sim.requests.filter((q) => q.predictionId === p.id);
+    expect(create.map((q) => q.route)).toEqual(['models.predictions.create']);
+  });
+});

@@ -1,0 +1,85 @@
+/**
+ * Adoption inside the create activity, against the simulator (no Temporal server): a retried create finds the
+ * predictions its earlier attempts made after all (committed late), adopts one and cancels the other copies at
+ * once; it never touches a sibling run's prediction.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createActivities } from '../src/activities';
+import { ReplicateSimulator } from '../src/simulator';
+
+const TOKEN = 'adoption-test-token';
+const sim = new ReplicateSimulator({ token: TOKEN });
+// Webhooks go to a receiver that just acknowledges them.
+const hooks: Server = createServer((_req, res) => res.writeHead(204).end());
+let hookBase = '';
+
+beforeAll(async () => {
+  await sim.start();
+  await new Promise<void>((resolve) => hooks.listen(0, '127.0.0.1', resolve));
+  hookBase = `http://127.0.0.1:${(hooks.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  await sim.stop();
+  await new Promise((resolve) => hooks.close(resolve));
+});
+
+const hookFor = (workflowId: string) => `${hookBase}/webhooks/replicate?workflow=${workflowId}`;
+
+/** A create as one of our attempts sent it, committed `lateMs` after it was sent. */
+async function sentEarlier(workflowId: string, cancelAtMs: number, lateMs: number): Promise<string> {
+  const response = await fetch(`${sim.baseUrl}/models/sim/never/predictions`, {
+    method: 'POST',
+    headers: {
+      Authorization: `Bearer ${TOKEN}`,
+      'Content-Type': 'application/json',
+      'Cancel-After': `${Math.floor((cancelAtMs - Date.now() + lateMs) / 1000)}s`,
+    },
+    body: JSON.stringify({
+      input: { prompt: 'same' },
+      webhook: hookFor(workflowId),
+      webhook_events_filter: ['completed'],
+    }),
+  });
+  expect(response.status).toBe(201);
+  return ((await response.json()) as { id: string }).id;
+}
+
+it('a retried create adopts one of the copies its attempts made and cancels the others at once', async () => {
+  const now = Date.now();
+  const cancelAtMs = now + 10 * 60_000;
+  // Attempts 1 and 2 of run-1 both timed out; Replicate committed both, ~20 s after each was sent.
+  const first = await sentEarlier('run-1', cancelAtMs, 20_000);
+  const second = await sentEarlier('run-1', cancelAtMs, 21_000);
+  // A sibling run with the same model and input, in the same second.
+  const sibling = await sentEarlier('run-2', cancelAtMs, 0);
+
+  const activities = createActivities({ token: TOKEN, baseUrl: sim.baseUrl, webhookBaseUrl: hookBase });
+  const env = new MockActivityEnvironment(
+    {
+      attempt: 3,
+      workflowExecution: { workflowId: 'run-1', runId: 'r1' },
+      scheduledTimestampMs: now - 80_000,
+      startToCloseTimeoutMs: 40_000,
+    },
+    { logger: new DefaultLogger('ERROR') },
+  );
+  const result = await env.run(activities.createPrediction, {
+    model: 'sim/never',
+    input: { prompt: 'same' },
+    cancelAt: new Date(cancelAtMs).toISOString(),
+    requestedAt: new Date(now - 80_000).toISOString(),
+  });
+
+  // Before the fix: no match (the deadlines are ~20 s late), a 4th prediction, both copies left running.
+  expect(sim.predictionIds()).toHaveLength(3);
+  expect(result).toMatchObject({ id: first, adopted: true, webhook: true });
+  expect(sim.counters(second).cancels).toBe(1);
+  expect(sim.prediction(second)!.status).toBe('canceled');
+  expect(sim.counters(first).cancels).toBe(0);
+  expect(sim.counters(sibling).cancels).toBe(0);
+  expect(sim.prediction(sibling)!.status).not.toBe('canceled');
+});
