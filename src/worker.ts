@@ -8,7 +8,7 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import { Client } from '@temporalio/client';
 import { createActivities } from './activities';
 import { createOutputActivities } from './activities/outputs';
-import { createReconcileActivities } from './activities/reconcile';
+import { createReconcileActivities, jobOwnersFromVisibility } from './activities/reconcile';
 import { ensureSearchAttributes } from './temporal-setup';
 import { startWebhookReceiver } from './webhooks';
 import { ConfigError, readWorkerConfig, type WorkerConfig } from './config';
@@ -19,6 +19,7 @@ export const workflowsPath = path.join(__dirname, 'workflows');
 
 /** Worker options shared by `npm run worker`, the demo and the tests. */
 export function workerOptions(config: WorkerConfig, connection: NativeConnection): WorkerOptions {
+  const temporalClient = new Client({ connection, namespace: config.namespace });
   return {
     connection,
     namespace: config.namespace,
@@ -35,9 +36,14 @@ export function workerOptions(config: WorkerConfig, connection: NativeConnection
         baseUrl: config.replicateBaseUrl,
         webhookBaseUrl: config.webhook?.baseUrl ?? undefined,
         ...(config.httpTimeouts ? { timeouts: config.httpTimeouts } : {}),
+        // A retried create never adopts a job another open run owns.
+        jobOwners: jobOwnersFromVisibility(temporalClient),
       }),
-      // The reconciler asks Temporal's visibility which jobs running workflows own.
-      ...createReconcileActivities({ client: new Client({ connection, namespace: config.namespace }) }),
+      // The reconciler asks Temporal which jobs our runs created and which open runs own.
+      ...createReconcileActivities({
+        client: temporalClient,
+        createTimeoutMs: config.httpTimeouts?.createMs,
+      }),
       // Output files are fetched only from Replicate's delivery hosts, the API's origin and OUTPUT_ALLOWED_ORIGINS.
       ...createOutputActivities({
         outputDir: config.outputDir,

@@ -2,12 +2,13 @@
  * Activities: every call to Replicate. Built by a factory that receives the configuration, so the token stays in
  * the worker process (never in workflow arguments or results) and tests can point at the simulator.
  */
+import { createHash } from 'node:crypto';
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type Replicate from 'replicate';
 import { formatSeconds } from '../shared/duration';
 import { PredictionFailureType } from '../shared/failures';
 import { isCreateTarget, parseModelRef } from '../shared/model-ref';
-import { adoptionWindowStart, chooseAdoption } from '../shared/adopt';
+import { adoptionWindowStart, canonicalJson, chooseAdoption } from '../shared/adopt';
 import type { CreateTarget } from '../shared/model-ref';
 import type { JobKind, Prediction, PredictionSnapshot, PredictionStatus } from '../shared/types';
 import { ReplicateCallError, replicateCall, type ReplicateHttpConfig } from './replicate-client';
@@ -322,9 +323,20 @@ export function createActivities(config: ActivityConfig) {
         status: p.status,
         createdAt: p.created_at ?? since,
         deadline: p.deadline ?? null,
+        version: p.version ?? null,
+        deployment: p.deployment ?? null,
+        webhook: p.webhook ?? null,
+        inputDigest: inputDigest(p.input ?? null),
       }));
     },
   };
+}
+
+/** sha256 of the canonical JSON of a job's input: how the reconciler compares listings with runs' requests. */
+export function inputDigest(input: unknown): string {
+  return createHash('sha256')
+    .update(canonicalJson(input ?? null))
+    .digest('hex');
 }
 
 /** One line of a listing, for the reconciler. */
@@ -336,6 +348,12 @@ export interface JobSummary {
   createdAt: string;
   /** set when the job was created with Cancel-After, as all of ours are */
   deadline: string | null;
+  version?: string | null;
+  deployment?: string | null;
+  /** the webhook URL it was created with (ours name the workflow) */
+  webhook?: string | null;
+  /** sha256 of its input's canonical JSON (see inputDigest): the reconciler matches it to a run's request */
+  inputDigest?: string;
 }
 
 export type Activities = ReturnType<typeof createActivities>;

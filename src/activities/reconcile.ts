@@ -1,23 +1,219 @@
 /**
- * Activities of the orphan reconciler: which Replicate jobs do running workflows own? (Temporal visibility,
- * through the ReplicatePredictionId search attribute the workflows upsert.)
+ * Activities of the orphan reconciler: which Replicate jobs did this system create, and which do open runs own?
+ *
+ * A job is OURS only when it matches a create recorded by one of our runs (runPrediction / runTraining, open or
+ * closed recently): same model (version, deployment), same input (canonical JSON), created inside that run's
+ * window, and sent by that run (its webhook URL names the run; without one, its deadline fits the run's
+ * Cancel-After target: the adoption rule of src/shared/adopt.ts). A run's request is read from the first event of
+ * its history (WorkflowExecutionStarted), cached per run. Anything else (scripts, the web UI) is FOREIGN and never
+ * touched.
+ * A job is OWNED when an open run's current job id equals it: from the ReplicatePredictionId search attribute
+ * when the run has it, else from the run's `status` query (every workflow version answers it; runs started with
+ * `searchAttributes: false` or recorded before that patch have no attribute). A match of an open run that is
+ * still creating (it may yet adopt it), or whose state cannot be read, is WAITING: never canceled.
+ * ORPHAN = ours, not owned, not waiting.
  */
-import type { Client } from '@temporalio/client';
+import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
+import { optionalTsToMs } from '@temporalio/common/lib/time';
+import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
+import { CLOCK_SKEW_MS, madeBy, type RecordedCreate } from '../shared/adopt';
+import { isCreateTarget, parseModelRef } from '../shared/model-ref';
 import { ReplicatePredictionId } from '../shared/search-attributes';
+import type { JobKind, PredictionRequest, PredictionState, TrainingRequest } from '../shared/types';
+import { DEFAULT_CEILING_MS } from '../workflows/prediction';
+import { DEFAULT_HTTP_TIMEOUTS, inputDigest, type JobSummary } from './index';
 
-export function createReconcileActivities(temporal: { client: Client }) {
-  return {
-    /** Ids of the jobs owned by runPrediction/runTraining workflows that are still running. */
-    async listOwnedJobIds(): Promise<string[]> {
-      const owned: string[] = [];
-      const query = `ExecutionStatus = 'Running' AND WorkflowType IN ('runPrediction', 'runTraining')`;
-      for await (const wf of temporal.client.workflow.list({ query })) {
-        const id = wf.typedSearchAttributes.get(ReplicatePredictionId);
-        if (id) owned.push(id);
+export interface JobClassification {
+  /** owned by an open run */
+  owned: string[];
+  /** made by one of our runs, not owned, no open run may still adopt it: to cancel */
+  orphans: string[];
+  /** matches an open run that is still creating (or whose state could not be read): left alone */
+  waiting: string[];
+  /** not created by this system (no run of ours recorded such a create): never touched */
+  foreign: string[];
+}
+
+interface Run {
+  info: WorkflowExecutionInfo;
+  kind: JobKind;
+  /** null when its request does not describe a create (invalid, unreadable) */
+  create: RecordedCreate | null;
+}
+
+const RUN_TYPES = { runPrediction: 'prediction', runTraining: 'training' } as const;
+/** how long one `status` query may take; a run that does not answer in time counts as unreadable */
+const QUERY_TIMEOUT_MS = 5_000;
+const CONCURRENCY = 8;
+const MAX_CACHED_RUNS = 20_000;
+
+export function createReconcileActivities(temporal: { client: Client; createTimeoutMs?: number }) {
+  const { client } = temporal;
+  const attemptTimeoutMs = temporal.createTimeoutMs ?? DEFAULT_HTTP_TIMEOUTS.createMs;
+  /** runId -> the create it recorded (a run's first event never changes) */
+  const recorded = new Map<string, RecordedCreate | null>();
+
+  async function recordedCreate(info: WorkflowExecutionInfo, kind: JobKind): Promise<RecordedCreate | null> {
+    const cached = recorded.get(info.runId);
+    if (cached !== undefined) {
+      if (cached && info.closeTime) return { ...cached, untilMs: untilOf(info) }; // closed since it was cached
+      return cached;
+    }
+    const { history } = await client.workflowService.getWorkflowExecutionHistory({
+      namespace: client.options.namespace,
+      execution: { workflowId: info.workflowId, runId: info.runId },
+      maximumPageSize: 1,
+    });
+    const first = history?.events?.[0];
+    const started = first?.workflowExecutionStartedEventAttributes;
+    let create: RecordedCreate | null = null;
+    if (started) {
+      const request = await decodeFromPayloadsAtIndex<PredictionRequest | TrainingRequest>(
+        client.options.loadedDataConverter,
+        0,
+        started.input?.payloads,
+      ).catch(() => undefined);
+      const target =
+        request && typeof request.model === 'string'
+          ? parseModelRef(
+              request.model,
+              kind === 'prediction' && (request as PredictionRequest).deployment === true,
+            )
+          : undefined;
+      if (request && target && isCreateTarget(target)) {
+        // The chain's first start: a continued run carries it in `resume`.
+        const resumedFrom = request.resume ? Date.parse(request.resume.startedAt) : NaN;
+        const firstStart = Number.isFinite(resumedFrom) ? resumedFrom : info.startTime.getTime();
+        // The instant every create of the run aims Cancel-After at (as the workflow computes its ceiling).
+        const expiration = optionalTsToMs(started.workflowExecutionExpirationTime);
+        const cancelAtMs = expiration ? expiration : firstStart + DEFAULT_CEILING_MS;
+        create = {
+          target,
+          inputKey: inputDigest(request.input),
+          cancelAtMs,
+          fromMs: firstStart - CLOCK_SKEW_MS,
+          untilMs: untilOf(info),
+          attemptTimeoutMs,
+          workflowId: info.workflowId,
+        };
       }
-      return owned;
+    }
+    if (recorded.size >= MAX_CACHED_RUNS) recorded.delete(recorded.keys().next().value!);
+    recorded.set(info.runId, create);
+    return create;
+  }
+
+  /** A run's create may be committed up to one attempt timeout after its last moment (plus the clocks' skew). */
+  function untilOf(info: WorkflowExecutionInfo): number {
+    return (info.closeTime?.getTime() ?? Date.now()) + attemptTimeoutMs + CLOCK_SKEW_MS;
+  }
+
+  /** Our runs that may have created a job at or after `sinceMs`: open ones, and those closed since. */
+  async function listRuns(sinceMs: number): Promise<Run[]> {
+    const infos: WorkflowExecutionInfo[] = [];
+    const query = `WorkflowType IN ('runPrediction', 'runTraining') AND (ExecutionStatus = 'Running' OR CloseTime >= '${new Date(sinceMs).toISOString()}')`;
+    for await (const info of client.workflow.list({ query })) infos.push(info);
+    return mapLimit(infos, CONCURRENCY, async (info) => {
+      const kind = RUN_TYPES[info.type as keyof typeof RUN_TYPES];
+      return { info, kind, create: await recordedCreate(info, kind) };
+    });
+  }
+
+  /** An open run's current job: 'creating', its id, or undefined when it cannot be read. */
+  async function currentJob(run: Run): Promise<string | 'creating' | undefined> {
+    const fromAttribute = run.info.typedSearchAttributes.get(ReplicatePredictionId);
+    if (fromAttribute) return fromAttribute;
+    try {
+      const state = await client.withDeadline(Date.now() + QUERY_TIMEOUT_MS, () =>
+        client.workflow.getHandle(run.info.workflowId, run.info.runId).query<PredictionState>('status'),
+      );
+      if (state.predictionId) return state.predictionId;
+      return state.status === 'creating' ? 'creating' : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  return {
+    /** Sort running jobs (that carry a deadline) into owned, orphans, waiting and foreign. */
+    async classifyJobs(jobs: JobSummary[]): Promise<JobClassification> {
+      const result: JobClassification = { owned: [], orphans: [], waiting: [], foreign: [] };
+      if (jobs.length === 0) return result;
+      const earliest = Math.min(...jobs.map((j) => Date.parse(j.createdAt)));
+      const runs = await listRuns(earliest - attemptTimeoutMs - CLOCK_SKEW_MS);
+      const open = (run: Run) => run.info.status.name === 'RUNNING';
+
+      const matchesOf = new Map<string, Run[]>();
+      for (const job of jobs) {
+        const facts = {
+          created_at: job.createdAt,
+          model: job.model,
+          version: job.version ?? null,
+          deployment: job.deployment ?? null,
+          deadline: job.deadline,
+          webhook: job.webhook ?? null,
+          inputKey: job.inputDigest ?? '',
+        };
+        matchesOf.set(
+          job.id,
+          runs.filter((run) => run.create && run.kind === job.kind && madeBy(facts, run.create)),
+        );
+      }
+      // Current jobs of the open runs that matter: every attribute we have, and a query where it is missing.
+      const owned = new Set<string>();
+      for (const run of runs.filter(open)) {
+        const id = run.info.typedSearchAttributes.get(ReplicatePredictionId);
+        if (id) owned.add(id);
+      }
+      const matchedOpen = [...new Set([...matchesOf.values()].flat())].filter(open);
+      const unsettled = new Set<Run>();
+      await mapLimit(matchedOpen, CONCURRENCY, async (run) => {
+        const current = await currentJob(run);
+        if (current === undefined || current === 'creating') unsettled.add(run);
+        else owned.add(current);
+      });
+
+      for (const job of jobs) {
+        const matches = matchesOf.get(job.id)!;
+        if (owned.has(job.id)) result.owned.push(job.id);
+        else if (matches.length === 0) result.foreign.push(job.id);
+        else if (matches.some((run) => unsettled.has(run))) result.waiting.push(job.id);
+        else result.orphans.push(job.id);
+      }
+      return result;
     },
   };
+}
+
+/**
+ * For adoption: which open runs own these job ids (id -> workflow id), from Temporal visibility (the
+ * ReplicatePredictionId search attribute).
+ */
+export function jobOwnersFromVisibility(client: Client): (ids: string[]) => Promise<Map<string, string>> {
+  return async (ids) => {
+    const owners = new Map<string, string>();
+    const safe = ids.filter((id) => /^[A-Za-z0-9_-]+$/.test(id));
+    if (safe.length === 0) return owners;
+    const query = `ExecutionStatus = 'Running' AND ReplicatePredictionId IN (${safe.map((id) => `'${id}'`).join(', ')})`;
+    for await (const wf of client.workflow.list({ query })) {
+      const id = wf.typedSearchAttributes.get(ReplicatePredictionId);
+      if (id) owners.set(id, wf.workflowId);
+    }
+    return owners;
+  };
+}
+
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }
 
 export type ReconcileActivities = ReturnType<typeof createReconcileActivities>;

@@ -1,10 +1,13 @@
 /**
- * `reconcileOrphans`: find Replicate jobs that are still running but that no running workflow owns, and (with
- * `apply`) cancel them. Meant to run on a Temporal Schedule (`npm run -s client -- reconcile --schedule 10m`).
+ * `reconcileOrphans`: find Replicate jobs that this system created, that are still running and that no open run
+ * owns, and (with `apply`) cancel them. Every worker keeps it on a Temporal Schedule (`replicate-reconciler`,
+ * RECONCILE_EVERY, src/temporal-setup.ts); `npm run -s client -- reconcile` runs it once.
  *
- * Only jobs carrying a `deadline` are considered: we send Cancel-After on every create, so a job without one was
- * not started by this system (a script, the web UI) and is never touched. Jobs younger than `graceSeconds` are
- * left alone too: their workflow may not have recorded the id yet.
+ * Only jobs carrying a `deadline` are considered (we send Cancel-After on every create) and, of those, only the
+ * ones that match a create recorded by one of our runs (src/activities/reconcile.ts): a job started by a script
+ * or the web UI is never touched. A job an open run owns (search attribute or `status` query), or that an open
+ * run still creating may adopt, is never canceled. Jobs younger than `graceSeconds` are left alone too: their
+ * workflow may not have recorded the id yet.
  */
 import { log, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
@@ -24,8 +27,14 @@ export interface ReconcileOptions {
 export interface OrphanReport {
   dryRun: boolean;
   scanned: number;
+  /** running jobs with a deadline, older than the grace period: the ones examined */
   running: number;
+  /** of those: owned by an open run */
   owned: number;
+  /** of those: matching an open run still creating (it may adopt one), or whose state could not be read */
+  waiting: number;
+  /** of those: not created by this system (scripts, the web UI): never touched */
+  foreign: number;
   orphans: { id: string; kind: JobKind; model: string | null; status: string; createdAt: string }[];
   canceled: string[];
   cancelFailed: string[];
@@ -41,8 +50,8 @@ const { listRecentJobs, cancelPrediction } = proxyActivities<Activities>({
     nonRetryableErrorTypes: NON_RETRYABLE_REPLICATE_ERRORS,
   },
 });
-const { listOwnedJobIds } = proxyActivities<ReconcileActivities>({
-  startToCloseTimeout: '1m',
+const { classifyJobs } = proxyActivities<ReconcileActivities>({
+  startToCloseTimeout: '3m',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 5 },
 });
 
@@ -56,8 +65,10 @@ export async function reconcileOrphans(options: ReconcileOptions = {}): Promise<
   const running = jobs.filter(
     (j) => !isTerminal(j.status) && j.deadline !== null && Date.parse(j.createdAt) <= now - graceMs,
   );
-  const owned = new Set(await listOwnedJobIds());
-  const orphans = running.filter((j) => !owned.has(j.id));
+  const classes =
+    running.length > 0 ? await classifyJobs(running) : { owned: [], orphans: [], waiting: [], foreign: [] };
+  const orphanIds = new Set(classes.orphans);
+  const orphans = running.filter((j) => orphanIds.has(j.id));
 
   const canceled: string[] = [];
   const cancelFailed: string[] = [];
@@ -76,7 +87,9 @@ export async function reconcileOrphans(options: ReconcileOptions = {}): Promise<
     dryRun: !apply,
     scanned: jobs.length,
     running: running.length,
-    owned: running.length - orphans.length,
+    owned: classes.owned.length,
+    waiting: classes.waiting.length,
+    foreign: classes.foreign.length,
     orphans: orphans.map(({ id, kind, model, status, createdAt }) => ({
       id,
       kind,
@@ -88,7 +101,7 @@ export async function reconcileOrphans(options: ReconcileOptions = {}): Promise<
     cancelFailed,
   };
   log.info(
-    `reconcile: ${report.scanned} jobs since ${since}, ${report.running} running, ${orphans.length} orphaned, ${apply ? `${canceled.length} canceled` : 'dry run: none canceled'}`,
+    `reconcile: ${report.scanned} jobs since ${since}, ${report.running} running (${report.owned} owned, ${report.waiting} waiting, ${report.foreign} not ours), ${orphans.length} orphaned, ${apply ? `${canceled.length} canceled` : 'dry run: none canceled'}`,
     { orphans: orphans.map((o) => o.id), canceled },
   );
   return report;

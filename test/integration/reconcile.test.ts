@@ -1,7 +1,13 @@
-/** The orphan reconciler: reports, then cancels, running predictions that no running workflow owns. */
+/**
+ * The orphan reconciler: reports, then cancels, running predictions that this system created and that no open run
+ * owns (issue 9, A.3: never a live run's, whatever its search attributes; never a foreign job).
+ */
+import { createServer, type Socket, type AddressInfo } from 'node:net';
+import type { WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { EXIT, RECONCILE_SCHEDULE_ID } from '../../src/client';
 import { ReplicatePredictionId } from '../../src/shared/search-attributes';
+import { statusQuery } from '../../src/workflows';
 import type { OrphanReport } from '../../src/workflows/reconcile';
 import { SECRET_TOKEN, startTestbed, type Testbed, cliOn } from '../helpers/testbed';
 
@@ -34,43 +40,104 @@ async function createDirectly(input: object, cancelAfter?: string): Promise<stri
   return ((await response.json()) as { id: string }).id;
 }
 
-it('reports orphans in a dry run, cancels them with --apply, and never touches owned or foreign jobs', async () => {
-  const orphan = await createDirectly({ lost: true }, '10m');
-  const foreign = await createDirectly({ someone: 'else' }); // no Cancel-After: not ours
-  const handle = await bed.start(
-    { model: 'sim/never', input: { owned: true } },
+/** A Replicate that accepts connections and never answers: a run whose create hangs stays 'creating'. */
+async function blackHole(): Promise<{ baseUrl: string; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Cancel-After that aims at a run's ceiling, as the run's own create sends it. */
+async function aimedAt(handle: WorkflowHandle, timeoutMs: number): Promise<string> {
+  const { startTime } = await handle.describe();
+  return `${Math.floor((startTime.getTime() + timeoutMs - Date.now()) / 1000)}s`;
+}
+
+const currentId = async (handle: WorkflowHandle) => (await handle.query(statusQuery)).predictionId;
+
+it('cancels only what this system created and no open run owns: never a live run, a creating run, or a foreign job', async () => {
+  // A live run without search attributes (as with searchAttributes: false, or recorded before that patch).
+  const noAttributes = await bed.start(
+    { model: 'sim/never', input: { case: 'no-attributes' }, searchAttributes: false },
     { workflowExecutionTimeout: '5m' },
   );
+  // A live run with them, and a copy of its create that it never learned of (a lost create): the orphan.
+  const withAttributes = await bed.start(
+    { model: 'sim/never', input: { case: 'attributes' } },
+    { workflowExecutionTimeout: '5m' },
+  );
+  await expect.poll(() => currentId(noAttributes), { timeout: 10_000 }).toMatch(/^[a-z0-9]{26}$/);
   await expect
-    .poll(async () => (await handle.describe()).typedSearchAttributes.get(ReplicatePredictionId), {
+    .poll(async () => (await withAttributes.describe()).typedSearchAttributes.get(ReplicatePredictionId), {
       timeout: 10_000,
     })
     .toMatch(/^[a-z0-9]{26}$/);
-  const owned = (await handle.describe()).typedSearchAttributes.get(ReplicatePredictionId)!;
+  const liveWithout = (await currentId(noAttributes))!;
+  const liveWith = (await currentId(withAttributes))!;
+  const orphan = await createDirectly({ case: 'attributes' }, await aimedAt(withAttributes, 5 * 60_000));
+  // Jobs of others sharing the account: with a Cancel-After (another script) and without (the web UI).
+  const foreign = await createDirectly({ someone: 'else' }, '10m');
+  const foreignNoDeadline = await createDirectly({ someone: 'else' });
 
-  const dry = await cli('reconcile', '--grace', '0s', '--json');
-  expect(dry.code).toBe(EXIT.ok);
-  const dryReport = JSON.parse(dry.out[0]!) as OrphanReport;
-  expect(dryReport).toMatchObject({ dryRun: true, canceled: [], running: 2, owned: 1 });
-  expect(dryReport.orphans.map((o) => o.id)).toEqual([orphan]);
-  expect(bed.sim.counters(orphan).cancels).toBe(0);
+  const hole = await blackHole();
+  try {
+    await bed.withWorker({ replicateBaseUrl: hole.baseUrl }, async (taskQueue) => {
+      // A run whose create is still on the wire, and the prediction that create will turn out to have made.
+      const creating = await bed.start(
+        { model: 'sim/never', input: { case: 'creating' } },
+        { taskQueue, workflowExecutionTimeout: '5m' },
+      );
+      await expect.poll(async () => (await creating.query(statusQuery)).status).toBe('creating');
+      const pending = await createDirectly({ case: 'creating' }, await aimedAt(creating, 5 * 60_000));
 
-  const applied = await cli('reconcile', '--grace', '0s', '--apply');
-  expect(applied.code).toBe(EXIT.ok);
-  expect(applied.out.join('\n')).toContain(`prediction ${orphan}  sim/never  processing`);
-  expect(applied.out.join('\n')).toContain('-> canceled');
-  expect(bed.sim.prediction(orphan)!.status).toBe('canceled');
-  expect(bed.sim.counters(owned).cancels).toBe(0);
-  expect(bed.sim.counters(foreign).cancels).toBe(0);
-  expect(bed.sim.prediction(owned)!.status).toBe('processing');
+      const dry = await cli('reconcile', '--grace', '0s', '--json');
+      expect(dry.code).toBe(EXIT.ok);
+      const dryReport = JSON.parse(dry.out[0]!) as OrphanReport;
+      expect(dryReport).toMatchObject({
+        dryRun: true,
+        canceled: [],
+        running: 5,
+        owned: 2,
+        waiting: 1,
+        foreign: 1,
+      });
+      expect(dryReport.orphans.map((o) => o.id)).toEqual([orphan]);
+      expect(bed.sim.counters(orphan).cancels).toBe(0);
+
+      const applied = await cli('reconcile', '--grace', '0s', '--apply');
+      expect(applied.code).toBe(EXIT.ok);
+      expect(applied.out.join('\n')).toMatch(
+        new RegExp(`prediction ${orphan}  sim/never  \\w+  .*-> canceled`),
+      );
+      // Before the fix: 4 canceled (the orphan, the live run without attributes, the creating run's, the foreign).
+      expect(bed.sim.prediction(orphan)!.status).toBe('canceled');
+      for (const untouched of [liveWithout, liveWith, pending, foreign, foreignNoDeadline]) {
+        expect(bed.sim.counters(untouched).cancels, untouched).toBe(0);
+        expect(bed.sim.prediction(untouched)!.status, untouched).not.toBe('canceled');
+      }
+      await creating.terminate();
+    });
+  } finally {
+    await hole.close();
+  }
 
   // The grace period protects young jobs whose workflow may not have recorded them yet.
-  const young = await createDirectly({ young: true }, '10m');
+  const young = await createDirectly({ case: 'attributes' }, await aimedAt(withAttributes, 5 * 60_000));
   const graceful = JSON.parse((await cli('reconcile', '--apply', '--json')).out[0]!) as OrphanReport;
   expect(graceful.orphans.map((o) => o.id)).not.toContain(young);
   expect(bed.sim.counters(young).cancels).toBe(0);
 
-  await handle.cancel();
+  await Promise.all([noAttributes.cancel(), withAttributes.cancel()]);
 });
 
 it('--schedule creates (then updates) a Temporal Schedule, --unschedule deletes it', async () => {
