@@ -55,6 +55,10 @@ export interface ResumeState {
   /** when the first run of the chain started (ISO 8601) */
   startedAt: string;
   runs: number;
+  /** (v6) the create asked for webhooks: keep the fallback polling schedule in the next run */
+  webhook?: boolean;
+  /** (v6) webhook news about the job not yet acted on */
+  news?: PredictionSnapshot;
 }
 
 export interface PredictionMetrics {
@@ -105,6 +109,8 @@ export interface PredictionSnapshot {
   dataRemoved?: boolean;
   /** the create asked Replicate to send webhooks for this job */
   webhook?: boolean;
+  /** (webhook news) the output was too large to carry in a signal: the workflow reads it with a GET */
+  outputOmitted?: boolean;
 }
 
 /** Result of a successful `runPrediction`. */
@@ -139,6 +145,8 @@ export interface PredictionState {
   deadline: string;
   logsTail: string[];
   error: string | null;
+  /** (v6) why the last poll failed, while the run keeps polling (an outage); null after a successful poll */
+  pollError?: string | null;
   webUrl: string | null;
   /** how many runs (continue-as-new) this job has spanned so far */
   runs: number;

@@ -13,6 +13,7 @@
 import {
   ActivityFailure,
   ApplicationFailure,
+  TimeoutFailure,
   CancellationScope,
   ContinueAsNew,
   continueAsNew,
@@ -37,6 +38,7 @@ import {
   NON_RETRYABLE_REPLICATE_ERRORS,
   PipelineFailureType,
   PredictionFailureType,
+  ReplicateTransientType,
 } from '../shared/failures';
 import { ReplicateModel, ReplicatePredictionId, ReplicateStatus } from '../shared/search-attributes';
 import {
@@ -90,6 +92,16 @@ const SEARCH_ATTRIBUTES_PATCH = 'search-attributes-v1';
  * schedule is WEBHOOK_FALLBACK_POLLING. Runs recorded before the patch keep both old behaviours on replay.
  */
 const POLLING_V5_PATCH = 'local-activity-polls-v1';
+/**
+ * v6, in one patch: (1) a status read is safe to retry, so a poll that fails for a transient reason (5xx, network,
+ * timeout, 429) no longer fails the run: the workflow records it, waits its next backoff interval (at least the
+ * 429's Retry-After) and polls again, until its own deadline; an outage alone never cancels the prediction. Each
+ * poll's schedule-to-close ends at the deadline, computed per poll. (2) Webhook news is kept per job id: news about
+ * another prediction is ignored. (3) Continue-as-new carries the webhook mode and buffered webhook news. (4) A
+ * webhook whose output was too large to signal (outputOmitted) triggers an immediate GET instead of ending the run.
+ * Runs recorded before the patch keep the v5 behaviour on replay.
+ */
+const RESILIENCE_V6_PATCH = 'outages-and-late-news-v1';
 
 /**
  * Default safety margin between our deadline and the workflow's execution timeout: 10 % of the timeout, at least
@@ -117,6 +129,20 @@ const getOptions: ActivityOptions = {
     backoffCoefficient: 2,
     maximumInterval: '15s',
     maximumAttempts: 10,
+    nonRetryableErrorTypes: NON_RETRYABLE_REPLICATE_ERRORS,
+  },
+};
+/**
+ * v6 polls: a short retry inside one poll absorbs a blip; a longer outage is ridden out by the workflow's own
+ * backoff between polls (durable timers), until the deadline. Nothing here gives up on the job.
+ */
+const getOptionsV6: ActivityOptions = {
+  startToCloseTimeout: '20s', // HTTP timeout 15 s + margin
+  retry: {
+    initialInterval: '1s',
+    backoffCoefficient: 2,
+    maximumInterval: '4s',
+    maximumAttempts: 3,
     nonRetryableErrorTypes: NON_RETRYABLE_REPLICATE_ERRORS,
   },
 };
@@ -167,6 +193,7 @@ async function runJob(
   let polling = withPollingDefaults(request.polling);
   const maxPollsPerRun = request.maxPollsPerRun ?? DEFAULT_MAX_POLLS_PER_RUN;
   const useSearchAttributes = patched(SEARCH_ATTRIBUTES_PATCH) && request.searchAttributes !== false;
+  const v6 = patched(RESILIENCE_V6_PATCH);
 
   const state: PredictionState = {
     kind,
@@ -184,17 +211,43 @@ async function runJob(
     runs: (resume?.runs ?? 0) + 1,
   };
   setHandler(statusQuery, () => state);
+  // The job this run follows: declared before the signal handler, which may run as soon as it is set.
+  let current: PredictionSnapshot | undefined = resume?.job;
   // A webhook may arrive before the create returns (or between polls): keep the most advanced one.
   let pushed: PredictionSnapshot | undefined;
+  // v6: the most advanced news per job id, so news about another prediction can never hide our own.
+  const news = new Map<string, PredictionSnapshot>();
+  if (v6 && resume?.news) news.set(resume.news.id, resume.news);
   setHandler(webhookSignal, (snapshot) => {
+    if (v6) {
+      if (current !== undefined && snapshot.id !== current.id) {
+        log.warn(`ignored a webhook about ${kind} ${snapshot.id}: this run follows ${current.id}`, {
+          predictionId: current.id,
+          webhookPredictionId: snapshot.id,
+        });
+        return;
+      }
+      const known = news.get(snapshot.id);
+      if (known === undefined || progressRank(snapshot.status) > progressRank(known.status)) {
+        if (known === undefined && news.size >= MAX_PENDING_NEWS) return; // a flood of strangers before the create
+        news.set(snapshot.id, snapshot);
+      }
+      return;
+    }
     if (pushed === undefined || progressRank(snapshot.status) > progressRank(pushed.status))
       pushed = snapshot;
   });
-  const newsFromWebhook = (): boolean =>
-    pushed !== undefined &&
-    current !== undefined &&
-    pushed.id === current.id &&
-    progressRank(pushed.status) > progressRank(current.status);
+  const pendingNews = (): PredictionSnapshot | undefined =>
+    v6 ? (current === undefined ? undefined : news.get(current.id)) : pushed;
+  const newsFromWebhook = (): boolean => {
+    const n = pendingNews();
+    return (
+      n !== undefined &&
+      current !== undefined &&
+      n.id === current.id &&
+      progressRank(n.status) > progressRank(current.status)
+    );
+  };
 
   if (!resume && deadline - Date.now() < MIN_RUN_MS) {
     throw ApplicationFailure.create({
@@ -215,8 +268,9 @@ async function runJob(
   const pollingV5 = patched(POLLING_V5_PATCH);
   const getPrediction = (id: string, poll: number) => {
     const options = {
-      ...getOptions,
-      scheduleToCloseTimeout: untilDeadline,
+      ...(v6 ? getOptionsV6 : getOptions),
+      // v6: each poll may retry until the deadline, not until a deadline computed once at the start
+      scheduleToCloseTimeout: v6 ? Math.max(1_000, deadline - Date.now()) : untilDeadline,
       summary: `poll ${poll}: get ${kind} ${id}`,
     };
     return (
@@ -228,8 +282,13 @@ async function runJob(
     summary: `cancel ${kind} at Replicate`,
   });
 
-  let current: PredictionSnapshot | undefined = resume?.job;
   let adopted = false;
+  // Webhook mode: decided by the create; v6 carries it across continue-as-new (poll snapshots do not say).
+  let webhookMode = v6 && resume?.webhook === true;
+  // v6: the next poll waits at least this long (a 429's Retry-After seen by a failed poll)
+  let minNextWaitMs = 0;
+  // v6: a webhook said the job ended but its output was too large to signal: read it with a GET now
+  let pollNow = false;
   const observe = (next: PredictionSnapshot): void => {
     if (current === undefined) {
       adopted = next.adopted === true;
@@ -280,7 +339,8 @@ async function runJob(
           ),
         );
       }
-      if (current!.webhook && request.polling === undefined)
+      if (current!.webhook) webhookMode = true;
+      if ((v6 ? webhookMode : current!.webhook) && request.polling === undefined)
         polling = pollingV5 ? WEBHOOK_FALLBACK_POLLING : WEBHOOK_FALLBACK_POLLING_V4;
       while (!isTerminal(current!.status)) {
         if (pollsThisRun >= maxPollsPerRun || workflowInfo().continueAsNewSuggested) {
@@ -288,9 +348,16 @@ async function runJob(
             predictionId: current!.id,
             historyLength: workflowInfo().historyLength,
           });
+          const carried = pendingNews();
           const next = {
             ...request,
-            resume: { job: current!, polls: state.polls, startedAt: state.startedAt, runs: state.runs },
+            resume: {
+              job: current!,
+              polls: state.polls,
+              startedAt: state.startedAt,
+              runs: state.runs,
+              ...(v6 ? { webhook: webhookMode, ...(carried ? { news: carried } : {}) } : {}),
+            },
           };
           // (continueAsNew throws; the catch below lets it through untouched)
           return kind === 'training'
@@ -298,20 +365,50 @@ async function runJob(
             : await continueAsNew<typeof runPrediction>(next as PredictionRequest);
         }
         if (newsFromWebhook()) {
-          observe(pushed!); // the webhook told us first: no GET needed
-          continue;
+          const n = pendingNews()!;
+          if (v6 && n.outputOmitted) {
+            // too large to travel in a signal: the GET below stores it out of band
+            news.delete(n.id);
+            pollNow = true;
+          } else {
+            observe(n); // the webhook told us first: no GET needed
+            continue;
+          }
         }
-        const wait = pollDelayMs(state.polls, polling);
-        state.nextPollAt = new Date(Date.now() + wait).toISOString();
-        // A durable timer, cut short by a webhook with news.
-        const woken = await condition(newsFromWebhook, wait, {
-          summary: `wait ${humanDuration(wait)} before poll ${state.polls + 1}`,
-        });
-        state.nextPollAt = null;
-        if (woken) continue;
+        if (!pollNow) {
+          const wait = Math.max(pollDelayMs(state.polls, polling), minNextWaitMs);
+          state.nextPollAt = new Date(Date.now() + wait).toISOString();
+          // A durable timer, cut short by a webhook with news.
+          const woken = await condition(newsFromWebhook, wait, {
+            summary: `wait ${humanDuration(wait)} before poll ${state.polls + 1}`,
+          });
+          state.nextPollAt = null;
+          if (woken) continue;
+        }
+        pollNow = false;
+        minNextWaitMs = 0;
         state.polls += 1;
         pollsThisRun += 1;
-        observe(await getPrediction(current!.id, state.polls));
+        if (!v6) {
+          observe(await getPrediction(current!.id, state.polls));
+          continue;
+        }
+        try {
+          observe(await getPrediction(current!.id, state.polls));
+          state.pollError = null;
+        } catch (error) {
+          const transient = transientPollFailure(error);
+          if (transient === undefined) throw error;
+          // The job is still running at Replicate as far as we know: record the failure and poll again later.
+          minNextWaitMs = transient.retryAfterMs ?? 0;
+          state.pollError = transient.message;
+          log.warn(`poll ${state.polls} of ${kind} ${current!.id} failed; polling again later`, {
+            predictionId: current!.id,
+            reason: transient.message,
+            retryAfterMs: transient.retryAfterMs,
+          });
+          setCurrentDetails(currentDetails(state));
+        }
       }
       return finish(kind, current!, state, adopted);
     });
@@ -341,6 +438,27 @@ async function runJob(
   }
 }
 
+/** At most this many jobs' webhook news is buffered before the create returns (only our own job's is used). */
+const MAX_PENDING_NEWS = 8;
+
+const TRANSIENT_TYPES: string[] = Object.values(ReplicateTransientType);
+
+/**
+ * A poll that failed for a reason that waiting can fix (5xx, network, timeout, 429), with the 429's Retry-After;
+ * undefined for anything else (401, 403, 404, ...: the run fails as before).
+ */
+function transientPollFailure(error: unknown): { message: string; retryAfterMs?: number } | undefined {
+  // A regular activity's failure is an ActivityFailure around the cause; a local activity's may be the cause itself.
+  const cause = error instanceof ActivityFailure ? error.cause : error;
+  if (cause instanceof TimeoutFailure) return { message: `no answer in time (${cause.message})` };
+  if (!(cause instanceof ApplicationFailure) || cause.nonRetryable) return undefined;
+  if (cause.type !== null && cause.type !== undefined && !TRANSIENT_TYPES.includes(cause.type))
+    return undefined;
+  const details = cause.details?.[0] as { retryAfterMs?: unknown } | undefined;
+  const retryAfterMs = typeof details?.retryAfterMs === 'number' ? details.retryAfterMs : undefined;
+  return { message: cause.message, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
+}
+
 /** Markdown for the Temporal UI's "current details": where the run stands now. */
 function currentDetails(state: PredictionState): string {
   const elapsed = humanDuration(Date.now() - Date.parse(state.startedAt));
@@ -349,6 +467,7 @@ function currentDetails(state: PredictionState): string {
     `**${state.status}** · ${state.kind} \`${state.predictionId ?? '…'}\` · ${state.polls} poll${state.polls === 1 ? '' : 's'} · ${elapsed}${link}`,
   ];
   if (state.error) lines.push('', `error: ${state.error}`);
+  if (state.pollError) lines.push('', `last poll failed (polling again): ${state.pollError}`);
   if (state.logsTail.length > 0) lines.push('', '```', ...state.logsTail.slice(-5), '```');
   return lines.join('\n');
 }
