@@ -1,5 +1,10 @@
-/** Namespace setup the workflows rely on: the search attributes they upsert must be registered. */
+/**
+ * Namespace setup: the search attributes the workflows upsert must be registered, and the orphan reconciler runs
+ * on a Schedule.
+ */
 import type { NativeConnection } from '@temporalio/worker';
+import { ScheduleAlreadyRunning, type Client } from '@temporalio/client';
+import { msToNumber } from '@temporalio/common/lib/time';
 import { SearchAttributeType } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { SEARCH_ATTRIBUTES } from './shared/search-attributes';
@@ -47,4 +52,67 @@ export async function ensureSearchAttributes(
     );
   }
   return missing.map((k) => k.name);
+}
+
+/** The orphan reconciler's Schedule: one per namespace, kept by every worker (and `reconcile --schedule`). */
+export const RECONCILE_SCHEDULE_ID = 'replicate-reconciler';
+
+export interface ReconcilerScheduleOptions {
+  taskQueue: string;
+  everyMs: number;
+  /** passed to reconcileOrphans (defaults: 60 min, 120 s) */
+  lookbackMinutes?: number;
+  graceSeconds?: number;
+}
+
+/**
+ * Make sure the `replicate-reconciler` Schedule exists and runs reconcileOrphans in apply mode every `everyMs`
+ * on `taskQueue` (idempotent: workers racing at start are fine). Returns what it did.
+ */
+export async function ensureReconcilerSchedule(
+  client: Client,
+  options: ReconcilerScheduleOptions,
+): Promise<'created' | 'updated' | 'unchanged'> {
+  const args = [
+    {
+      apply: true,
+      lookbackMinutes: options.lookbackMinutes ?? 60,
+      graceSeconds: options.graceSeconds ?? 120,
+    },
+  ];
+  const action = {
+    type: 'startWorkflow' as const,
+    workflowType: 'reconcileOrphans',
+    taskQueue: options.taskQueue,
+    args,
+    workflowExecutionTimeout: '10m',
+  };
+  const spec = { intervals: [{ every: options.everyMs }] };
+  try {
+    await client.schedule.create({
+      scheduleId: RECONCILE_SCHEDULE_ID,
+      spec,
+      action,
+      policies: { overlap: 'SKIP' },
+    });
+    return 'created';
+  } catch (error) {
+    if (!(error instanceof ScheduleAlreadyRunning)) throw error;
+  }
+  const handle = client.schedule.getHandle(RECONCILE_SCHEDULE_ID);
+  const current = await handle.describe();
+  const same =
+    current.spec.intervals?.length === 1 &&
+    msOf(current.spec.intervals[0]!.every) === options.everyMs &&
+    current.action.type === 'startWorkflow' &&
+    current.action.workflowType === action.workflowType &&
+    current.action.taskQueue === action.taskQueue &&
+    JSON.stringify(current.action.args) === JSON.stringify(args);
+  if (same) return 'unchanged';
+  await handle.update((previous) => ({ ...previous, spec, action }));
+  return 'updated';
+}
+
+function msOf(duration: string | number): number {
+  return typeof duration === 'number' ? duration : msToNumber(duration);
 }

@@ -9,9 +9,10 @@ import { Client } from '@temporalio/client';
 import { createActivities } from './activities';
 import { createOutputActivities } from './activities/outputs';
 import { createReconcileActivities, jobOwnersFromVisibility } from './activities/reconcile';
-import { ensureSearchAttributes } from './temporal-setup';
+import { RECONCILE_SCHEDULE_ID, ensureReconcilerSchedule, ensureSearchAttributes } from './temporal-setup';
+import { humanDuration } from './shared/duration';
 import { startWebhookReceiver } from './webhooks';
-import { ConfigError, readWorkerConfig, type WorkerConfig } from './config';
+import { ConfigError, DEFAULT_RECONCILE_EVERY_MS, readWorkerConfig, type WorkerConfig } from './config';
 
 /** Where the workflow code lives; the worker bundles it for Temporal's deterministic sandbox. */
 // A directory: the bundler picks index.ts from source (tsx, tests) or index.js from a build.
@@ -61,6 +62,7 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
   try {
     const registered = await ensureSearchAttributes(connection, config.namespace);
     if (registered.length > 0) console.log(`registered search attributes ${registered.join(', ')}`);
+    await keepReconcilerScheduled(config, connection);
     const worker = await Worker.create(workerOptions(config, connection));
     const receiver =
       config.webhook?.port != null
@@ -81,6 +83,28 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
     await receiver?.stop();
   } finally {
     await connection.close();
+  }
+}
+
+/**
+ * The orphan reconciler runs wherever a worker runs: a Schedule in apply mode every RECONCILE_EVERY (default
+ * 5 min; `off` leaves schedules alone). A namespace without schedules does not stop the worker.
+ */
+async function keepReconcilerScheduled(config: WorkerConfig, connection: NativeConnection): Promise<void> {
+  const everyMs =
+    config.reconcileEveryMs === undefined ? DEFAULT_RECONCILE_EVERY_MS : config.reconcileEveryMs;
+  if (everyMs === null) return;
+  try {
+    const done = await ensureReconcilerSchedule(new Client({ connection, namespace: config.namespace }), {
+      taskQueue: config.taskQueue,
+      everyMs,
+    });
+    if (done !== 'unchanged')
+      console.log(`schedule ${RECONCILE_SCHEDULE_ID} ${done}: reconcile every ${humanDuration(everyMs)}`);
+  } catch (error) {
+    console.error(
+      `worker: could not schedule the orphan reconciler (${(error as Error).message}); run \`npm run -s client -- reconcile --schedule 5m --apply\` or set RECONCILE_EVERY=off`,
+    );
   }
 }
 

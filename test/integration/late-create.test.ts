@@ -5,6 +5,8 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { PredictionResult } from '../../src/shared/types';
+import { RECONCILE_SCHEDULE_ID, ensureReconcilerSchedule } from '../../src/temporal-setup';
+import { statusQuery } from '../../src/workflows';
 import { FAST_POLLING, startTestbed, type Testbed } from '../helpers/testbed';
 
 let bed: Testbed;
@@ -54,5 +56,33 @@ it(`${RUNS} runs whose first create is committed after the attempt timeout make 
       expect(lateBy).toBeLessThan(CREATE_TIMEOUT_MS + 5_000);
     }
     expect(ids.every((id) => bed.sim.prediction(id)!.status === 'succeeded')).toBe(true);
+  });
+});
+
+it('a late copy that appears after the retry created anew is canceled by the reconciler Schedule, the run is not', async () => {
+  bed.sim.reset();
+  bed.sim.setModel('sim/slow', { startDelayMs: 100, durationMs: 120_000, output: '$input' });
+  await bed.withWorker({ httpTimeouts: { createMs: 3_000 } }, async (taskQueue) => {
+    // The first create is committed 6 s after it was sent: after the retry (at ~4 s) listed and created anew.
+    bed.sim.setFaults({ createCommitDelayMs: 6_000 });
+    const handle = await bed.start(
+      { model: 'sim/slow', input: { late: true }, polling: FAST_POLLING },
+      { taskQueue, workflowExecutionTimeout: '5m' },
+    );
+    await expect.poll(() => creates().length, { timeout: 10_000 }).toBe(1);
+    bed.sim.setFaults({});
+    await expect.poll(() => bed.sim.predictionIds().length, { timeout: 15_000 }).toBe(2);
+    const own = (await handle.query(statusQuery)).predictionId!;
+    const [extra] = bed.sim.predictionIds().filter((id) => id !== own);
+    expect(bed.sim.prediction(extra!)!.status).not.toBe('canceled');
+
+    // What every worker sets up at start (RECONCILE_EVERY), with no grace so the test need not wait 2 minutes.
+    await ensureReconcilerSchedule(bed.env.client, { taskQueue, everyMs: 60_000, graceSeconds: 0 });
+    await bed.env.client.schedule.getHandle(RECONCILE_SCHEDULE_ID).trigger();
+    await expect.poll(() => bed.sim.prediction(extra!)!.status, { timeout: 30_000 }).toBe('canceled');
+    expect(bed.sim.counters(own).cancels).toBe(0);
+    expect((await handle.query(statusQuery)).status).not.toBe('canceled');
+    await bed.env.client.schedule.getHandle(RECONCILE_SCHEDULE_ID).delete();
+    await handle.cancel();
   });
 });

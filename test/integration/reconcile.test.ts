@@ -7,6 +7,10 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { EXIT, RECONCILE_SCHEDULE_ID } from '../../src/client';
 import { ReplicatePredictionId } from '../../src/shared/search-attributes';
+import {
+  RECONCILE_SCHEDULE_ID as SCHEDULE_ID_SETUP,
+  ensureReconcilerSchedule,
+} from '../../src/temporal-setup';
 import { statusQuery } from '../../src/workflows';
 import type { OrphanReport } from '../../src/workflows/reconcile';
 import { SECRET_TOKEN, startTestbed, type Testbed, cliOn } from '../helpers/testbed';
@@ -154,4 +158,24 @@ it('--schedule creates (then updates) a Temporal Schedule, --unschedule deletes 
   await expect(bed.env.client.schedule.getHandle(RECONCILE_SCHEDULE_ID).describe()).rejects.toThrow();
   const tooOften = await cli('reconcile', '--schedule', '10s');
   expect(tooOften.code).toBe(EXIT.usage);
+});
+
+it('every worker keeps the reconciler on a Schedule in apply mode (idempotent; follows RECONCILE_EVERY)', async () => {
+  expect(SCHEDULE_ID_SETUP).toBe(RECONCILE_SCHEDULE_ID); // the CLI's --schedule manages the same one
+  const client = bed.env.client;
+  const options = { taskQueue: bed.config.taskQueue, everyMs: 5 * 60_000 };
+  expect(await ensureReconcilerSchedule(client, options)).toBe('created');
+  expect(await ensureReconcilerSchedule(client, options)).toBe('unchanged'); // a second worker, a restart
+  const described = await client.schedule.getHandle(RECONCILE_SCHEDULE_ID).describe();
+  expect(described.spec.intervals).toMatchObject([{ every: 5 * 60_000 }]);
+  expect(described.action).toMatchObject({
+    workflowType: 'reconcileOrphans',
+    taskQueue: bed.config.taskQueue,
+    args: [{ apply: true, lookbackMinutes: 60, graceSeconds: 120 }],
+  });
+  expect(described.policies.overlap).toBe('SKIP');
+  expect(await ensureReconcilerSchedule(client, { ...options, everyMs: 3 * 60_000 })).toBe('updated');
+  const updated = await client.schedule.getHandle(RECONCILE_SCHEDULE_ID).describe();
+  expect(updated.spec.intervals).toMatchObject([{ every: 3 * 60_000 }]);
+  await client.schedule.getHandle(RECONCILE_SCHEDULE_ID).delete();
 });
