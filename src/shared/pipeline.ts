@@ -88,6 +88,44 @@ export interface TemplateContext {
 
 export const PIPELINE_DEFAULTS = { failure: 'fail-fast', timeout: '30m', stepTimeout: '10m' } as const;
 
+/** Largest total input of one step's predictions: they all start in one workflow task, which Temporal caps at 4 MB. */
+export const MAX_STEP_INPUT_BYTES = 3_000_000;
+
+/**
+ * Why a step's resolved inputs cannot be sent (each over MAX_INPUT_BYTES, or all together over
+ * MAX_STEP_INPUT_BYTES), or null. A payload over Temporal's limit would fail every workflow task until the timeout.
+ */
+export function stepInputProblem(name: string, runs: { index: number; input: unknown }[]): string | null {
+  let total = 0;
+  for (const r of runs) {
+    const size = new TextEncoder().encode(JSON.stringify(r.input)).length;
+    total += size;
+    if (size > MAX_INPUT_BYTES) {
+      return `step ${name}: its input${runs.length > 1 ? ` [${r.index}]` : ''} is ${size} bytes of JSON, over the ${MAX_INPUT_BYTES}-byte limit (Temporal payloads are limited to 2 MB); pass large data as URLs`;
+    }
+  }
+  if (total > MAX_STEP_INPUT_BYTES) {
+    return `step ${name}: its ${runs.length} inputs are ${total} bytes of JSON together, over the ${MAX_STEP_INPUT_BYTES}-byte limit for one step (they start together, and Temporal limits what a workflow sends at once); pass large data as URLs`;
+  }
+  return null;
+}
+
+/**
+ * What the `progress` query answers: a copy of the pipeline's report with the running steps' elapsed time filled
+ * in. Read-only: queries must never change workflow state.
+ */
+export function progressSnapshot<
+  T extends { steps: Record<string, { status: string; startedAt: string | null; elapsedMs: number | null }> },
+>(result: T, nowMs: number): T {
+  const steps = Object.fromEntries(
+    Object.entries(result.steps).map(([name, p]) => [
+      name,
+      p.status === 'running' && p.startedAt ? { ...p, elapsedMs: nowMs - Date.parse(p.startedAt) } : { ...p },
+    ]),
+  );
+  return { ...result, steps };
+}
+
 /**
  * The persist activity's timing, shared by the workflow (activity options) and the activity (defaults). The activity
  * heartbeats on a timer, also while it waits for an answer or a stalled stream, so the heartbeat timeout only

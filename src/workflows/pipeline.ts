@@ -15,6 +15,7 @@ import {
   defineQuery,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   startChild,
@@ -28,14 +29,17 @@ import {
   estimateCost,
   expandStep,
   flattenOutputs,
+  PERSIST_ACTIVITY,
+  progressSnapshot,
   stepDependencies,
+  stepInputProblem,
   topologicalOrder,
   validatePipelineSpec,
   type PipelineSpec,
   type StepResultView,
 } from '../shared/pipeline';
 import { ReplicatePipelineId } from '../shared/search-attributes';
-import type { PredictionResult } from '../shared/types';
+import type { PredictionFailureDetails, PredictionResult } from '../shared/types';
 import { runPrediction } from './prediction';
 
 export interface PipelineRequest {
@@ -51,7 +55,10 @@ export type StepStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'cance
 
 export interface StepProgress {
   status: StepStatus;
+  /** the predictions that succeeded, in fan-out order (the order of `outputs` and `files`) */
   predictionIds: string[];
+  /** predictions of this step that failed or were canceled (their predict_time is in the cost) */
+  failedPredictionIds?: string[];
   childWorkflowIds: string[];
   startedAt: string | null;
   completedAt: string | null;
@@ -83,7 +90,8 @@ export const progressQuery = defineQuery<PipelineResult>('progress');
 
 const persistOptions: ActivityOptions = {
   startToCloseTimeout: '30m',
-  heartbeatTimeout: '30s',
+  // the activity heartbeats every 5 s (also while a download waits); its own idle timeout ends stalled downloads
+  heartbeatTimeout: PERSIST_ACTIVITY.heartbeatTimeoutMs,
   retry: {
     initialInterval: '1s',
     backoffCoefficient: 2,
@@ -93,6 +101,14 @@ const persistOptions: ActivityOptions = {
   },
 };
 const { persistOutputs, writeManifest } = proxyActivities<OutputActivities>(persistOptions);
+
+/** Patch ids: runs started before these changes replay with the old behaviour. */
+export const PIPELINE_PATCHES = {
+  /** fan-out: keep (and persist) the predictions that succeeded when a sibling fails; cost counts failed ones */
+  keepSiblings: 'pipeline-keep-siblings-v1',
+  /** fail a step whose resolved input is over Temporal's payload limit, instead of failing every workflow task */
+  inputLimit: 'pipeline-input-limit-v1',
+} as const;
 
 export async function runPipeline(request: PipelineRequest): Promise<PipelineResult> {
   const checked = validatePipelineSpec(request.spec, request.inputs);
@@ -119,19 +135,18 @@ export async function runPipeline(request: PipelineRequest): Promise<PipelineRes
     manifest: { path: null, files: [] },
     cost: { predictTime: {}, totalPredictTime: 0, estimatedUsd: 0 },
   };
-  setHandler(progressQuery, () => {
-    const now = Date.now();
-    for (const p of Object.values(result.steps)) {
-      if (p.status === 'running' && p.startedAt) p.elapsedMs = now - Date.parse(p.startedAt);
-    }
-    return result;
-  });
+  setHandler(progressQuery, () => progressSnapshot(result, Date.now()));
 
   const deps = stepDependencies(spec);
   const views: Record<string, StepResultView> = {};
   const done: Record<string, Promise<boolean>> = {};
   const running = new CancellationScope();
   let failFastTriggered = false;
+  const triggerFailFast = (): void => {
+    if (failFastTriggered) return;
+    failFastTriggered = true;
+    running.cancel(); // cancels every running step's children (and so their predictions)
+  };
 
   const runStep = async (name: string): Promise<boolean> => {
     const ok = await Promise.all((deps[name] ?? []).map((d) => done[d]!));
@@ -148,46 +163,109 @@ export async function runPipeline(request: PipelineRequest): Promise<PipelineRes
     try {
       const step = spec.steps[name]!;
       const runs = expandStep(spec, name, { inputs: spec.inputs, steps: views });
+      if (patched(PIPELINE_PATCHES.inputLimit)) {
+        const problem = stepInputProblem(name, runs);
+        if (problem) throw ApplicationFailure.nonRetryable(problem, PipelineFailureType.InvalidSpec);
+      }
       const remaining = ceiling - Date.now() - 5_000;
       const timeout = Math.min(durationMs(step.timeout ?? spec.stepTimeout, '10m'), remaining);
-      const results = await Promise.all(
-        runs.map(async (r): Promise<PredictionResult> => {
-          const childId = `${pipelineId}--${name}${runs.length > 1 || step.count !== undefined || step.foreach !== undefined ? `-${r.index}` : ''}`;
-          progress.childWorkflowIds.push(childId);
-          const child = await startChild(runPrediction, {
-            workflowId: childId,
-            args: [
-              {
-                model: step.model ?? step.deployment!,
-                deployment: step.deployment !== undefined,
-                input: r.input,
-                polling: step.polling,
-              },
-            ],
-            workflowExecutionTimeout: timeout,
-            // A closed parent asks its children to cancel, so they cancel their predictions remotely.
-            parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-            cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
-            staticSummary: `${name}${runs.length > 1 ? ` [${r.index}]` : ''}: ${step.model ?? step.deployment}`,
-            typedSearchAttributes: [{ key: ReplicatePipelineId, value: pipelineId }],
-          });
-          const res = await child.result();
-          progress.predictionIds.push(res.id);
-          return res;
+      const fannedOut = runs.length > 1 || step.count !== undefined || step.foreach !== undefined;
+      const model = step.model ?? step.deployment!;
+      const runChild = async (r: (typeof runs)[number]): Promise<PredictionResult> => {
+        const childId = `${pipelineId}--${name}${fannedOut ? `-${r.index}` : ''}`;
+        progress.childWorkflowIds.push(childId);
+        const child = await startChild(runPrediction, {
+          workflowId: childId,
+          args: [
+            {
+              model,
+              deployment: step.deployment !== undefined,
+              input: r.input,
+              polling: step.polling,
+            },
+          ],
+          workflowExecutionTimeout: timeout,
+          // A closed parent asks its children to cancel, so they cancel their predictions remotely.
+          parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+          cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
+          staticSummary: `${name}${runs.length > 1 ? ` [${r.index}]` : ''}: ${step.model ?? step.deployment}`,
+          typedSearchAttributes: [{ key: ReplicatePipelineId, value: pipelineId }],
+        });
+        const res = await child.result();
+        progress.predictionIds.push(res.id);
+        return res;
+      };
+
+      if (!patched(PIPELINE_PATCHES.keepSiblings)) {
+        // Before the patch: the first failed child failed the step and its siblings' results were dropped.
+        const results = await Promise.all(runs.map(runChild));
+        const outputs = results.map((r) => r.output);
+        views[name] = {
+          output: fannedOut ? outputs : outputs[0],
+          outputs: flattenOutputs(outputs),
+          input: runs[0]?.input ?? {},
+        };
+        progress.outputs = views[name]!.outputs;
+        progress.predictTime = results.reduce((sum, r) => sum + (r.metrics.predict_time ?? 0), 0);
+        for (const r of results) addCost(result, spec, name, model, r.metrics.predict_time ?? 0);
+        if (persist) {
+          for (const [index, r] of results.entries()) {
+            const entries = await persistOutputs({
+              pipelineId,
+              step: name,
+              index,
+              predictionId: r.id,
+              output: r.output,
+            });
+            result.manifest.files.push(...entries);
+            progress.files.push(...entries.map((e) => e.path));
+          }
+        }
+        progress.status = 'succeeded';
+        return true;
+      }
+
+      // Every child runs to its end; a failure under fail-fast cancels the others at once.
+      type Outcome = { index: number; result: PredictionResult } | { index: number; error: unknown };
+      const outcomes = await Promise.all(
+        runs.map(async (r): Promise<Outcome> => {
+          try {
+            return { index: r.index, result: await runChild(r) };
+          } catch (error) {
+            if (spec.failure === 'fail-fast' && !isCancellation(error)) triggerFailFast();
+            return { index: r.index, error };
+          }
         }),
       );
-      const outputs = results.map((r) => r.output);
-      views[name] = {
-        output: step.count !== undefined || step.foreach !== undefined ? outputs : outputs[0],
-        outputs: flattenOutputs(outputs),
-        input: runs[0]?.input ?? {},
-      };
-      progress.outputs = views[name]!.outputs;
-      progress.predictTime = results.reduce((sum, r) => sum + (r.metrics.predict_time ?? 0), 0);
-      for (const r of results)
-        addCost(result, spec, name, step.model ?? step.deployment!, r.metrics.predict_time ?? 0);
-      if (persist) {
-        for (const [index, r] of results.entries()) {
+      const succeeded = outcomes.flatMap((o) => ('result' in o ? [{ index: o.index, r: o.result }] : []));
+      const failures = outcomes.flatMap((o) => ('error' in o ? [{ index: o.index, error: o.error }] : []));
+      // Cost: everything Replicate billed, failed and canceled predictions included.
+      let predictTime = 0;
+      for (const { r } of succeeded) {
+        predictTime += r.metrics.predict_time ?? 0;
+        addCost(result, spec, name, model, r.metrics.predict_time ?? 0);
+      }
+      progress.failedPredictionIds = [];
+      for (const { error } of failures) {
+        const billed = failedPrediction(error);
+        if (billed.predictionId) progress.failedPredictionIds.push(billed.predictionId);
+        predictTime += billed.predictTime;
+        if (billed.predictTime > 0) addCost(result, spec, name, model, billed.predictTime);
+      }
+      progress.predictTime = round(predictTime);
+      // What succeeded is kept, in fan-out order: ids, outputs and files line up.
+      progress.predictionIds = succeeded.map(({ r }) => r.id);
+      const outputs = succeeded.map(({ r }) => r.output);
+      progress.outputs = flattenOutputs(outputs);
+      if (failures.length === 0) {
+        views[name] = {
+          output: fannedOut ? outputs : outputs[0],
+          outputs: progress.outputs,
+          input: runs[0]?.input ?? {},
+        };
+      }
+      if (persist && !CancellationScope.current().consideredCancelled) {
+        for (const { index, r } of succeeded) {
           const entries = await persistOutputs({
             pipelineId,
             step: name,
@@ -199,16 +277,28 @@ export async function runPipeline(request: PipelineRequest): Promise<PipelineRes
           progress.files.push(...entries.map((e) => e.path));
         }
       }
+      if (failures.length > 0) {
+        const real = failures.filter((f) => !isCancellation(f.error));
+        if (!fannedOut || (real.length === 0 && failures.length === 1)) throw failures[0]!.error;
+        if (real.length === 0) {
+          progress.status = 'canceled';
+          progress.error = `${failures.length} of ${runs.length} predictions canceled`;
+          return false;
+        }
+        throw ApplicationFailure.nonRetryable(
+          `${failures.length} of ${runs.length} predictions did not succeed: ${failures
+            .map((f) => `[${f.index}] ${messageOf(f.error)}`)
+            .join('; ')}`,
+          real.length === 1 ? errorType(real[0]!.error) : undefined,
+        );
+      }
       progress.status = 'succeeded';
       return true;
     } catch (error) {
       progress.status = isCancellation(error) ? 'canceled' : 'failed';
       progress.error = messageOf(error);
       log.warn(`step ${name} ${progress.status}: ${progress.error}`, { step: name });
-      if (spec.failure === 'fail-fast' && !failFastTriggered && progress.status === 'failed') {
-        failFastTriggered = true;
-        running.cancel(); // cancels every running step's children (and so their predictions)
-      }
+      if (spec.failure === 'fail-fast' && progress.status === 'failed') triggerFailFast();
       return false;
     } finally {
       progress.completedAt = new Date().toISOString();
@@ -282,6 +372,33 @@ function durationMs(text: string | undefined, fallback: string): number {
 function round(n: number, digits = 3): number {
   const f = 10 ** digits;
   return Math.round(n * f) / f;
+}
+
+/** The prediction a failed child ran, and the predict_time Replicate billed for it (from the failure details). */
+function failedPrediction(error: unknown): { predictionId: string | null; predictTime: number } {
+  let e: unknown = error;
+  for (let depth = 0; e instanceof Error && depth < 10; depth++) {
+    if (e instanceof ApplicationFailure) {
+      const d = e.details?.[0] as Partial<PredictionFailureDetails> | undefined;
+      if (d && typeof d === 'object' && 'predictionId' in d) {
+        const t = d.metrics?.predict_time;
+        return { predictionId: d.predictionId ?? null, predictTime: typeof t === 'number' && t > 0 ? t : 0 };
+      }
+    }
+    e = e.cause;
+  }
+  return { predictionId: null, predictTime: 0 };
+}
+
+/** The innermost ApplicationFailure type, e.g. PredictionFailed. */
+function errorType(error: unknown): string | undefined {
+  let type: string | undefined;
+  let e: unknown = error;
+  for (let depth = 0; e instanceof Error && depth < 10; depth++) {
+    if (e instanceof ApplicationFailure && e.type) type = e.type;
+    e = e.cause;
+  }
+  return type;
 }
 
 function messageOf(error: unknown): string {

@@ -1,13 +1,18 @@
 /** Pipelines end to end: DAG order and parallelism, fan-out, failure policies, persisted outputs, cost, CLI. */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ManifestEntry } from '../../src/activities/outputs';
 import { EXIT, type PipelineSummary } from '../../src/client';
 import { PROJECT_ROOT } from '../../src/dev/binaries';
-import { failureOf, startTestbed, type Testbed, cliOn } from '../helpers/testbed';
+import { workflowsPath } from '../../src/worker';
+import { progressQuery } from '../../src/workflows';
+import { failureOf, SECRET_TOKEN, startTestbed, type Testbed, cliOn } from '../helpers/testbed';
 
 let bed: Testbed;
 beforeAll(async () => {
@@ -259,5 +264,152 @@ describe('expired outputs', () => {
       expect(failure.type).toBe('OutputUnavailable');
       expect(failure.message).toContain('data_removed');
     });
+  });
+});
+
+describe('hostile outputs and ids', () => {
+  it('an output on another origin fails the step with OutputOriginNotAllowed and fetches and writes nothing', async () => {
+    const hits: string[] = [];
+    const internal = createServer((req, res) => {
+      hits.push(req.url ?? '');
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"internal":true}');
+    });
+    await new Promise<void>((resolve) => internal.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (internal.address() as AddressInfo).port;
+      const simState = bed.sim.origin.replace('127.0.0.1', 'localhost') + '/_sim/state'; // same server, other origin
+      bed.sim.setModel('sim/ssrf', {
+        durationMs: 200,
+        output: [`http://127.0.0.1:${port}/admin`, simState],
+      });
+      const file = specFile('ssrf', 'name: ssrf\nsteps:\n  gen: { model: sim/ssrf, input: {} }\n');
+      const { code, out } = await cli('pipeline', 'run', file, '--pipeline-id', 'pipeline-ssrf-1', '--json');
+      expect(code).toBe(EXIT.failed);
+      const s = JSON.parse(out[0]!) as PipelineSummary;
+      expect(s.steps.gen!.status).toBe('failed');
+      expect(s.steps.gen!.error).toContain(`http://127.0.0.1:${port}/admin is not on an allowed origin`);
+      expect(s.steps.gen!.error).toContain('OUTPUT_ALLOWED_ORIGINS');
+      expect(s.steps.gen!.files).toEqual([]);
+      expect(hits).toEqual([]);
+      expect(existsSync(path.join(bed.config.outputDir, 'pipeline-ssrf-1', 'gen'))).toBe(false);
+      const manifest = JSON.parse(readFileSync(s.manifest!, 'utf8')) as { files: ManifestEntry[] };
+      expect(manifest.files).toEqual([]);
+    } finally {
+      await new Promise((resolve) => internal.close(resolve));
+    }
+  });
+
+  it('pipeline ids that used to share a folder (clash/1, clash_1) or escape it (..) get their own folder under OUTPUT_DIR', async () => {
+    bed.sim.setModel('sim/file', { startDelayMs: 50, durationMs: 200 }); // one file per prediction
+    const file = specFile('clash', 'name: clash\nsteps:\n  gen: { model: sim/file, input: {} }\n');
+    const manifests: { path: string; files: ManifestEntry[] }[] = [];
+    for (const id of ['clash/1', 'clash_1', '..']) {
+      const { code, out } = await cli('pipeline', 'run', file, '--pipeline-id', id, '--json');
+      expect(code).toBe(EXIT.ok);
+      const s = JSON.parse(out[0]!) as PipelineSummary;
+      const m = JSON.parse(readFileSync(s.manifest!, 'utf8')) as {
+        pipelineId: string;
+        files: ManifestEntry[];
+      };
+      expect(m.pipelineId).toBe(id);
+      expect(m.files.map((f) => f.predictionId)).toEqual(s.steps.gen!.predictionIds);
+      expect(m.files).toHaveLength(1);
+      expect(path.relative(bed.config.outputDir, s.manifest!).startsWith('..')).toBe(false);
+      manifests.push({ path: s.manifest!, files: m.files });
+    }
+    expect(new Set(manifests.map((m) => m.path)).size).toBe(3);
+    for (const m of manifests) {
+      for (const f of m.files) expect(existsSync(path.join(path.dirname(m.path), f.path))).toBe(true);
+    }
+  });
+});
+
+describe('continue with fan-out', () => {
+  it('keeps the siblings that succeeded (outputs, files, ids in order) and counts the canceled one in the cost', async () => {
+    bed.sim.setModel('sim/var', { startDelayMs: 100, durationMs: 4_000, output: '$files:1' });
+    const file = specFile(
+      'keep',
+      `
+name: keep
+failure: continue
+inputs: { styles: [a, b, c] }
+steps:
+  variation: { model: sim/var, foreach: '{{ inputs.styles }}', input: { style: '{{ item }}' } }
+`,
+    );
+    const run = cli('pipeline', 'run', file, '--json');
+    const byStyle = (style: string) =>
+      bed.sim
+        .predictionIds()
+        .find(
+          (id) =>
+            bed.sim.prediction(id)!.model === 'sim/var' && bed.sim.prediction(id)!.input!.style === style,
+        );
+    await expect
+      .poll(() => bed.sim.prediction(byStyle('b') ?? '')?.status, { timeout: 10_000 })
+      .toBe('processing');
+    // someone cancels the middle variation at Replicate while it runs
+    const res = await fetch(`${bed.sim.baseUrl}/predictions/${byStyle('b')!}/cancel`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${SECRET_TOKEN}` },
+    });
+    expect(res.status).toBe(200);
+    const { code, out } = await run;
+    expect(code).toBe(EXIT.failed);
+    const s = JSON.parse(out[0]!) as PipelineSummary;
+    const [a, b, c] = ['a', 'b', 'c'].map((st) => byStyle(st)!);
+    expect(bed.sim.prediction(b!)!.status).toBe('canceled');
+    const step = s.steps.variation!;
+    expect(step.status).toBe('failed');
+    expect(step.predictionIds).toEqual([a, c]);
+    expect(step.outputs).toEqual([bed.sim.prediction(a!)!.output, bed.sim.prediction(c!)!.output].flat());
+    expect(step.files).toHaveLength(2);
+    const manifest = JSON.parse(readFileSync(s.manifest!, 'utf8')) as { files: ManifestEntry[] };
+    expect(manifest.files.map((f) => f.predictionId)).toEqual([a, c]);
+    expect(manifest.files.map((f) => f.path)).toEqual(step.files);
+    for (const f of manifest.files)
+      expect(existsSync(path.join(path.dirname(s.manifest!), f.path))).toBe(true);
+    // billed time of all three, the canceled one included
+    const billed = [a, b, c].map((id) => bed.sim.prediction(id!)!.metrics!.predict_time!);
+    expect(billed[1]).toBeGreaterThan(0);
+    expect(s.cost!.totalPredictTime).toBeCloseTo(
+      billed.reduce((x, y) => x + y, 0),
+      2,
+    );
+    // the ids of what did not succeed are in the report too (the CLI summary keeps its shape)
+    const handle = bed.env.client.workflow.getHandle(s.pipelineId);
+    const report = await handle.query(progressQuery);
+    expect(report.steps.variation!.failedPredictionIds).toEqual([b]);
+    expect(report.steps.variation!.predictionIds).toEqual([a, c]);
+
+    // the patched code replays its own history (the patch markers are where the code asks for them)
+    const history = await handle.fetchHistory();
+    const patches = history.events!.filter(
+      (e) => e.markerRecordedEventAttributes?.markerName === 'core_patch',
+    );
+    expect(patches).toHaveLength(2); // pipeline-input-limit-v1 and pipeline-keep-siblings-v1
+    await Worker.runReplayHistory({ workflowsPath }, history, s.pipelineId);
+  });
+});
+
+describe('step inputs over the payload limit', () => {
+  it('fails the pipeline at once, naming the step and the size', async () => {
+    const big = 'x'.repeat(600_000);
+    const file = specFile(
+      'huge',
+      `name: huge\ninputs: { big: '${big}' }\nsteps:\n  four: { model: sim/echo, input: { text: '{{ inputs.big }}{{ inputs.big }}{{ inputs.big }}{{ inputs.big }}' } }\n`,
+    );
+    const seen = bed.sim.requests.length;
+    const started = Date.now();
+    const { code, out } = await cli('pipeline', 'run', file, '--timeout', '40s', '--json');
+    expect(code).toBe(EXIT.failed);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    const s = JSON.parse(out[0]!) as PipelineSummary;
+    expect(s.status).toBe('failed');
+    expect(s.steps.four!.status).toBe('failed');
+    const size = Buffer.byteLength(JSON.stringify({ text: big.repeat(4) }));
+    expect(s.steps.four!.error).toContain(`step four: its input is ${size} bytes of JSON`);
+    expect(s.steps.four!.error).toContain('over the 1000000-byte limit');
+    expect(bed.sim.requests.length).toBe(seen); // no prediction was created
   });
 });

@@ -8,8 +8,10 @@ import {
   expandStep,
   flattenOutputs,
   PipelineSpecError,
+  progressSnapshot,
   resolveTemplates,
   stepDependencies,
+  stepInputProblem,
   stepResultView,
   topologicalOrder,
   validatePipelineSpec,
@@ -609,5 +611,43 @@ steps:
     expect(() => parseInputOverrides(['ok=1', 'novalue', '=x'])).toThrow(
       /--input: "novalue" has no '='[^]*--input: "=x" has an empty key/,
     );
+  });
+});
+
+describe('progress query', () => {
+  it('answers a computed copy with the elapsed time of running steps, and leaves the workflow state alone', () => {
+    const state = {
+      pipelineId: 'p',
+      steps: {
+        a: { status: 'succeeded', startedAt: '2026-01-01T00:00:00.000Z', elapsedMs: 1_000 },
+        b: { status: 'running', startedAt: '2026-01-01T00:00:01.000Z', elapsedMs: null },
+        c: { status: 'pending', startedAt: null, elapsedMs: null },
+      },
+    };
+    const before = JSON.stringify(state);
+    const view = progressSnapshot(state, Date.parse('2026-01-01T00:00:04.500Z'));
+    expect(view.steps.b.elapsedMs).toBe(3_500);
+    expect(view.steps.a.elapsedMs).toBe(1_000);
+    expect(view.steps.c.elapsedMs).toBeNull();
+    expect(JSON.stringify(state)).toBe(before); // a query must not write workflow state
+    expect(view).not.toBe(state);
+  });
+});
+
+describe('step input size', () => {
+  it('names the step, the prediction and the size when an input or a whole step is over the limit', () => {
+    const big = 'x'.repeat(600_000);
+    expect(stepInputProblem('four', [{ index: 0, input: { t: big.repeat(4) } }])).toBe(
+      `step four: its input is ${2_400_008} bytes of JSON, over the 1000000-byte limit (Temporal payloads are limited to 2 MB); pass large data as URLs`,
+    );
+    expect(
+      stepInputProblem(
+        'fan',
+        [0, 1].map((index) => ({ index, input: { t: index ? big.repeat(2) : 'ok' } })),
+      ),
+    ).toContain('step fan: its input [1] is 1200008 bytes');
+    const six = Array.from({ length: 6 }, (_, index) => ({ index, input: { t: big } }));
+    expect(stepInputProblem('six', six)).toContain('its 6 inputs are 3600048 bytes of JSON together');
+    expect(stepInputProblem('ok', six.slice(0, 4))).toBeNull();
   });
 });
