@@ -11,7 +11,9 @@ import { isCreateTarget, parseModelRef } from '../shared/model-ref';
 import { adoptionWindowStart, canonicalJson, chooseAdoption } from '../shared/adopt';
 import type { CreateTarget } from '../shared/model-ref';
 import type { JobKind, Prediction, PredictionSnapshot, PredictionStatus } from '../shared/types';
+import { fileClaimStore, resolveClaims, type ClaimStore } from './claims';
 import { ReplicateCallError, replicateCall, type ReplicateHttpConfig } from './replicate-client';
+import { needsClaim, redact, snapshot as trim } from './snapshot';
 
 export interface ActivityConfig extends ReplicateHttpConfig {
   /** public base URL of our webhook receiver (WEBHOOK_BASE_URL); creates then ask Replicate for webhooks */
@@ -23,6 +25,13 @@ export interface ActivityConfig extends ReplicateHttpConfig {
    * never adopts a job another run owns. Optional: without it, ambiguous matches are simply not adopted.
    */
   jobOwners?: (ids: string[]) => Promise<Map<string, string>>;
+  /**
+   * Where outputs too large for a Temporal payload are kept (claim checks): a folder shared with the CLI
+   * (default `outputs/.claims`), or any ClaimStore.
+   */
+  claims?: string | ClaimStore;
+  /** outputs whose JSON is larger travel as a claim reference (default MAX_INLINE_OUTPUT_BYTES, 256 KiB) */
+  maxInlineOutputBytes?: number;
 }
 
 export const DEFAULT_HTTP_TIMEOUTS = { createMs: 30_000, getMs: 15_000, cancelMs: 10_000 };
@@ -53,10 +62,26 @@ export interface CreateTrainingArgs extends Omit<CreatePredictionArgs, 'deployme
 /** How far back (pages of 100) a retried create looks for the prediction its lost attempt made. */
 export const ADOPTION_MAX_PAGES = 20;
 
-const LOGS_TAIL_LINES = 20;
-
 export function createActivities(config: ActivityConfig) {
   const timeouts = { ...DEFAULT_HTTP_TIMEOUTS, ...config.timeouts };
+  const claims =
+    typeof config.claims === 'object' ? config.claims : fileClaimStore(config.claims ?? 'outputs/.claims');
+
+  /** Replicate's answer as the workflow may see it: texts cleaned, a large final output stored as a claim. */
+  function snapshot(job: Prediction): PredictionSnapshot {
+    return trim(job, { token: config.token, maxInlineOutputBytes: config.maxInlineOutputBytes });
+  }
+  async function shaped(job: Prediction): Promise<PredictionSnapshot> {
+    const s = snapshot(job);
+    if (!needsClaim(s)) return s;
+    const { outputOmitted: _omitted, ...rest } = s;
+    const ref = await claims.put(job.output);
+    log.info(`${s.id}: output of ${ref.bytes} bytes stored out of band as ${ref.$claim}`, {
+      predictionId: s.id,
+      bytes: ref.bytes,
+    });
+    return { ...rest, output: ref };
+  }
 
   /** One HTTP exchange, failures converted to typed ApplicationFailures (retry reason logged). */
   async function call<T>(
@@ -156,7 +181,7 @@ export function createActivities(config: ActivityConfig) {
       cancelAfter,
       attempt,
     });
-    return { ...snapshot(job), webhook: webhook !== undefined };
+    return { ...(await shaped(job)), webhook: webhook !== undefined };
   }
 
   /**
@@ -228,7 +253,7 @@ export function createActivities(config: ActivityConfig) {
       });
       // Other creates of this run that Replicate committed late: provably ours (webhook URL), never wanted.
       for (const extra of extras) await cancelExtra(kind, extra.id, adopt.id);
-      return { ...snapshot(adopt), adopted: true };
+      return { ...(await shaped(adopt)), adopted: true };
     }
     if (matches.length > 1) {
       log.warn(`${matches.length} ${kind}s match this run and another one; adopting none, creating anew`, {
@@ -256,6 +281,8 @@ export function createActivities(config: ActivityConfig) {
   return {
     /** Start a prediction asynchronously (no `Prefer: wait`) and return its first snapshot. */
     async createPrediction(args: CreatePredictionArgs): Promise<PredictionSnapshot> {
+      // A pipeline may pass an earlier step's large output (a claim reference): Replicate gets the value.
+      args = { ...args, input: (await resolveClaims(args.input, claims)) as Record<string, unknown> };
       const target = parseModelRef(args.model, args.deployment === true);
       if (!isCreateTarget(target)) {
         throw ApplicationFailure.create({
@@ -275,6 +302,7 @@ export function createActivities(config: ActivityConfig) {
 
     /** Start a training of `owner/name:version` into `destination`. */
     async createTraining(args: CreateTrainingArgs): Promise<PredictionSnapshot> {
+      args = { ...args, input: (await resolveClaims(args.input, claims)) as Record<string, unknown> };
       const target = parseModelRef(args.model);
       if (!isCreateTarget(target) || target.route !== 'version' || target.model === null) {
         throw ApplicationFailure.create({
@@ -292,7 +320,7 @@ export function createActivities(config: ActivityConfig) {
       const job = await call(`get ${kind} ${predictionId}`, timeouts.getMs, (client) =>
         kind === 'training' ? client.trainings.get(predictionId) : client.predictions.get(predictionId),
       );
-      return snapshot(job as Prediction);
+      return shaped(job as Prediction);
     },
 
     /** Cancel a prediction (or training). Canceling one that already ended is harmless: it comes back unchanged. */
@@ -305,7 +333,7 @@ export function createActivities(config: ActivityConfig) {
         kind,
         status: job.status,
       });
-      return snapshot(job as Prediction);
+      return shaped(job as Prediction);
     },
 
     /** Predictions (or trainings) created since `since` (ISO 8601), newest first, at most `maxPages` pages. */
@@ -358,28 +386,5 @@ export interface JobSummary {
 
 export type Activities = ReturnType<typeof createActivities>;
 
-/** Trim Replicate's prediction object to what the workflow needs, so histories stay small. */
-export function snapshot(p: Prediction): PredictionSnapshot {
-  const logs = typeof p.logs === 'string' ? p.logs.split('\n').filter((l) => l.trim() !== '') : [];
-  return {
-    id: p.id,
-    model: p.model ?? null,
-    version: p.version ?? null,
-    status: p.status,
-    output: p.output ?? null,
-    error: p.error === null || p.error === undefined ? null : String(p.error),
-    logsTail: logs.slice(-LOGS_TAIL_LINES),
-    metrics: p.metrics ?? {},
-    createdAt: p.created_at ?? null,
-    startedAt: p.started_at ?? null,
-    completedAt: p.completed_at ?? null,
-    deadline: p.deadline ?? null,
-    ...(p.data_removed ? { dataRemoved: true } : {}),
-    urls: { get: p.urls?.get, cancel: p.urls?.cancel, web: p.urls?.web },
-  };
-}
-
-/** Belt and braces: no message we produce may carry the token, whatever Replicate echoes back. */
-function redact(text: string, token: string): string {
-  return token ? text.split(token).join('***') : text;
-}
+/** Trim Replicate's prediction object (see ./snapshot); the receiver and tests use it too. */
+export { snapshot } from './snapshot';

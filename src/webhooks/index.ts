@@ -3,8 +3,8 @@
  * with the prediction, trimmed like an activity result. Runs inside the worker (WEBHOOK_PORT) or alone
  * (`npm run webhooks`).
  */
-import type { Client } from '@temporalio/client';
-import { snapshot } from '../activities';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { snapshot } from '../activities/snapshot';
 import { replicateCall } from '../activities/replicate-client';
 import type { Prediction } from '../shared/types';
 import { webhookSignal } from '../workflows';
@@ -42,7 +42,16 @@ export async function startWebhookReceiver(options: WebhookServiceOptions): Prom
         return body.key;
       }),
     deliver: async ({ workflowId, body }) => {
-      await options.client.workflow.getHandle(workflowId).signal(webhookSignal, snapshot(body as Prediction));
+      try {
+        await options.client.workflow
+          .getHandle(workflowId)
+          .signal(webhookSignal, snapshot(body as Prediction, { token: options.replicate.token }));
+      } catch (error) {
+        // The run has closed (or never existed): nothing can use the news, and a 503 would only make Replicate
+        // retry for hours. Any other failure (Temporal down) stays a 503, so the delivery is retried.
+        if (error instanceof WorkflowNotFoundError) return 'late';
+        throw error;
+      }
     },
     log: options.log,
   });

@@ -40,8 +40,12 @@ export interface WebhookReceiverOptions {
   host?: string;
   /** the signing secret, or a function fetching it once (cached after the first success) */
   secret: string | (() => Promise<string>);
-  /** deliver to the owning workflow; reject -> the receiver answers 503 so Replicate retries, and the id is NOT remembered */
-  deliver: (webhook: ReceivedWebhook) => Promise<void>;
+  /**
+   * deliver to the owning workflow; reject -> the receiver answers 503 so Replicate retries, and the id is NOT
+   * remembered. Resolve 'late' when the run has already closed (or never existed): the receiver answers 200, so
+   * Replicate stops retrying, logs it once and remembers the id.
+   */
+  deliver: (webhook: ReceivedWebhook) => Promise<void | 'late'>;
   /** default 1 MiB; larger -> 413 without reading it all */
   maxBodyBytes?: number;
   /** default 5 min */
@@ -58,6 +62,8 @@ export interface WebhookReceiverOptions {
 export interface WebhookReceiverStats {
   accepted: number;
   duplicates: number;
+  /** verified deliveries for a run that had already closed (or does not exist): acknowledged, not signaled */
+  late: number;
   /** by reason: too-large, missing-headers, bad-timestamp, stale, bad-signature, missing-workflow, bad-json,
    * deliver-failed, secret-unavailable, not-found, method-not-allowed, aborted, internal */
   rejected: Record<string, number>;
@@ -70,7 +76,7 @@ const defaultLog = (line: string, fields?: Record<string, unknown>): void => {
 };
 
 export class WebhookReceiver {
-  readonly stats: WebhookReceiverStats = { accepted: 0, duplicates: 0, rejected: {} };
+  readonly stats: WebhookReceiverStats = { accepted: 0, duplicates: 0, late: 0, rejected: {} };
 
   private readonly maxBodyBytes: number;
   private readonly toleranceMs: number;
@@ -198,10 +204,14 @@ export class WebhookReceiver {
       }
 
       let failure: unknown;
+      let late = false;
       const delivering = Promise.resolve()
         .then(() => this.options.deliver({ workflowId: target, webhookId: id, body: parsed }))
         .then(
-          () => true,
+          (outcome) => {
+            late = outcome === 'late';
+            return true;
+          },
           (err: unknown) => {
             failure = err;
             return false;
@@ -214,6 +224,12 @@ export class WebhookReceiver {
         return this.reject(req, res, 503, 'deliver-failed', { ...ctx, error: errorMessage(failure) });
       }
       this.remember(id);
+      if (late) {
+        // 2xx stops Replicate's retries; remembered, so a retry already on its way is a quiet duplicate.
+        this.stats.late++;
+        this.log('webhook for a run that has closed or does not exist: acknowledged, not delivered', ctx);
+        return sendJson(res, 200, { ok: true, late: true });
+      }
       this.stats.accepted++;
       return sendJson(res, 200, { ok: true });
     } catch (err) {

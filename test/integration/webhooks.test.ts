@@ -155,3 +155,39 @@ it('forged, wrong-secret, stale, replayed and oversized deliveries are rejected 
     await handle.cancel();
   });
 });
+
+it('a late, correctly signed webhook for a closed or unknown run is acknowledged (2xx) and logged once', async () => {
+  const lines: string[] = [];
+  const late = await startWebhookReceiver({
+    client: bed.env.client,
+    port: 0,
+    secret: bed.sim.webhookSigningSecret,
+    replicate: { token: SECRET_TOKEN, baseUrl: bed.sim.baseUrl },
+    log: (line, fields) => lines.push(`${line} ${JSON.stringify(fields ?? {})}`),
+  });
+  try {
+    const done = await bed.start({ model: 'sim/hook', input: { closed: 1 } });
+    const result = await done.result();
+    const body = JSON.stringify(bed.sim.prediction(result.id));
+    const now = Math.floor(Date.now() / 1000);
+    const deliver = (workflowId: string, id: string) =>
+      fetch(`${late.origin}/webhooks/replicate?workflow=${encodeURIComponent(workflowId)}`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'webhook-id': id,
+          'webhook-timestamp': String(now),
+          'webhook-signature': signWebhook(bed.sim.webhookSigningSecret, id, now, body),
+        },
+        body,
+      });
+    // Replicate retries a terminal webhook until it gets a 2xx: the first answer must already be one.
+    expect((await deliver(done.workflowId, 'msg_late')).status).toBe(200);
+    expect((await deliver(done.workflowId, 'msg_late')).status).toBe(200);
+    expect((await deliver('no-such-run', 'msg_unknown')).status).toBe(200);
+    expect(late.stats).toMatchObject({ accepted: 0, late: 2, duplicates: 1, rejected: {} });
+    expect(lines.filter((l) => l.includes('msg_late'))).toHaveLength(1);
+  } finally {
+    await late.stop();
+  }
+});

@@ -218,7 +218,7 @@ describe('WebhookReceiver', () => {
     expect(delivered).toEqual([
       { workflowId: 'run prediction/ä 1', webhookId: 'msg_1', body: JSON.parse(body) },
     ]);
-    expect(receiver.stats).toEqual({ accepted: 1, duplicates: 0, rejected: {} });
+    expect(receiver.stats).toEqual({ accepted: 1, duplicates: 0, late: 0, rejected: {} });
     expect(origin).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
   });
 
@@ -258,6 +258,7 @@ describe('WebhookReceiver', () => {
     expect(receiver.stats).toEqual({
       accepted: 0,
       duplicates: 0,
+      late: 0,
       rejected: { 'bad-signature': 2, stale: 2, 'bad-timestamp': 1, 'missing-headers': 3 },
     });
     // one log line per rejection, with the reason; never the secret or the body
@@ -311,7 +312,7 @@ describe('WebhookReceiver', () => {
     const retry = await post({ id: 'msg_retry' });
     expect([retry.status, retry.json]).toEqual([200, { ok: true }]);
     expect(delivered.map((d) => d.webhookId)).toEqual(['msg_retry']);
-    expect(receiver.stats).toEqual({ accepted: 1, duplicates: 0, rejected: { 'deliver-failed': 1 } });
+    expect(receiver.stats).toEqual({ accepted: 1, duplicates: 0, late: 0, rejected: { 'deliver-failed': 1 } });
     expect(logs[0]?.fields).toMatchObject({
       reason: 'deliver-failed',
       webhookId: 'msg_retry',
