@@ -9,8 +9,7 @@ import { Client } from '@temporalio/client';
 import { createActivities } from './activities';
 import { createOutputActivities } from './activities/outputs';
 import { createReconcileActivities, jobOwnersFromVisibility } from './activities/reconcile';
-import { RECONCILE_SCHEDULE_ID, ensureReconcilerSchedule, ensureSearchAttributes } from './temporal-setup';
-import { humanDuration } from './shared/duration';
+import { ensureReconcilerSchedule, ensureSearchAttributes } from './temporal-setup';
 import { startWebhookReceiver } from './webhooks';
 import { ConfigError, DEFAULT_RECONCILE_EVERY_MS, readWorkerConfig, type WorkerConfig } from './config';
 
@@ -95,12 +94,11 @@ async function keepReconcilerScheduled(config: WorkerConfig, connection: NativeC
     config.reconcileEveryMs === undefined ? DEFAULT_RECONCILE_EVERY_MS : config.reconcileEveryMs;
   if (everyMs === null) return;
   try {
-    const done = await ensureReconcilerSchedule(new Client({ connection, namespace: config.namespace }), {
+    // Quiet on success (start-up prints little; README documents the Schedule): it is in the Temporal UI.
+    await ensureReconcilerSchedule(new Client({ connection, namespace: config.namespace }), {
       taskQueue: config.taskQueue,
       everyMs,
     });
-    if (done !== 'unchanged')
-      console.log(`schedule ${RECONCILE_SCHEDULE_ID} ${done}: reconcile every ${humanDuration(everyMs)}`);
   } catch (error) {
     console.error(
       `worker: could not schedule the orphan reconciler (${(error as Error).message}); run \`npm run -s client -- reconcile --schedule 5m --apply\` or set RECONCILE_EVERY=off`,
