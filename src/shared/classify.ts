@@ -62,7 +62,8 @@ export function classifyHttpError(
       message: `Replicate ${operation} was rate limited${quoted}; retrying in ${delay === undefined ? 'the policy interval' : `${delay} ms`}`,
     };
   }
-  if (status >= 500) {
+  // 408: the request did not reach the API in time (a proxy or the gateway gave up); nothing was done: retry.
+  if (status >= 500 || status === 408) {
     return {
       ...base,
       type: ReplicateTransientType.ServerError,

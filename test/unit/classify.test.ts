@@ -96,3 +96,11 @@ describe('classifyNetworkError', () => {
     expect(reset.message).toContain('fetch failed: ECONNRESET');
   });
 });
+
+describe('408 Request Timeout', () => {
+  it('is retried like a server error: the request never reached the API in time', () => {
+    const c = classifyHttpError('get prediction', 408, h(), 'Request Timeout', NOW);
+    expect(c).toMatchObject({ type: ReplicateTransientType.ServerError, nonRetryable: false, status: 408 });
+    expect(c.message).toContain('will retry');
+  });
+});

@@ -16,6 +16,7 @@ describe('worker configuration', () => {
       shutdownGraceTimeMs: 20_000,
       outputDir: 'outputs',
       webhook: null,
+      reconcileEveryMs: 300_000,
     });
   });
 
