@@ -30,6 +30,7 @@ import {
   expandStep,
   flattenOutputs,
   PERSIST_ACTIVITY,
+  PIPELINE_LIMITS,
   progressSnapshot,
   stepDependencies,
   stepInputProblem,
@@ -38,6 +39,7 @@ import {
   type PipelineSpec,
   type StepResultView,
 } from '../shared/pipeline';
+import { workflowIdProblem } from '../shared/ids';
 import { ReplicatePipelineId } from '../shared/search-attributes';
 import type { PredictionFailureDetails, PredictionResult } from '../shared/types';
 import { runPrediction } from './prediction';
@@ -106,8 +108,11 @@ const { persistOutputs, writeManifest } = proxyActivities<OutputActivities>(pers
 export const PIPELINE_PATCHES = {
   /** fan-out: keep (and persist) the predictions that succeeded when a sibling fails; cost counts failed ones */
   keepSiblings: 'pipeline-keep-siblings-v1',
-  /** fail a step whose resolved input is over Temporal's payload limit, instead of failing every workflow task */
-  inputLimit: 'pipeline-input-limit-v1',
+  /**
+   * fail at once what Temporal would refuse on every workflow task until the timeout: a step whose resolved input
+   * is over the payload limit, a pipeline id whose child ids would be over the id limit
+   */
+  stepChecks: 'pipeline-step-checks-v1',
 } as const;
 
 export async function runPipeline(request: PipelineRequest): Promise<PipelineResult> {
@@ -123,6 +128,16 @@ export async function runPipeline(request: PipelineRequest): Promise<PipelineRes
   const spec = checked.spec;
   const info = workflowInfo();
   const pipelineId = info.workflowId;
+  if (patched(PIPELINE_PATCHES.stepChecks)) {
+    const problem = childIdProblem(pipelineId, spec);
+    if (problem) {
+      throw ApplicationFailure.create({
+        type: PipelineFailureType.InvalidSpec,
+        message: problem,
+        nonRetryable: true,
+      });
+    }
+  }
   const persist = request.persist !== false;
   const ceiling =
     info.executionExpirationTime?.getTime() ?? info.startTime.getTime() + durationMs(spec.timeout, '30m');
@@ -163,7 +178,7 @@ export async function runPipeline(request: PipelineRequest): Promise<PipelineRes
     try {
       const step = spec.steps[name]!;
       const runs = expandStep(spec, name, { inputs: spec.inputs, steps: views });
-      if (patched(PIPELINE_PATCHES.inputLimit)) {
+      if (patched(PIPELINE_PATCHES.stepChecks)) {
         const problem = stepInputProblem(name, runs);
         if (problem) throw ApplicationFailure.nonRetryable(problem, PipelineFailureType.InvalidSpec);
       }
@@ -372,6 +387,25 @@ function durationMs(text: string | undefined, fallback: string): number {
 function round(n: number, digits = 3): number {
   const f = 10 ** digits;
   return Math.round(n * f) / f;
+}
+
+/** Why the longest child workflow id (`<pipeline id>--<step>[-<n>]`) cannot be used, or null. */
+function childIdProblem(pipelineId: string, spec: PipelineSpec): string | null {
+  for (const [name, step] of Object.entries(spec.steps)) {
+    const last =
+      step.foreach !== undefined
+        ? PIPELINE_LIMITS.maxForeachItems - 1
+        : step.count !== undefined
+          ? step.count - 1
+          : null;
+    const suffix = `--${name}${last === null ? '' : `-${last}`}`;
+    const problem = workflowIdProblem(
+      `${pipelineId}${suffix}`,
+      `the child workflow id of step ${name} (pipeline id + "${suffix}")`,
+    );
+    if (problem) return `pipeline id too long: ${problem}`;
+  }
+  return null;
 }
 
 /** The prediction a failed child ran, and the predict_time Replicate billed for it (from the failure details). */

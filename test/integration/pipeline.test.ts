@@ -387,7 +387,7 @@ steps:
     const patches = history.events!.filter(
       (e) => e.markerRecordedEventAttributes?.markerName === 'core_patch',
     );
-    expect(patches).toHaveLength(2); // pipeline-input-limit-v1 and pipeline-keep-siblings-v1
+    expect(patches).toHaveLength(2); // pipeline-step-checks-v1 and pipeline-keep-siblings-v1
     await Worker.runReplayHistory({ workflowsPath }, history, s.pipelineId);
   });
 });
@@ -411,5 +411,71 @@ describe('step inputs over the payload limit', () => {
     expect(s.steps.four!.error).toContain(`step four: its input is ${size} bytes of JSON`);
     expect(s.steps.four!.error).toContain('over the 1000000-byte limit');
     expect(bed.sim.requests.length).toBe(seen); // no prediction was created
+  });
+});
+
+describe('fail-fast with fan-out', () => {
+  it('a failed sibling cancels the others at Replicate at once', async () => {
+    bed.sim.setModel('sim/var2', { startDelayMs: 100, durationMs: 20_000, output: '$files:1' });
+    const file = specFile(
+      'ffan',
+      `
+name: ffan
+inputs: { styles: [a, b, c] }
+steps:
+  variation: { model: sim/var2, foreach: '{{ inputs.styles }}', input: { style: '{{ item }}' } }
+`,
+    );
+    const started = Date.now();
+    const run = cli('pipeline', 'run', file, '--json');
+    const byStyle = (style: string) =>
+      bed.sim
+        .predictionIds()
+        .find(
+          (id) =>
+            bed.sim.prediction(id)!.model === 'sim/var2' && bed.sim.prediction(id)!.input!.style === style,
+        );
+    await expect
+      .poll(() => bed.sim.prediction(byStyle('b') ?? '')?.status, { timeout: 10_000 })
+      .toBe('processing');
+    await fetch(`${bed.sim.baseUrl}/predictions/${byStyle('b')!}/cancel`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${SECRET_TOKEN}` },
+    });
+    const { code, out } = await run;
+    expect(code).toBe(EXIT.failed);
+    expect(Date.now() - started).toBeLessThan(15_000); // not the 20 s the siblings would run
+    const s = JSON.parse(out[0]!) as PipelineSummary;
+    expect(s.steps.variation!.status).toBe('failed');
+    for (const st of ['a', 'c']) {
+      expect(bed.sim.prediction(byStyle(st)!)!.status).toBe('canceled');
+      expect(bed.sim.counters(byStyle(st)!).cancels).toBeGreaterThan(0);
+    }
+  });
+});
+
+describe('long pipeline ids', () => {
+  it('an id whose child ids would be over the limit fails at once, naming the id', async () => {
+    const file = specFile('longid', 'name: longid\nsteps:\n  generate: { model: sim/echo, input: {} }\n');
+    const id = 'p'.repeat(995); // the child's id, <id>--generate, is 1005 bytes
+    const started = Date.now();
+    const { code, out } = await cli(
+      'pipeline',
+      'run',
+      file,
+      '--pipeline-id',
+      id,
+      '--timeout',
+      '30s',
+      '--json',
+    );
+    expect(Date.now() - started).toBeLessThan(15_000); // before: stuck until the 30 s timeout
+    expect(code).toBe(EXIT.failed);
+    const s = JSON.parse(out[0]!) as PipelineSummary;
+    expect(s.error!.type).toBe('InvalidPipelineSpec');
+    expect(s.error!.message).toContain(
+      `the child workflow id of step generate (pipeline id + "--generate"): 1005 bytes is over Temporal's 1000-byte limit`,
+    );
+    expect(s.steps).toEqual({}); // nothing ran
   });
 });
