@@ -278,6 +278,38 @@ describe('runPrediction', () => {
     }
   });
 
+  it('a GET outage longer than one poll (3 attempts): the run keeps polling, succeeds, and never cancels', async () => {
+    bed.sim.setModel('test/outage', { output: '$input', durationMs: 1_000 });
+    const handle = await bed.start({
+      model: 'test/outage',
+      input: { n: 503 },
+      polling: { initialIntervalMs: 500, multiplier: 1, maxIntervalMs: 500 },
+    });
+    await expect
+      .poll(async () => (await handle.query(statusQuery)).predictionId, { timeout: 10_000, interval: 20 })
+      .toBeTruthy();
+    bed.sim.setFaults({ serverErrorRate: 1, serverErrorRoutes: 'get' });
+    // A whole poll fails (3 attempts), and the next one starts, before the outage ends.
+    await expect
+      .poll(async () => (await handle.query(statusQuery)).pollError ?? null, {
+        timeout: 20_000,
+        interval: 50,
+      })
+      .toMatch(/server error/);
+    const failedPolls = (await handle.query(statusQuery)).polls;
+    await expect
+      .poll(async () => (await handle.query(statusQuery)).polls, { timeout: 20_000, interval: 50 })
+      .toBeGreaterThan(failedPolls);
+    bed.sim.setFaults({});
+    const result = await handle.result();
+    expect(result.output).toEqual({ n: 503 });
+    const gets = bed.sim.requests.filter(
+      (r) => r.route === 'predictions.get' && r.predictionId === result.id,
+    );
+    expect(gets.filter((r) => r.status >= 500).length).toBeGreaterThanOrEqual(4);
+    expect(bed.sim.counters(result.id).cancels).toBe(0);
+  });
+
   it('never leaks the API token into histories or logs', async () => {
     await (await bed.start({ model: 'sim/echo', input: { n: 3 }, polling: FAST_POLLING })).result();
     let histories = 0;
