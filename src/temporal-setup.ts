@@ -2,8 +2,7 @@
  * Namespace setup: the search attributes the workflows upsert must be registered, and the orphan reconciler runs
  * on a Schedule.
  */
-import type { NativeConnection } from '@temporalio/worker';
-import { ScheduleAlreadyRunning, type Client } from '@temporalio/client';
+import { ScheduleAlreadyRunning, type Client, type ConnectionLike } from '@temporalio/client';
 import { msToNumber } from '@temporalio/common/lib/time';
 import { SearchAttributeType } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
@@ -27,9 +26,10 @@ export function devServerSearchAttributeFlags(): string[] {
 /**
  * Register any missing search attribute on `namespace` (idempotent). Throws with a one-line fix when the server
  * refuses (e.g. no operator permission): without them every workflow task that upserts would fail.
+ * Takes a worker's NativeConnection or a client's Connection: the worker and the CLI both call it.
  */
 export async function ensureSearchAttributes(
-  connection: NativeConnection,
+  connection: Pick<ConnectionLike, 'operatorService'>,
   namespace: string,
 ): Promise<string[]> {
   const existing = await connection.operatorService.listSearchAttributes({ namespace });

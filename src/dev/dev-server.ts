@@ -24,6 +24,8 @@ export interface DevServerOptions {
   /** the server's stderr is appended here */
   logFile?: string;
   log?: (line: string) => void;
+  /** pre-register the workflows' search attributes (default true); false = a fresh server as a user's would be */
+  searchAttributes?: boolean;
 }
 
 /** A TCP port that was free a moment ago on 127.0.0.1. */
@@ -61,7 +63,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     '--log-level',
     'warn',
   ];
-  args.push(...devServerSearchAttributeFlags());
+  if (options.searchAttributes !== false) args.push(...devServerSearchAttributeFlags());
   args.push(...(options.uiPort === null ? ['--headless'] : ['--ui-port', String(options.uiPort)]));
   if (options.dbFile) {
     mkdirSync(path.dirname(options.dbFile), { recursive: true });

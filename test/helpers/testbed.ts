@@ -18,7 +18,7 @@ import type { WorkerConfig } from '../../src/config';
 import type { PredictionRequest, PredictionResult } from '../../src/shared/types';
 import { freePort, startDevServer } from '../../src/dev/dev-server';
 import { ReplicateSimulator, type SimulatorOptions } from '../../src/simulator';
-import { runCli } from '../../src/client';
+import { runCli, type CliContext } from '../../src/client';
 import { runPrediction } from '../../src/workflows';
 import { workerOptions, workflowsPath } from '../../src/worker';
 
@@ -52,14 +52,26 @@ export interface Testbed {
 
 let bundle: Promise<{ code: string }> | undefined;
 
-export async function startTestbed(simOptions: SimulatorOptions = {}): Promise<Testbed> {
+export interface TestbedOptions {
+  /** start the dev server with the search attributes registered (default true); false = a fresh server */
+  searchAttributes?: boolean;
+}
+
+export async function startTestbed(
+  simOptions: SimulatorOptions = {},
+  options: TestbedOptions = {},
+): Promise<Testbed> {
   installRuntime();
   const sim = new ReplicateSimulator({ token: SECRET_TOKEN, ...simOptions });
   await sim.start();
   const port = await freePort();
   // Our own dev-server launcher (also used by the demo): the SDK's createLocal in 1.24 drops `extraArgs` and
   // `searchAttributes` when given an existing-path binary, and the workflows need their search attributes.
-  const server = await startDevServer({ port, uiPort: null });
+  const server = await startDevServer({
+    port,
+    uiPort: null,
+    searchAttributes: options.searchAttributes ?? true,
+  });
   const env = await TestWorkflowEnvironment.createFromExistingServer({ address: server.address });
   bundle ??= bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });
   const workflowBundle = await bundle;
@@ -131,13 +143,26 @@ export async function cliOn(
   bed: Testbed,
   ...argv: string[]
 ): Promise<{ code: number; out: string[]; err: string[] }> {
+  return cliLive(bed, {}, ...argv).done;
+}
+
+/**
+ * Run the CLI in-process with context overrides (another task queue, a Ctrl-C signal, a live line...). The line
+ * arrays fill while it runs, so a test can await what it printed before the command ends.
+ */
+export function cliLive(
+  bed: Testbed,
+  overrides: Partial<CliContext>,
+  ...argv: string[]
+): { out: string[]; err: string[]; done: Promise<{ code: number; out: string[]; err: string[] }> } {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await runCli(argv, {
+  const done = runCli(argv, {
     client: async () => bed.env.client,
     taskQueue: bed.config.taskQueue,
     out: (line) => out.push(line),
     err: (line) => err.push(line),
-  });
-  return { code, out, err };
+    ...overrides,
+  }).then((code) => ({ code, out, err }));
+  return { out, err, done };
 }

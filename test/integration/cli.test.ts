@@ -1,10 +1,32 @@
 /** The CLI contract: commands, flags, `--json` shape and exit codes, against a real server and worker. */
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXIT, type RunSummary } from '../../src/client';
+import { EXIT, type PipelineSummary, type RunSummary } from '../../src/client';
 import { PROJECT_ROOT } from '../../src/dev/binaries';
-import { startTestbed, type Testbed, cliOn } from '../helpers/testbed';
+import { FAST_POLLING, startTestbed, type Testbed, cliLive, cliOn } from '../helpers/testbed';
+
+/** One-step pipelines for the tests. */
+const specDir = mkdtempSync(path.join(tmpdir(), 'cli-specs-'));
+const ECHO_SPEC = path.join(specDir, 'echo.yaml');
+writeFileSync(ECHO_SPEC, 'name: echo\nsteps:\n  only:\n    model: sim/echo\n    input: { prompt: hi }\n');
+const NEVER_SPEC = path.join(specDir, 'never.yaml');
+writeFileSync(NEVER_SPEC, 'name: never\nsteps:\n  only:\n    model: sim/never\n    input: {}\n');
+
+/** `promise`, or a failure naming `what` after `ms` (a bound, not a synchronisation). */
+function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
 
 let bed: Testbed;
 beforeAll(async () => {
@@ -126,12 +148,27 @@ describe('client CLI', () => {
     [['run', '--model', 'a/b', '--input', '[1]'], '--input must be a JSON object'],
     [['run', '--input', '{}'], '--model is required'],
     [['run', '--model', 'a/b'], '--input is required'],
-    [['run', '--model', 'a/b', '--input', '{}', '--colour'], "Unknown option '--colour'"],
+    [['run', '--model', 'a/b', '--input', '{}', '--colour'], 'unknown option --colour'],
     [['run', '--model', 'a/b', '--input', '{}', '--timeout', '600'], '600s'],
     [['run', '--model', 'a/b', '--input', '{}', '--timeout', '2s'], 'out of range'],
     [['run', '--model', 'nope', '--input', '{}'], 'is not a model reference'],
     [['frobnicate'], 'unknown command "frobnicate"'],
     [['status'], 'status takes one workflow id'],
+    // B.7: ids Temporal would refuse are usage errors, before anything starts
+    [['run', '--model', 'a/b', '--input', '{}', '--workflow-id', ''], '--workflow-id: must not be empty'],
+    [['run', '--model', 'a/b', '--input', '{}', '--workflow-id', 'é'.repeat(900)], '1800 bytes'],
+    [['start', '--model', 'a/b', '--input', '{}', '--workflow-id', 'x'.repeat(1800)], '1800 bytes'],
+    [['pipeline', 'run', ECHO_SPEC, '--pipeline-id', ''], '--pipeline-id: must not be empty'],
+    [['pipeline', 'run', ECHO_SPEC, '--pipeline-id', 'x'.repeat(1800)], '--pipeline-id: 1800 bytes'],
+    // B.9: pipeline run checks its ceiling like run does
+    [['pipeline', 'run', ECHO_SPEC, '--timeout', '0s'], 'out of range'],
+    [['pipeline', 'run', ECHO_SPEC, '--timeout', '1ms'], 'out of range'],
+    [['pipeline', 'run', ECHO_SPEC, '--timeout', '999999999h'], 'out of range'],
+    // C.13: "did you mean" for unknown flags and commands
+    [['run', '--model', 'a/b', '--input', '{}', '--workflowid', 'x'], 'did you mean --workflow-id?'],
+    [['run', '--modle', 'a/b', '--input', '{}'], 'did you mean --model?'],
+    [['pipeline', 'run', ECHO_SPEC, '--pipelineid', 'p'], 'did you mean --pipeline-id?'],
+    [['stauts', 'x'], 'unknown command "stauts"; did you mean status?'],
   ])('usage error %j exits 2 naming the problem', async (argv, message) => {
     const started = Date.now();
     const { code, err } = await cli(...argv);
@@ -158,5 +195,177 @@ describe('client CLI', () => {
     });
     expect(code).toBe(EXIT.usage);
     expect(stderr).toContain('cannot reach Temporal at 127.0.0.1:1');
+  });
+
+  it('a usage error shows the one relevant usage line, not the whole page', async () => {
+    const { code, err } = await cli('run', '--input', '{}');
+    expect(code).toBe(EXIT.usage);
+    const lines = err.join('\n').split('\n');
+    expect(lines[0]).toBe('error: --model is required');
+    expect(lines[1]).toMatch(/^usage: npm run -s client -- run --model REF --input JSON/);
+    expect(lines.slice(2).join('\n')).toContain('run --help');
+    expect(lines).toHaveLength(3);
+  });
+
+  it.each([
+    [['--help'], 'pipeline run FILE'],
+    [['help'], 'reconcile'],
+    [['run', '--help'], 'run --model REF --input JSON'],
+    [['start', '-h'], 'start --model REF --input JSON'],
+    [['status', '--help'], 'status ID'],
+    [['result', '--help'], 'result ID'],
+    [['cancel', '--help'], 'cancel ID'],
+    [['pipeline', '--help'], 'pipeline status ID'],
+    [['pipeline', 'run', '--help'], 'pipeline run FILE'],
+    [['pipeline', 'status', '--help'], 'pipeline status ID'],
+    [['reconcile', '--help'], 'reconcile [--apply]'],
+    [['help', 'run'], 'run --model REF --input JSON'],
+  ])('%j prints its usage and exits 0', async (argv, line) => {
+    const { code, out, err } = await cli(...argv);
+    expect(code).toBe(EXIT.ok);
+    expect(err).toEqual([]);
+    expect(out.join('\n')).toContain(`npm run -s client -- ${line}`);
+    if (argv[0] === 'run') {
+      expect(out.join('\n')).toContain('--timeout'); // the flags explained
+      expect(out.join('\n')).not.toContain('reconcile'); // and only this command's
+    }
+  });
+
+  it('start prints the workflow id on stdout and the next commands on stderr', async () => {
+    const { code, out, err } = await cli(
+      'start',
+      '--model',
+      'sim/echo',
+      '--input',
+      '{}',
+      '--workflow-id',
+      'cli-next-1',
+    );
+    expect(code).toBe(EXIT.ok);
+    expect(out).toEqual(['cli-next-1']);
+    const hints = err.join('\n');
+    for (const command of ['result', 'status', 'cancel'])
+      expect(hints).toContain(`npm run -s client -- ${command} cli-next-1`);
+  });
+
+  it("a start the server refuses prints the server's reason (exit 2)", async () => {
+    const client = new Client({ connection: bed.env.connection, namespace: 'no-such-namespace' });
+    const { code, err } = await cliLive(
+      bed,
+      { client: async () => client },
+      'start',
+      '--model',
+      'sim/echo',
+      '--input',
+      '{}',
+    ).done;
+    expect(code).toBe(EXIT.usage);
+    expect(err.join('\n')).toMatch(
+      /cannot start workflow prediction-sim-echo-\w+: .*no-such-namespace.* not found/i,
+    );
+  });
+
+  it('run against a task queue no worker polls says so (and how to start one) within the grace period; status says it too', async () => {
+    const queue = `nobody-${randomUUID()}`;
+    const id = `cli-noworker-${randomUUID()}`;
+    const started = Date.now();
+    const run = cliLive(
+      bed,
+      { taskQueue: queue, noWorkerWarningMs: 500 },
+      ...['run', '--model', 'sim/echo', '--input', '{}', '--workflow-id', id],
+    );
+    await expect
+      .poll(() => run.err.join('\n'), { timeout: 10_000 })
+      .toContain(`no worker is polling task queue "${queue}"`);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(run.err.join('\n')).toContain(`TEMPORAL_TASK_QUEUE=${queue} npm run worker`);
+
+    const status = await cli('status', id);
+    expect(status.code).toBe(EXIT.ok);
+    expect(status.out.join('\n')).toContain(`no worker is polling task queue "${queue}"`);
+    // the queue that has a worker is not reported
+    expect((await cli('status', 'cli-next-1')).out.join('\n')).not.toContain('no worker');
+
+    // B.9: a terminated run is reported as terminated, not timed_out
+    await bed.env.client.workflow.getHandle(id).terminate('test over');
+    const { code, err } = await within(10_000, 'run after terminate', run.done);
+    expect(code).toBe(EXIT.failed);
+    expect(err.join('\n')).toContain('terminated: ');
+    const result = await cli('result', id, '--json');
+    expect(result.code).toBe(EXIT.failed);
+    expect(JSON.parse(result.out[0]!)).toMatchObject({
+      status: 'terminated',
+      error: { type: 'TerminatedFailure' },
+    });
+  });
+
+  it('a terminated pipeline is reported as terminated', async () => {
+    const id = `cli-pipe-term-${randomUUID()}`;
+    const run = cliLive(bed, {}, 'pipeline', 'run', NEVER_SPEC, '--pipeline-id', id, '--json');
+    await expect
+      .poll(async () => (await bed.env.client.workflow.getHandle(id).describe()).status.name, {
+        timeout: 10_000,
+      })
+      .toBe('RUNNING');
+    await bed.env.client.workflow.getHandle(id).terminate('test over');
+    const { code, out } = await within(10_000, 'pipeline run after terminate', run.done);
+    expect(code).toBe(EXIT.failed);
+    expect(JSON.parse(out[0]!) as PipelineSummary).toMatchObject({ status: 'terminated' });
+  });
+
+  it('Ctrl-C while run waits says the run continues and how to reattach', async () => {
+    const id = `cli-ctrlc-${randomUUID()}`;
+    const abort = new AbortController();
+    const run = cliLive(
+      bed,
+      { signal: abort.signal },
+      'run',
+      '--model',
+      'sim/never',
+      '--input',
+      '{}',
+      '--workflow-id',
+      id,
+    );
+    await expect.poll(() => run.out.join('\n'), { timeout: 10_000 }).toContain('creating');
+    abort.abort();
+    const { code, err } = await within(5_000, 'run after Ctrl-C', run.done);
+    expect(code).toBe(130);
+    expect(err.join('\n')).toContain(`the run continues on the server`);
+    expect(err.join('\n')).toContain(`npm run -s client -- result ${id}`);
+    const handle = bed.env.client.workflow.getHandle(id);
+    expect((await handle.describe()).status.name).toBe('RUNNING');
+    await handle.terminate('test over');
+  });
+
+  it('result on a terminal keeps one live line: elapsed time, polls and the latest log line', async () => {
+    bed.sim.setModel('sim/logs', {
+      startDelayMs: 0,
+      durationMs: 3_000,
+      logs: ['step one', 'step two', 'step three'],
+      output: 'ok',
+    });
+    const handle = await bed.start({ model: 'sim/logs', input: {}, polling: FAST_POLLING });
+    const live: (string | null)[] = [];
+    const { code, out } = await cliLive(bed, { live: (line) => live.push(line) }, 'result', handle.workflowId)
+      .done;
+    expect(code).toBe(EXIT.ok);
+    expect(
+      live.filter(
+        (l) => l !== null && /^ *\d+(\.\d)?s {2}processing .*polls? \d+ .*\| step (two|three)/.test(l),
+      ),
+    ).not.toHaveLength(0);
+    expect(live.at(-1)).toBeNull(); // cleared before the outcome is printed
+    expect(out.at(-1)).toBe('  ok');
+  });
+
+  it('result in a pipe prints plain lines: transitions and each new log line', async () => {
+    const handle = await bed.start({ model: 'sim/logs', input: {}, polling: FAST_POLLING });
+    const { code, out } = await cliOn(bed, 'result', handle.workflowId);
+    expect(code).toBe(EXIT.ok);
+    const text = out.join('\n');
+    expect(text).toMatch(/processing {2}prediction [a-z0-9]{26}/);
+    for (const log of ['step one', 'step two', 'step three']) expect(text).toContain(`| ${log}`);
+    expect(text).not.toContain('\r');
   });
 });
