@@ -11,7 +11,7 @@ import type { ManifestEntry } from '../../src/activities/outputs';
 import { EXIT, type PipelineSummary } from '../../src/client';
 import { PROJECT_ROOT } from '../../src/dev/binaries';
 import { workflowsPath } from '../../src/worker';
-import { progressQuery } from '../../src/workflows';
+import { progressQuery, runPipeline } from '../../src/workflows';
 import { failureOf, SECRET_TOKEN, startTestbed, type Testbed, cliOn } from '../helpers/testbed';
 
 let bed: Testbed;
@@ -477,5 +477,43 @@ describe('long pipeline ids', () => {
       `the child workflow id of step generate (pipeline id + "--generate"): 1005 bytes is over Temporal's 1000-byte limit`,
     );
     expect(s.steps).toEqual({}); // nothing ran
+  });
+});
+
+describe('persisting on a real worker', () => {
+  it('a retried persist resumes after the files its failed attempt finished (heartbeat details reach the retry)', async () => {
+    const hits: string[] = [];
+    let failures = 1;
+    const cdn = createServer((req, res) => {
+      hits.push(req.url ?? '');
+      if (req.url === '/1.png' && failures-- > 0) {
+        res.writeHead(503).end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'image/png' }).end(`file ${req.url}`);
+    });
+    await new Promise<void>((resolve) => cdn.listen(0, '127.0.0.1', resolve));
+    try {
+      const origin = `http://127.0.0.1:${(cdn.address() as AddressInfo).port}`;
+      bed.sim.setModel('sim/two', { durationMs: 200, output: [`${origin}/0.png`, `${origin}/1.png`] });
+      const spec = { name: 'resume', steps: { gen: { model: 'sim/two', input: {} } } };
+      const result = await bed.withWorker({ outputAllowedOrigins: [origin] }, (taskQueue) =>
+        bed.env.client.workflow.execute(runPipeline, {
+          taskQueue,
+          workflowId: `pipeline-resume-${Date.now()}`,
+          workflowExecutionTimeout: '1m',
+          args: [{ spec }],
+        }),
+      );
+      expect(result.status).toBe('succeeded');
+      expect(hits).toEqual(['/0.png', '/1.png', '/1.png']); // 0.png was not downloaded again
+      expect(result.manifest.files.map((f) => f.bytes)).toEqual([11, 11]); // "file /0.png"
+      for (const f of result.manifest.files) {
+        const bytes = readFileSync(path.join(path.dirname(result.manifest.path!), f.path));
+        expect(createHash('sha256').update(bytes).digest('hex')).toBe(f.sha256);
+      }
+    } finally {
+      await new Promise((resolve) => cdn.close(resolve));
+    }
   });
 });
