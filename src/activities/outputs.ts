@@ -2,6 +2,7 @@
  * Persisting outputs: Replicate deletes API outputs after an hour, so each file is copied to local disk as soon as
  * its step succeeds. Streamed (never buffered whole), hashed on the fly, heartbeating, size-limited.
  */
+import { fileClaimStore, resolveClaims, type ClaimStore } from './claims';
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
@@ -29,6 +30,8 @@ export interface OutputConfig {
   heartbeatIntervalMs?: number;
   /** redirects followed per file, each hop checked against the allowed origins (default 5) */
   maxRedirects?: number;
+  /** where outputs too large for Temporal are kept (claim checks; default `<outputDir>/.claims`) */
+  claims?: ClaimStore;
   fetch?: typeof fetch;
 }
 
@@ -116,6 +119,7 @@ export function createOutputActivities(config: OutputConfig) {
   const idleMs = config.idleTimeoutMs ?? PERSIST_ACTIVITY.idleTimeoutMs;
   const beatMs = config.heartbeatIntervalMs ?? PERSIST_ACTIVITY.heartbeatIntervalMs;
   const maxRedirects = config.maxRedirects ?? 5;
+  const claims = config.claims ?? fileClaimStore(path.join(config.outputDir, '.claims'));
   const doFetch = config.fetch ?? fetch;
   const allowed = new Set((config.allowedOrigins ?? []).map((o) => new URL(o).origin));
   const root = path.resolve(config.outputDir);
@@ -296,7 +300,8 @@ export function createOutputActivities(config: OutputConfig) {
      * far, and a retried attempt skips those that are still on disk, verified by size and sha256.
      */
     async persistOutputs(args: PersistArgs): Promise<ManifestEntry[]> {
-      const urls = fileUrls(args.output);
+      // an output kept out of band arrives as a claim reference: its files are in the stored value
+      const urls = fileUrls(await resolveClaims(args.output, claims));
       for (const url of urls)
         if (!url.startsWith('data:') && !allowedOrigin(url, allowed)) throw notAllowed(url);
       const pipelineFolder = confined(args.pipelineId);

@@ -19,6 +19,7 @@ import {
   type OutputConfig,
   type PersistArgs,
 } from '../../src/activities/outputs';
+import { fileClaimStore } from '../../src/activities/claims';
 import { ConfigError, readWorkerConfig } from '../../src/config';
 import { PERSIST_ACTIVITY } from '../../src/shared/pipeline';
 
@@ -375,5 +376,30 @@ describe('OUTPUT_ALLOWED_ORIGINS', () => {
         ConfigError,
       );
     }
+  });
+});
+
+describe('claim-checked outputs', () => {
+  it('persists the files of an output kept out of band (a claim reference), not nothing', async () => {
+    const api = await local({ '/files/big/0.png': file(), '/files/big/1.png': file() });
+    servers.push(api);
+    const dir = outputDir();
+    const claims = fileClaimStore(path.join(dir, '.claims'));
+    // an output too large for Temporal: thousands of entries, two of them files
+    const ref = await claims.put({
+      images: [`${api.origin}/files/big/0.png`, `${api.origin}/files/big/1.png`],
+      tokens: 'x'.repeat(300_000),
+    });
+    const { persistOutputs } = createOutputActivities({
+      outputDir: dir,
+      allowedOrigins: [api.origin],
+      claims,
+    });
+    const entries: ManifestEntry[] = await new MockActivityEnvironment().run(persistOutputs, args(ref));
+    expect(entries.map((e) => e.sourceUrl)).toEqual([
+      `${api.origin}/files/big/0.png`,
+      `${api.origin}/files/big/1.png`,
+    ]);
+    expect(api.hits).toEqual(['/files/big/0.png', '/files/big/1.png']);
   });
 });
