@@ -41,6 +41,26 @@ async function main(): Promise<void> {
       }
       await handle.result().catch(() => undefined);
     }
+    // An outage of GETs mid-run (polls fail, the run keeps polling) and an output kept out of band (claim check).
+    bed.sim.setModel('sim/outage-job', { startDelayMs: 200, durationMs: 3_000, output: '$input' });
+    const outage = await bed.start(
+      { model: 'sim/outage-job', input: { outage: true }, polling: FAST_POLLING },
+      { workflowId: 'history-outage' },
+    );
+    await bed.sim.waitFor((p) => p.model === 'sim/outage-job' && p.status === 'processing');
+    bed.sim.setFaults({ serverErrorRate: 1, serverErrorRoutes: 'get' });
+    await new Promise((r) => setTimeout(r, 4_500)); // more than one poll's three attempts
+    bed.sim.setFaults({});
+    await outage.result();
+    handles.push(['outage', outage]);
+    bed.sim.setModel('sim/huge', { startDelayMs: 100, durationMs: 300, output: 'x'.repeat(300_000) });
+    const large = await bed.start(
+      { model: 'sim/huge', input: {}, polling: FAST_POLLING },
+      { workflowId: 'history-large-output' },
+    );
+    await large.result();
+    handles.push(['large-output', large]);
+
     // A pipeline: fan-out, a dependent step, persisted outputs.
     const pipeline = await bed.env.client.workflow.start(runPipeline, {
       taskQueue: bed.config.taskQueue,

@@ -18,6 +18,8 @@ describe('replay', () => {
   // v1: before search attributes (no patch marker); v2: with them, adoption and continue-as-new.
   // v3: with pipelines, the data_removed check and the resume guard. v4: webhooks (signal or timer), UI metadata.
   // v5: polls as local activities (the local-activity-polls-v1 patch).
+  // v6: polls ride out outages, webhook news per job id (outages-and-late-news-v1); pipelines keep siblings and
+  // check step inputs (pipeline-keep-siblings-v1, pipeline-step-checks-v1); outage and claim-check runs.
   const MAIN_PATHS = ['aborted', 'deadline', 'failed', 'invalid-input-422', 'succeeded', 'user-canceled'];
   it.each([
     ['v1', MAIN_PATHS],
@@ -25,6 +27,7 @@ describe('replay', () => {
     ['v3', [...MAIN_PATHS, 'pipeline']],
     ['v4', [...MAIN_PATHS, 'pipeline', 'webhook']],
     ['v5', [...MAIN_PATHS, 'pipeline', 'webhook']],
+    ['v6', [...MAIN_PATHS, 'pipeline', 'webhook', 'outage', 'large-output']],
   ])('has %s histories for the main paths', (version, names) => {
     expect(files.filter((f) => f.startsWith(`${version}-`)).sort()).toEqual(
       names.map((n) => `${version}-${n}.json`).sort(),
