@@ -1,22 +1,23 @@
 /**
  * `npm run demo`: everything in one command, with no configuration.
- * Starts a Temporal dev server (UI on 8233, SQLite in .temporal/), the Replicate simulator (unless
- * REPLICATE_API_TOKEN is set: then the real API), a worker, runs one prediction with live progress through the
- * CLI, prints the output and the UI link, and shuts everything down.
- *
- *   npm run demo                                   # google/imagen-4-ultra, a lighthouse at dusk
- *   npm run demo -- --model sim/fail --input '{}'  # any `run` flags
- *   npm run demo -- pipeline examples/poster.yaml  # a multi-step pipeline (outputs land in outputs/)
- *   npm run demo -- --keep                         # keep the server and UI up afterwards (Ctrl-C to stop)
+ * Starts a Temporal dev server (UI on the frontend port + 1000, 8233 by default; SQLite in .temporal/), the
+ * Replicate simulator (unless REPLICATE_API_TOKEN is set: then the real API), a worker, runs one prediction with
+ * live progress through the CLI, prints the output and the UI link, and shuts everything down (see USAGE).
  */
 import path from 'node:path';
-import { NativeConnection, Runtime, DefaultLogger, Worker } from '@temporalio/worker';
+import {
+  NativeConnection,
+  Runtime,
+  DefaultLogger,
+  Worker,
+  makeTelemetryFilterString,
+} from '@temporalio/worker';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { connectLazily, EXIT, runCli } from './client';
+import { connectLazily, EXIT, runCli, terminalLine } from './client';
 import { DEFAULT_BASE_URL, readTemporalConfig, type WorkerConfig } from './config';
 import { PROJECT_ROOT } from './dev/binaries';
-import { isTemporalUp, startDevServer, type DevServer } from './dev/dev-server';
+import { freePort, isPortFree, isTemporalUp, startDevServer, type DevServer } from './dev/dev-server';
 import { ReplicateSimulator } from './simulator';
 import { ensureSearchAttributes } from './temporal-setup';
 import { workerOptions } from './worker';
@@ -28,16 +29,39 @@ const DEFAULT_ARGS = [
   '{"prompt": "a lighthouse at dusk, oil painting"}',
 ];
 
+export const USAGE = `usage: npm run demo [-- FLAGS]
+  npm run demo                                    google/imagen-4-ultra, "a lighthouse at dusk"
+  npm run demo -- --model sim/fail --input '{}'   any flags of \`npm run -s client -- run\` (run --help)
+  npm run demo -- pipeline FILE [--input K=V]     a pipeline, e.g. examples/poster.yaml (outputs land in outputs/)
+  npm run demo -- --keep                          keep the server, its UI, the simulator and the worker up
+                                                  afterwards, to browse the run; Ctrl-C stops them
+Starts a Temporal dev server on TEMPORAL_ADDRESS (default localhost:7233; UI on its port + 1000, data in
+.temporal/demo.db, or DEMO_DB_FILE), or uses the one already answering there; the Replicate simulator unless
+REPLICATE_API_TOKEN is set (then the real API, billed); a worker; then runs one prediction with live progress.`;
+
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(USAGE);
+    return EXIT.ok;
+  }
   const keep = argv.includes('--keep');
   const runArgs = argv.filter((a) => a !== '--keep');
   const say = (line: string) => console.log(`[demo] ${line}`);
   const cleanups: (() => Promise<unknown>)[] = [];
+  // Ctrl-C is ours, not the SDK's: it stops watching the run (or ends --keep), then everything shuts down in order.
+  const interrupt = new AbortController();
+  const onSignal = () => interrupt.abort();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
 
   try {
     // Worker and activity logs would drown the progress lines; warnings and errors still show.
-    Runtime.install({ logger: new DefaultLogger('WARN') });
+    Runtime.install({
+      logger: new DefaultLogger('WARN'),
+      shutdownSignals: [],
+      telemetryOptions: { logging: { forward: {}, filter: makeTelemetryFilterString({ core: 'WARN' }) } },
+    });
 
     // 1. Replicate: the real API when a token is set, else the local simulator.
     let token = process.env.REPLICATE_API_TOKEN?.trim();
@@ -67,19 +91,23 @@ async function main(): Promise<number> {
 
     // 2. Temporal: reuse a running server on TEMPORAL_ADDRESS, else start the dev server.
     const temporal = readTemporalConfig();
-    let uiUrl = 'http://localhost:8233';
+    const port = Number(temporal.address.split(':').pop());
+    let uiUrl: string | null;
     if (await isTemporalUp(temporal.address)) {
-      say(`using the Temporal server already running at ${temporal.address}`);
+      // Its UI, if it has one, is usually on the port + 1000 (temporal server start-dev's default).
+      uiUrl = process.env.TEMPORAL_UI_URL?.trim() || (await uiAt(port + 1000));
+      say(
+        `using the Temporal server already running at ${temporal.address} (UI ${uiUrl ?? 'not found; set TEMPORAL_UI_URL'})`,
+      );
     } else {
-      const port = Number(temporal.address.split(':').pop());
-      say(`starting the Temporal dev server on ${temporal.address} (UI ${uiUrl}, data in .temporal/)...`);
-      const server: DevServer = await startDevServer({
-        port,
-        uiPort: port + 1000,
-        dbFile: path.join(PROJECT_ROOT, '.temporal', 'demo.db'),
-        log: say,
-      });
-      uiUrl = server.uiUrl ?? uiUrl;
+      // The UI goes on port + 1000 (8233 for 7233) unless that is taken; the line says the port it really uses.
+      const uiPort = (await isPortFree(port + 1000)) ? port + 1000 : await freePort();
+      const dbFile = process.env.DEMO_DB_FILE?.trim() || path.join(PROJECT_ROOT, '.temporal', 'demo.db');
+      say(
+        `starting the Temporal dev server on ${temporal.address} (UI http://localhost:${uiPort}, data in ${dbFile.startsWith(PROJECT_ROOT) ? path.relative(PROJECT_ROOT, dbFile) : dbFile})...`,
+      );
+      const server: DevServer = await startDevServer({ port, uiPort, dbFile, log: say });
+      uiUrl = server.uiUrl;
       temporal.address = server.address;
       cleanups.push(() => server.stop());
     }
@@ -100,7 +128,7 @@ async function main(): Promise<number> {
     const worker = await Worker.create(workerOptions(config, connection));
     const running = worker.run();
     cleanups.push(async () => {
-      worker.shutdown();
+      if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
     });
 
@@ -117,14 +145,24 @@ async function main(): Promise<number> {
       out: (line) => console.log(line),
       err: (line) => console.error(line),
       readFile: (file) => readFileSync(file, 'utf8'),
+      signal: interrupt.signal,
+      live: process.stdout.isTTY ? terminalLine(process.stdout) : undefined,
     });
-    say(`see the run in the Temporal UI: ${uiUrl}/namespaces/${temporal.namespace}/workflows/${workflowId}`);
-    if (keep) {
-      say('--keep: the server, the UI and the worker stay up; press Ctrl-C to stop');
+    const link = uiUrl
+      ? `${uiUrl}/namespaces/${temporal.namespace}/workflows/${encodeURIComponent(workflowId)}`
+      : null;
+    if (keep && !interrupt.signal.aborted) {
+      if (link) say(`see the run in the Temporal UI: ${link}`);
+      say('--keep: the server, the UI, the simulator and the worker stay up; press Ctrl-C to stop');
       await new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
+        if (interrupt.signal.aborted) resolve();
+        interrupt.signal.addEventListener('abort', () => resolve(), { once: true });
       });
+    } else if (cleanups.length > 0) {
+      if (link) say(`the run in the Temporal UI (up until the demo stops): ${link}`);
+      say(
+        'the demo now stops what it started (server, UI, simulator, worker), so those links go away with it; to browse them afterwards: npm run demo -- --keep',
+      );
     }
     return code;
   } finally {
@@ -132,7 +170,19 @@ async function main(): Promise<number> {
     for (const cleanup of cleanups.reverse()) {
       await cleanup().catch((error: unknown) => console.error(`[demo] cleanup: ${String(error)}`));
     }
+    say('stopped');
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
+}
+
+/** The URL of a web UI answering on `port` of this host, or null. */
+async function uiAt(port: number): Promise<string | null> {
+  const url = `http://localhost:${port}`;
+  return fetch(url, { signal: AbortSignal.timeout(1_000) }).then(
+    (response) => (response.ok ? url : null),
+    () => null,
+  );
 }
 
 main().then(

@@ -4,7 +4,14 @@
  * and stops gracefully on SIGINT/SIGTERM (in-flight activities get SHUTDOWN_GRACE_SECONDS to finish).
  */
 import path from 'node:path';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  DefaultLogger,
+  NativeConnection,
+  Runtime,
+  Worker,
+  type WorkerOptions,
+} from '@temporalio/worker';
 import { Client } from '@temporalio/client';
 import { createActivities } from './activities';
 import { createOutputActivities } from './activities/outputs';
@@ -12,6 +19,8 @@ import { createReconcileActivities, jobOwnersFromVisibility } from './activities
 import { ensureReconcilerSchedule, ensureSearchAttributes } from './temporal-setup';
 import { startWebhookReceiver } from './webhooks';
 import { ConfigError, DEFAULT_RECONCILE_EVERY_MS, readWorkerConfig, type WorkerConfig } from './config';
+import { temporalUnreachable } from './dev/hints';
+import { workerRuntimeOptions } from './logging';
 
 /** Where the workflow code lives; the worker bundles it for Temporal's deterministic sandbox. */
 // A directory: the bundler picks index.ts from source (tsx, tests) or index.js from a build.
@@ -35,6 +44,8 @@ export function workerOptions(config: WorkerConfig, connection: NativeConnection
         token: config.replicateToken,
         baseUrl: config.replicateBaseUrl,
         webhookBaseUrl: config.webhook?.baseUrl ?? undefined,
+        // outputs too large for Temporal's payloads, kept for the CLI and the pipelines (claim checks)
+        claims: path.join(config.outputDir, '.claims'),
         ...(config.httpTimeouts ? { timeouts: config.httpTimeouts } : {}),
         // A retried create never adopts a job another open run owns.
         jobOwners: jobOwnersFromVisibility(temporalClient),
@@ -62,7 +73,7 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
     const registered = await ensureSearchAttributes(connection, config.namespace);
     if (registered.length > 0) console.log(`registered search attributes ${registered.join(', ')}`);
     await keepReconcilerScheduled(config, connection);
-    const worker = await Worker.create(workerOptions(config, connection));
+    const worker = await Worker.create(await quietlyBundled(workerOptions(config, connection)));
     const receiver =
       config.webhook?.port != null
         ? await startWebhookReceiver({
@@ -106,21 +117,37 @@ async function keepReconcilerScheduled(config: WorkerConfig, connection: NativeC
   }
 }
 
+/** Bundle the workflow code here, with webpack's report kept out of the log (one line instead of a page). */
+async function quietlyBundled(options: WorkerOptions): Promise<WorkerOptions> {
+  if (!options.workflowsPath) return options; // a prebuilt bundle (WORKFLOW_BUNDLE)
+  const started = Date.now();
+  const { workflowsPath, ...rest } = options;
+  const bundle = await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });
+  console.log(
+    `bundled the workflow code in ${((Date.now() - started) / 1000).toFixed(1)} s (a prebuilt WORKFLOW_BUNDLE skips this: npm run build:workflows)`,
+  );
+  return { ...rest, workflowBundle: bundle };
+}
+
 /** Connect, retrying for up to 30 s: a worker restarted together with its server must not give up at once. */
 async function connectWithRetry(address: string): Promise<NativeConnection> {
   const giveUpAt = Date.now() + 30_000;
+  let said = false;
   for (;;) {
     try {
       return await NativeConnection.connect({ address });
     } catch (error) {
-      if (Date.now() > giveUpAt)
-        throw new Error(`cannot reach Temporal at ${address}: ${(error as Error).message}`);
+      const reason = (error as Error).message.split('\n')[0]!;
+      if (Date.now() > giveUpAt) throw new Error(temporalUnreachable(address, reason));
+      if (!said) console.error(`worker: ${temporalUnreachable(address, reason)}; retrying for 30 s`);
+      said = true;
       await new Promise((resolve) => setTimeout(resolve, 1_000));
     }
   }
 }
 
 if (require.main === module) {
+  Runtime.install(workerRuntimeOptions(process.env.TEMPORAL_ADDRESS?.trim() || 'localhost:7233'));
   let config: WorkerConfig;
   try {
     config = readWorkerConfig();

@@ -40,6 +40,15 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** True when nothing listens on `port` (any address) right now. */
+export async function isPortFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, () => server.close(() => resolve(true)));
+  });
+}
+
 /** True when a Temporal frontend answers at `address`. */
 export async function isTemporalUp(address: string): Promise<boolean> {
   try {

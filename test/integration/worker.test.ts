@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/dev/binaries';
+import { temporalUnreachableHint } from '../../src/dev/hints';
 import { FAST_POLLING, SECRET_TOKEN, startTestbed, type Testbed } from '../helpers/testbed';
 
 let bed: Testbed;
@@ -47,7 +48,11 @@ it('SIGTERM: the in-flight create completes within the grace period, the worker 
     SHUTDOWN_GRACE_SECONDS: '10',
   });
   expect(output()).not.toContain(SECRET_TOKEN);
-  expect(output()).toContain('Workflow bundle created'); // without WORKFLOW_BUNDLE it bundles at start (see below)
+  // start-up is quiet: a line about bundling (without WORKFLOW_BUNDLE it bundles at start, see below), no webpack page
+  const startup = output().trim().split('\n');
+  expect(startup.length).toBeLessThanOrEqual(4);
+  expect(output()).toMatch(/bundled the workflow code in [\d.]+ s/);
+  expect(output()).not.toMatch(/\[INFO\]|modules by path|webpack/);
 
   bed.sim.setFaults({ latencyMs: 2_000 }); // every Replicate call takes 2 s
   const creates = bed.sim.creates();
@@ -96,10 +101,29 @@ it('WORKFLOW_BUNDLE: the worker runs on a prebuilt bundle (npm run build:workflo
       { taskQueue },
     );
     expect(await handle.result()).toMatchObject({ status: 'succeeded', output: { n: 'bundled' } });
-    expect(output()).not.toContain('Workflow bundle created'); // webpack never ran in the worker
+    expect(output()).not.toContain('bundled the workflow code'); // webpack never ran in the worker
   } finally {
     child.kill('SIGTERM');
     await exited;
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+it('an unreachable Temporal: the worker says so at once, with the same hint as the client', async () => {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, TEMPORAL_ADDRESS: '127.0.0.1:1', REPLICATE_API_TOKEN: SECRET_TOKEN },
+  });
+  let text = '';
+  child.stderr.on('data', (c: Buffer) => (text += c.toString()));
+  child.stdout.on('data', (c: Buffer) => (text += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  try {
+    await expect.poll(() => text, { timeout: 15_000 }).toContain('cannot reach Temporal at 127.0.0.1:1');
+    expect(text).toContain(temporalUnreachableHint);
+    expect(text.trim().split('\n')).toHaveLength(1);
+  } finally {
+    child.kill('SIGTERM');
+    await exited;
   }
 });
