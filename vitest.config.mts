@@ -8,5 +8,10 @@ export default defineConfig({
     // Integration files each start their own Temporal server; two cores fit two at a time.
     maxWorkers: 2,
     globalSetup: ['test/global-setup.ts'],
+    setupFiles: ['test/setup.ts'],
+    // The output is the failures and a summary: logs and console output show only for failed tests, one dot per
+    // test (`npx vitest run --reporter=verbose` lists every test).
+    silent: 'passed-only',
+    reporters: ['dot'],
   },
 });

@@ -13,7 +13,14 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure, type TemporalFailure } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, Worker, bundleWorkflowCode, type LogEntry } from '@temporalio/worker';
+import {
+  DefaultLogger,
+  Runtime,
+  Worker,
+  bundleWorkflowCode,
+  makeTelemetryFilterString,
+  type LogEntry,
+} from '@temporalio/worker';
 import type { WorkerConfig } from '../../src/config';
 import type { PredictionRequest, PredictionResult } from '../../src/shared/types';
 import { freePort, startDevServer } from '../../src/dev/dev-server';
@@ -32,7 +39,11 @@ export const logs: LogEntry[] = [];
 let runtimeInstalled = false;
 function installRuntime(): void {
   if (runtimeInstalled) return;
-  Runtime.install({ logger: new DefaultLogger('INFO', (entry) => logs.push(entry)) });
+  // Core (Rust) warnings are forwarded into `logs` too, instead of being written straight to the test output.
+  Runtime.install({
+    logger: new DefaultLogger('INFO', (entry) => logs.push(entry)),
+    telemetryOptions: { logging: { forward: {}, filter: makeTelemetryFilterString({ core: 'WARN' }) } },
+  });
   runtimeInstalled = true;
 }
 
