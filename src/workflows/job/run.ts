@@ -1,0 +1,404 @@
+/**
+ * One job run, in named phases: `createOrAdopt`, then `waitForNews` until the job is terminal (continuing as new
+ * when the history grows), then `finish`; `cleanUp` on any early end. `runJob` in ../prediction.ts strings them
+ * together. The phases keep the exact order of commands of the earlier single function, so old histories replay.
+ * Deterministic code only: no Node built-ins, no I/O; activities are imported as types.
+ */
+import {
+  ApplicationFailure,
+  CancellationScope,
+  ContinueAsNew,
+  continueAsNew,
+  condition,
+  isCancellation,
+  log,
+  patched,
+  proxyActivities,
+  proxyLocalActivities,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../../activities';
+import { pollDelayMs, withPollingDefaults } from '../../shared/backoff';
+import { humanDuration } from '../../shared/duration';
+import { PredictionFailureType } from '../../shared/failures';
+import { ReplicateModel, ReplicatePredictionId, ReplicateStatus } from '../../shared/search-attributes';
+import {
+  isTerminal,
+  type JobKind,
+  type PollingOptions,
+  type PredictionRequest,
+  type PredictionResult,
+  type PredictionSnapshot,
+  type PredictionState,
+  type TrainingRequest,
+} from '../../shared/types';
+import { statusQuery, webhookSignal } from '../messages';
+import { currentDetails, finish, surface, timedOut, transientPollFailure } from './outcome';
+import {
+  DEFAULT_CEILING_MS,
+  DEFAULT_MAX_POLLS_PER_RUN,
+  MIN_RUN_MS,
+  POLLING_V5_PATCH,
+  RESILIENCE_V6_PATCH,
+  SEARCH_ATTRIBUTES_PATCH,
+  WEBHOOK_FALLBACK_POLLING,
+  WEBHOOK_FALLBACK_POLLING_V4,
+  cancelOptions,
+  createOptions,
+  defaultDeadlineMarginMs,
+  getOptions,
+  getOptionsV6,
+} from './policies';
+
+type JobRequest = PredictionRequest | TrainingRequest;
+
+/** At most this many jobs' webhook news is buffered before the create returns (only our own job's is used). */
+const MAX_PENDING_NEWS = 8;
+
+/** Order of statuses: a webhook never moves a run backwards (deliveries can be duplicated or reordered). */
+function progressRank(status: PredictionSnapshot['status']): number {
+  return status === 'starting' ? 0 : status === 'processing' ? 1 : 2;
+}
+
+export class JobRun {
+  readonly state: PredictionState;
+  /** when the first run of the chain started, our deadline and Replicate's (Cancel-After), ms */
+  readonly firstStart: number;
+  readonly deadline: number;
+  private readonly ceiling: number;
+  private readonly margin: number;
+  private polling: Required<PollingOptions>;
+  private readonly maxPollsPerRun: number;
+  private readonly useSearchAttributes: boolean;
+  private readonly v6: boolean;
+  private readonly pollingV5: boolean;
+  /** the job this run follows */
+  private current: PredictionSnapshot | undefined;
+  private adopted = false;
+  private pollsThisRun = 0;
+  /** before v6: the most advanced webhook news, whatever its job */
+  private pushed: PredictionSnapshot | undefined;
+  /** v6: the most advanced news per job id, so news about another prediction can never hide our own */
+  private readonly news = new Map<string, PredictionSnapshot>();
+  /** webhook mode: decided by the create; v6 carries it across continue-as-new (poll snapshots do not say) */
+  private webhookMode: boolean;
+  /** v6: the next poll waits at least this long (a 429's Retry-After seen by a failed poll) */
+  private minNextWaitMs = 0;
+  /** v6: a webhook said the job ended but its output was too large to signal: read it with a GET now */
+  private pollNow = false;
+  /** the create's schedule-to-close (and before v6 every poll's): the time to the deadline when the run started */
+  private readonly untilDeadlineAtStart: number;
+  private readonly activities: {
+    createPrediction: Activities['createPrediction'];
+    createTraining: Activities['createTraining'];
+    cancelPrediction: Activities['cancelPrediction'];
+  };
+
+  constructor(
+    private readonly kind: JobKind,
+    private readonly request: JobRequest,
+  ) {
+    const info = workflowInfo();
+    const resume = request.resume;
+    this.firstStart = resume ? Date.parse(resume.startedAt) : info.startTime.getTime();
+    this.ceiling = info.executionExpirationTime?.getTime() ?? this.firstStart + DEFAULT_CEILING_MS;
+    this.margin = request.deadlineMarginMs ?? defaultDeadlineMarginMs(this.ceiling - this.firstStart);
+    this.deadline = this.ceiling - this.margin;
+    this.polling = withPollingDefaults(request.polling);
+    this.maxPollsPerRun = request.maxPollsPerRun ?? DEFAULT_MAX_POLLS_PER_RUN;
+    this.useSearchAttributes = patched(SEARCH_ATTRIBUTES_PATCH) && request.searchAttributes !== false;
+    this.v6 = patched(RESILIENCE_V6_PATCH);
+    this.webhookMode = this.v6 && resume?.webhook === true;
+    this.current = resume?.job;
+    this.state = {
+      kind,
+      model: request.model,
+      predictionId: resume?.job.id ?? null,
+      status: resume?.job.status ?? 'creating',
+      polls: resume?.polls ?? 0,
+      nextPollAt: null,
+      startedAt: new Date(this.firstStart).toISOString(),
+      completedAt: null,
+      deadline: new Date(this.deadline).toISOString(),
+      logsTail: resume?.job.logsTail ?? [],
+      error: null,
+      webUrl: resume?.job.urls.web ?? null,
+      runs: (resume?.runs ?? 0) + 1,
+    };
+    setHandler(statusQuery, () => this.state);
+    if (this.v6 && resume?.news) this.news.set(resume.news.id, resume.news);
+    setHandler(webhookSignal, (snapshot) => this.onWebhook(snapshot));
+
+    if (!resume && this.deadline - Date.now() < MIN_RUN_MS) {
+      throw ApplicationFailure.create({
+        type: PredictionFailureType.InvalidRequest,
+        message: `the workflow execution timeout leaves ${Math.max(0, this.deadline - Date.now())} ms before the deadline (margin ${this.margin} ms); start it with a longer timeout`,
+        nonRetryable: true,
+      });
+    }
+    if (this.useSearchAttributes && !resume)
+      upsertSearchAttributes([{ key: ReplicateModel, value: request.model }]);
+
+    // Activity proxies whose schedule-to-close timeouts end at our deadline: nothing is retried past it.
+    this.untilDeadlineAtStart = Math.max(1_000, this.deadline - Date.now());
+    const { createPrediction, createTraining } = proxyActivities<Activities>({
+      ...createOptions,
+      scheduleToCloseTimeout: this.untilDeadlineAtStart,
+      summary: `create ${kind} for ${request.model}`,
+    });
+    this.pollingV5 = patched(POLLING_V5_PATCH);
+    const { cancelPrediction } = proxyActivities<Activities>({
+      ...cancelOptions,
+      summary: `cancel ${kind} at Replicate`,
+    });
+    this.activities = { createPrediction, createTraining, cancelPrediction };
+  }
+
+  /** Time left before our deadline, ms. */
+  msUntilDeadline(): number {
+    return this.deadline - Date.now();
+  }
+
+  isDone(): boolean {
+    return isTerminal(this.current!.status);
+  }
+
+  // ---------------------------------------------------------------- phase 1: create or adopt
+
+  /** Create the job (the activity adopts a lost attempt's job instead of duplicating it), unless resuming. */
+  async createOrAdopt(): Promise<void> {
+    if (this.current === undefined) {
+      const args = {
+        model: this.request.model,
+        input: this.request.input,
+        cancelAt: new Date(this.ceiling).toISOString(),
+        requestedAt: new Date().toISOString(),
+      };
+      const { createPrediction, createTraining } = this.activities;
+      // Non-cancellable: a create already on the wire must finish so we learn the id and can cancel it.
+      this.observe(
+        await CancellationScope.nonCancellable(() =>
+          this.kind === 'training'
+            ? createTraining({ ...args, destination: (this.request as TrainingRequest).destination })
+            : createPrediction({ ...args, deployment: (this.request as PredictionRequest).deployment }),
+        ),
+      );
+    }
+    if (this.current!.webhook) this.webhookMode = true;
+    if ((this.v6 ? this.webhookMode : this.current!.webhook) && this.request.polling === undefined)
+      this.polling = this.pollingV5 ? WEBHOOK_FALLBACK_POLLING : WEBHOOK_FALLBACK_POLLING_V4;
+  }
+
+  // ---------------------------------------------------------------- phase 2: wait for news
+
+  /** Continue as new (throws ContinueAsNew) when this run has polled enough or Temporal suggests it. */
+  async continueAsNewIfDue(): Promise<void> {
+    if (this.pollsThisRun < this.maxPollsPerRun && !workflowInfo().continueAsNewSuggested) return;
+    const current = this.current!;
+    log.info(`${this.kind} ${current.id}: continuing as new after ${this.state.polls} polls`, {
+      predictionId: current.id,
+      historyLength: workflowInfo().historyLength,
+    });
+    const carried = this.pendingNews();
+    const next = {
+      ...this.request,
+      resume: {
+        job: current,
+        polls: this.state.polls,
+        startedAt: this.state.startedAt,
+        runs: this.state.runs,
+        ...(this.v6 ? { webhook: this.webhookMode, ...(carried ? { news: carried } : {}) } : {}),
+      },
+    };
+    await continueAsNew(next);
+  }
+
+  /**
+   * One step of the wait: take webhook news if there is some, else sleep the backoff interval on a durable timer
+   * (cut short by webhook news) and poll. A transient poll failure is recorded and waited out (v6).
+   */
+  async waitForNews(): Promise<void> {
+    if (this.newsFromWebhook()) {
+      const n = this.pendingNews()!;
+      if (this.v6 && n.outputOmitted) {
+        // too large to travel in a signal: the GET below stores it out of band
+        this.news.delete(n.id);
+        this.pollNow = true;
+      } else {
+        this.observe(n); // the webhook told us first: no GET needed
+        return;
+      }
+    }
+    if (!this.pollNow) {
+      const wait = Math.max(pollDelayMs(this.state.polls, this.polling), this.minNextWaitMs);
+      this.state.nextPollAt = new Date(Date.now() + wait).toISOString();
+      const woken = await condition(() => this.newsFromWebhook(), wait, {
+        summary: `wait ${humanDuration(wait)} before poll ${this.state.polls + 1}`,
+      });
+      this.state.nextPollAt = null;
+      if (woken) return;
+    }
+    await this.poll();
+  }
+
+  private async poll(): Promise<void> {
+    this.pollNow = false;
+    this.minNextWaitMs = 0;
+    this.state.polls += 1;
+    this.pollsThisRun += 1;
+    const id = this.current!.id;
+    if (!this.v6) {
+      this.observe(await this.getPrediction(id, this.state.polls));
+      return;
+    }
+    try {
+      this.observe(await this.getPrediction(id, this.state.polls));
+      this.state.pollError = null;
+    } catch (error) {
+      const transient = transientPollFailure(error);
+      if (transient === undefined) throw error;
+      // The job is still running at Replicate as far as we know: record the failure and poll again later.
+      this.minNextWaitMs = transient.retryAfterMs ?? 0;
+      this.state.pollError = transient.message;
+      log.warn(`poll ${this.state.polls} of ${this.kind} ${id} failed; polling again later`, {
+        predictionId: id,
+        reason: transient.message,
+        retryAfterMs: transient.retryAfterMs,
+      });
+      setCurrentDetails(currentDetails(this.state));
+    }
+  }
+
+  private getPrediction(id: string, poll: number): Promise<PredictionSnapshot> {
+    const options = {
+      ...(this.v6 ? getOptionsV6 : getOptions),
+      // v6: each poll may retry until the deadline, not until a deadline computed once at the start
+      scheduleToCloseTimeout: this.v6
+        ? Math.max(1_000, this.deadline - Date.now())
+        : this.untilDeadlineAtStart,
+      summary: `poll ${poll}: get ${this.kind} ${id}`,
+    };
+    return (
+      this.pollingV5 ? proxyLocalActivities<Activities>(options) : proxyActivities<Activities>(options)
+    ).getPrediction(id, this.kind);
+  }
+
+  // ---------------------------------------------------------------- phase 3: finish
+
+  /** The result, or the typed failure for the terminal status. */
+  finish(): PredictionResult {
+    return finish(this.kind, this.current!, this.state, this.adopted);
+  }
+
+  // ---------------------------------------------------------------- phase 4: clean up
+
+  /**
+   * After an early end (deadline, user cancel, a non-retryable error): cancel the job at Replicate if it still
+   * runs, and return the error to throw (continue-as-new passes through untouched).
+   */
+  async cleanUp(error: unknown): Promise<unknown> {
+    if (error instanceof ContinueAsNew) return error;
+    this.state.nextPollAt = null;
+    const current = this.current;
+    if (current !== undefined && !isTerminal(current.status)) await this.cancelRemotely(current.id);
+    this.state.completedAt = new Date().toISOString();
+    if (isCancellation(error)) {
+      if (CancellationScope.current().consideredCancelled) {
+        log.info('workflow canceled by the user', { predictionId: this.state.predictionId });
+        return error;
+      }
+      return timedOut(this.kind, this.state, this.current, this.deadline - this.firstStart);
+    }
+    return surface(error, this.state);
+  }
+
+  private async cancelRemotely(id: string): Promise<void> {
+    try {
+      this.observe(
+        await CancellationScope.nonCancellable(() => this.activities.cancelPrediction(id, this.kind)),
+      );
+    } catch (error) {
+      // Replicate's Cancel-After still stops it at the ceiling; report and keep the original error.
+      log.error(`could not cancel ${this.kind} ${id}; Replicate's Cancel-After will stop it`, {
+        predictionId: id,
+        error: String(error),
+      });
+    }
+  }
+
+  // ---------------------------------------------------------------- news and observations
+
+  private onWebhook(snapshot: PredictionSnapshot): void {
+    if (this.v6) {
+      const current = this.current;
+      if (current !== undefined && snapshot.id !== current.id) {
+        log.warn(`ignored a webhook about ${this.kind} ${snapshot.id}: this run follows ${current.id}`, {
+          predictionId: current.id,
+          webhookPredictionId: snapshot.id,
+        });
+        return;
+      }
+      const known = this.news.get(snapshot.id);
+      if (known === undefined || progressRank(snapshot.status) > progressRank(known.status)) {
+        if (known === undefined && this.news.size >= MAX_PENDING_NEWS) return; // a flood of strangers before the create
+        this.news.set(snapshot.id, snapshot);
+      }
+      return;
+    }
+    if (this.pushed === undefined || progressRank(snapshot.status) > progressRank(this.pushed.status))
+      this.pushed = snapshot;
+  }
+
+  private pendingNews(): PredictionSnapshot | undefined {
+    if (!this.v6) return this.pushed;
+    return this.current === undefined ? undefined : this.news.get(this.current.id);
+  }
+
+  private newsFromWebhook(): boolean {
+    const n = this.pendingNews();
+    const current = this.current;
+    return (
+      n !== undefined &&
+      current !== undefined &&
+      n.id === current.id &&
+      progressRank(n.status) > progressRank(current.status)
+    );
+  }
+
+  /** Take in a snapshot of the job: logs, search attributes, the status query, the UI's current details. */
+  private observe(next: PredictionSnapshot): void {
+    const current = this.current;
+    if (current === undefined) {
+      this.adopted = next.adopted === true;
+      log.info(`${this.kind} ${next.id} ${this.adopted ? 'adopted' : 'created'}, status ${next.status}`, {
+        predictionId: next.id,
+        model: this.request.model,
+        adopted: this.adopted,
+      });
+    } else if (current.status !== next.status) {
+      log.info(`${this.kind} ${next.id}: ${current.status} -> ${next.status}`, {
+        predictionId: next.id,
+        from: current.status,
+        to: next.status,
+        polls: this.state.polls,
+      });
+    }
+    if (this.useSearchAttributes && (current?.id !== next.id || current.status !== next.status)) {
+      upsertSearchAttributes([
+        { key: ReplicatePredictionId, value: next.id },
+        { key: ReplicateStatus, value: next.status },
+      ]);
+    }
+    this.current = next;
+    const state = this.state;
+    state.predictionId = next.id;
+    state.status = next.status;
+    state.logsTail = next.logsTail;
+    state.error = next.error;
+    state.webUrl = next.urls.web ?? null;
+    setCurrentDetails(currentDetails(state));
+  }
+}
