@@ -700,7 +700,7 @@ function summarizePipeline(r: PipelineResult): PipelineSummary {
           predictionIds: s.predictionIds,
           outputs: s.outputs,
           files: s.files,
-          error: s.error,
+          error: s.error === null ? null : gaveUp(s.error),
         },
       ]),
     ),
@@ -739,7 +739,7 @@ async function pipelineFailureSummary(pipelineId: string, error: unknown): Promi
     steps: {},
     manifest: null,
     cost: null,
-    error: { type, message: cause?.message ?? error.message },
+    error: { type, message: gaveUp(cause?.message ?? error.message) },
   };
 }
 
@@ -1014,11 +1014,20 @@ export async function outcomeOf(
       metrics: details?.metrics ?? null,
       error: {
         type,
-        message: failure?.message ?? cause?.message ?? error.message,
+        message: gaveUp(failure?.message ?? cause?.message ?? error.message),
         logsTail: details?.logsTail,
       },
     };
   }
+}
+
+/**
+ * A run's final failure can carry its last attempt's words ("...; will retry"): the run has given up, so say that
+ * instead.
+ */
+function gaveUp(message: string): string {
+  const final = message.replace(/;\s*(will retry|retrying in [^;]*)\s*$/i, '');
+  return final === message ? message : `${final}; gave up (no attempts or time left)`;
 }
 
 const STATUS_BY_TYPE: Record<string, RunSummary['status']> = {
