@@ -45,7 +45,25 @@ function defaultWrite(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
+/** One line per entry: an error in the metadata shows as its message and its causes' (no stack trace). */
 function format({ level, timestampNanos, message, meta }: LogEntry): string {
   const time = new Date(Number(timestampNanos / 1_000_000n)).toISOString();
-  return `${time} [${level}] ${message}${meta === undefined ? '' : ` ${inspect(meta, { breakLength: Infinity })}`}`;
+  if (meta === undefined) return `${time} [${level}] ${message}`;
+  const { error, ...rest } = meta as { error?: unknown } & Record<string, unknown>;
+  const reason = error === undefined ? '' : `: ${errorLine(error)}`;
+  return `${time} [${level}] ${message}${reason} ${inspect(rest, { breakLength: Infinity })}`;
+}
+
+function errorLine(error: unknown): string {
+  const parts: string[] = [];
+  for (
+    let e: unknown = error;
+    e !== undefined && e !== null && parts.length < 4;
+    e = (e as { cause?: unknown }).cause
+  ) {
+    const type = (e as { type?: unknown }).type; // an ApplicationFailure's type says more than its class
+    const text = e instanceof Error ? `${typeof type === 'string' ? type : e.name}: ${e.message}` : String(e);
+    parts.push(text.replace(/\s*\n\s*/g, ' '));
+  }
+  return parts.join(' <- ');
 }

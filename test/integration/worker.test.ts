@@ -127,3 +127,20 @@ it('an unreachable Temporal: the worker says so at once, with the same hint as t
     await exited;
   }
 });
+
+it('a failed activity is one log line with its reason, not a stack trace', async () => {
+  const { taskQueue, child, exited, output } = await startWorkerProcess('oneline', {});
+  try {
+    const handle = await bed.start({ model: 'sim/billing', input: {} }, { taskQueue });
+    await expect(handle.result()).rejects.toThrow();
+    await expect.poll(output, { timeout: 10_000 }).toMatch(/\[WARN\] Activity failed: .*402/);
+    const line = output()
+      .split('\n')
+      .find((l) => l.includes('Activity failed'))!;
+    expect(line).toContain('ReplicatePaymentRequired');
+    expect(output()).not.toMatch(/\n\s+at /); // no stack frames anywhere
+  } finally {
+    child.kill('SIGTERM');
+    await exited;
+  }
+});
