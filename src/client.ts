@@ -821,12 +821,17 @@ async function reconcileCommand(args: string[], ctx: CliContext): Promise<number
     );
     return EXIT.ok;
   }
-  const report = await client.workflow.execute(reconcileOrphans, {
-    taskQueue: ctx.taskQueue,
-    workflowId: `reconcile-${new Date().toISOString().replace(/[:.]/g, '-')}`,
-    args: [options],
-    workflowExecutionTimeout: '10m',
-  });
+  const reconcileId = `reconcile-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  const reconcile = await startWorkflow(client, reconcileId, ctx, () =>
+    client.workflow.start(reconcileOrphans, {
+      taskQueue: ctx.taskQueue,
+      workflowId: reconcileId,
+      args: [options],
+      workflowExecutionTimeout: '10m',
+    }),
+  );
+  const stopWorkerWatch = watchForWorker(client, async () => ctx.taskQueue, ctx);
+  const report = await reconcile.result().finally(stopWorkerWatch);
   if (values.json) {
     ctx.out(JSON.stringify(report));
   } else {
