@@ -312,7 +312,12 @@ describe('WebhookReceiver', () => {
     const retry = await post({ id: 'msg_retry' });
     expect([retry.status, retry.json]).toEqual([200, { ok: true }]);
     expect(delivered.map((d) => d.webhookId)).toEqual(['msg_retry']);
-    expect(receiver.stats).toEqual({ accepted: 1, duplicates: 0, late: 0, rejected: { 'deliver-failed': 1 } });
+    expect(receiver.stats).toEqual({
+      accepted: 1,
+      duplicates: 0,
+      late: 0,
+      rejected: { 'deliver-failed': 1 },
+    });
     expect(logs[0]?.fields).toMatchObject({
       reason: 'deliver-failed',
       webhookId: 'msg_retry',
