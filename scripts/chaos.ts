@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import { ReplicateSimulator } from '../src/simulator';
+import { ReplicateSimulator } from '../simulator';
 import type { PredictionRequest } from '../src/shared/types';
 import { emptyCounters, runChaosLoop } from './chaos/chaos-loop';
 import { collectOutcomes, evaluate, isClosed, renderSummary, type RunSpec } from './chaos/check';

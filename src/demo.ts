@@ -18,7 +18,7 @@ import { connectLazily, EXIT, runCli, terminalLine } from './client';
 import { DEFAULT_BASE_URL, readTemporalConfig, type WorkerConfig } from './config';
 import { PROJECT_ROOT } from './dev/binaries';
 import { freePort, isPortFree, isTemporalUp, startDevServer, type DevServer } from './dev/dev-server';
-import { ReplicateSimulator } from './simulator';
+import { ReplicateSimulator } from '../simulator';
 import { ensureSearchAttributes } from './temporal-setup';
 import { workerOptions } from './worker';
 

@@ -9,7 +9,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createActivities } from '../src/activities';
-import { ReplicateSimulator } from '../src/simulator';
+import { ReplicateSimulator } from '../simulator';
 
 const TOKEN = 'adoption-test-token';
 const sim = new ReplicateSimulator({ token: TOKEN });

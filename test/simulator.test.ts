@@ -5,8 +5,8 @@ import { createServer } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it, expect, beforeAll, afterAll, beforeEach } from 'vitest';
-import { ReplicateSimulator, defaultVersionFor, isTraining, parseCancelAfter } from '../src/simulator/index';
-import type { Prediction, TrainingOutput } from '../src/simulator/index';
+import { ReplicateSimulator, defaultVersionFor, isTraining, parseCancelAfter } from '../simulator/index';
+import type { Prediction, TrainingOutput } from '../simulator/index';
 
 const TOKEN = 'sim-token';
 const PNG_MAGIC = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -1187,9 +1187,9 @@ describe('ReplicateSimulator: list at scale (default page size 100)', () => {
   });
 });
 
-describe('simulator CLI (src/simulator/main.ts)', () => {
+describe('simulator CLI (simulator/main.ts)', () => {
   it('prints one listening line and exits cleanly on SIGTERM', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/simulator/main.ts'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'simulator/main.ts'], {
       env: { ...process.env, SIM_PORT: '0', SIM_TOKEN: 'cli-token' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -7,7 +7,7 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, bundleWorkflowCode } from '@temporalio/worker';
 import { freePort, startDevServer, type DevServer } from '../../src/dev/dev-server';
 import { ensureSearchAttributes } from '../../src/temporal-setup';
-import { ReplicateSimulator } from '../../src/simulator';
+import { ReplicateSimulator } from '../../simulator';
 import { workflowsPath } from '../../src/worker';
 
 export interface BenchEnv {

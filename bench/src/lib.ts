@@ -1,7 +1,7 @@
 /** Small shared pieces of the benchmark harness: seeded random numbers, percentiles, /proc sampling, histories. */
 import { readFileSync } from 'node:fs';
 import type { WorkflowHandle } from '@temporalio/client';
-import { mulberry32 } from '../../src/simulator/http';
+import { mulberry32 } from '../../simulator/http';
 
 /** A seeded PRNG (the simulator's mulberry32), so every run draws the same durations. */
 export const rng = mulberry32;

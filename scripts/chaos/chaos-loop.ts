@@ -5,7 +5,7 @@
  * each of kill / restart / 429 burst / resets / 5xx, in seeded order, then a second restart with the other signal,
  * so no run is vacuous.
  */
-import type { Faults, ReplicateSimulator } from '../../src/simulator';
+import type { Faults, ReplicateSimulator } from '../../simulator';
 import type { ChaosDevServer } from './dev-server';
 import type { Rng } from './prng';
 import { errorMessage, sleep } from './util';

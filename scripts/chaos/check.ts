@@ -10,7 +10,7 @@ import {
   type WorkflowExecutionStatusName,
 } from '@temporalio/client';
 import type { PredictionResult } from '../../src/shared/types';
-import type { Prediction, ReplicateSimulator } from '../../src/simulator';
+import type { Prediction, ReplicateSimulator } from '../../simulator';
 import type { ChaosCounters } from './chaos-loop';
 import { errorMessage, fmtDuration, mapLimit, retry } from './util';
 

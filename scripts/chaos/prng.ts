@@ -1,5 +1,5 @@
 /** A small seeded PRNG (the simulator's mulberry32) and helpers, so a failing chaos run can be replayed with `--seed`. */
-import { mulberry32 } from '../../src/simulator/http';
+import { mulberry32 } from '../../simulator/http';
 
 export interface Rng {
   /** uniform in [0, 1) */

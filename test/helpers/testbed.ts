@@ -24,7 +24,7 @@ import {
 import type { WorkerConfig } from '../../src/config';
 import type { PredictionRequest, PredictionResult } from '../../src/shared/types';
 import { freePort, startDevServer } from '../../src/dev/dev-server';
-import { ReplicateSimulator, type SimulatorOptions } from '../../src/simulator';
+import { ReplicateSimulator, type SimulatorOptions } from '../../simulator';
 import { runCli, type CliContext } from '../../src/client';
 import { runPrediction } from '../../src/workflows';
 import { workerOptions, workflowsPath } from '../../src/worker';

@@ -15,7 +15,7 @@ import { EXIT, runCli, type RunSummary } from '../../src/client';
 import { PredictionFailureType, ReplicateErrorType } from '../../src/shared/failures';
 import { MAX_INPUT_BYTES } from '../../src/shared/validate';
 import type { PredictionRequest } from '../../src/shared/types';
-import { ReplicateSimulator } from '../../src/simulator';
+import { ReplicateSimulator } from '../../simulator';
 import { SECRET_TOKEN, failureOf, startTestbed, type Testbed } from '../helpers/testbed';
 
 /** Every malformed request must be answered within this. */

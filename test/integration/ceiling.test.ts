@@ -11,7 +11,7 @@ import { ensureBinary, TEMPORAL_TEST_SERVER } from '../../src/dev/binaries';
 import { DEFAULT_POLLING, pollSchedule } from '../../src/shared/backoff';
 import { PredictionFailureType } from '../../src/shared/failures';
 import type { PredictionFailureDetails } from '../../src/shared/types';
-import { ReplicateSimulator } from '../../src/simulator';
+import { ReplicateSimulator } from '../../simulator';
 import { runPrediction } from '../../src/workflows';
 import { workflowsPath } from '../../src/worker';
 import { SECRET_TOKEN, failureOf } from '../helpers/testbed';

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { CancelledFailure, WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { PredictionState } from '../../src/shared/types';
-import { defaultVersionFor } from '../../src/simulator';
+import { defaultVersionFor } from '../../simulator';
 import { runTraining, statusQuery } from '../../src/workflows';
 import { startTestbed, type Testbed } from '../helpers/testbed';
 

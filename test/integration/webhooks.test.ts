@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { Prediction } from '../../src/shared/types';
-import { signWebhook } from '../../src/simulator';
+import { signWebhook } from '../../simulator';
 import { startWebhookReceiver, type RunningWebhookReceiver } from '../../src/webhooks';
 import { statusQuery } from '../../src/workflows';
 import { SECRET_TOKEN, startTestbed, type Testbed } from '../helpers/testbed';

@@ -18,7 +18,7 @@ import { EXIT, runCli } from '../../src/client';
 import type { WorkerConfig } from '../../src/config';
 import { PROJECT_ROOT } from '../../src/dev/binaries';
 import { freePort, startDevServer, type DevServer } from '../../src/dev/dev-server';
-import { ReplicateSimulator } from '../../src/simulator';
+import { ReplicateSimulator } from '../../simulator';
 import { runPrediction } from '../../src/workflows';
 import { workerOptions, workflowsPath } from '../../src/worker';
 import { hasChromium, launchChromium, newLocalPage } from '../helpers/browser';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { newWebhookSecret, signWebhook } from '../../src/simulator/webhooks';
+import { newWebhookSecret, signWebhook } from '../../simulator/webhooks';
 import { WebhookReceiver, replicateWebhookUrl } from '../../src/webhooks/receiver';
 import type { ReceivedWebhook, WebhookReceiverOptions } from '../../src/webhooks/receiver';
 import { verifyWebhook } from '../../src/webhooks/verify';
