@@ -1,41 +1,75 @@
 /**
- * Webhooks → workflows: the receiver verifies each Replicate delivery and signals the workflow named in its URL
- * with the prediction, trimmed like an activity result. Runs inside the worker (WEBHOOK_PORT) or alone
- * (`npm run webhooks`).
+ * Webhooks -> workflows (`replicate-temporal/webhooks`): verify each Replicate delivery and signal the workflow
+ * named in its URL with the prediction, trimmed like an activity result. Mount the handler in your own server
+ * (`createWebhookHandler` + `nodeWebhookHandler` for Node's http or Express; `handler.handle()` for Fastify and
+ * others), or run the standalone receiver (`startWebhookReceiver`: in the worker with WEBHOOK_PORT, or alone with
+ * `npm run webhooks`).
  */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { snapshot } from '../activities/snapshot';
 import { replicateCall } from '../activities/replicate-client';
 import type { Prediction } from '../shared/types';
-import { webhookSignal } from '../workflows';
+import { webhookSignal } from '../workflows/messages';
+import { WebhookHandler, type WebhookHandlerOptions, type WebhookReceiverStats } from './handler';
 import { WebhookReceiver } from './receiver';
 
-export interface WebhookServiceOptions {
+export { WebhookHandler } from './handler';
+export type {
+  ReceivedWebhook,
+  WebhookHandlerOptions,
+  WebhookReceiverStats,
+  WebhookRequest,
+  WebhookResponse,
+} from './handler';
+export { nodeWebhookHandler, type NodeHandlerOptions } from './node';
+export { REPLICATE_WEBHOOK_PATH, WebhookReceiver, replicateWebhookUrl } from './receiver';
+export { verifyWebhook } from './verify';
+
+export interface WebhookHandlerConfig {
+  /** where to signal the runs */
   client: Client;
-  port: number;
-  host?: string;
   /** `whsec_...`; when null it is fetched once from GET /v1/webhooks/default/secret with the token */
   secret: string | null;
+  /** the token is used only to fetch the secret, and is removed from any text a delivery echoes */
   replicate: { token: string; baseUrl: string };
-  log?: (line: string, fields?: Record<string, unknown>) => void;
+  log?: WebhookHandlerOptions['log'];
+}
+
+/** The handler that verifies Replicate's deliveries and signals the runs they name. */
+export function createWebhookHandler(config: WebhookHandlerConfig): WebhookHandler {
+  return new WebhookHandler(handlerOptions(config));
+}
+
+export interface WebhookServiceOptions extends WebhookHandlerConfig {
+  port: number;
+  host?: string;
 }
 
 export interface RunningWebhookReceiver {
   /** e.g. http://127.0.0.1:8788 (the public URL is WEBHOOK_BASE_URL) */
   origin: string;
-  stats: WebhookReceiver['stats'];
+  stats: WebhookReceiverStats;
   stop(): Promise<void>;
 }
 
+/** The standalone receiver on its own port. */
 export async function startWebhookReceiver(options: WebhookServiceOptions): Promise<RunningWebhookReceiver> {
   const receiver = new WebhookReceiver({
     port: options.port,
     host: options.host,
+    ...handlerOptions(options),
+  });
+  const origin = await receiver.start();
+  return { origin, stats: receiver.stats, stop: () => receiver.stop() };
+}
+
+function handlerOptions(config: WebhookHandlerConfig): WebhookHandlerOptions {
+  return {
     secret:
-      options.secret ??
+      config.secret ??
       (async () => {
         const body = await replicateCall(
-          options.replicate,
+          config.replicate,
           { operation: 'get the webhook signing secret', timeoutMs: 10_000 },
           (client) => client.webhooks.default.secret.get(),
         );
@@ -43,9 +77,9 @@ export async function startWebhookReceiver(options: WebhookServiceOptions): Prom
       }),
     deliver: async ({ workflowId, body }) => {
       try {
-        await options.client.workflow
+        await config.client.workflow
           .getHandle(workflowId)
-          .signal(webhookSignal, snapshot(body as Prediction, { token: options.replicate.token }));
+          .signal(webhookSignal, snapshot(body as Prediction, { token: config.replicate.token }));
       } catch (error) {
         // The run has closed (or never existed): nothing can use the news, and a 503 would only make Replicate
         // retry for hours. Any other failure (Temporal down) stays a 503, so the delivery is retried.
@@ -53,8 +87,6 @@ export async function startWebhookReceiver(options: WebhookServiceOptions): Prom
         throw error;
       }
     },
-    log: options.log,
-  });
-  const origin = await receiver.start();
-  return { origin, stats: receiver.stats, stop: () => receiver.stop() };
+    log: config.log,
+  };
 }
