@@ -1,0 +1,54 @@
+/** A pipeline spec: its shape once validated (see ./validate.ts), the defaults, and the error that lists problems. */
+
+export interface StepSpec {
+  /** owner/name, owner/name:version, or a bare version id (exactly one of model / deployment) */
+  model?: string;
+  /** a deployment, owner/name */
+  deployment?: string;
+  /** the model's input; may contain templates anywhere (nested objects and arrays); default {} */
+  input: Record<string, unknown>;
+  /** integer 1..50: fan-out into this many identical predictions */
+  count?: number;
+  /** a single `{{ }}` expression resolving to a list (at most 100 items): one prediction per item */
+  foreach?: string;
+  /** duration like 5m, 10s..24h; filled in by validation (the pipeline's `stepTimeout` when not given) */
+  timeout?: string;
+  /** extra dependencies (step names) on top of those the templates imply */
+  needs?: string[];
+  polling?: { initialIntervalMs?: number; multiplier?: number; maxIntervalMs?: number };
+}
+
+export interface PipelineSpec {
+  /** `[a-z0-9][a-z0-9-]*`, up to 60 characters (used in workflow ids) */
+  name: string;
+  /** free text for people; ignored by the runner (an addition) */
+  description?: string;
+  /** pipeline inputs: declared defaults merged with the overrides; default {} */
+  inputs: Record<string, unknown>;
+  /** default 'fail-fast' */
+  failure: 'fail-fast' | 'continue';
+  /** pipeline-wide deadline, 10s..24h; filled in by validation (default '30m') */
+  timeout?: string;
+  /** default timeout of one step, 10s..24h; filled in by validation (default '10m') */
+  stepTimeout?: string;
+  /** model ref -> USD per second of predict_time, for cost estimates */
+  prices?: Record<string, number>;
+  /** step names `[a-zA-Z][a-zA-Z0-9_-]*` (up to 60 characters); at least one step */
+  steps: Record<string, StepSpec>;
+}
+
+/** One problem, at the path of the offending field, e.g. 'steps.upscale.foreach' or 'steps.generate.input.prompt'. */
+export interface SpecError {
+  path: string;
+  message: string;
+}
+
+/** Every problem with a spec (or a run-time template failure); the message lists them one `path: message` a line. */
+export class PipelineSpecError extends Error {
+  constructor(readonly errors: SpecError[]) {
+    super(errors.map((e) => `${e.path}: ${e.message}`).join('\n'));
+    this.name = 'PipelineSpecError';
+  }
+}
+
+export const PIPELINE_DEFAULTS = { failure: 'fail-fast', timeout: '30m', stepTimeout: '10m' } as const;

@@ -1,0 +1,99 @@
+/** The pipeline's report (the result, the `progress` query's answer and the failure details) and its cost. */
+import type { ManifestEntry } from '../../activities/outputs';
+import { estimateCost, type PipelineSpec } from '../../shared/pipeline';
+
+export type StepStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'canceled' | 'skipped';
+
+export interface StepProgress {
+  status: StepStatus;
+  /** the predictions that succeeded, in fan-out order (the order of `outputs` and `files`) */
+  predictionIds: string[];
+  /** predictions of this step that failed or were canceled (their predict_time is in the cost) */
+  failedPredictionIds?: string[];
+  childWorkflowIds: string[];
+  startedAt: string | null;
+  completedAt: string | null;
+  elapsedMs: number | null;
+  outputs: unknown[];
+  files: string[];
+  predictTime: number;
+  error: string | null;
+}
+
+export interface PipelineCost {
+  /** seconds of predict_time (Replicate's billing basis) per step and in total */
+  predictTime: Record<string, number>;
+  totalPredictTime: number;
+  /** USD estimate from `spec.prices`, null when a used model has no price */
+  estimatedUsd: number | null;
+}
+
+export interface PipelineResult {
+  pipelineId: string;
+  name: string;
+  status: 'succeeded' | 'failed';
+  steps: Record<string, StepProgress>;
+  manifest: { path: string | null; files: ManifestEntry[] };
+  cost: PipelineCost;
+}
+
+/** The report of a pipeline that has not started any step yet. */
+export function emptyReport(pipelineId: string, spec: PipelineSpec): PipelineResult {
+  return {
+    pipelineId,
+    name: spec.name,
+    status: 'succeeded',
+    steps: Object.fromEntries(Object.keys(spec.steps).map((name) => [name, emptyProgress()])),
+    manifest: { path: null, files: [] },
+    cost: { predictTime: {}, totalPredictTime: 0, estimatedUsd: 0 },
+  };
+}
+
+/** Add `seconds` of predict_time of `model` to the step's and the pipeline's cost (USD null once a price is missing). */
+export function addCost(
+  result: PipelineResult,
+  spec: PipelineSpec,
+  step: string,
+  model: string,
+  seconds: number,
+): void {
+  result.cost.predictTime[step] = round((result.cost.predictTime[step] ?? 0) + seconds);
+  result.cost.totalPredictTime = round(result.cost.totalPredictTime + seconds);
+  const usd = estimateCost(spec.prices, model, seconds);
+  result.cost.estimatedUsd =
+    usd === undefined || result.cost.estimatedUsd === null ? null : round(result.cost.estimatedUsd + usd, 6);
+}
+
+/** Record the files one prediction's output was persisted to, in the manifest and in its step's progress. */
+export function addFiles(result: PipelineResult, progress: StepProgress, entries: ManifestEntry[]): void {
+  result.manifest.files.push(...entries);
+  progress.files.push(...entries.map((e) => e.path));
+}
+
+/** Close a step's timing: its end, and how long it ran (null when it never started). */
+export function markCompleted(progress: StepProgress): void {
+  progress.completedAt = new Date().toISOString();
+  progress.elapsedMs = progress.startedAt
+    ? Date.parse(progress.completedAt) - Date.parse(progress.startedAt)
+    : null;
+}
+
+export function round(n: number, digits = 3): number {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+}
+
+function emptyProgress(): StepProgress {
+  return {
+    status: 'pending',
+    predictionIds: [],
+    childWorkflowIds: [],
+    startedAt: null,
+    completedAt: null,
+    elapsedMs: null,
+    outputs: [],
+    files: [],
+    predictTime: 0,
+    error: null,
+  };
+}

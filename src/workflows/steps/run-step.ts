@@ -1,0 +1,212 @@
+/**
+ * One step of a pipeline: wait for the steps it depends on, expand it into its runs (one, `count`, or one per
+ * `foreach` item), start a child `runPrediction` per run, then record outputs, cost and files. `runPipeline` in
+ * ../pipeline.ts starts every step at once in topological order; each waits here for its dependencies.
+ * The awaits here are those of the earlier single function, in the same order, so old histories replay.
+ */
+import {
+  ApplicationFailure,
+  CancellationScope,
+  ChildWorkflowCancellationType,
+  ParentClosePolicy,
+  isCancellation,
+  log,
+  patched,
+  startChild,
+} from '@temporalio/workflow';
+import { PipelineFailureType } from '../../shared/failures';
+import {
+  expandStep,
+  flattenOutputs,
+  isFannedOut,
+  stepInputProblem,
+  stepResultView,
+  stepTimeoutMs,
+  type PipelineSpec,
+  type StepResultView,
+} from '../../shared/pipeline';
+import { ReplicatePipelineId } from '../../shared/search-attributes';
+import type { PredictionResult } from '../../shared/types';
+import { runPrediction } from '../prediction';
+import { errorType, failedPrediction, messageOf } from './failures';
+import { PIPELINE_PATCHES, persistOutputs } from './policies';
+import { addCost, addFiles, markCompleted, round, type PipelineResult, type StepProgress } from './report';
+
+/** What the steps of one pipeline run share. */
+export interface PipelineRun {
+  spec: PipelineSpec;
+  pipelineId: string;
+  /** download outputs as steps succeed */
+  persist: boolean;
+  /** the pipeline's execution timeout (ms since the epoch): no child may outlive it */
+  ceiling: number;
+  /** the report, updated as steps progress */
+  result: PipelineResult;
+  /** direct dependencies of each step */
+  deps: Record<string, string[]>;
+  /** what later steps' templates see of each succeeded step */
+  views: Record<string, StepResultView>;
+  /** each step's end: true when it succeeded */
+  done: Record<string, Promise<boolean>>;
+  failFastTriggered: boolean;
+  /** fail-fast: cancel every running step's children (and so their predictions) and skip the rest */
+  triggerFailFast(): void;
+}
+
+/** Run step `name` once its dependencies have ended; true when it succeeded. Never throws. */
+export async function runStep(run: PipelineRun, name: string): Promise<boolean> {
+  const { spec, pipelineId, persist, ceiling, result, deps, views, done } = run;
+  const ok = await Promise.all((deps[name] ?? []).map((d) => done[d]!));
+  const progress = result.steps[name]!;
+  if (ok.some((x) => !x) || run.failFastTriggered) {
+    progress.status = 'skipped';
+    progress.error = run.failFastTriggered
+      ? 'skipped: another step failed (fail-fast)'
+      : `skipped: ${(deps[name] ?? []).filter((_d, i) => !ok[i]).join(', ')} failed`;
+    return false;
+  }
+  progress.status = 'running';
+  progress.startedAt = new Date().toISOString();
+  try {
+    const step = spec.steps[name]!;
+    const runs = expandStep(spec, name, { inputs: spec.inputs, steps: views });
+    if (patched(PIPELINE_PATCHES.stepChecks)) {
+      const problem = stepInputProblem(name, runs);
+      if (problem) throw ApplicationFailure.nonRetryable(problem, PipelineFailureType.InvalidSpec);
+    }
+    const remaining = ceiling - Date.now() - 5_000;
+    const timeout = Math.min(stepTimeoutMs(spec, name), remaining);
+    const fannedOut = isFannedOut(step);
+    const model = step.model ?? step.deployment!;
+    const runChild = async (r: (typeof runs)[number]): Promise<PredictionResult> => {
+      const childId = `${pipelineId}--${name}${fannedOut ? `-${r.index}` : ''}`;
+      progress.childWorkflowIds.push(childId);
+      const child = await startChild(runPrediction, {
+        workflowId: childId,
+        args: [{ model, deployment: step.deployment !== undefined, input: r.input, polling: step.polling }],
+        workflowExecutionTimeout: timeout,
+        // A closed parent asks its children to cancel, so they cancel their predictions remotely.
+        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+        cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
+        staticSummary: `${name}${runs.length > 1 ? ` [${r.index}]` : ''}: ${step.model ?? step.deployment}`,
+        typedSearchAttributes: [{ key: ReplicatePipelineId, value: pipelineId }],
+      });
+      const res = await child.result();
+      progress.predictionIds.push(res.id);
+      return res;
+    };
+
+    if (!patched(PIPELINE_PATCHES.keepSiblings)) {
+      // Before the patch: the first failed child failed the step and its siblings' results were dropped.
+      const results = await Promise.all(runs.map(runChild));
+      views[name] = stepResultView(
+        step,
+        runs.map((r, i) => ({ input: r.input, output: results[i]!.output })),
+      );
+      progress.outputs = views[name]!.outputs;
+      progress.predictTime = results.reduce((sum, r) => sum + (r.metrics.predict_time ?? 0), 0);
+      for (const r of results) addCost(result, spec, name, model, r.metrics.predict_time ?? 0);
+      if (persist) {
+        for (const [index, r] of results.entries()) {
+          const entries = await persistOutputs({
+            pipelineId,
+            step: name,
+            index,
+            predictionId: r.id,
+            output: r.output,
+          });
+          addFiles(result, progress, entries);
+        }
+      }
+      progress.status = 'succeeded';
+      return true;
+    }
+
+    // Every child runs to its end; a failure under fail-fast cancels the others at once.
+    type Outcome = { index: number; result: PredictionResult } | { index: number; error: unknown };
+    const outcomes = await Promise.all(
+      runs.map(async (r): Promise<Outcome> => {
+        try {
+          return { index: r.index, result: await runChild(r) };
+        } catch (error) {
+          if (spec.failure === 'fail-fast' && !isCancellation(error)) run.triggerFailFast();
+          return { index: r.index, error };
+        }
+      }),
+    );
+    const succeeded = outcomes.flatMap((o) => ('result' in o ? [{ index: o.index, r: o.result }] : []));
+    const failures = outcomes.flatMap((o) => ('error' in o ? [{ index: o.index, error: o.error }] : []));
+    billStep(run, name, model, progress, succeeded, failures);
+    // What succeeded is kept, in fan-out order: ids, outputs and files line up.
+    progress.predictionIds = succeeded.map(({ r }) => r.id);
+    const outputs = succeeded.map(({ r }) => r.output);
+    progress.outputs = flattenOutputs(outputs);
+    if (failures.length === 0) {
+      views[name] = stepResultView(
+        step,
+        runs.map((r, i) => ({ input: r.input, output: outputs[i] })),
+      );
+    }
+    if (persist && !CancellationScope.current().consideredCancelled) {
+      for (const { index, r } of succeeded) {
+        const entries = await persistOutputs({
+          pipelineId,
+          step: name,
+          index,
+          predictionId: r.id,
+          output: r.output,
+        });
+        addFiles(result, progress, entries);
+      }
+    }
+    if (failures.length > 0) {
+      const real = failures.filter((f) => !isCancellation(f.error));
+      if (!fannedOut || (real.length === 0 && failures.length === 1)) throw failures[0]!.error;
+      if (real.length === 0) {
+        progress.status = 'canceled';
+        progress.error = `${failures.length} of ${runs.length} predictions canceled`;
+        return false;
+      }
+      throw ApplicationFailure.nonRetryable(
+        `${failures.length} of ${runs.length} predictions did not succeed: ${failures
+          .map((f) => `[${f.index}] ${messageOf(f.error)}`)
+          .join('; ')}`,
+        real.length === 1 ? errorType(real[0]!.error) : undefined,
+      );
+    }
+    progress.status = 'succeeded';
+    return true;
+  } catch (error) {
+    progress.status = isCancellation(error) ? 'canceled' : 'failed';
+    progress.error = messageOf(error);
+    log.warn(`step ${name} ${progress.status}: ${progress.error}`, { step: name });
+    if (spec.failure === 'fail-fast' && progress.status === 'failed') run.triggerFailFast();
+    return false;
+  } finally {
+    markCompleted(progress);
+  }
+}
+
+/** Cost of a finished step: everything Replicate billed, failed and canceled predictions included. */
+function billStep(
+  run: PipelineRun,
+  name: string,
+  model: string,
+  progress: StepProgress,
+  succeeded: { r: PredictionResult }[],
+  failures: { error: unknown }[],
+): void {
+  let predictTime = 0;
+  for (const { r } of succeeded) {
+    predictTime += r.metrics.predict_time ?? 0;
+    addCost(run.result, run.spec, name, model, r.metrics.predict_time ?? 0);
+  }
+  progress.failedPredictionIds = [];
+  for (const { error } of failures) {
+    const billed = failedPrediction(error);
+    if (billed.predictionId) progress.failedPredictionIds.push(billed.predictionId);
+    predictTime += billed.predictTime;
+    if (billed.predictTime > 0) addCost(run.result, run.spec, name, model, billed.predictTime);
+  }
+  progress.predictTime = round(predictTime);
+}
