@@ -4,7 +4,8 @@ import tseslint from 'typescript-eslint';
 import { builtinModules } from 'node:module';
 
 export default tseslint.config(
-  { ignores: ['node_modules', 'lib', '.venv', '.temporal', 'outputs', 'eslint.config.mjs'] },
+  // examples/embed is a separate app (its own package.json and tsconfig), type-checked by test/package.test.ts
+  { ignores: ['node_modules', 'lib', '.venv', '.temporal', 'outputs', 'eslint.config.mjs', 'examples/embed'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
