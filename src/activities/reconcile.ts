@@ -21,7 +21,8 @@ import { isCreateTarget, parseModelRef } from '../shared/model-ref';
 import { ReplicatePredictionId } from '../shared/search-attributes';
 import type { JobKind, PredictionRequest, PredictionState, TrainingRequest } from '../shared/types';
 import { DEFAULT_CEILING_MS } from '../workflows/prediction';
-import { DEFAULT_HTTP_TIMEOUTS, inputDigest, type JobSummary } from './index';
+import { DEFAULT_HTTP_TIMEOUTS } from './context';
+import { inputDigest, type JobSummary } from './list';
 
 export interface JobClassification {
   /** owned by an open run */

@@ -1,0 +1,104 @@
+/**
+ * What every Replicate activity shares: the configuration, the HTTP timeouts in force, the claim store, and the
+ * two steps each call takes: `call` (one HTTP exchange, failures typed for Temporal) and `shaped` (Replicate's
+ * answer as the workflow may see it). The token stays in the worker process: never in workflow arguments or
+ * results.
+ */
+import { ApplicationFailure, Context, log } from '@temporalio/activity';
+import type Replicate from 'replicate';
+import type { Prediction, PredictionSnapshot } from '../shared/types';
+import { fileClaimStore, type ClaimStore } from './claims';
+import { ReplicateCallError, replicateCall, type ReplicateHttpConfig } from './replicate-client';
+import { needsClaim, redact, snapshot } from './snapshot';
+
+export interface ActivityConfig extends ReplicateHttpConfig {
+  /** public base URL of our webhook receiver (WEBHOOK_BASE_URL); creates then ask Replicate for webhooks */
+  webhookBaseUrl?: string;
+  /** per-request timeouts, ms */
+  timeouts?: { createMs?: number; getMs?: number; cancelMs?: number };
+  /**
+   * Which open runs own these job ids (job id -> workflow id), e.g. from Temporal visibility: a retried create
+   * never adopts a job another run owns. Optional: without it, ambiguous matches are simply not adopted.
+   */
+  jobOwners?: (ids: string[]) => Promise<Map<string, string>>;
+  /**
+   * Where outputs too large for a Temporal payload are kept (claim checks): a folder shared with the CLI
+   * (default `outputs/.claims`), or any ClaimStore.
+   */
+  claims?: string | ClaimStore;
+  /** outputs whose JSON is larger travel as a claim reference (default MAX_INLINE_OUTPUT_BYTES, 256 KiB) */
+  maxInlineOutputBytes?: number;
+}
+
+export const DEFAULT_HTTP_TIMEOUTS = { createMs: 30_000, getMs: 15_000, cancelMs: 10_000 };
+
+/** The configuration with its defaults applied, built once by `createActivities` for all its activities. */
+export interface ActivitySetup {
+  config: ActivityConfig;
+  timeouts: typeof DEFAULT_HTTP_TIMEOUTS;
+  claims: ClaimStore;
+}
+
+export function activitySetup(config: ActivityConfig): ActivitySetup {
+  return {
+    config,
+    timeouts: { ...DEFAULT_HTTP_TIMEOUTS, ...config.timeouts },
+    claims:
+      typeof config.claims === 'object' ? config.claims : fileClaimStore(config.claims ?? 'outputs/.claims'),
+  };
+}
+
+/** Replicate's answer as the workflow may see it: texts cleaned, a large final output stored as a claim. */
+export async function shaped(setup: ActivitySetup, job: Prediction): Promise<PredictionSnapshot> {
+  const { config, claims } = setup;
+  const s = snapshot(job, { token: config.token, maxInlineOutputBytes: config.maxInlineOutputBytes });
+  if (!needsClaim(s)) return s;
+  const { outputOmitted: _omitted, ...rest } = s;
+  const ref = await claims.put(job.output);
+  log.info(`${s.id}: output of ${ref.bytes} bytes stored out of band as ${ref.$claim}`, {
+    predictionId: s.id,
+    bytes: ref.bytes,
+  });
+  return { ...rest, output: ref };
+}
+
+/** One HTTP exchange, failures converted to typed ApplicationFailures (retry reason logged). */
+export async function call<T>(
+  setup: ActivitySetup,
+  operation: string,
+  timeoutMs: number,
+  fn: (client: Replicate) => Promise<T>,
+): Promise<T> {
+  const { config } = setup;
+  const ctx = Context.current();
+  if (ctx.info.attempt > 1) log.info(`${operation}: attempt ${ctx.info.attempt}`);
+  try {
+    return await replicateCall(config, { operation, timeoutMs, signal: ctx.cancellationSignal }, fn);
+  } catch (error) {
+    if (!(error instanceof ReplicateCallError)) throw error;
+    const c = error.classified;
+    const message = redact(c.message, config.token);
+    log.warn(message, {
+      failureType: c.type,
+      httpStatus: c.status,
+      retryable: !c.nonRetryable,
+      nextRetryDelayMs: c.nextRetryDelayMs,
+      attempt: ctx.info.attempt,
+    });
+    throw ApplicationFailure.create({
+      type: c.type,
+      message,
+      nonRetryable: c.nonRetryable,
+      nextRetryDelay: c.nextRetryDelayMs,
+      details: [
+        {
+          httpStatus: c.status ?? null,
+          detail: c.detail ?? null,
+          invalidFields: c.invalidFields ?? null,
+          // the workflow reads a 429's Retry-After here (nextRetryDelay does not reach workflow code)
+          retryAfterMs: c.nextRetryDelayMs ?? null,
+        },
+      ],
+    });
+  }
+}

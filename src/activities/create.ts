@@ -1,0 +1,145 @@
+/**
+ * `createPrediction` and `createTraining`: at most one POST per attempt, with `Cancel-After` so Replicate stops
+ * the job even if every worker is dead. A retried attempt first looks for the job its lost predecessor made
+ * (./adoption.ts).
+ */
+import { ApplicationFailure, Context, log } from '@temporalio/activity';
+import { formatSeconds } from '../shared/duration';
+import { PredictionFailureType } from '../shared/failures';
+import { isCreateTarget, parseModelRef, type CreateTarget } from '../shared/model-ref';
+import type { JobKind, Prediction, PredictionSnapshot } from '../shared/types';
+import { findOwnJob } from './adoption';
+import { resolveClaims } from './claims';
+import { call, shaped, type ActivitySetup } from './context';
+
+/** Replicate refuses a `Cancel-After` below 5 seconds. */
+export const MIN_CANCEL_AFTER_MS = 5_000;
+
+export interface CreatePredictionArgs {
+  model: string;
+  deployment?: boolean;
+  input: Record<string, unknown>;
+  /**
+   * When Replicate itself must stop the job (ISO 8601), sent as `Cancel-After`: the workflow's execution timeout,
+   * so the job stops even if every worker is dead. The workflow's own deadline comes a margin earlier.
+   */
+  cancelAt: string;
+  /** when the workflow first asked for the create (ISO 8601): the start of the window searched for adoption */
+  requestedAt?: string;
+}
+
+export interface CreateTrainingArgs extends Omit<CreatePredictionArgs, 'deployment'> {
+  /** `owner/name:version` of the model to train */
+  model: string;
+  /** `owner/name` of the model that receives the trained version */
+  destination: string;
+}
+
+/** Start a prediction asynchronously (no `Prefer: wait`) and return its first snapshot. */
+export async function createPrediction(
+  setup: ActivitySetup,
+  args: CreatePredictionArgs,
+): Promise<PredictionSnapshot> {
+  // A pipeline may pass an earlier step's large output (a claim reference): Replicate gets the value.
+  args = { ...args, input: (await resolveClaims(args.input, setup.claims)) as Record<string, unknown> };
+  const target = parseModelRef(args.model, args.deployment === true);
+  if (!isCreateTarget(target)) {
+    throw ApplicationFailure.create({
+      type: PredictionFailureType.InvalidRequest,
+      message: target.error,
+      nonRetryable: true,
+    });
+  }
+  const route =
+    target.route === 'version'
+      ? '/predictions'
+      : `/${target.route === 'model' ? 'models' : 'deployments'}/${target.owner}/${target.name}/predictions`;
+  const data =
+    target.route === 'version' ? { version: target.version, input: args.input } : { input: args.input };
+  return createJob(setup, 'prediction', args, target, route, data);
+}
+
+/** Start a training of `owner/name:version` into `destination`. */
+export async function createTraining(
+  setup: ActivitySetup,
+  args: CreateTrainingArgs,
+): Promise<PredictionSnapshot> {
+  args = { ...args, input: (await resolveClaims(args.input, setup.claims)) as Record<string, unknown> };
+  const target = parseModelRef(args.model);
+  if (!isCreateTarget(target) || target.route !== 'version' || target.model === null) {
+    throw ApplicationFailure.create({
+      type: PredictionFailureType.InvalidRequest,
+      message: `model: "${args.model}" must be owner/name:<64-hex version> to train`,
+      nonRetryable: true,
+    });
+  }
+  const route = `/models/${target.model}/versions/${target.version}/trainings`;
+  return createJob(setup, 'training', args, target, route, {
+    destination: args.destination,
+    input: args.input,
+  });
+}
+
+/**
+ * Create a prediction or training, at most one POST per attempt. On a retry (the previous attempt's outcome is
+ * unknown: it may have created the job and lost the answer) first look for that job and adopt it.
+ */
+async function createJob(
+  setup: ActivitySetup,
+  kind: JobKind,
+  args: CreatePredictionArgs,
+  target: CreateTarget,
+  route: string,
+  data: Record<string, unknown>,
+): Promise<PredictionSnapshot> {
+  const { config, timeouts } = setup;
+  cancelAfterFor(args.cancelAt); // refuse early when the minimum no longer fits
+  const { attempt, workflowExecution, startToCloseTimeoutMs } = Context.current().info;
+  // The attempt's timeout in force: the HTTP create timeout, never longer than the activity's own timeout. It
+  // bounds how late Replicate may commit this create, so adoption's deadline window is widened by exactly it.
+  const attemptTimeoutMs = Math.min(timeouts.createMs, startToCloseTimeoutMs || Infinity);
+  // The workflow id travels in the webhook URL: the receiver signals that workflow, and a retried create can
+  // recognise its own lost prediction by it.
+  const webhook =
+    config.webhookBaseUrl && workflowExecution
+      ? `${config.webhookBaseUrl.replace(/\/+$/, '')}/webhooks/replicate?workflow=${encodeURIComponent(workflowExecution.workflowId)}`
+      : undefined;
+  if (webhook) Object.assign(data, { webhook, webhook_events_filter: ['start', 'completed'] });
+  if (attempt > 1) {
+    const adopted = await findOwnJob(setup, kind, args, target, webhook, attemptTimeoutMs);
+    if (adopted) return { ...adopted, webhook: webhook !== undefined };
+  }
+  // Computed right before the POST (after any listing), so the request's delay is only the HTTP exchange.
+  const cancelAfter = cancelAfterFor(args.cancelAt);
+  const job = await call(setup, `create ${kind} for ${args.model}`, attemptTimeoutMs, async (client) => {
+    // predictions.create() cannot send extra headers, so we use the client's request() for Cancel-After.
+    const response = await client.request(route, {
+      method: 'POST',
+      headers: { 'Cancel-After': cancelAfter },
+      data,
+    });
+    return (await response.json()) as Prediction;
+  });
+  log.info(`${kind} ${job.id} created for ${args.model}`, {
+    predictionId: job.id,
+    kind,
+    model: args.model,
+    status: job.status,
+    cancelAfter,
+    attempt,
+  });
+  return { ...(await shaped(setup, job)), webhook: webhook !== undefined };
+}
+
+/** Refuse to create when Replicate's minimum Cancel-After no longer fits before `cancelAt`. */
+function cancelAfterFor(cancelAt: string): string {
+  const remainingMs = Date.parse(cancelAt) - Date.now();
+  if (!(remainingMs >= MIN_CANCEL_AFTER_MS)) {
+    throw ApplicationFailure.create({
+      type: PredictionFailureType.TimedOut,
+      message: `only ${Math.max(0, remainingMs)} ms left before ${cancelAt}; not creating (Replicate's Cancel-After needs at least 5s)`,
+      nonRetryable: true,
+    });
+  }
+  return formatSeconds(remainingMs);
+}
