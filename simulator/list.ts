@@ -1,0 +1,90 @@
+/**
+ * GET /v1/predictions and GET /v1/trainings (§9): newest first, `created_after` (inclusive) /
+ * `created_before` (exclusive) filters, cursor pagination with ABSOLUTE `next`/`previous` URLs that keep the
+ * filters; null at the ends. The cursor is opaque base64 like DRF's CursorPagination (`p=<position>`, `r=1`
+ * for reverse).
+ */
+import type { SimContext } from './context';
+import { problem } from './http';
+import type { Prediction, RunKind } from './models';
+import { createdAtMicros, parseIsoMicros } from './timeline';
+
+export interface Page {
+  next: string | null;
+  previous: string | null;
+  results: Prediction[];
+}
+
+export function listRuns(
+  ctx: Pick<SimContext, 'store' | 'pageSize' | 'baseUrl'>,
+  params: URLSearchParams,
+  kind: RunKind,
+): Page {
+  const { store, pageSize } = ctx;
+  const filters = new URLSearchParams();
+  const bound = (name: string): number | undefined => {
+    const v = params.get(name);
+    if (v === null) return undefined;
+    filters.set(name, v);
+    const us = parseIsoMicros(v);
+    if (Number.isNaN(us)) throw problem(400, 'Bad Request', `${name}: Enter a valid date/time.`);
+    return us;
+  };
+  const after = bound('created_after');
+  const before = bound('created_before');
+  const source = params.get('source');
+  if (source !== null) filters.set('source', source);
+
+  // Newest first.
+  let all = store
+    .runs(kind)
+    .filter((e) => {
+      const us = createdAtMicros(e.rec);
+      return (after === undefined || us >= after) && (before === undefined || us < before);
+    })
+    .reverse();
+  if (source === 'web') all = []; // every simulated prediction comes from the API
+
+  const cursor = params.get('cursor');
+  let start = 0;
+  let end = Math.min(pageSize, all.length);
+  if (cursor !== null) {
+    const decoded = decodeCursor(cursor);
+    if (!decoded) throw problem(404, undefined, 'Invalid cursor');
+    if (decoded.reverse) {
+      // The page of items just newer than position p.
+      const firstOlder = all.findIndex((e) => e.rec.seq <= decoded.position);
+      end = firstOlder === -1 ? all.length : firstOlder;
+      start = Math.max(0, end - pageSize);
+    } else {
+      // The page of items just older than position p.
+      start = all.findIndex((e) => e.rec.seq < decoded.position);
+      if (start === -1) start = all.length;
+      end = Math.min(start + pageSize, all.length);
+    }
+  }
+  const page = all.slice(start, end);
+  const link = (c: string): string => {
+    const q = new URLSearchParams(filters);
+    q.set('cursor', c);
+    return `${ctx.baseUrl}/${kind === 'training' ? 'trainings' : 'predictions'}?${q.toString()}`;
+  };
+  const last = page[page.length - 1];
+  const first = page[0];
+  return {
+    next: end < all.length && last ? link(encodeCursor(last.rec.seq, false)) : null,
+    previous: start > 0 && first ? link(encodeCursor(first.rec.seq, true)) : null,
+    results: page.map((e) => store.refresh(e)),
+  };
+}
+
+function encodeCursor(position: number, reverse: boolean): string {
+  return Buffer.from(`${reverse ? 'r=1&' : ''}p=${position}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { position: number; reverse: boolean } | undefined {
+  const q = new URLSearchParams(Buffer.from(cursor, 'base64url').toString('utf8'));
+  const p = Number(q.get('p'));
+  if (!Number.isInteger(p) || p <= 0) return undefined;
+  return { position: p, reverse: q.get('r') === '1' };
+}
