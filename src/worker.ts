@@ -33,8 +33,8 @@ export function workerOptions(config: WorkerConfig, connection: NativeConnection
     connection,
     namespace: config.namespace,
     taskQueue: config.taskQueue,
-    // Bundling from source loads webpack into the worker (~+150 MB RSS, seconds of start-up); a prebuilt bundle
-    // (`npm run build:workflows`, then WORKFLOW_BUNDLE=lib/workflow-bundle.js) avoids both in production.
+    // Bundling from source loads webpack into the worker (memory and seconds of start-up: README, Benchmarks); a
+    // prebuilt bundle (`npm run build:workflows`, then WORKFLOW_BUNDLE=lib/workflow-bundle.js) avoids both.
     ...(config.workflowBundlePath
       ? { workflowBundle: { codePath: config.workflowBundlePath } }
       : { workflowsPath }),
