@@ -1,0 +1,48 @@
+/** Where output files go: one folder per pipeline and step under OUTPUT_DIR, never outside it. */
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { ApplicationFailure } from '@temporalio/activity';
+
+const MAX_FOLDER_NAME = 200;
+
+/**
+ * The folder name for a pipeline id or step name: one-to-one and never a path. [A-Za-z0-9_-] are kept, every
+ * other UTF-8 byte (including '.', '/' and '%') becomes %XX; a name longer than 200 characters keeps its first
+ * part and gets '~' and a hash of the whole name (encoding never produces '~', so this stays one-to-one).
+ */
+export function folderName(name: string): string {
+  if (name === '') throw ApplicationFailure.nonRetryable('an empty pipeline id or step name has no folder');
+  let out = '';
+  for (const byte of Buffer.from(name, 'utf8')) {
+    const c = String.fromCharCode(byte);
+    out += /[A-Za-z0-9_-]/.test(c) ? c : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  if (out.length <= MAX_FOLDER_NAME) return out;
+  let head = out.slice(0, MAX_FOLDER_NAME - 33);
+  const cut = head.lastIndexOf('%');
+  if (cut >= 0 && cut > head.length - 3) head = head.slice(0, cut); // never split a %XX
+  return `${head}~${createHash('sha256').update(name).digest('hex').slice(0, 32)}`;
+}
+
+/** `segments` joined under `root` (OUTPUT_DIR), each mapped by folderName; asserted to stay inside it. */
+export function confined(root: string, ...segments: string[]): string {
+  const resolved = path.resolve(root, ...segments.map(folderName));
+  const rel = path.relative(root, resolved);
+  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) {
+    throw ApplicationFailure.nonRetryable(`output folder ${resolved} is not inside OUTPUT_DIR ${root}`);
+  }
+  return resolved;
+}
+
+/** The file extension for an output URL: from a data: URI's type, else from the URL's path when plausible. */
+export function extensionOf(url: string): string {
+  if (url.startsWith('data:')) {
+    const type = /^data:([^;,]*)/.exec(url)?.[1] ?? '';
+    return (
+      { 'image/png': '.png', 'image/jpeg': '.jpg', 'image/webp': '.webp', 'text/plain': '.txt' }[type] ??
+      '.bin'
+    );
+  }
+  const ext = path.extname(new URL(url).pathname);
+  return /^\.[a-zA-Z0-9]{1,8}$/.test(ext) ? ext : '';
+}

@@ -1,0 +1,100 @@
+/**
+ * `persistOutputs`: Replicate deletes API outputs after an hour, so each file of a prediction's output is copied
+ * to local disk as soon as its step succeeds, heartbeating, and resumed file by file by a retried attempt.
+ */
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { Context, heartbeat, log } from '@temporalio/activity';
+import { resolveClaims } from '../claims';
+import { download, verified } from './download';
+import { confined, extensionOf } from './folders';
+import type { ManifestEntry } from './manifest';
+import { allowedOrigin, notAllowed } from './origins';
+import type { OutputSetup } from './setup';
+
+export interface PersistArgs {
+  pipelineId: string;
+  step: string;
+  index: number;
+  predictionId: string;
+  /** the prediction's output: every http(s) or data: URL in it is persisted */
+  output: unknown;
+}
+
+/** What the persist activity records in its heartbeats: a retried attempt skips the files listed in `done`. */
+export interface PersistHeartbeat {
+  done: ManifestEntry[];
+  /** the file being downloaded, and how far it got */
+  url?: string;
+  bytes?: number;
+}
+
+/** Every file URL in an output (strings, arrays, nested objects), in order. */
+export function fileUrls(output: unknown): string[] {
+  if (typeof output === 'string') return /^(https?:|data:)/.test(output) ? [output] : [];
+  if (Array.isArray(output)) return output.flatMap(fileUrls);
+  if (output && typeof output === 'object') return Object.values(output).flatMap(fileUrls);
+  return [];
+}
+
+/**
+ * Download every file of one prediction's output into its step's folder. Every URL is checked against the allowed
+ * origins before anything is fetched; the activity heartbeats every few seconds with the files done so far, and a
+ * retried attempt skips those that are still on disk, verified by size and sha256.
+ */
+export async function persistOutputs(setup: OutputSetup, args: PersistArgs): Promise<ManifestEntry[]> {
+  const { allowed, allowedText, beatMs, claims, root } = setup;
+  // an output kept out of band arrives as a claim reference: its files are in the stored value
+  const urls = fileUrls(await resolveClaims(args.output, claims));
+  for (const url of urls)
+    if (!url.startsWith('data:') && !allowedOrigin(url, allowed)) throw notAllowed(url, allowedText);
+  const pipelineFolder = confined(root, args.pipelineId);
+  const folder = confined(root, args.pipelineId, args.step);
+  const context = Context.current();
+  const prior = (context.info.heartbeatDetails as Partial<PersistHeartbeat> | undefined)?.done ?? [];
+  const entries: ManifestEntry[] = [];
+  const state: PersistHeartbeat = { done: entries };
+  const beat = () => heartbeat({ ...state, done: [...entries] });
+  const ticker = setInterval(beat, beatMs);
+  let resumed = 0;
+  try {
+    beat();
+    await mkdir(folder, { recursive: true });
+    for (const [i, url] of urls.entries()) {
+      const name = `${args.index}-${i}${extensionOf(url)}`;
+      const target = path.join(folder, name);
+      const entry: Omit<ManifestEntry, 'bytes' | 'sha256' | 'contentType'> = {
+        step: args.step,
+        index: args.index,
+        predictionId: args.predictionId,
+        sourceUrl: url.startsWith('data:') ? `${url.slice(0, 40)}...` : url,
+        path: path.relative(pipelineFolder, target),
+      };
+      const before = prior.find(
+        (e) =>
+          e.path === entry.path && e.sourceUrl === entry.sourceUrl && e.predictionId === args.predictionId,
+      );
+      if (before && (await verified(before, target))) {
+        entries.push(before);
+        resumed++;
+        continue;
+      }
+      state.url = entry.sourceUrl;
+      state.bytes = 0;
+      const result = await download(setup, url, target, context.cancellationSignal, (bytes) => {
+        state.bytes = bytes;
+      });
+      entries.push({ ...entry, ...result });
+      delete state.url;
+      delete state.bytes;
+      beat(); // record the finished file at once: a retry starts after it
+    }
+  } finally {
+    clearInterval(ticker);
+  }
+  log.info(
+    `persisted ${entries.length} file(s) of ${args.step}[${args.index}]${resumed ? ` (${resumed} kept from an earlier attempt)` : ''}`,
+    { step: args.step, files: entries.length, resumed },
+  );
+  return entries;
+}

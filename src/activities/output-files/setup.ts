@@ -1,0 +1,63 @@
+/** The configuration of the output activities, and the setup they share once its defaults are applied. */
+import path from 'node:path';
+import { PERSIST_ACTIVITY } from '../../shared/pipeline';
+import { fileClaimStore, type ClaimStore } from '../claims';
+import { REPLICATE_DELIVERY_DOMAIN } from './origins';
+
+export interface OutputConfig {
+  /** root folder; files go to <outputDir>/<folderName(pipelineId)>/<folderName(step)>/ */
+  outputDir: string;
+  /**
+   * origins (scheme://host[:port]) output files may be fetched from besides Replicate's delivery hosts
+   * (https://replicate.delivery and its subdomains): the worker passes the API origin and OUTPUT_ALLOWED_ORIGINS
+   */
+  allowedOrigins?: string[];
+  /** largest file accepted, bytes (default 1 GiB) */
+  maxFileBytes?: number;
+  /** no data for this long aborts the download, ms (default 60 s) */
+  idleTimeoutMs?: number;
+  /** heartbeat this often while persisting, ms (default 5 s; the workflow's heartbeat timeout is 30 s) */
+  heartbeatIntervalMs?: number;
+  /** redirects followed per file, each hop checked against the allowed origins (default 5) */
+  maxRedirects?: number;
+  /** where outputs too large for Temporal are kept (claim checks; default `<outputDir>/.claims`) */
+  claims?: ClaimStore;
+  fetch?: typeof fetch;
+}
+
+export const DEFAULT_MAX_FILE_BYTES = 1024 ** 3;
+
+/** `OutputConfig` with its defaults applied, built once by `createOutputActivities` for both activities. */
+export interface OutputSetup {
+  maxBytes: number;
+  idleMs: number;
+  beatMs: number;
+  maxRedirects: number;
+  claims: ClaimStore;
+  fetch: typeof fetch;
+  /** the configured extra origins (Replicate's delivery hosts are always allowed) */
+  allowed: Set<string>;
+  /** every allowed origin, for messages */
+  allowedText: string;
+  /** OUTPUT_DIR, absolute */
+  root: string;
+}
+
+export function outputSetup(config: OutputConfig): OutputSetup {
+  const allowed = new Set((config.allowedOrigins ?? []).map((o) => new URL(o).origin));
+  return {
+    maxBytes: config.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES,
+    idleMs: config.idleTimeoutMs ?? PERSIST_ACTIVITY.idleTimeoutMs,
+    beatMs: config.heartbeatIntervalMs ?? PERSIST_ACTIVITY.heartbeatIntervalMs,
+    maxRedirects: config.maxRedirects ?? 5,
+    claims: config.claims ?? fileClaimStore(path.join(config.outputDir, '.claims')),
+    fetch: config.fetch ?? fetch,
+    allowed,
+    allowedText: [
+      `https://${REPLICATE_DELIVERY_DOMAIN}`,
+      `https://*.${REPLICATE_DELIVERY_DOMAIN}`,
+      ...allowed,
+    ].join(', '),
+    root: path.resolve(config.outputDir),
+  };
+}
