@@ -1,12 +1,6 @@
 /**
- * Webhook delivery, as Replicate does it (docs/replicate-api.md §7):
- * - body = the prediction JSON (GET shape), POSTed to the `webhook` URL; redirects are NOT followed;
- * - Standard Webhooks signature: `webhook-id` (stable across retries), `webhook-timestamp` (unix s),
- *   `webhook-signature: v1,<base64 HMAC-SHA256(key, "<id>.<ts>.<body>")>`, key = base64-decode after `whsec_`;
- * - only the terminal (`completed`) delivery is retried (connection error or any non-2xx), with backoff;
- *   `start` and `logs` deliveries are fire-and-forget.
- * Faults: drop, duplicate, delay (every attempt waits first) and reorder (a prediction's intermediate events are
- * held and sent after its `completed` delivery's first attempt, in their original order).
+ * Webhook delivery as Replicate does it (docs/replicate-api.md §7): signed, only the terminal delivery retried,
+ * with drop, duplicate, delay and reorder faults.
  */
 import { createHmac, randomBytes } from 'node:crypto';
 

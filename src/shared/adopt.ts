@@ -1,27 +1,7 @@
 /**
  * Adopt instead of duplicate. Pure: decides which prediction (if any) a retried create may adopt, and which
- * predictions a run's recorded create made (the reconciler uses the same rule).
- *
- * Replicate has no idempotency key. When a create attempt's outcome is unknown (timeout, reset, worker crash),
- * the next attempt lists the predictions created since the first attempt and adopts the one that attempt made.
- * A prediction is ours when ALL of these hold:
- *  - it was created inside the window [first attempt - CLOCK_SKEW_MS, now + CLOCK_SKEW_MS];
- *  - it targets the same model / version (deployments: the listing does not say, so input and deadline decide);
- *  - its input is identical to ours (canonical JSON, key order ignored);
- *  - it was sent by this run: when it carries a `webhook` URL, that alone decides: the URL names the workflow
- *    (`?workflow=<id>`), equal = ours, different = not ours. Without one, its `deadline` decides: every attempt
- *    sends Cancel-After aiming at the same instant `cancelAt`, and Replicate sets deadline = its created_at +
- *    Cancel-After = cancelAt + the request's delay (from our computing Cancel-After to Replicate committing the
- *    create). That delay is bounded by the attempt's timeout: a create committed and answered after our timeout
- *    has a deadline up to that timeout late. So the deadline must lie in
- *    [cancelAt - DEADLINE_TOLERANCE_MS, cancelAt + attemptTimeout + DEADLINE_TOLERANCE_MS]: widened on the late
- *    side only, the tolerance covering the clocks' skew and Cancel-After's whole seconds.
- * Candidates another open run already owns are excluded when the caller can tell (`ownedElsewhere`). Exactly one
- * remaining match is adopted. When the webhook URL proves several are ours (two attempts both committed late),
- * one is adopted and the others are returned as `extras`, for the caller to cancel at once. Otherwise several
- * matches mean another run with the same input and the same deadline (e.g. a fan-out started in the same
- * second): we adopt none rather than take a sibling's prediction, and create anew; the extra is stopped by the
- * reconciler (a Schedule every worker ensures) or at the latest by its Cancel-After.
+ * predictions a run's recorded create made (the reconciler uses the same rule). The rule, and why it holds:
+ * docs/architecture.md, "Adopt instead of duplicate".
  */
 import type { CreateTarget } from './model-ref';
 import { isTerminal, type Prediction } from './types';
