@@ -1,4 +1,4 @@
-/** Reading pipeline spec files (YAML or JSON) for the CLI. The validation itself is in src/shared/pipeline.ts. */
+/** Reading pipeline spec files (YAML or JSON) for the CLI. The validation itself is in src/shared/pipeline/. */
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parseDocument } from 'yaml';

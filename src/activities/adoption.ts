@@ -10,7 +10,7 @@ import { call, shaped, type ActivitySetup } from './context';
 import type { CreatePredictionArgs } from './create';
 import { listSince } from './list';
 
-/** How far back (pages of 100) a retried create looks for the prediction its lost attempt made. */
+/** How far back (pages of 100) a retried create looks for the job its lost attempt made. */
 export const ADOPTION_MAX_PAGES = 20;
 
 /** The job a lost attempt of this run created, if the listing shows exactly one (see src/shared/adopt.ts). */

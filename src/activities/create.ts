@@ -99,7 +99,7 @@ async function createJob(
   // bounds how late Replicate may commit this create, so adoption's deadline window is widened by exactly it.
   const attemptTimeoutMs = Math.min(timeouts.createMs, startToCloseTimeoutMs || Infinity);
   // The workflow id travels in the webhook URL: the receiver signals that workflow, and a retried create can
-  // recognise its own lost prediction by it.
+  // recognise its own lost job by it.
   const webhook =
     config.webhookBaseUrl && workflowExecution
       ? `${config.webhookBaseUrl.replace(/\/+$/, '')}/webhooks/replicate?workflow=${encodeURIComponent(workflowExecution.workflowId)}`
