@@ -1,0 +1,96 @@
+/**
+ * `npm run cluster -- up [--workers N] [--no-ui] | down | status | build`: a production-shaped Temporal cluster on
+ * this machine, without Docker (see README, Production). Progress goes to stderr; `up` prints
+ * `TEMPORAL_ADDRESS=<host:port>` on a line of its own on stdout once the cluster answers.
+ */
+import { ensureBinaries, ensureUiBinary } from './binaries';
+import { down, status, up } from './cluster';
+import { layoutFrom, UsageError } from './layout';
+
+const USAGE = `usage: npm run cluster -- up [--workers N] [--no-ui] | down | status | build
+
+  up        start PostgreSQL, the Temporal server (PostgreSQL persistence and visibility), the UI, the webhook
+            receiver and N workers (default 2; --workers 0 starts none); builds the binaries the first time
+  down      stop everything \`up\` started (the data stays in CLUSTER_HOME)
+  status    what runs
+  build     only build (or find) the binaries
+
+environment: CLUSTER_HOME (default .cluster), CLUSTER_PORT (frontend port, default 17233; the others follow it),
+TEMPORAL_SERVER_BIN / TEMPORAL_SQL_BIN / TEMPORAL_UI_BIN (binaries you have), PG_BIN (folder of initdb);
+the workers inherit REPLICATE_*, OUTPUT_*, WEBHOOK_BASE_URL and the rest of the environment.`;
+
+const log = (line: string): void => {
+  process.stderr.write(`[cluster] ${line}\n`);
+};
+
+function parseUp(args: string[]): { workers: number; ui: boolean } {
+  const options = { workers: 2, ui: process.env.CLUSTER_UI !== 'off' };
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const [flag, inline] = arg.split('=', 2) as [string, string | undefined];
+    if (flag === '--workers') {
+      const value = inline ?? args[++i];
+      const n = Number(value);
+      if (value === undefined || !Number.isInteger(n) || n < 0 || n > 32) {
+        throw new UsageError(`--workers needs a whole number from 0 to 32, got ${value ?? 'nothing'}`);
+      }
+      options.workers = n;
+    } else if (arg === '--no-ui') {
+      options.ui = false;
+    } else {
+      throw new UsageError(`unknown option ${arg} for up`);
+    }
+  }
+  return options;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return command === undefined ? 2 : 0;
+  }
+  const layout = layoutFrom();
+  switch (command) {
+    case 'up': {
+      const address = await up(layout, parseUp(rest), log);
+      process.stdout.write(`TEMPORAL_ADDRESS=${address}\n`);
+      return 0;
+    }
+    case 'down':
+      if (rest.length > 0) throw new UsageError('down takes no options');
+      await down(layout, log);
+      return 0;
+    case 'status': {
+      if (rest.length > 0) throw new UsageError('status takes no options');
+      const { lines, serving } = await status(layout);
+      const width = Math.max(...lines.map((l) => l.name.length));
+      for (const line of lines) {
+        const state = line.running ? `running  pid ${line.pid}` : 'stopped';
+        process.stdout.write(`${line.name.padEnd(width)}  ${state.padEnd(16)}  ${line.detail}\n`);
+      }
+      process.stdout.write(
+        serving
+          ? `TEMPORAL_ADDRESS=${layout.host}:${layout.ports.frontend}\n`
+          : `Temporal does not answer on ${layout.host}:${layout.ports.frontend}\n`,
+      );
+      return lines.some((l) => l.running) ? 0 : 3;
+    }
+    case 'build': {
+      const binaries = await ensureBinaries(layout, log);
+      const ui = await ensureUiBinary(layout, log);
+      for (const [name, file] of Object.entries({ ...binaries, ui })) log(`${name}: ${file ?? 'not built'}`);
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown command ${command}\n${USAGE}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    log(`error: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(error instanceof UsageError ? 2 : 1);
+  },
+);
