@@ -1,0 +1,193 @@
+/**
+ * runPrediction's edge cases on Temporal's time-skipping test server with fake activities (the samples' style):
+ * each test runs minutes of workflow time in about a second and asserts what the workflow asked Replicate to do.
+ */
+import { randomUUID } from 'node:crypto';
+import { CancelledFailure, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker, bundleWorkflowCode } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureBinary, TEMPORAL_TEST_SERVER } from '../../src/dev/binaries';
+import { PipelineFailureType, PredictionFailureType, ReplicateErrorType } from '../../src/shared/failures';
+import type { PredictionFailureDetails, PredictionRequest } from '../../src/shared/types';
+import { runPrediction, webhookSignal } from '../../src/workflows';
+import { workflowsPath } from '../../src/worker';
+import { type FakeActivities, failureOf, fakeReplicate, gate, job, replicateError } from './fakes';
+
+let env: TestWorkflowEnvironment;
+let workflowBundle: { code: string };
+const quietLogger = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
+
+beforeAll(async () => {
+  env = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: ensureBinary(TEMPORAL_TEST_SERVER) } },
+  });
+  workflowBundle = await bundleWorkflowCode({ workflowsPath, logger: quietLogger });
+});
+afterAll(async () => {
+  await env?.teardown();
+});
+
+/**
+ * Starts runPrediction on a fresh worker with `activities`, runs `during` (with the handle, before waiting for
+ * the result: time is not skipped then), and returns the result or the error it ended with.
+ */
+async function run(
+  activities: FakeActivities,
+  request: Partial<PredictionRequest> = {},
+  during: (handle: WorkflowHandle<typeof runPrediction>) => Promise<void> = async () => {},
+) {
+  const taskQueue = `wf-${randomUUID()}`;
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle,
+    activities,
+  });
+  return worker.runUntil(async () => {
+    const handle = await env.client.workflow.start(runPrediction, {
+      taskQueue,
+      workflowId: `wf-${randomUUID()}`,
+      // The ceiling. The time-skipping server does not tell the workflow its execution timeout, so the workflow
+      // uses its default ceiling, which is also 10 minutes.
+      workflowExecutionTimeout: '10m',
+      // the time-skipping server cannot register search attributes
+      args: [{ model: 'acme/model', input: { prompt: 'x' }, searchAttributes: false, ...request }],
+    });
+    await during(handle);
+    const outcome = await handle.result().then(
+      (result) => ({ result, error: undefined }),
+      (error: unknown) => ({ result: undefined, error }),
+    );
+    return { ...outcome, handle };
+  });
+}
+
+describe('early ends cancel the job at Replicate', () => {
+  it('the deadline cancels the job remotely and fails with PredictionTimedOut', async () => {
+    const fake = fakeReplicate(); // the job never ends
+    const { error, handle } = await run(fake.activities);
+
+    const failure = failureOf(error);
+    expect(failure.type).toBe(PredictionFailureType.TimedOut);
+    expect(failure.details?.[0]).toMatchObject({ predictionId: 'p-1', status: 'canceled' });
+    expect(fake.calls.creates).toBe(1);
+    expect(fake.calls.cancels).toEqual(['p-1']);
+    // Closed at our deadline, a margin (15 s) before the ceiling; Replicate was told the ceiling (Cancel-After).
+    const { startTime, closeTime } = await handle.describe();
+    const workflowMs = closeTime!.getTime() - startTime.getTime();
+    expect(workflowMs).toBeGreaterThanOrEqual(585_000);
+    expect(workflowMs).toBeLessThan(590_000);
+    expect(Date.parse(fake.calls.createArgs[0]!.cancelAt) - startTime.getTime()).toBe(600_000);
+  });
+
+  it('a user cancel while the create is in flight still cancels the job it created', async () => {
+    const release = gate();
+    const fake = fakeReplicate({ holdCreate: release.opened });
+    const { error } = await run(fake.activities, {}, async (handle) => {
+      await fake.createStarted;
+      await handle.cancel();
+      release.open(); // the create returns after the cancel request
+    });
+
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    expect((error as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+    expect(fake.calls.creates).toBe(1);
+    expect(fake.calls.gets).toEqual([]);
+    expect(fake.calls.cancels).toEqual(['p-1']);
+  });
+
+  it('a non-retryable error after the create cancels the job and surfaces the error type', async () => {
+    const fake = fakeReplicate({
+      get: () => {
+        throw replicateError(ReplicateErrorType.Forbidden, 'Replicate refused to read the prediction (403)');
+      },
+    });
+    const { error } = await run(fake.activities);
+
+    const failure = failureOf(error);
+    expect(failure.type).toBe(ReplicateErrorType.Forbidden);
+    expect(fake.calls.gets).toEqual(['p-1']); // never retried
+    expect(fake.calls.cancels).toEqual(['p-1']);
+  });
+});
+
+describe('terminal statuses', () => {
+  it.each([
+    ['failed', PredictionFailureType.Failed],
+    ['canceled', PredictionFailureType.Canceled],
+    ['aborted', PredictionFailureType.Aborted],
+  ] as const)('%s -> %s, with the details', async (status, type) => {
+    const ended = job('p-1', status, {
+      error: status === 'failed' ? 'CUDA out of memory' : null,
+      logsTail: ['Loading pipeline...', 'Traceback (most recent call last):'],
+      metrics: { predict_time: 1.5 },
+    });
+    const fake = fakeReplicate({ get: () => ended });
+    const { error } = await run(fake.activities);
+
+    const failure = failureOf(error);
+    expect(failure.type).toBe(type);
+    expect(failure.details?.[0]).toEqual({
+      predictionId: 'p-1',
+      status,
+      error: ended.error,
+      logsTail: ended.logsTail,
+      metrics: ended.metrics,
+    } satisfies PredictionFailureDetails);
+    expect(fake.calls.cancels).toEqual([]); // nothing left to stop
+  });
+
+  it('succeeded with data_removed -> OutputUnavailable', async () => {
+    const fake = fakeReplicate({ get: (_, id) => job(id, 'succeeded', { output: null, dataRemoved: true }) });
+    const { error } = await run(fake.activities);
+
+    const failure = failureOf(error);
+    expect(failure.type).toBe(PipelineFailureType.OutputUnavailable);
+    expect(failure.message).toMatch(/data_removed/);
+    expect(fake.calls.cancels).toEqual([]);
+  });
+
+  it('the adopted flag of the create surfaces in the result', async () => {
+    const adopted = fakeReplicate({
+      created: job('p-lost', 'starting', { adopted: true }),
+      get: (_, id) => job(id, 'succeeded'),
+    });
+    const plain = fakeReplicate({ get: (_, id) => job(id, 'succeeded') });
+
+    expect((await run(adopted.activities)).result).toMatchObject({ id: 'p-lost', adopted: true, polls: 1 });
+    expect((await run(plain.activities)).result).toMatchObject({ id: 'p-1', adopted: false, polls: 1 });
+    expect([adopted.calls.creates, plain.calls.creates]).toEqual([1, 1]);
+  });
+});
+
+describe('webhooks and long runs', () => {
+  it('a webhook that arrives before the create returns is used: no GET', async () => {
+    const release = gate();
+    const fake = fakeReplicate({
+      holdCreate: release.opened,
+      created: job('p-1', 'starting', { webhook: true }),
+    });
+    const { result } = await run(fake.activities, {}, async (handle) => {
+      await fake.createStarted;
+      await handle.signal(webhookSignal, job('p-1', 'succeeded', { output: 'from the webhook' }));
+      release.open();
+    });
+
+    expect(result).toMatchObject({ id: 'p-1', output: 'from the webhook', polls: 0 });
+    expect(fake.calls.gets).toEqual([]);
+    expect(fake.calls.cancels).toEqual([]);
+  });
+
+  it('continue-as-new keeps the job id and never creates again', async () => {
+    const fake = fakeReplicate({ get: (n, id) => job(id, n < 3 ? 'processing' : 'succeeded') });
+    const { result, handle } = await run(fake.activities, { maxPollsPerRun: 1 });
+
+    expect(result).toMatchObject({ id: 'p-1', status: 'succeeded', polls: 3 });
+    expect(fake.calls.creates).toBe(1);
+    expect(fake.calls.gets).toEqual(['p-1', 'p-1', 'p-1']);
+    // the result came from a later run of the chain
+    const latest = await env.client.workflow.getHandle(handle.workflowId).describe();
+    expect(latest.runId).not.toBe(handle.firstExecutionRunId);
+  });
+});
