@@ -1,0 +1,182 @@
+/** Start, watch and wait for a pipeline (the `runPipeline` workflow) from a Temporal Client. */
+import {
+  ApplicationFailure,
+  CancelledFailure,
+  TerminatedFailure,
+  TimeoutFailure,
+  WorkflowFailedError,
+  type Client,
+  type WorkflowHandle,
+  type WorkflowHandleWithFirstExecutionRunId,
+} from '@temporalio/client';
+import { PipelineFailureType } from '../shared/failures';
+import type { PipelineSpec } from '../shared/pipeline';
+import { ReplicatePipelineId } from '../shared/search-attributes';
+import { progressQuery, runPipeline, statusQuery } from '../workflows';
+import type { PipelineResult } from '../workflows/pipeline';
+import { gaveUp } from './failures';
+import { ceilingMs, workflowIdOr } from './options';
+import { pollUntilClosed, type WatchOptions } from './watch';
+
+/** A handle on a `runPipeline` run. */
+export type PipelineHandle = WorkflowHandle<typeof runPipeline>;
+
+/** Where a pipeline runs and for how long at most. */
+export interface StartPipelineOptions {
+  /** the task queue your worker polls */
+  taskQueue: string;
+  /** the pipeline's workflow id (default `pipeline-<name>-<random>`); also the folder of its outputs */
+  workflowId?: string;
+  /** the ceiling for the whole pipeline: ms or a duration such as `'30m'` (10 s to 168 h; default the spec's or 30 min) */
+  timeout?: number | string;
+  /**
+   * set the `ReplicatePipelineId` search attribute on the pipeline (default true); false on a namespace where
+   * our search attributes are not registered
+   */
+  searchAttributes?: boolean;
+}
+
+/**
+ * Start `runPipeline` with a spec (e.g. from a YAML file) and values for its inputs. The workflow checks the spec:
+ * an invalid one ends the run with `InvalidPipelineSpec`.
+ */
+export async function startPipeline(
+  client: Client,
+  { spec, inputs = {} }: { spec: PipelineSpec; inputs?: Record<string, unknown> },
+  options: StartPipelineOptions,
+): Promise<WorkflowHandleWithFirstExecutionRunId<typeof runPipeline>> {
+  const timeoutMs = ceilingMs(options.timeout, spec.timeout ?? '30m');
+  const pipelineId = workflowIdOr(options.workflowId, `pipeline-${spec.name}`);
+  return client.workflow.start(runPipeline, {
+    taskQueue: options.taskQueue,
+    workflowId: pipelineId,
+    args: [{ spec, inputs }],
+    workflowExecutionTimeout: timeoutMs,
+    staticSummary: `pipeline ${spec.name}: ${Object.keys(spec.steps).join(' -> ')}`,
+    ...(options.searchAttributes === false
+      ? {}
+      : { typedSearchAttributes: [{ key: ReplicatePipelineId, value: pipelineId }] }),
+  });
+}
+
+/** How a pipeline ended: exactly one object, whatever happened. */
+export interface PipelineSummary {
+  pipelineId: string;
+  status: 'succeeded' | 'failed' | 'canceled' | 'timed_out' | 'terminated' | 'error';
+  /** per step: its predictions, their outputs and the files persisted from them, and why it failed */
+  steps: Record<
+    string,
+    { status: string; predictionIds: string[]; outputs: unknown[]; files: string[]; error: string | null }
+  >;
+  /** the manifest of the persisted files, when the pipeline got that far */
+  manifest: string | null;
+  cost: PipelineResult['cost'] | null;
+  error: { type: string; message: string } | null;
+}
+
+/**
+ * The pipeline's `progress` query, with the prediction ids of running steps filled in: the parent learns them
+ * when its children finish, so each running child's `status` query is asked. Throws when the query fails.
+ */
+export async function pipelineProgress(handle: PipelineHandle): Promise<PipelineResult> {
+  const progress = await handle.query(progressQuery);
+  for (const step of Object.values(progress.steps)) {
+    if (step.status !== 'running' || step.predictionIds.length >= step.childWorkflowIds.length) continue;
+    const ids = await Promise.all(
+      step.childWorkflowIds.map((id) =>
+        handle.client
+          .getHandle(id)
+          .query(statusQuery)
+          .then((s) => s.predictionId)
+          .catch(() => null),
+      ),
+    );
+    step.predictionIds = ids.filter((id): id is string => id !== null);
+  }
+  return progress;
+}
+
+/**
+ * The pipeline's progress every `intervalMs` (reads that fail or take over 2 s are skipped) until the run closes.
+ */
+export function watchPipeline(
+  handle: PipelineHandle,
+  options: WatchOptions = {},
+): AsyncIterable<PipelineResult> {
+  return pollUntilClosed(
+    handle,
+    () => handle.client.withDeadline(Date.now() + 2_000, () => pipelineProgress(handle)).catch(() => null),
+    () => false,
+    options,
+  );
+}
+
+/** Wait for the pipeline to close and describe how it ended (a failed or canceled pipeline is a summary too). */
+export async function pipelineOutcome(handle: PipelineHandle): Promise<PipelineSummary> {
+  return handle
+    .result()
+    .then(summarizePipeline, (error: unknown) => failureSummary(handle.workflowId, error));
+}
+
+/** A pipeline's result (or progress) as a PipelineSummary. */
+export function summarizePipeline(r: PipelineResult): PipelineSummary {
+  return {
+    pipelineId: r.pipelineId,
+    status: r.status,
+    steps: Object.fromEntries(
+      Object.entries(r.steps).map(([n, s]) => [
+        n,
+        {
+          status: s.status,
+          predictionIds: s.predictionIds,
+          outputs: s.outputs,
+          files: s.files,
+          error: s.error === null ? null : gaveUp(s.error),
+        },
+      ]),
+    ),
+    manifest: r.manifest.path,
+    cost: r.cost,
+    error:
+      r.status === 'failed'
+        ? { type: PipelineFailureType.Failed, message: 'one or more steps failed' }
+        : null,
+  };
+}
+
+async function failureSummary(pipelineId: string, error: unknown): Promise<PipelineSummary> {
+  if (!(error instanceof WorkflowFailedError)) throw error;
+  const cause = error.cause;
+  if (
+    cause instanceof ApplicationFailure &&
+    cause.type === PipelineFailureType.Failed &&
+    cause.details?.[0]
+  ) {
+    const summary = summarizePipeline(cause.details[0] as PipelineResult);
+    return { ...summary, error: { type: cause.type, message: cause.message } };
+  }
+  const status =
+    cause instanceof CancelledFailure
+      ? 'canceled'
+      : cause instanceof TimeoutFailure
+        ? 'timed_out'
+        : cause instanceof TerminatedFailure
+          ? 'terminated'
+          : 'error';
+  const type = cause instanceof ApplicationFailure ? (cause.type ?? 'Error') : (cause?.name ?? 'Error');
+  return {
+    pipelineId,
+    status,
+    steps: {},
+    manifest: null,
+    cost: null,
+    error: { type, message: gaveUp(cause?.message ?? error.message) },
+  };
+}
+
+/** Ask the pipeline to cancel: its running steps cancel their predictions at Replicate. Returns the handle. */
+export async function cancelPipeline(client: Client, workflowId: string): Promise<PipelineHandle> {
+  const handle = client.workflow.getHandle<typeof runPipeline>(workflowId);
+  await handle.cancel();
+  return handle;
+}
