@@ -14,7 +14,7 @@ import {
 } from '@temporalio/worker';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { connectLazily, EXIT, runCli, terminalLine } from './client';
+import { connectLazily, EXIT, runCli, terminalLine } from './cli';
 import { DEFAULT_BASE_URL, readTemporalConfig, type WorkerConfig } from './config';
 import { PROJECT_ROOT } from './dev/binaries';
 import { freePort, isPortFree, isTemporalUp, startDevServer, type DevServer } from './dev/dev-server';

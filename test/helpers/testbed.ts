@@ -25,7 +25,7 @@ import type { WorkerConfig } from '../../src/config';
 import type { PredictionRequest, PredictionResult } from '../../src/shared/types';
 import { freePort, startDevServer } from '../../src/dev/dev-server';
 import { ReplicateSimulator, type SimulatorOptions } from '../../simulator';
-import { runCli, type CliContext } from '../../src/client';
+import { runCli, type CliContext } from '../../src/cli';
 import { runPrediction } from '../../src/workflows';
 import { workerOptions, workflowsPath } from '../../src/worker';
 

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { ActivityFailure } from '@temporalio/client';
 import { RetryState } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXIT, runCli, type RunSummary } from '../../src/client';
+import { EXIT, runCli, type RunSummary } from '../../src/cli';
 import { PredictionFailureType, ReplicateErrorType } from '../../src/shared/failures';
 import { MAX_INPUT_BYTES } from '../../src/shared/validate';
 import type { PredictionRequest } from '../../src/shared/types';

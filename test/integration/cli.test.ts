@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXIT, type PipelineSummary, type RunSummary } from '../../src/client';
+import { EXIT, type PipelineSummary, type RunSummary } from '../../src/cli';
 import { PROJECT_ROOT } from '../../src/dev/binaries';
 import { FAST_POLLING, startTestbed, type Testbed, cliLive, cliOn } from '../helpers/testbed';
 
@@ -38,12 +38,12 @@ afterAll(async () => {
 
 const cli = (...argv: string[]) => cliOn(bed, ...argv);
 
-/** The real entry point as a process: `tsx src/client.ts ...`. */
+/** The real entry point as a process: `tsx src/cli/main.ts ...`. */
 function cliProcess(...argv: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', path.join(PROJECT_ROOT, 'src', 'client.ts'), ...argv],
+      ['--import', 'tsx', path.join(PROJECT_ROOT, 'src', 'cli', 'main.ts'), ...argv],
       {
         cwd: PROJECT_ROOT,
         env: {
@@ -185,7 +185,7 @@ describe('client CLI', () => {
 
   it('an unreachable server is a configuration error, exit 2 (as a real process)', async () => {
     const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'src/client.ts', 'status', 'x'], {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'status', 'x'], {
         cwd: PROJECT_ROOT,
         env: { ...process.env, TEMPORAL_ADDRESS: '127.0.0.1:1' },
       });

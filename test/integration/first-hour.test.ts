@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { connectLazily, EXIT, runCli, type PipelineSummary, type RunSummary } from '../../src/client';
+import { connectLazily, EXIT, runCli, type PipelineSummary, type RunSummary } from '../../src/cli';
 import { freePort, startDevServer } from '../../src/dev/dev-server';
 import { SEARCH_ATTRIBUTES } from '../../src/shared/search-attributes';
 import { cliOn, startTestbed, type Testbed } from '../helpers/testbed';

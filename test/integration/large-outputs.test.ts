@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { fileClaimStore } from '../../src/activities/claims';
-import { runCli } from '../../src/client';
+import { runCli } from '../../src/cli';
 import { isClaimRef } from '../../src/shared/claims';
 import { startTestbed, type Testbed } from '../helpers/testbed';
 

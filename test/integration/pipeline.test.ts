@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ManifestEntry } from '../../src/activities/outputs';
-import { EXIT, type PipelineSummary } from '../../src/client';
+import { EXIT, type PipelineSummary } from '../../src/cli';
 import { PROJECT_ROOT } from '../../src/dev/binaries';
 import { workflowsPath } from '../../src/worker';
 import { progressQuery, runPipeline } from '../../src/workflows';

@@ -5,7 +5,7 @@
 import { createServer, type Socket, type AddressInfo } from 'node:net';
 import type { WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { EXIT, RECONCILE_SCHEDULE_ID } from '../../src/client';
+import { EXIT, RECONCILE_SCHEDULE_ID } from '../../src/cli';
 import { ReplicatePredictionId } from '../../src/shared/search-attributes';
 import {
   RECONCILE_SCHEDULE_ID as SCHEDULE_ID_SETUP,

@@ -14,7 +14,7 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXIT, runCli } from '../../src/client';
+import { EXIT, runCli } from '../../src/cli';
 import type { WorkerConfig } from '../../src/config';
 import { PROJECT_ROOT } from '../../src/dev/binaries';
 import { freePort, startDevServer, type DevServer } from '../../src/dev/dev-server';

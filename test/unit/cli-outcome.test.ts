@@ -2,7 +2,7 @@
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, RetryState } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
-import { closest, newLines, outcomeOf } from '../../src/client';
+import { closest, newLines, outcomeOf } from '../../src/cli';
 import type { runPrediction } from '../../src/workflows';
 
 /** A handle whose run ended with `failure`; its status query is unavailable (no worker). */

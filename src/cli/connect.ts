@@ -1,0 +1,53 @@
+/** Connecting to Temporal, and starting a workflow the way every command does. */
+import { Client, Connection, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { registerSearchAttributes } from '../client/search-attributes';
+import { ConfigError, type TemporalConfig } from '../config';
+import { temporalUnreachable } from '../dev/hints';
+import type { CliContext } from './context';
+import { CliError, grpcReason, isUnavailable } from './errors';
+
+/** Connect lazily, explaining an unreachable server in one line. */
+export function connectLazily(config: TemporalConfig): () => Promise<Client> {
+  let client: Promise<Client> | undefined;
+  return () =>
+    (client ??= Connection.connect({ address: config.address, connectTimeout: '5s' }).then(
+      (connection) => new Client({ connection, namespace: config.namespace }),
+      (error: unknown) => {
+        throw new ConfigError(temporalUnreachable(config.address, (error as Error).message));
+      },
+    ));
+}
+
+/** Clients that registered the search attributes (once per client, idempotent on the server). */
+const registered = new WeakMap<Client, Promise<string | null>>();
+
+/**
+ * Start a workflow: the search attributes the workflows use are registered first (a fresh server has none until a
+ * worker starts), and a refused start says the server's reason (exit 2).
+ */
+export async function startWorkflow<H>(
+  client: Client,
+  workflowId: string,
+  ctx: CliContext,
+  start: () => Promise<H>,
+): Promise<H> {
+  let problem = registered.get(client);
+  if (!problem) {
+    problem = registerSearchAttributes(client).then(
+      () => null,
+      (error: unknown) => grpcReason(error),
+    );
+    registered.set(client, problem);
+  }
+  const registration = await problem;
+  try {
+    const handle = await start();
+    if (registration) ctx.err(`warning: ${registration}`);
+    return handle;
+  } catch (error) {
+    if (error instanceof WorkflowExecutionAlreadyStartedError || isUnavailable(error)) throw error;
+    throw new CliError(
+      `cannot start workflow ${workflowId}: ${grpcReason(error)}${registration ? ` (also: ${registration})` : ''}`,
+    );
+  }
+}

@@ -1,0 +1,21 @@
+/** What a command needs from its surroundings: a client, where to print, Ctrl-C. Tests pass their own. */
+import type { Client } from '@temporalio/client';
+import type { ClaimStore } from '../activities/claims';
+
+export interface CliContext {
+  /** lazily connected Temporal client */
+  client: () => Promise<Client>;
+  taskQueue: string;
+  out: (line: string) => void;
+  err: (line: string) => void;
+  /** reads `--input @file.json` */
+  readFile?: (path: string) => string;
+  /** how long a waiting command gives the run before it checks that a worker polls its task queue (15 s) */
+  noWorkerWarningMs?: number;
+  /** aborted on Ctrl-C: a waiting command stops watching and says how to reattach (the run continues) */
+  signal?: AbortSignal;
+  /** on a terminal: show `line` as the one live status line, replacing the previous one; null clears it */
+  live?: (line: string | null) => void;
+  /** where the workers keep outputs too large for Temporal (claim checks; OUTPUT_DIR/.claims): printed whole */
+  claims?: ClaimStore;
+}

@@ -1,0 +1,40 @@
+/** The CLI as a process (`npm run -s client -- <command>`): configuration from the environment, Ctrl-C. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileClaimStore } from '../activities/claims';
+import { readTemporalConfig, type TemporalConfig } from '../config';
+import { EXIT, connectLazily, runCli, terminalLine } from './index';
+
+async function main(): Promise<number> {
+  let config: TemporalConfig;
+  try {
+    config = readTemporalConfig();
+  } catch (error) {
+    console.error(`error: ${(error as Error).message}`);
+    return EXIT.usage;
+  }
+  // Ctrl-C: a waiting command stops watching and says how to reattach; a second one (or none waiting) exits.
+  const interrupt = new AbortController();
+  process.once('SIGINT', () => {
+    interrupt.abort();
+    setTimeout(() => process.exit(EXIT.interrupted), 2_000).unref();
+  });
+  return runCli(process.argv.slice(2), {
+    client: connectLazily(config),
+    taskQueue: config.taskQueue,
+    out: (line) => console.log(line),
+    err: (line) => console.error(line),
+    readFile: (path) => readFileSync(path, 'utf8'),
+    claims: fileClaimStore(join(process.env.OUTPUT_DIR?.trim() || 'outputs', '.claims')),
+    signal: interrupt.signal,
+    live: process.stdout.isTTY ? terminalLine(process.stdout) : undefined,
+  });
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(EXIT.failed);
+  },
+);

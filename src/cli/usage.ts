@@ -1,0 +1,154 @@
+/** Each command's usage and help, and parsing flags with usage errors that suggest what was meant. */
+import { parseArgs } from 'node:util';
+import { RECONCILE_SCHEDULE_ID } from '../temporal-setup';
+
+/** How the README and every message invoke the CLI. */
+export const CLI = 'npm run -s client --';
+
+const RUN_FLAGS = `  --model REF        owner/name, owner/name:<version>, a version id, or with --deployment a deployment owner/name
+  --input JSON       the model input object, e.g. '{"prompt": "a lighthouse at dusk"}', or @file.json
+  --deployment       REF names a deployment
+  --timeout 10m      the ceiling (10s to 168h): Replicate stops the job by itself then
+  --workflow-id ID   your own id (default prediction-<model>-<random>)
+  --json             print exactly one JSON object`;
+
+/** Each command's usage line(s) and what its flags mean: `<command> --help`, and the line a usage error shows. */
+export const COMMANDS: Record<string, { usage: string[]; help: string }> = {
+  run: {
+    usage: ['run --model REF --input JSON [--deployment] [--timeout 10m] [--workflow-id ID] [--json]'],
+    help: `Run one prediction and wait for it, showing its progress, then print the output.\n${RUN_FLAGS}`,
+  },
+  start: {
+    usage: ['start --model REF --input JSON [--deployment] [--timeout 10m] [--workflow-id ID] [--json]'],
+    help: `Start one prediction and print its workflow id (then: result, status or cancel ID).\n${RUN_FLAGS}`,
+  },
+  status: {
+    usage: ['status ID [--json]'],
+    help: 'The live state of a run: status, prediction, polls, logs.',
+  },
+  result: {
+    usage: ['result ID [--json]'],
+    help: 'Wait for a run (showing its progress) and print its outcome.',
+  },
+  cancel: {
+    usage: ['cancel ID [--json]'],
+    help: 'Cancel a run and its prediction at Replicate, and wait for it to end.',
+  },
+  'pipeline run': {
+    usage: ['pipeline run FILE [--input KEY=VALUE ...] [--pipeline-id ID] [--timeout 30m] [--json]'],
+    help: `Run a multi-step pipeline from a YAML or JSON spec (see examples/) and wait for it.
+  --input KEY=VALUE  override one of the spec's inputs (repeatable; VALUE may be JSON)
+  --pipeline-id ID   your own id (default pipeline-<name>-<random>); also the folder of its outputs
+  --timeout 30m      the ceiling for the whole pipeline (10s to 168h; default the spec's timeout or 30m)
+  --json             print exactly one JSON object`,
+  },
+  'pipeline status': {
+    usage: ['pipeline status ID [--json]'],
+    help: "A pipeline's steps: status, prediction ids, elapsed time.",
+  },
+  reconcile: {
+    usage: [
+      'reconcile [--apply] [--lookback 60m] [--grace 2m] [--json]',
+      'reconcile --schedule 10m [--apply] [--lookback 60m] [--grace 2m] | --unschedule',
+    ],
+    help: `Find predictions no running workflow owns (orphans) and, with --apply, cancel them.
+  --apply            cancel the orphans (default: report only)
+  --lookback 60m     how far back to list jobs
+  --grace 2m         ignore jobs younger than this
+  --schedule 10m     run it on a Temporal Schedule (${RECONCILE_SCHEDULE_ID}); --unschedule deletes it`,
+  },
+};
+COMMANDS.pipeline = {
+  usage: [...COMMANDS['pipeline run']!.usage, ...COMMANDS['pipeline status']!.usage],
+  help: 'Multi-step pipelines: pipeline run FILE, pipeline status ID (each with --help).',
+};
+
+export const USAGE = `usage: ${CLI} <command> [flags]        (${CLI} <command> --help: its flags)
+${['run', 'start', 'status', 'result', 'cancel', 'pipeline run', 'pipeline status', 'reconcile']
+  .flatMap((name) => COMMANDS[name]!.usage)
+  .map((line) => `  ${CLI} ${line}`)
+  .join('\n')}
+REF is owner/name, owner/name:<version>, a version id, or with --deployment a deployment owner/name.
+JSON is the model input object, e.g. '{"prompt": "a lighthouse at dusk"}', or @file.json.`;
+
+/** `<command> --help`: its usage lines and what its flags mean. */
+export function commandHelp(name: string): string {
+  const command = COMMANDS[name]!;
+  return `usage: ${command.usage.map((line) => `${CLI} ${line}`).join('\n       ')}\n${command.help}`;
+}
+
+/** What follows a usage error: the command's usage lines (or where to find the commands). */
+export function usageAfterError(command: string | undefined): string {
+  return command
+    ? `usage: ${COMMANDS[command]!.usage.map((line) => `${CLI} ${line}`).join('\n       ')}\n` +
+        `(${CLI} ${command} --help explains the flags)`
+    : `usage: ${CLI} <command> [flags]; ${CLI} --help lists the commands`;
+}
+
+export const wantsHelp = (args: string[]) => args.includes('--help') || args.includes('-h');
+
+/** A usage error; `command` picks the usage line shown with it. */
+export class UsageError extends Error {
+  constructor(
+    message: string,
+    readonly command?: string,
+  ) {
+    super(message);
+  }
+}
+
+type Options = NonNullable<Parameters<typeof parseArgs>[0]>['options'];
+
+/** parseArgs for `command`, turning its errors into usage errors ("did you mean" for unknown flags). */
+export function parseFor<T extends Options>(
+  command: string,
+  args: string[],
+  options: T,
+  allowPositionals: boolean,
+) {
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals });
+  } catch (error) {
+    if (!isParseArgsError(error)) throw error;
+    const unknown = /Unknown option '([^']+)'/.exec(error.message)?.[1];
+    if (unknown) {
+      const guess = closest(
+        unknown.replace(/^-+/, ''),
+        Object.keys(options ?? {}).filter((name) => name !== 'help'),
+      );
+      throw new UsageError(`unknown option ${unknown}${guess ? `; did you mean --${guess}?` : ''}`, command);
+    }
+    throw new UsageError(error.message, command);
+  }
+}
+
+/** The candidate within a small edit distance of `word` (typos, transpositions, a missing dash), if any. */
+export function closest(word: string, candidates: string[]): string | undefined {
+  let best: { name: string; distance: number } | undefined;
+  for (const name of candidates) {
+    const distance = editDistance(word.toLowerCase(), name.toLowerCase());
+    if (distance <= (name.length >= 4 ? 2 : 1) && (!best || distance < best.distance))
+      best = { name, distance };
+  }
+  return best?.name;
+}
+
+/** Optimal-string-alignment distance: insertions, deletions, substitutions and adjacent transpositions. */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  return d[a.length]![b.length]!;
+}
+
+function isParseArgsError(error: unknown): error is Error {
+  const code = (error as { code?: unknown } | null)?.code;
+  return error instanceof TypeError && typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS');
+}
