@@ -14,7 +14,6 @@ import {
 } from '@temporalio/worker';
 import { Client } from '@temporalio/client';
 import { createActivities } from './activities';
-import { createOutputActivities } from './activities/outputs';
 import { createReconcileActivities, jobOwnersFromVisibility } from './activities/reconcile';
 import { ensureReconcilerSchedule, ensureSearchAttributes } from './temporal-setup';
 import { startWebhookReceiver } from './webhooks';
@@ -44,8 +43,10 @@ export function workerOptions(config: WorkerConfig, connection: NativeConnection
         token: config.replicateToken,
         baseUrl: config.replicateBaseUrl,
         webhookBaseUrl: config.webhook?.baseUrl ?? undefined,
-        // outputs too large for Temporal's payloads, kept for the CLI and the pipelines (claim checks)
-        claims: path.join(config.outputDir, '.claims'),
+        // Pipelines' files, and outputs too large for Temporal's payloads (claim checks, in OUTPUT_DIR/.claims).
+        // Output files are fetched only from Replicate's delivery hosts, the API's origin and OUTPUT_ALLOWED_ORIGINS.
+        outputDir: config.outputDir,
+        outputAllowedOrigins: config.outputAllowedOrigins,
         ...(config.httpTimeouts ? { timeouts: config.httpTimeouts } : {}),
         // A retried create never adopts a job another open run owns.
         jobOwners: jobOwnersFromVisibility(temporalClient),
@@ -54,11 +55,6 @@ export function workerOptions(config: WorkerConfig, connection: NativeConnection
       ...createReconcileActivities({
         client: temporalClient,
         createTimeoutMs: config.httpTimeouts?.createMs,
-      }),
-      // Output files are fetched only from Replicate's delivery hosts, the API's origin and OUTPUT_ALLOWED_ORIGINS.
-      ...createOutputActivities({
-        outputDir: config.outputDir,
-        allowedOrigins: [new URL(config.replicateBaseUrl).origin, ...(config.outputAllowedOrigins ?? [])],
       }),
     },
     // Server-side cap for the whole queue, so a fleet of workers stays under Replicate's rate limits.

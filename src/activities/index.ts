@@ -1,10 +1,13 @@
 /**
- * Activities: every call to Replicate, one module per activity sharing one setup (./context.ts). Built by a
- * factory that receives the configuration, so the token stays in the worker process (never in workflow arguments
- * or results) and tests can point at the simulator. The keys of the returned object are the activity type names
- * recorded in workflow histories: never rename them.
+ * Activities (`replicate-temporal/activities`): every call to Replicate, one module per activity sharing one setup
+ * (./context.ts), plus the pipelines' output activities (./outputs.ts). Built by a factory that receives the
+ * configuration, so the token stays in the worker process (never in workflow arguments or results) and tests can
+ * point at the simulator. The keys of the returned object are the activity type names recorded in workflow
+ * histories: never rename them.
  */
+import path from 'node:path';
 import type { JobKind, PredictionSnapshot } from '../shared/types';
+import { fileClaimStore } from './claims';
 import { ADOPTION_MAX_PAGES } from './adoption';
 import { cancelJob } from './cancel';
 import { activitySetup, type ActivityConfig } from './context';
@@ -15,6 +18,7 @@ import {
   type CreateTrainingArgs,
 } from './create';
 import { listRecentJobs, type JobSummary } from './list';
+import { createOutputActivities, type OutputConfig } from './outputs';
 import { getJob } from './status';
 
 export { ADOPTION_MAX_PAGES } from './adoption';
@@ -24,9 +28,39 @@ export { inputDigest, type JobSummary } from './list';
 /** Trim Replicate's prediction object (see ./snapshot); the receiver and tests use it too. */
 export { snapshot } from './snapshot';
 
-export function createActivities(config: ActivityConfig) {
-  const setup = activitySetup(config);
+export { createOutputActivities, type OutputConfig } from './outputs';
+export { createReconcileActivities, type ReconcileActivities } from './reconcile';
+export { fileClaimStore, resolveClaims, type ClaimStore } from './claims';
+
+export interface ActivitiesOptions extends ActivityConfig {
+  /** where pipelines persist output files (default `outputs`); claim checks go to `<outputDir>/.claims` */
+  outputDir?: string;
+  /** origins output files may be fetched from besides Replicate's delivery hosts and the API's own origin */
+  outputAllowedOrigins?: string[];
+  /** other settings of output persistence (file size limit, timeouts) */
+  outputs?: Partial<Omit<OutputConfig, 'outputDir' | 'allowedOrigins' | 'claims'>>;
+}
+
+/**
+ * Every activity that runPrediction, runTraining and runPipeline need: spread the result into your worker's
+ * `activities`. (The orphan reconciler's also need a Temporal client: createReconcileActivities.)
+ */
+export function createActivities(config: ActivitiesOptions) {
+  const outputDir = config.outputDir ?? 'outputs';
+  // One claim store for the activities that store large outputs and the persistence that reads them back.
+  const claims =
+    typeof config.claims === 'object'
+      ? config.claims
+      : fileClaimStore(config.claims ?? path.join(outputDir, '.claims'));
+  const setup = activitySetup({ ...config, claims });
+  const apiOrigin = config.baseUrl ? [new URL(config.baseUrl).origin] : [];
   return {
+    ...createOutputActivities({
+      ...config.outputs,
+      outputDir,
+      allowedOrigins: [...apiOrigin, ...(config.outputAllowedOrigins ?? [])],
+      claims,
+    }),
     /** Start a prediction asynchronously (no `Prefer: wait`) and return its first snapshot. */
     createPrediction: (args: CreatePredictionArgs): Promise<PredictionSnapshot> =>
       createPrediction(setup, args),

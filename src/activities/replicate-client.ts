@@ -3,7 +3,7 @@
  *
  * Why the wrapper: replicate@1.4.0 runs every request through `withAutomaticRetries`, which re-sends a request
  * (POST create included) on any error thrown by `fetch` and on 429, back-to-back, up to 5 times, ignoring
- * Retry-After (../shared/docs/replicate-api.md §11). A create whose response was lost would be re-sent and billed
+ * Retry-After (docs/replicate-api.md §11). A create whose response was lost would be re-sent and billed
  * again. Temporal must own every retry, so each call gets a fresh client whose `fetch` performs exactly ONE
  * network exchange and hands that same outcome (a clone of the response, or the same error) to any retry the
  * client attempts. One activity attempt therefore sends POST create at most once: the guarantee is structural

@@ -41,6 +41,11 @@ export interface PipelineRequest {
   inputs?: Record<string, unknown>;
   /** download outputs and write a manifest (default true) */
   persist?: boolean;
+  /**
+   * tag the child runs with the ReplicatePipelineId search attribute and let them upsert theirs (default true);
+   * false on a namespace where replicate-temporal's search attributes are not registered
+   */
+  searchAttributes?: boolean;
 }
 
 export const progressQuery = defineQuery<PipelineResult>('progress');
@@ -76,6 +81,7 @@ export async function runPipeline(request: PipelineRequest): Promise<PipelineRes
     spec,
     pipelineId,
     persist: request.persist !== false,
+    searchAttributes: request.searchAttributes !== false,
     ceiling: info.executionExpirationTime?.getTime() ?? info.startTime.getTime() + pipelineTimeoutMs(spec),
     result,
     deps: stepDependencies(spec),

@@ -23,7 +23,7 @@ export const WEBHOOK_FALLBACK_POLLING_V4 = {
 
 /** Ceiling used when the workflow was started without an execution timeout. */
 export const DEFAULT_CEILING_MS = 10 * 60_000;
-/** Continue-as-new after this many polls in one run (~11 history events each). */
+/** Continue-as-new after this many polls in one run (a poll adds a marker, a timer and a workflow task). */
 export const DEFAULT_MAX_POLLS_PER_RUN = 500;
 /** Shortest time between our deadline and the ceiling we accept; leaves room for the remote cancel. */
 export const MIN_RUN_MS = 5_000;
@@ -31,8 +31,8 @@ export const MIN_RUN_MS = 5_000;
 export const SEARCH_ATTRIBUTES_PATCH = 'search-attributes-v1';
 /**
  * Polling as of v5, in one patch: (1) status polls are local activities: the same call, timeouts and retry
- * policy, but 6 history events per poll instead of 11 (one marker instead of three activity events and a second
- * workflow task): 57 instead of 74 events for a 60 s prediction (see README, Benchmarks). Create and cancel stay
+ * policy, but one marker per poll instead of three activity events and a second workflow task (the history
+ * sizes are in the README, Benchmarks). Create and cancel stay
  * regular activities: their retries and policies are what the history must show. (2) The webhook fallback
  * schedule is WEBHOOK_FALLBACK_POLLING. Runs recorded before the patch keep both old behaviours on replay.
  */

@@ -38,6 +38,8 @@ export interface PipelineRun {
   pipelineId: string;
   /** download outputs as steps succeed */
   persist: boolean;
+  /** false: the namespace lacks our search attributes; children neither get nor upsert them */
+  searchAttributes: boolean;
   /** the pipeline's execution timeout (ms since the epoch): no child may outlive it */
   ceiling: number;
   /** the report, updated as steps progress */
@@ -83,13 +85,23 @@ export async function runStep(run: PipelineRun, name: string): Promise<boolean> 
       progress.childWorkflowIds.push(childId);
       const child = await startChild(runPrediction, {
         workflowId: childId,
-        args: [{ model, deployment: step.deployment !== undefined, input: r.input, polling: step.polling }],
+        args: [
+          {
+            model,
+            deployment: step.deployment !== undefined,
+            input: r.input,
+            polling: step.polling,
+            ...(run.searchAttributes ? {} : { searchAttributes: false }),
+          },
+        ],
         workflowExecutionTimeout: timeout,
         // A closed parent asks its children to cancel, so they cancel their predictions remotely.
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
         cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
         staticSummary: `${name}${runs.length > 1 ? ` [${r.index}]` : ''}: ${step.model ?? step.deployment}`,
-        typedSearchAttributes: [{ key: ReplicatePipelineId, value: pipelineId }],
+        ...(run.searchAttributes
+          ? { typedSearchAttributes: [{ key: ReplicatePipelineId, value: pipelineId }] }
+          : {}),
       });
       const res = await child.result();
       progress.predictionIds.push(res.id);

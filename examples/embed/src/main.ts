@@ -1,0 +1,30 @@
+// Run `illustrate` once on your own worker and print its result as JSON.
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { illustrate } from './workflows';
+import { createWorker } from './worker';
+
+async function main(): Promise<void> {
+  const address = process.env.TEMPORAL_ADDRESS ?? 'localhost:7233';
+  const taskQueue = process.env.TASK_QUEUE ?? 'embed-example';
+  const worker = await createWorker(await NativeConnection.connect({ address }), taskQueue);
+  const client = new Client({ connection: await Connection.connect({ address }) });
+  const result = await worker.runUntil(
+    client.workflow.execute(illustrate, {
+      taskQueue,
+      workflowId: `illustrate-${randomUUID()}`,
+      args: [process.argv[2] ?? 'a lighthouse at dusk'],
+      workflowExecutionTimeout: '15m',
+    }),
+  );
+  console.log(JSON.stringify(result));
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
