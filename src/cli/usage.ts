@@ -105,7 +105,7 @@ export function parseFor<T extends Options>(
   args: string[],
   options: T,
   allowPositionals: boolean,
-) {
+): ReturnType<typeof parseArgs<{ args: string[]; options: T; strict: true; allowPositionals: boolean }>> {
   try {
     return parseArgs({ args, options, strict: true, allowPositionals });
   } catch (error) {
