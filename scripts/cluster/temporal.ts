@@ -86,9 +86,34 @@ export async function ensureNamespace(
 }
 
 /**
- * Waits until every process in `pids` polls `taskQueue` (a worker's default identity is `<pid>@<host>`): a poller
- * seen since `since`, workflow and activity queues alike.
+ * Identities of the workers that polled `taskQueue` (workflow and activity queues alike) since `since` (ms): a
+ * worker's default identity is `<pid>@<hostname>`. Pollers stay listed for a while after a worker is gone, so
+ * callers look only at recent ones (an idle worker re-polls at least every ~70 s).
  */
+export async function recentPollers(
+  connection: Connection,
+  namespace: string,
+  taskQueue: string,
+  since: number,
+): Promise<{ workflow: string[]; activity: string[] }> {
+  const identities = async (taskQueueType: temporal.api.enums.v1.TaskQueueType): Promise<string[]> => {
+    const response = await connection.workflowService.describeTaskQueue({
+      namespace,
+      taskQueue: { name: taskQueue, kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+      taskQueueType,
+    });
+    return (response.pollers ?? [])
+      .filter((p) => Number(p.lastAccessTime?.seconds ?? 0) * 1000 >= since - 1000)
+      .map((p) => p.identity ?? '');
+  };
+  const types = temporal.api.enums.v1.TaskQueueType;
+  return {
+    workflow: await identities(types.TASK_QUEUE_TYPE_WORKFLOW),
+    activity: await identities(types.TASK_QUEUE_TYPE_ACTIVITY),
+  };
+}
+
+/** Throws until each of the workers (each given as the pids of its process group) polls both queues. */
 export async function workersPolling(
   connection: Connection,
   namespace: string,
@@ -96,26 +121,11 @@ export async function workersPolling(
   pidSets: number[][],
   since: number,
 ): Promise<void> {
-  const types = [
-    temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-    temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
-  ];
-  for (const taskQueueType of types) {
-    const response = await connection.workflowService.describeTaskQueue({
-      namespace,
-      taskQueue: { name: taskQueue, kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
-      taskQueueType,
-    });
-    const pollers = (response.pollers ?? []).filter((p) => {
-      const seconds = Number(p.lastAccessTime?.seconds ?? 0);
-      return seconds * 1000 >= since - 1000;
-    });
-    const identities = pollers.map((p) => p.identity ?? '');
+  const pollers = await recentPollers(connection, namespace, taskQueue, since);
+  for (const identities of [pollers.workflow, pollers.activity]) {
     const missing = pidSets.filter(
       (pids) => !identities.some((id) => pids.some((pid) => id.startsWith(`${pid}@`))),
     );
-    if (missing.length > 0) {
-      throw new Error(`${missing.length} of ${pidSets.length} workers not polling yet`);
-    }
+    if (missing.length > 0) throw new Error(`${missing.length} of ${pidSets.length} workers not polling yet`);
   }
 }

@@ -1,0 +1,46 @@
+# syntax=docker/dockerfile:1
+# The worker image (also runs the webhook receiver: `node lib/webhooks/main.js`); see deploy/compose.production.yml.
+#   docker build -t replicate-temporal-worker:0.2.0 .
+# build: every dependency, compile lib/, bundle the workflow code once, bundle the health check.
+# runtime: production dependencies only, the compiled lib/ and the prebuilt bundle, as the non-root `node` user.
+
+FROM node:20.20.2-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+COPY scripts ./scripts
+RUN npm run build \
+ && npm run build:workflows \
+ && npx esbuild scripts/cluster/worker-healthcheck.ts --bundle --platform=node --target=node20 \
+      --packages=external --outfile=lib/healthcheck.js
+
+FROM node:20.20.2-bookworm-slim AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json package-lock.json ./
+# The package declares @temporalio/* as peer (and dev) dependencies, so `npm ci --omit=dev` alone would leave them
+# out. The worker needs them: promote every peer dependency to a dependency at the version the project tests with
+# (its devDependencies entry), refresh the lockfile's dev flags (no version changes), then install.
+RUN node -e " \
+      const fs = require('fs'); \
+      const p = JSON.parse(fs.readFileSync('package.json', 'utf8')); \
+      for (const name of Object.keys(p.peerDependencies || {})) { \
+        p.dependencies[name] = p.devDependencies[name]; \
+        delete p.devDependencies[name]; \
+      } \
+      delete p.scripts.prepack; \
+      fs.writeFileSync('package.json', JSON.stringify(p, null, 2) + '\n');" \
+ && npm install --package-lock-only --ignore-scripts --no-audit --no-fund \
+ && npm ci --omit=dev --no-audit --no-fund \
+ && npm cache clean --force
+COPY --from=build /app/lib ./lib
+RUN mkdir -p /data/outputs && chown node:node /data/outputs
+ENV WORKFLOW_BUNDLE=/app/lib/workflow-bundle.js \
+    OUTPUT_DIR=/data/outputs \
+    NODE_OPTIONS=--max-old-space-size=384
+USER node
+# A worker of this container polls its task queue (see scripts/cluster/worker-healthcheck.ts).
+HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 CMD ["node", "lib/healthcheck.js"]
+CMD ["node", "lib/worker.js"]
