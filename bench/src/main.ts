@@ -1,4 +1,5 @@
 /**
+ * (Over 400 lines on purpose: the three scenarios' shared runner and reporting; the scenarios live beside it.)
  * `npm run bench -- [--size N] [--scenario compare|scale|tune|all] [--time-factor F] [--out FILE] [--seed S]
  *   [--tune JSON] [--max-minutes M]`
  *

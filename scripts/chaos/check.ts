@@ -1,4 +1,5 @@
 /**
+ * (Over 400 lines on purpose: every invariant of the chaos suite in one place, next to the summary it renders.)
  * After the storm: collect every run's outcome from Temporal and every prediction from the simulator, check the
  * invariants, and render the summary.
  */

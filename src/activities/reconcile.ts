@@ -1,17 +1,7 @@
 /**
- * Activities of the orphan reconciler: which Replicate jobs did this system create, and which do open runs own?
- *
- * A job is OURS only when it matches a create recorded by one of our runs (runPrediction / runTraining, open or
- * closed recently): same model (version, deployment), same input (canonical JSON), created inside that run's
- * window, and sent by that run (its webhook URL names the run; without one, its deadline fits the run's
- * Cancel-After target: the adoption rule of src/shared/adopt.ts). A run's request is read from the first event of
- * its history (WorkflowExecutionStarted), cached per run. Anything else (scripts, the web UI) is FOREIGN and never
- * touched.
- * A job is OWNED when an open run's current job id equals it: from the ReplicatePredictionId search attribute
- * when the run has it, else from the run's `status` query (every workflow version answers it; runs started with
- * `searchAttributes: false` or recorded before that patch have no attribute). A match of an open run that is
- * still creating (it may yet adopt it), or whose state cannot be read, is WAITING: never canceled.
- * ORPHAN = ours, not owned, not waiting.
+ * Activities of the orphan reconciler: which Replicate jobs did this system create (ours, else foreign: never
+ * touched), and which do open runs own or may still adopt (owned, waiting: never canceled)? The rule:
+ * docs/architecture.md, "The orphan reconciler".
  */
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { optionalTsToMs } from '@temporalio/common/lib/time';

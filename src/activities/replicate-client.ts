@@ -1,13 +1,7 @@
 /**
- * One Replicate HTTP exchange per call, through the official `replicate` client.
- *
- * Why the wrapper: replicate@1.4.0 runs every request through `withAutomaticRetries`, which re-sends a request
- * (POST create included) on any error thrown by `fetch` and on 429, back-to-back, up to 5 times, ignoring
- * Retry-After (docs/replicate-api.md §11). A create whose response was lost would be re-sent and billed
- * again. Temporal must own every retry, so each call gets a fresh client whose `fetch` performs exactly ONE
- * network exchange and hands that same outcome (a clone of the response, or the same error) to any retry the
- * client attempts. One activity attempt therefore sends POST create at most once: the guarantee is structural
- * (`exchange` is assigned once), not a matter of configuration, and `test/replicate-client.test.ts` proves it.
+ * One Replicate HTTP exchange per call, through the official `replicate` client, whose automatic retries would
+ * re-send a create (docs/replicate-api.md §11): Temporal owns every retry. Why and how: docs/architecture.md,
+ * "One HTTP exchange per activity call"; proven in test/unit/replicate-client.test.ts.
  */
 import Replicate from 'replicate';
 import { classifyHttpError, classifyNetworkError, type Classified } from '../shared/classify';

@@ -1,12 +1,7 @@
 /**
- * `runPipeline`: a DAG of steps, each step one or more child `runPrediction` workflows (fan-out by `count` or
- * `foreach`), outputs persisted to disk as soon as a step succeeds, a manifest and a cost summary at the end.
- * Independent steps run in parallel; a step starts when the steps it references have succeeded.
- *
- * Failure policy: `fail-fast` cancels the running steps (their children cancel their predictions at Replicate)
- * and skips the rest; `continue` lets independent steps finish and skips only the dependents of a failed step.
- * Either way a failed pipeline fails with `PipelineFailed`, carrying the full report in its details.
- * One step's run lives in ./steps/run-step.ts, the report and its cost in ./steps/report.ts.
+ * `runPipeline`: a DAG of steps, each one or more child `runPrediction` workflows; outputs persisted as each step
+ * succeeds, a manifest and a cost report at the end; `fail-fast` or `continue` (README, Pipelines). One step's run
+ * is in ./steps/run-step.ts, the report in ./steps/report.ts.
  */
 import {
   ApplicationFailure,

@@ -1,13 +1,7 @@
 /**
- * `reconcileOrphans`: find Replicate jobs that this system created, that are still running and that no open run
- * owns, and (with `apply`) cancel them. Every worker keeps it on a Temporal Schedule (`replicate-reconciler`,
- * RECONCILE_EVERY, src/temporal-setup.ts); `npm run -s client -- reconcile` runs it once.
- *
- * Only jobs carrying a `deadline` are considered (we send Cancel-After on every create) and, of those, only the
- * ones that match a create recorded by one of our runs (src/activities/reconcile.ts): a job started by a script
- * or the web UI is never touched. A job an open run owns (search attribute or `status` query), or that an open
- * run still creating may adopt, is never canceled. Jobs younger than `graceSeconds` are left alone too: their
- * workflow may not have recorded the id yet.
+ * `reconcileOrphans`: cancel (with `apply`) the jobs this system created that still run and that no open run owns
+ * or may adopt. Every worker keeps it on a Schedule (RECONCILE_EVERY); the rule: docs/architecture.md,
+ * "The orphan reconciler".
  */
 import { log, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';

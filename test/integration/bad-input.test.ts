@@ -1,4 +1,5 @@
 /**
+ * (Over 400 lines on purpose: two tables of malformed requests; each row is a case.)
  * Malformed requests: each one ends in a typed, human-readable error within 3 s, from the CLI and from the
  * workflow, and none is retried. Two tables:
  *  - rejected by us (validate.ts, model-ref.ts, the CLI's parser): no HTTP request at all, the CLI exits 2 without

@@ -1,4 +1,7 @@
-/** Pipelines end to end: DAG order and parallelism, fan-out, failure policies, persisted outputs, cost, CLI. */
+/**
+ * Pipelines end to end: DAG order and parallelism, fan-out, failure policies, persisted outputs, cost, CLI.
+ * (Over 400 lines on purpose: one dev server for every pipeline scenario, which costs seconds per file.)
+ */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';

@@ -1,7 +1,8 @@
 /**
  * Output persistence (src/activities/outputs.ts) in a mocked activity context: which origins may be fetched
  * (every redirect hop included), how pipeline ids and step names map to folders, heartbeats while a download
- * waits, and resuming a retried attempt from its heartbeat details.
+ * waits, and resuming a retried attempt from its heartbeat details. (About 400 lines: one local HTTP server
+ * fixture shared by all of them.)
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';

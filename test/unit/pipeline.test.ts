@@ -1,3 +1,4 @@
+// Over 400 lines on purpose: one file per module under test (src/shared/pipeline/), its cases side by side.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

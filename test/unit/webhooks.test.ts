@@ -1,3 +1,4 @@
+// Over 400 lines on purpose: the signature scheme's vectors and every receiver answer, side by side.
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';

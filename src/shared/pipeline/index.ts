@@ -1,14 +1,7 @@
 /**
- * Pipelines: Replicate models chained into a DAG of steps, wired together with `{{ … }}` templates. Pure (no Node
- * built-ins, no I/O, no clocks or randomness): imported by the deterministic `runPipeline` workflow as well as by
- * the CLI. Reading a spec file lives in `src/pipeline-file.ts`. One concept per module:
- *
- * - spec.ts: the types of a validated spec, its defaults, `PipelineSpecError`
- * - validate.ts, check-step.ts, check-templates.ts: validation of a parsed spec
- * - templates.ts: the `{{ … }}` syntax, parsed and resolved
- * - graph.ts: dependencies between steps, execution order, cycles
- * - fan-out.ts: a step's runs (`count`, `foreach`) and what later steps see of them
- * - cost.ts, progress.ts, limits.ts: cost estimates, the `progress` query's answer, sizes and timeouts
+ * Pipelines: Replicate models chained into a DAG of steps wired by `{{ … }}` templates. Pure (imported by the
+ * `runPipeline` workflow and the CLI); one concept per module: spec, validate/check-*, templates, graph, fan-out,
+ * cost, progress, limits. Reading a spec file: src/pipeline-file.ts.
  */
 export { estimateCost } from './cost';
 export { expandStep, flattenOutputs, isFannedOut, stepResultView } from './fan-out';

@@ -1,18 +1,6 @@
 /**
- * Templates: `{{ … }}` references that wire a pipeline's steps together, parsed and evaluated here.
- * - `{{ inputs.K }}`                 a pipeline input (default from `inputs:`, overridable with `--input K=…`)
- * - `{{ steps.X.output }}`           step X's output; a list with one element per prediction when X is fanned out
- *                                    (has `count` or `foreach`)
- * - `{{ steps.X.outputs }}`          step X's outputs flattened into one list (see `flattenOutputs`)
- * - `{{ steps.X.input.K }}`          an input field of step X as sent (fanned out: the first prediction's)
- * - `{{ item }}`, `{{ index }}`      the current `foreach` element and its 0-based position (foreach steps only)
- * Any of these may be followed by `.key` or `[N]` accessors (`steps.X.outputs[0]`, `item.url`). Identifiers are
- * `[A-Za-z_][A-Za-z0-9_-]*`; whitespace is allowed just inside the braces.
- *
- * A string that is exactly one template (surrounding whitespace ignored) takes the referenced value with its type;
- * a template inside a larger string is interpolated: strings as is, numbers and booleans via `String()`, objects,
- * arrays and null via `JSON.stringify`, undefined as ''. Resolved values are never scanned for templates again, so
- * a literal `{{` can be passed to a model through a pipeline input.
+ * Templates: the `{{ inputs.K }}`, `{{ steps.X.output(s) }}`, `{{ item }}` references that wire a pipeline's steps
+ * together, parsed and resolved. The syntax and its typing rules: docs/architecture.md, "Templates".
  */
 import { describeType, isPlainObject, unknownInput } from './helpers';
 import { PipelineSpecError } from './spec';

@@ -2,7 +2,8 @@
  * One job run, in named phases: `createOrAdopt`, then `waitForNews` until the job is terminal (continuing as new
  * when the history grows), then `finish`; `cleanUp` on any early end. `runJob` in ../prediction.ts strings them
  * together. The phases keep the exact order of commands of the earlier single function, so old histories replay.
- * Deterministic code only: no Node built-ins, no I/O; activities are imported as types.
+ * Deterministic code only: no Node built-ins, no I/O; activities are imported as types. About 400 lines: one
+ * class, because the phases share the run's state (the job, the news, the status query's view).
  */
 import {
   ApplicationFailure,
