@@ -12,7 +12,12 @@ export async function workerOfHostPolls(host = hostname(), windowMs = 150_000): 
   const config = readTemporalConfig();
   const connection = await connect(config.address);
   try {
-    const pollers = await recentPollers(connection, config.namespace, config.taskQueue, Date.now() - windowMs);
+    const pollers = await recentPollers(
+      connection,
+      config.namespace,
+      config.taskQueue,
+      Date.now() - windowMs,
+    );
     const ours = (ids: string[]): boolean => ids.some((id) => id.endsWith(`@${host}`));
     if (ours(pollers.workflow) && ours(pollers.activity)) return null;
     return `no worker on ${host} polled task queue ${config.taskQueue} (namespace ${config.namespace}) in the last ${windowMs / 1000} s`;
