@@ -5,7 +5,18 @@ import { builtinModules } from 'node:module';
 
 export default tseslint.config(
   // examples/embed is a separate app (its own package.json and tsconfig), type-checked by test/package.test.ts
-  { ignores: ['node_modules', 'lib', '.venv', '.temporal', 'outputs', 'eslint.config.mjs', 'examples/embed'] },
+  {
+    ignores: [
+      'node_modules',
+      'lib',
+      '.venv',
+      '.temporal',
+      'outputs',
+      '.cluster',
+      'eslint.config.mjs',
+      'examples/embed',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
