@@ -3,7 +3,7 @@
  * process, PostgreSQL for persistence and visibility), the Temporal UI, the webhook receiver and N workers.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import path from 'node:path';
 import { configTemplatePath, ensureBinaries, ensureUiBinary, type Binaries } from './binaries';
@@ -68,8 +68,12 @@ function portAnswers(host: string, port: number): Promise<void> {
 }
 
 function stillRunning(layout: Layout, record: ProcessRecord): () => string | null {
-  return () =>
-    isRunning(layout, record) ? null : `${record.name} exited: see ${logFile(layout, record.name)}`;
+  return () => {
+    if (isRunning(layout, record)) return null;
+    const file = logFile(layout, record.name);
+    const tail = readFileSync(file, 'utf8').trim().split('\n').slice(-6).join('\n  ');
+    return `${record.name} exited (log ${file}):\n  ${tail}`;
+  };
 }
 
 export async function up(layout: Layout, options: UpOptions, log: Log): Promise<string> {

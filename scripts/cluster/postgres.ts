@@ -57,12 +57,28 @@ function ownedByPostgres(target: string): void {
   chownSync(target, uid, gid);
 }
 
+/** As root, the postgres user must reach the folder through every parent (a clone under /root, mode 700, fails). */
+function checkPostgresReaches(dir: string): void {
+  if (!IS_ROOT) return;
+  try {
+    execFileSync('runuser', ['-u', 'postgres', '--', 'test', '-w', dir], { stdio: 'pipe' });
+  } catch {
+    throw new UsageError(
+      `PostgreSQL runs as the postgres user, which cannot reach ${dir} (a parent folder is not open to other users); set CLUSTER_HOME to a folder it can reach, e.g. CLUSTER_HOME=/var/tmp/replicate-cluster`,
+    );
+  }
+}
+
 /** Creates the data folder on first use; true when it did. */
 export function initPostgres(layout: Layout, bin: string): boolean {
-  if (existsSync(path.join(layout.pgData, 'PG_VERSION'))) return false;
   const pgDir = path.dirname(layout.pgData);
+  if (existsSync(path.join(layout.pgData, 'PG_VERSION'))) {
+    checkPostgresReaches(pgDir);
+    return false;
+  }
   mkdirSync(pgDir, { recursive: true });
   ownedByPostgres(pgDir);
+  checkPostgresReaches(pgDir);
   rmSync(layout.pgData, { recursive: true, force: true }); // a failed initdb's leftovers
   const pwfile = path.join(pgDir, '.pwfile');
   writeFileSync(pwfile, `${PG_PASSWORD}\n`, { mode: 0o600 });
