@@ -21,10 +21,15 @@ const MODULE = 'go.temporal.io/server';
 const PACKAGES = { server: `${MODULE}/cmd/server`, sql: `${MODULE}/cmd/tools/sql` };
 
 /**
- * Folders where a machine may already hold `go install` builds of these packages (GOBIN-style: `server`, `sql`).
- * Used only when their `--version` says TEMPORAL_VERSION.
+ * Folders where a machine may already hold `go install` builds of these packages (GOBIN-style: `server`, `sql`),
+ * TEMPORAL_PREBUILT_DIR (empty: none) or this workplace's machine-level build. Used only when their `--version`
+ * says TEMPORAL_VERSION.
  */
-const PREBUILT_DIRS = ['/work/gocache-bin'];
+function prebuiltDirs(): string[] {
+  const given = process.env.TEMPORAL_PREBUILT_DIR;
+  if (given !== undefined) return given.trim() ? [given.trim()] : [];
+  return ['/work/gocache-bin'];
+}
 
 export interface Binaries {
   server: string;
@@ -112,7 +117,7 @@ function versionOf(binary: string): string | null {
 }
 
 function copyPrebuilt(name: keyof Binaries, target: string, log: (line: string) => void): boolean {
-  for (const dir of PREBUILT_DIRS) {
+  for (const dir of prebuiltDirs()) {
     const candidate = path.join(dir, name);
     if (!isExecutable(candidate) || !versionOf(candidate)?.includes(TEMPORAL_VERSION)) continue;
     const partial = `${target}.partial`;

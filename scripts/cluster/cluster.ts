@@ -18,6 +18,7 @@ import {
   readRecords,
   startDetached,
   stopGroup,
+  stopProcesses,
   type ProcessRecord,
 } from './processes';
 import { writeServerConfig } from './server-config';
@@ -289,14 +290,13 @@ export async function down(layout: Layout, log: Log): Promise<void> {
     stopped++;
     log('stopped PostgreSQL');
   }
-  // anything else that still carries our mark (a worker's orphaned child, say)
-  for (const pid of ourProcesses(layout)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-      log(`killed leftover process ${pid}`);
-    } catch {
-      // gone
-    }
+  // anything else that still carries our mark (the node process of a worker whose npm parent was killed, say)
+  const leftovers = ourProcesses(layout);
+  if (await stopProcesses(layout, () => ourProcesses(layout))) {
+    stopped++;
+    log(
+      `stopped ${leftovers.length} leftover process${leftovers.length === 1 ? '' : 'es'} (${leftovers.join(', ')})`,
+    );
   }
   log(stopped === 0 ? 'nothing was running' : 'cluster stopped (data kept; `up` reuses it)');
 }

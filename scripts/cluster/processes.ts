@@ -105,8 +105,13 @@ export function groupMembers(pgid: number): number[] {
   return members;
 }
 
+/**
+ * True while any process of the record's group runs (a worker's node process outlives a killed npm parent: it
+ * still works, so it is not started twice).
+ */
 export function isRunning(layout: Layout, record: ProcessRecord | null): boolean {
-  return record !== null && isOurs(layout, record.pid);
+  if (record === null) return false;
+  return isOurs(layout, record.pid) || groupMembers(record.pid).some((pid) => isOurs(layout, pid));
 }
 
 export interface StartOptions {
@@ -146,19 +151,16 @@ export function startDetached(layout: Layout, options: StartOptions): ProcessRec
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * Stops a process group we started: `signal` (SIGTERM by default) to the group, SIGKILL to what is left after
- * `graceMs`; resolves once none of its processes runs. Removes the record.
+ * Stops processes of ours: `signal` (SIGTERM by default), SIGKILL to what is left after `graceMs`; resolves once
+ * none of them runs. `current()` lists them afresh each time (a group's members, say).
  */
-export async function stopGroup(
+export async function stopProcesses(
   layout: Layout,
-  record: ProcessRecord,
+  current: () => number[],
   { signal = 'SIGTERM', graceMs = 30_000 }: { signal?: NodeJS.Signals; graceMs?: number } = {},
 ): Promise<boolean> {
-  const alive = (): number[] => groupMembers(record.pid).filter((pid) => isOurs(layout, pid));
-  if (alive().length === 0) {
-    removeRecord(layout, record.name);
-    return false;
-  }
+  const alive = (): number[] => current().filter((pid) => isOurs(layout, pid));
+  if (alive().length === 0) return false;
   const signalAll = (sig: NodeJS.Signals): void => {
     for (const pid of alive()) {
       try {
@@ -174,6 +176,16 @@ export async function stopGroup(
     if (Date.now() > deadline) signalAll('SIGKILL');
     await sleep(100);
   }
-  removeRecord(layout, record.name);
   return true;
+}
+
+/** Stops the process group of `record` (npm, the shell and node below it) and removes the record. */
+export async function stopGroup(
+  layout: Layout,
+  record: ProcessRecord,
+  options: { signal?: NodeJS.Signals; graceMs?: number } = {},
+): Promise<boolean> {
+  const stopped = await stopProcesses(layout, () => groupMembers(record.pid), options);
+  removeRecord(layout, record.name);
+  return stopped;
 }
