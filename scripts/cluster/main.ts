@@ -16,7 +16,8 @@ const USAGE = `usage: npm run cluster -- up [--workers N] [--no-ui] | down | sta
   build     only build (or find) the binaries
 
 environment: CLUSTER_HOME (default .cluster), CLUSTER_PORT (frontend port, default 17233; the others follow it),
-TEMPORAL_SERVER_BIN / TEMPORAL_SQL_BIN / TEMPORAL_UI_BIN (binaries you have), PG_BIN (folder of initdb);
+TEMPORAL_SERVER_BIN / TEMPORAL_SQL_BIN / TEMPORAL_UI_BIN (binaries you have), TEMPORAL_PREBUILT_DIR (a GOBIN
+with server and sql v1.32.0 to copy), PG_BIN (folder of initdb);
 the workers inherit REPLICATE_*, OUTPUT_*, WEBHOOK_BASE_URL and the rest of the environment.`;
 
 const log = (line: string): void => {
