@@ -60,14 +60,15 @@ export const RECONCILE_SCHEDULE_ID = 'replicate-reconciler';
 export interface ReconcilerScheduleOptions {
   taskQueue: string;
   everyMs: number;
-  /** passed to reconcileOrphans (defaults: 60 min, 120 s) */
+  /** passed to reconcileOrphans (defaults: apply, 60 min, 120 s) */
+  apply?: boolean;
   lookbackMinutes?: number;
   graceSeconds?: number;
 }
 
 /**
- * Make sure the `replicate-reconciler` Schedule exists and runs reconcileOrphans in apply mode every `everyMs`
- * on `taskQueue` (idempotent: workers racing at start are fine). Returns what it did.
+ * Make sure the `replicate-reconciler` Schedule exists and runs reconcileOrphans (in apply mode unless told
+ * otherwise) every `everyMs` on `taskQueue` (idempotent: workers racing at start are fine). Returns what it did.
  */
 export async function ensureReconcilerSchedule(
   client: Client,
@@ -75,7 +76,7 @@ export async function ensureReconcilerSchedule(
 ): Promise<'created' | 'updated' | 'unchanged'> {
   const args = [
     {
-      apply: true,
+      apply: options.apply ?? true,
       lookbackMinutes: options.lookbackMinutes ?? 60,
       graceSeconds: options.graceSeconds ?? 120,
     },

@@ -1,7 +1,6 @@
 /** `reconcile`: find (and with --apply cancel) orphaned predictions, now or on a Schedule. */
-import { ScheduleAlreadyRunning } from '@temporalio/client';
 import { parseDuration } from '../shared/duration';
-import { RECONCILE_SCHEDULE_ID } from '../temporal-setup';
+import { RECONCILE_SCHEDULE_ID, ensureReconcilerSchedule } from '../temporal-setup';
 import { reconcileOrphans } from '../workflows';
 import type { OrphanReport, ReconcileOptions } from '../workflows/reconcile';
 import { startWorkflow } from './connect';
@@ -48,27 +47,7 @@ export async function reconcileCommand(args: string[], ctx: CliContext): Promise
     const every = minutes('schedule', values.schedule, '10m');
     if (every < 60_000)
       throw new UsageError('--schedule: run it at most once a minute (e.g. 10m)', 'reconcile');
-    const action = {
-      type: 'startWorkflow' as const,
-      workflowType: reconcileOrphans,
-      taskQueue: ctx.taskQueue,
-      args: [options] as [ReconcileOptions],
-      workflowExecutionTimeout: '10m',
-    };
-    const spec = { intervals: [{ every }] };
-    try {
-      await client.schedule.create({
-        scheduleId: RECONCILE_SCHEDULE_ID,
-        spec,
-        action,
-        policies: { overlap: 'SKIP' },
-      });
-    } catch (error) {
-      if (!(error instanceof ScheduleAlreadyRunning)) throw error;
-      await client.schedule
-        .getHandle(RECONCILE_SCHEDULE_ID)
-        .update((previous) => ({ ...previous, spec, action }));
-    }
+    await ensureReconcilerSchedule(client, { taskQueue: ctx.taskQueue, everyMs: every, ...options });
     ctx.out(
       values.json
         ? JSON.stringify({ scheduleId: RECONCILE_SCHEDULE_ID, every: values.schedule, ...options })

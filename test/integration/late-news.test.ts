@@ -11,9 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Activities } from '../../src/activities';
 import { ensureBinary, TEMPORAL_TEST_SERVER } from '../../src/dev/binaries';
 import { ReplicateTransientType } from '../../src/shared/failures';
-import type { JobKind, PredictionSnapshot } from '../../src/shared/types';
+import type { JobKind } from '../../src/shared/types';
 import { runPrediction, webhookSignal } from '../../src/workflows';
 import { workflowsPath } from '../../src/worker';
+import { job } from '../workflows/fakes';
 
 let env: TestWorkflowEnvironment;
 let workflowBundle: { code: string };
@@ -29,25 +30,6 @@ afterAll(async () => {
 });
 
 const quietLogger = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
-
-function job(id: string, status: PredictionSnapshot['status'], extra: Partial<PredictionSnapshot> = {}) {
-  return {
-    id,
-    model: 'acme/slow',
-    version: null,
-    status,
-    output: status === 'succeeded' ? 'https://replicate.delivery/out.png' : null,
-    error: null,
-    logsTail: [],
-    metrics: status === 'succeeded' ? { predict_time: 20 } : {},
-    createdAt: null,
-    startedAt: null,
-    completedAt: null,
-    deadline: null,
-    urls: {},
-    ...extra,
-  } satisfies PredictionSnapshot;
-}
 
 /** A fake Replicate in workflow time: the job runs `durationMs`; GETs fail with 503 inside `outage`. */
 function fakeReplicate(options: { durationMs: number; outage: [number, number] }) {
