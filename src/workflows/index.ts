@@ -1,4 +1,12 @@
-// The workflows this worker runs. Only deterministic code may be reached from here.
+// `replicate-temporal/workflows`: the workflows, their queries and signals. Deterministic code only below this
+// file: safe to import from your own workflow code and to bundle with your worker's workflows.
 export { runPrediction, runTraining, statusQuery, webhookSignal } from './prediction';
-export { reconcileOrphans } from './reconcile';
-export { runPipeline, progressQuery } from './pipeline';
+export { reconcileOrphans, type OrphanReport, type ReconcileOptions } from './reconcile';
+export { runPipeline, progressQuery, type PipelineRequest, type PipelineResult } from './pipeline';
+export type {
+  PredictionRequest,
+  PredictionResult,
+  PredictionSnapshot,
+  PredictionState,
+  TrainingRequest,
+} from '../shared/types';
