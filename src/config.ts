@@ -1,6 +1,7 @@
 /** Process configuration: read from the environment once, at the edge, into a typed object. */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { loadClientConfigProfile, toClientOptions, type ClientConfigProfile } from '@temporalio/envconfig';
 import { parseDuration } from './shared/duration';
 
 export const DEFAULT_BASE_URL = 'https://api.replicate.com/v1';
@@ -9,6 +10,19 @@ export interface TemporalConfig {
   address: string;
   namespace: string;
   taskQueue: string;
+  /** TLS (TEMPORAL_TLS_*, the profile's [tls], or on by default with an API key); absent = plaintext */
+  tls?: TemporalTls;
+  /** TEMPORAL_API_KEY or the profile's api_key (Temporal Cloud); never logged */
+  apiKey?: string;
+  /** gRPC headers: the profile's grpc_meta, TEMPORAL_GRPC_META_* */
+  grpcMeta?: Record<string, string>;
+}
+
+/** TLS as the SDK's connections take it (`{}` = TLS with the system's CAs). */
+export interface TemporalTls {
+  serverNameOverride?: string;
+  serverRootCACertificate?: Uint8Array;
+  clientCertPair?: { crt: Uint8Array; key: Uint8Array };
 }
 
 export interface WorkerConfig extends TemporalConfig {
@@ -18,6 +32,8 @@ export interface WorkerConfig extends TemporalConfig {
   maxTaskQueueActivitiesPerSecond: number;
   /** how long in-flight activities may finish after SIGINT/SIGTERM, ms */
   shutdownGraceTimeMs: number;
+  /** HEALTH_PORT (and HEALTH_HOST, default 0.0.0.0): serve GET /healthz and /readyz there; unset = off */
+  health?: { port: number; host: string };
   /** where pipelines persist their outputs (OUTPUT_DIR, default ./outputs) */
   outputDir: string;
   /** OUTPUT_ALLOWED_ORIGINS: origins output files may also be fetched from (besides Replicate's and the API's) */
@@ -83,16 +99,116 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
+/**
+ * Temporal's environment configuration, read by the SDK's own package (`@temporalio/envconfig`): the profile
+ * TEMPORAL_PROFILE (default `default`) of the TOML file TEMPORAL_CONFIG_FILE (default
+ * `$XDG_CONFIG_HOME/temporalio/temporal.toml`, else `~/.config/temporalio/temporal.toml`; a missing default file is
+ * fine), overridden by TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS,
+ * TEMPORAL_TLS_{CLIENT_CERT,CLIENT_KEY,SERVER_CA_CERT}_{PATH,DATA}, TEMPORAL_TLS_SERVER_NAME and
+ * TEMPORAL_GRPC_META_*. Blank variables count as unset. TEMPORAL_TASK_QUEUE is ours.
+ */
 export function readTemporalConfig(env: Env = process.env): TemporalConfig {
-  const address = env.TEMPORAL_ADDRESS?.trim() || 'localhost:7233';
-  if (!/^[^\s:/]+:\d{1,5}$/.test(address)) {
-    throw new ConfigError(`TEMPORAL_ADDRESS="${address}" must be host:port, e.g. localhost:7233`);
+  const vars: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) {
+    if (value === undefined) continue;
+    if (key.startsWith('TEMPORAL_') && value.trim() === '') continue;
+    vars[key] = key.startsWith('TEMPORAL_') ? value.trim() : value;
   }
-  return {
+  const file = vars.TEMPORAL_CONFIG_FILE;
+  if (file !== undefined && !existsSync(file)) {
+    throw new ConfigError(
+      `TEMPORAL_CONFIG_FILE="${file}" does not exist: point it at a Temporal TOML config file or unset it`,
+    );
+  }
+  const where = file ? `"${file}"` : 'the Temporal config file';
+  if (/^(1|true)$/i.test(vars.TEMPORAL_TLS_DISABLE_HOST_VERIFICATION ?? '')) {
+    throw new ConfigError(
+      "TEMPORAL_TLS_DISABLE_HOST_VERIFICATION is not supported by Temporal's TypeScript SDK: set TEMPORAL_TLS_SERVER_NAME to a name in the server's certificate (and TEMPORAL_TLS_SERVER_CA_CERT_PATH to its CA) instead, or unset it",
+    );
+  }
+  let profile: ClientConfigProfile;
+  try {
+    profile = loadClientConfigProfile({ overrideEnvVars: vars });
+  } catch (error) {
+    const message = (error as Error).message.split('\n')[0]!;
+    const both = /Cannot specify both (\w+)_path and \w+_data/.exec(message);
+    if (both) {
+      const name = `TEMPORAL_TLS_${both[1]!.toUpperCase()}`;
+      throw new ConfigError(
+        `${name}_PATH and ${name}_DATA (or ${both[1]}_path and ${both[1]}_data in ${where}) are both set: keep one`,
+      );
+    }
+    if (/^Profile '.*' not found/.test(message)) {
+      throw new ConfigError(
+        `TEMPORAL_PROFILE="${vars.TEMPORAL_PROFILE}" is not a profile in ${where}: add a [profile.${vars.TEMPORAL_PROFILE}] section or unset TEMPORAL_PROFILE`,
+      );
+    }
+    throw new ConfigError(
+      `${where} cannot be read (${message}): fix it, or point TEMPORAL_CONFIG_FILE at another file`,
+    );
+  }
+  const origin = (variable: string, key: string): string =>
+    vars[variable] !== undefined ? variable : `${key} in ${where}`;
+  for (const [source, variable, key] of [
+    [profile.tls?.serverCACert, 'TEMPORAL_TLS_SERVER_CA_CERT_PATH', 'tls.server_ca_cert_path'],
+    [profile.tls?.clientCert, 'TEMPORAL_TLS_CLIENT_CERT_PATH', 'tls.client_cert_path'],
+    [profile.tls?.clientKey, 'TEMPORAL_TLS_CLIENT_KEY_PATH', 'tls.client_key_path'],
+  ] as const) {
+    if (source && 'path' in source && !existsSync(source.path)) {
+      throw new ConfigError(
+        `${origin(variable, key)}="${source.path}" does not exist: point it at a PEM file or unset it`,
+      );
+    }
+  }
+  if (Boolean(profile.tls?.clientCert) !== Boolean(profile.tls?.clientKey)) {
+    throw new ConfigError(
+      'mTLS needs both a client certificate and its key: set TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH (or neither)',
+    );
+  }
+  const { connectionOptions, namespace } = toClientOptions(profile);
+  const address = connectionOptions.address?.trim() || 'localhost:7233';
+  if (!/^[^\s:/]+:\d{1,5}$/.test(address)) {
+    throw new ConfigError(
+      `${origin('TEMPORAL_ADDRESS', 'address')}="${address}" must be host:port, e.g. localhost:7233`,
+    );
+  }
+  const config: TemporalConfig = {
     address,
-    namespace: env.TEMPORAL_NAMESPACE?.trim() || 'default',
-    taskQueue: env.TEMPORAL_TASK_QUEUE?.trim() || 'replicate',
+    namespace: namespace?.trim() || 'default',
+    taskQueue: vars.TEMPORAL_TASK_QUEUE || 'replicate',
   };
+  const tls = connectionOptions.tls;
+  if (tls === true) config.tls = {};
+  else if (tls) {
+    config.tls = {};
+    if (tls.serverNameOverride) config.tls.serverNameOverride = tls.serverNameOverride;
+    if (tls.serverRootCACertificate) config.tls.serverRootCACertificate = tls.serverRootCACertificate;
+    if (tls.clientCertPair) config.tls.clientCertPair = tls.clientCertPair;
+  }
+  if (connectionOptions.apiKey) config.apiKey = connectionOptions.apiKey;
+  if (profile.grpcMeta && Object.keys(profile.grpcMeta).length > 0) config.grpcMeta = profile.grpcMeta;
+  return config;
+}
+
+/** What `Connection.connect` and `NativeConnection.connect` take for `config` (address, TLS, API key, headers). */
+export function temporalConnectionOptions(config: TemporalConfig): {
+  address: string;
+  tls?: TemporalTls;
+  apiKey?: string;
+  metadata?: Record<string, string>;
+} {
+  return {
+    address: config.address,
+    ...(config.tls ? { tls: config.tls } : {}),
+    ...(config.apiKey ? { apiKey: config.apiKey } : {}),
+    ...(config.grpcMeta ? { metadata: config.grpcMeta } : {}),
+  };
+}
+
+/** How the connection is secured, for log lines: '' (plaintext), ' over TLS', ' over TLS with an API key'. */
+export function temporalSecurity(config: TemporalConfig): string {
+  if (!config.tls) return config.apiKey ? ' with an API key (no TLS)' : '';
+  return config.apiKey ? ' over TLS with an API key' : ' over TLS';
 }
 
 export function readWorkerConfig(env: Env = process.env): WorkerConfig {
@@ -123,6 +239,7 @@ export function readWorkerConfig(env: Env = process.env): WorkerConfig {
     replicateBaseUrl,
     maxTaskQueueActivitiesPerSecond: positiveNumber(env, 'MAX_TASK_QUEUE_ACTIVITIES_PER_SECOND', 10),
     shutdownGraceTimeMs: positiveNumber(env, 'SHUTDOWN_GRACE_SECONDS', 20) * 1000,
+    ...readHealth(env),
     outputDir: env.OUTPUT_DIR?.trim() || 'outputs',
     ...readOutputAllowedOrigins(env),
     webhook: readWebhookConfig(env),
@@ -130,6 +247,19 @@ export function readWorkerConfig(env: Env = process.env): WorkerConfig {
     ...readCacheSize(env),
     reconcileEveryMs: readReconcileEvery(env),
   };
+}
+
+/** HEALTH_PORT: the worker's liveness/readiness endpoints (src/health.ts); HEALTH_HOST their bind address. */
+export function readHealth(env: Env = process.env): { health?: { port: number; host: string } } {
+  const raw = env.HEALTH_PORT?.trim();
+  if (!raw) return {};
+  const port = Number(raw);
+  if (!(Number.isInteger(port) && port >= 0 && port <= 65535)) {
+    throw new ConfigError(
+      `HEALTH_PORT="${raw}" must be a port number (0-65535) for GET /healthz and /readyz, or unset (no endpoints)`,
+    );
+  }
+  return { health: { port, host: env.HEALTH_HOST?.trim() || '0.0.0.0' } };
 }
 
 /** Default interval of the orphan reconciler's Schedule, which every worker ensures at start. */

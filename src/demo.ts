@@ -15,7 +15,7 @@ import {
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { connectLazily, EXIT, runCli, terminalLine } from './cli';
-import { DEFAULT_BASE_URL, readTemporalConfig, type WorkerConfig } from './config';
+import { DEFAULT_BASE_URL, readTemporalConfig, temporalConnectionOptions, type WorkerConfig } from './config';
 import { PROJECT_ROOT } from './dev/binaries';
 import { freePort, isPortFree, isTemporalUp, startDevServer, type DevServer } from './dev/dev-server';
 import { ReplicateSimulator } from '../simulator';
@@ -93,7 +93,7 @@ async function main(): Promise<number> {
     const temporal = readTemporalConfig();
     const port = Number(temporal.address.split(':').pop());
     let uiUrl: string | null;
-    if (await isTemporalUp(temporal.address)) {
+    if (await isTemporalUp(temporal.address, temporalConnectionOptions(temporal))) {
       // Its UI, if it has one, is usually on the port + 1000 (temporal server start-dev's default).
       uiUrl = process.env.TEMPORAL_UI_URL?.trim() || (await uiAt(port + 1000));
       say(
@@ -113,7 +113,7 @@ async function main(): Promise<number> {
     }
 
     // 3. A worker in this process.
-    const connection = await NativeConnection.connect({ address: temporal.address });
+    const connection = await NativeConnection.connect(temporalConnectionOptions(temporal));
     cleanups.push(() => connection.close());
     const config: WorkerConfig = {
       ...temporal,

@@ -1,7 +1,8 @@
 /**
  * The worker: runs the workflows and the Replicate activities. `npm run worker`.
  * Reads its configuration from the environment (see README), exits with a one-line explanation when it is wrong,
- * and stops gracefully on SIGINT/SIGTERM (in-flight activities get SHUTDOWN_GRACE_SECONDS to finish).
+ * and stops gracefully on SIGINT/SIGTERM (in-flight activities get SHUTDOWN_GRACE_SECONDS to finish; with
+ * HEALTH_PORT, /readyz answers 503 from the signal on).
  */
 import path from 'node:path';
 import {
@@ -17,8 +18,16 @@ import { createActivities } from './activities';
 import { createReconcileActivities, jobOwnersFromVisibility } from './activities/reconcile';
 import { ensureReconcilerSchedule, ensureSearchAttributes } from './temporal-setup';
 import { startWebhookReceiver } from './webhooks';
-import { ConfigError, DEFAULT_RECONCILE_EVERY_MS, readWorkerConfig, type WorkerConfig } from './config';
-import { temporalUnreachable } from './dev/hints';
+import {
+  ConfigError,
+  DEFAULT_RECONCILE_EVERY_MS,
+  readWorkerConfig,
+  temporalConnectionOptions,
+  temporalSecurity,
+  type WorkerConfig,
+} from './config';
+import { temporalUnreachable, tlsProblem } from './dev/hints';
+import { startHealthServer } from './health';
 import { workerRuntimeOptions } from './logging';
 
 /** Where the workflow code lives; the worker bundles it for Temporal's deterministic sandbox. */
@@ -64,12 +73,32 @@ export function workerOptions(config: WorkerConfig, connection: NativeConnection
 }
 
 export async function runWorker(config: WorkerConfig): Promise<void> {
-  const connection = await connectWithRetry(config.address);
+  // HEALTH_PORT: /healthz from the start, /readyz 200 only while the worker runs and polls (src/health.ts)
+  let worker: Worker | undefined;
+  let phase = 'STARTING';
+  const health = config.health
+    ? await startHealthServer({
+        ...config.health,
+        source: () => (worker ? { state: worker.getState(), status: worker.getStatus() } : { state: phase }),
+      })
+    : undefined;
+  if (health) console.log(`health endpoints on port ${health.port}: GET /healthz, /readyz`);
+  try {
+    await connectAndRun(config, (created) => (worker = created));
+  } finally {
+    phase = 'STOPPED';
+    await health?.stop();
+  }
+}
+
+async function connectAndRun(config: WorkerConfig, created: (worker: Worker) => void): Promise<void> {
+  const connection = await connectWithRetry(config);
   try {
     const registered = await ensureSearchAttributes(connection, config.namespace);
     if (registered.length > 0) console.log(`registered search attributes ${registered.join(', ')}`);
     await keepReconcilerScheduled(config, connection);
     const worker = await Worker.create(await quietlyBundled(workerOptions(config, connection)));
+    created(worker);
     const receiver =
       config.webhook?.port != null
         ? await startWebhookReceiver({
@@ -83,7 +112,7 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
         : undefined;
     if (receiver) console.log(`webhook receiver on port ${config.webhook?.port}`);
     console.log(
-      `worker polling task queue "${config.taskQueue}" on ${config.address} (namespace ${config.namespace}), Replicate at ${config.replicateBaseUrl}`,
+      `worker polling task queue "${config.taskQueue}" on ${config.address}${temporalSecurity(config)} (namespace ${config.namespace}), Replicate at ${config.replicateBaseUrl}`,
     );
     await worker.run(); // resolves after SIGINT/SIGTERM once in-flight work has drained
     await receiver?.stop();
@@ -125,15 +154,22 @@ async function quietlyBundled(options: WorkerOptions): Promise<WorkerOptions> {
   return { ...rest, workflowBundle: bundle };
 }
 
-/** Connect, retrying for up to 30 s: a worker restarted together with its server must not give up at once. */
-async function connectWithRetry(address: string): Promise<NativeConnection> {
+/**
+ * Connect (address, TLS, API key as Temporal's environment configuration says), retrying for up to 30 s: a worker
+ * restarted together with its server must not give up at once. A TLS problem (untrusted certificate, a TLS server
+ * reached without TLS) fails at once with the variable to set.
+ */
+async function connectWithRetry(config: WorkerConfig): Promise<NativeConnection> {
+  const { address } = config;
   const giveUpAt = Date.now() + 30_000;
   let said = false;
   for (;;) {
     try {
-      return await NativeConnection.connect({ address });
+      return await NativeConnection.connect(temporalConnectionOptions(config));
     } catch (error) {
       const reason = (error as Error).message.split('\n')[0]!;
+      const problem = await tlsProblem(address, config.tls).catch(() => null);
+      if (problem) throw new Error(`cannot connect to Temporal at ${address}: ${problem}`);
       if (Date.now() > giveUpAt) throw new Error(temporalUnreachable(address, reason));
       if (!said) console.error(`worker: ${temporalUnreachable(address, reason)}; retrying for 30 s`);
       said = true;

@@ -1,19 +1,22 @@
 /** Connecting to Temporal, and starting a workflow the way every command does. */
 import { Client, Connection, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { registerSearchAttributes } from '../client/search-attributes';
-import { ConfigError, type TemporalConfig } from '../config';
-import { temporalUnreachable } from '../dev/hints';
+import { ConfigError, temporalConnectionOptions, type TemporalConfig } from '../config';
+import { temporalConnectFailed } from '../dev/hints';
 import type { CliContext } from './context';
 import { CliError, grpcReason, isUnavailable } from './errors';
 
-/** Connect lazily, explaining an unreachable server in one line. */
+/**
+ * Connect lazily (address, TLS, API key as Temporal's environment configuration says), explaining an unreachable
+ * server or a TLS problem in one line.
+ */
 export function connectLazily(config: TemporalConfig): () => Promise<Client> {
   let client: Promise<Client> | undefined;
   return () =>
-    (client ??= Connection.connect({ address: config.address, connectTimeout: '5s' }).then(
+    (client ??= Connection.connect({ ...temporalConnectionOptions(config), connectTimeout: '5s' }).then(
       (connection) => new Client({ connection, namespace: config.namespace }),
-      (error: unknown) => {
-        throw new ConfigError(temporalUnreachable(config.address, (error as Error).message));
+      async (error: unknown) => {
+        throw new ConfigError(await temporalConnectFailed(config, (error as Error).message));
       },
     ));
 }

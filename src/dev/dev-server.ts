@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import { Connection } from '@temporalio/client';
+import { Connection, type ConnectionOptions } from '@temporalio/client';
 import { devServerSearchAttributeFlags } from '../temporal-setup';
 import { ensureBinary, TEMPORAL_CLI } from './binaries';
 
@@ -49,10 +49,13 @@ export async function isPortFree(port: number): Promise<boolean> {
   });
 }
 
-/** True when a Temporal frontend answers at `address`. */
-export async function isTemporalUp(address: string): Promise<boolean> {
+/** True when a Temporal frontend answers at `address` (with `options`' TLS and API key, if any). */
+export async function isTemporalUp(
+  address: string,
+  options: Omit<ConnectionOptions, 'address' | 'connectTimeout'> = {},
+): Promise<boolean> {
   try {
-    const connection = await Connection.connect({ address, connectTimeout: '1s' });
+    const connection = await Connection.connect({ ...options, address, connectTimeout: '1s' });
     await connection.close();
     return true;
   } catch {

@@ -1,11 +1,16 @@
 /** `npm run webhooks`: the webhook receiver on its own (WEBHOOK_PORT, default 8788). */
 import { Client, Connection } from '@temporalio/client';
-import { ConfigError, readWorkerConfig } from '../config';
+import { ConfigError, readWorkerConfig, temporalConnectionOptions } from '../config';
+import { temporalConnectFailed } from '../dev/hints';
 import { startWebhookReceiver } from './index';
 
 async function main(): Promise<void> {
   const config = readWorkerConfig({ WEBHOOK_PORT: '8788', ...process.env });
-  const connection = await Connection.connect({ address: config.address });
+  const connection = await Connection.connect(temporalConnectionOptions(config)).catch(
+    async (error: unknown) => {
+      throw new Error(await temporalConnectFailed(config, (error as Error).message));
+    },
+  );
   const receiver = await startWebhookReceiver({
     client: new Client({ connection, namespace: config.namespace }),
     port: config.webhook?.port ?? 8788,
