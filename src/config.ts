@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { loadClientConfigProfile, toClientOptions, type ClientConfigProfile } from '@temporalio/envconfig';
+import { OutputUrlError, parseOutputUrl } from './activities/output-files/output-url';
 import { parseDuration } from './shared/duration';
 
 export const DEFAULT_BASE_URL = 'https://api.replicate.com/v1';
@@ -36,6 +37,8 @@ export interface WorkerConfig extends TemporalConfig {
   health?: { port: number; host: string };
   /** where pipelines persist their outputs (OUTPUT_DIR, default ./outputs) */
   outputDir: string;
+  /** OUTPUT_URL: `s3://bucket[/prefix]`, outputs go there (S3 API, standard AWS environment) instead of outputDir */
+  outputUrl?: string;
   /** OUTPUT_ALLOWED_ORIGINS: origins output files may also be fetched from (besides Replicate's and the API's) */
   outputAllowedOrigins?: string[];
   /** webhooks: the receiver's public base URL, the port to serve it on in this process, the signing secret */
@@ -175,7 +178,7 @@ export function readTemporalConfig(env: Env = process.env): TemporalConfig {
   const config: TemporalConfig = {
     address,
     namespace: namespace?.trim() || 'default',
-    taskQueue: vars.TEMPORAL_TASK_QUEUE || 'replicate',
+    taskQueue: env.TEMPORAL_TASK_QUEUE?.trim() || 'replicate',
   };
   const tls = connectionOptions.tls;
   if (tls === true) config.tls = {};
@@ -242,6 +245,7 @@ export function readWorkerConfig(env: Env = process.env): WorkerConfig {
     ...readHealth(env),
     outputDir: env.OUTPUT_DIR?.trim() || 'outputs',
     ...readOutputAllowedOrigins(env),
+    ...readOutputUrl(env),
     webhook: readWebhookConfig(env),
     ...readBundlePath(env),
     ...readCacheSize(env),
@@ -277,6 +281,19 @@ export function readReconcileEvery(env: Env = process.env): number | null {
     );
   }
   return d.ms;
+}
+
+/** OUTPUT_URL: only `s3://bucket[/prefix]` (src/activities/output-files/output-url.ts says why a value is wrong). */
+export function readOutputUrl(env: Env): { outputUrl?: string } {
+  const raw = env.OUTPUT_URL?.trim();
+  if (!raw) return {};
+  try {
+    parseOutputUrl(raw);
+  } catch (error) {
+    if (error instanceof OutputUrlError) throw new ConfigError(error.message);
+    throw error;
+  }
+  return { outputUrl: raw };
 }
 
 function readOutputAllowedOrigins(env: Env): { outputAllowedOrigins?: string[] } {

@@ -52,9 +52,10 @@ export function workerOptions(config: WorkerConfig, connection: NativeConnection
         token: config.replicateToken,
         baseUrl: config.replicateBaseUrl,
         webhookBaseUrl: config.webhook?.baseUrl ?? undefined,
-        // Pipelines' files, and outputs too large for Temporal's payloads (claim checks, in OUTPUT_DIR/.claims).
-        // Output files are fetched only from Replicate's delivery hosts, the API's origin and OUTPUT_ALLOWED_ORIGINS.
-        outputDir: config.outputDir,
+        // Pipelines' files and manifests, and outputs too large for Temporal's payloads (claim checks, in .claims/):
+        // in the OUTPUT_URL bucket when set, else in OUTPUT_DIR. Output files are fetched only from Replicate's
+        // delivery hosts, the API's origin and OUTPUT_ALLOWED_ORIGINS.
+        outputStore: config.outputUrl ?? config.outputDir,
         outputAllowedOrigins: config.outputAllowedOrigins,
         ...(config.httpTimeouts ? { timeouts: config.httpTimeouts } : {}),
         // A retried create never adopts a job another open run owns.

@@ -1,20 +1,20 @@
 /**
- * The claim-check store: large outputs as files named by their sha256, under one folder shared by the workers and
- * the CLI (by default `OUTPUT_DIR/.claims`). A reference only ever names a file by its hash, so a hostile
- * reference cannot point outside the folder.
+ * The claim-check store: large outputs as JSON objects named by their sha256, in the output store shared by the
+ * workers and the CLI (`.claims/` in OUTPUT_DIR, or under OUTPUT_URL's bucket and prefix). A reference only ever
+ * names an object by its hash, so a hostile reference cannot point outside the store.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { isClaimRef, type ClaimRef } from '../shared/claims';
+import { localOutputStore, readAll, type OutputStore } from './output-files/store';
 
 export interface ClaimStore {
   put(value: unknown): Promise<ClaimRef>;
   get(ref: ClaimRef): Promise<unknown>;
 }
 
-export function fileClaimStore(dir: string): ClaimStore {
-  const fileOf = (ref: ClaimRef) => path.join(dir, `${ref.$claim.slice('sha256:'.length)}.json`);
+/** Claim checks as `<folder>/<sha256>.json` in an output store (default folder `.claims`; '' = its root). */
+export function storeClaimStore(store: OutputStore, folder = '.claims'): ClaimStore {
+  const keyOf = (ref: ClaimRef) => `${folder ? `${folder}/` : ''}${ref.$claim.slice('sha256:'.length)}.json`;
   return {
     async put(value) {
       const json = JSON.stringify(value ?? null);
@@ -24,20 +24,25 @@ export function fileClaimStore(dir: string): ClaimStore {
         bytes: Buffer.byteLength(json),
         note: 'output too large for a Temporal payload; stored out of band (the CLI prints it whole)',
       };
-      await mkdir(dir, { recursive: true });
-      const partial = `${fileOf(ref)}.${process.pid}.part`;
-      await writeFile(partial, json);
-      await rename(partial, fileOf(ref)); // atomic: readers never see half a file
+      // content-addressed and written whole or not at all: a retried or concurrent put writes the same object
+      await store.write(keyOf(ref), json, { contentType: 'application/json' });
       return ref;
     },
     async get(ref) {
       if (!isClaimRef(ref)) throw new Error('not a claim reference');
-      const json = await readFile(fileOf(ref), 'utf8');
+      const data = await readAll(store, keyOf(ref));
+      if (data === null) throw new Error(`claim ${ref.$claim} is not in ${store.location}`);
+      const json = data.toString('utf8');
       if (`sha256:${createHash('sha256').update(json).digest('hex')}` !== ref.$claim)
         throw new Error(`claim ${ref.$claim} does not match its stored content`);
       return JSON.parse(json) as unknown;
     },
   };
+}
+
+/** Claim checks as `<dir>/<sha256>.json` files (e.g. `OUTPUT_DIR/.claims`). */
+export function fileClaimStore(dir: string): ClaimStore {
+  return storeClaimStore(localOutputStore(dir), '');
 }
 
 /** `value` with every claim reference in it (at any depth) replaced by the stored value. */

@@ -5,9 +5,8 @@
  * point at the simulator. The keys of the returned object are the activity type names recorded in workflow
  * histories: never rename them.
  */
-import path from 'node:path';
 import type { JobKind, PredictionSnapshot } from '../shared/types';
-import { fileClaimStore } from './claims';
+import { fileClaimStore, storeClaimStore } from './claims';
 import { ADOPTION_MAX_PAGES } from './adoption';
 import { cancelJob } from './cancel';
 import { activitySetup, type ActivityConfig } from './context';
@@ -18,7 +17,7 @@ import {
   type CreateTrainingArgs,
 } from './create';
 import { listRecentJobs, type JobSummary } from './list';
-import { createOutputActivities, type OutputConfig } from './outputs';
+import { createOutputActivities, outputStore, type OutputConfig, type OutputStore } from './outputs';
 import { getJob } from './status';
 
 export { ADOPTION_MAX_PAGES } from './adoption';
@@ -28,17 +27,30 @@ export { inputDigest, type JobSummary } from './list';
 /** Trim Replicate's prediction object (see ./snapshot); the receiver and tests use it too. */
 export { snapshot } from './snapshot';
 
-export { createOutputActivities, type OutputConfig } from './outputs';
+export {
+  createOutputActivities,
+  localOutputStore,
+  outputStore,
+  parseOutputUrl,
+  s3OutputStore,
+  type OutputConfig,
+  type OutputStore,
+} from './outputs';
 export { createReconcileActivities, type ReconcileActivities } from './reconcile';
-export { fileClaimStore, resolveClaims, type ClaimStore } from './claims';
+export { fileClaimStore, resolveClaims, storeClaimStore, type ClaimStore } from './claims';
 
 export interface ActivitiesOptions extends ActivityConfig {
-  /** where pipelines persist output files (default `outputs`); claim checks go to `<outputDir>/.claims` */
+  /**
+   * where outputs live (pipelines' files and manifests, claim checks in `.claims/`): a folder (`'outputs'`), an S3
+   * bucket (`'s3://bucket/prefix'`, the client from the standard AWS environment) or an OutputStore; default outputDir
+   */
+  outputStore?: string | OutputStore;
+  /** the folder outputs go to when `outputStore` is not given (default `outputs`) */
   outputDir?: string;
   /** origins output files may be fetched from besides Replicate's delivery hosts and the API's own origin */
   outputAllowedOrigins?: string[];
   /** other settings of output persistence (file size limit, timeouts) */
-  outputs?: Partial<Omit<OutputConfig, 'outputDir' | 'allowedOrigins' | 'claims'>>;
+  outputs?: Partial<Omit<OutputConfig, 'store' | 'outputDir' | 'allowedOrigins' | 'claims'>>;
 }
 
 /**
@@ -46,18 +58,20 @@ export interface ActivitiesOptions extends ActivityConfig {
  * `activities`. (The orphan reconciler's also need a Temporal client: createReconcileActivities.)
  */
 export function createActivities(config: ActivitiesOptions) {
-  const outputDir = config.outputDir ?? 'outputs';
+  const store = outputStore(config.outputStore ?? config.outputDir ?? 'outputs');
   // One claim store for the activities that store large outputs and the persistence that reads them back.
   const claims =
     typeof config.claims === 'object'
       ? config.claims
-      : fileClaimStore(config.claims ?? path.join(outputDir, '.claims'));
+      : config.claims !== undefined
+        ? fileClaimStore(config.claims)
+        : storeClaimStore(store);
   const setup = activitySetup({ ...config, claims });
   const apiOrigin = config.baseUrl ? [new URL(config.baseUrl).origin] : [];
   return {
     ...createOutputActivities({
       ...config.outputs,
-      outputDir,
+      store,
       allowedOrigins: [...apiOrigin, ...(config.outputAllowedOrigins ?? [])],
       claims,
     }),

@@ -1,8 +1,9 @@
 /**
- * Output activities of pipelines: `persistOutputs` copies a prediction's output files to local disk as soon as its
- * step succeeds (./output-files/persist.ts; downloads in download.ts, allowed origins in origins.ts, folders in
- * folders.ts there); `writeManifest` lists them (./output-files/manifest.ts). The keys of the returned object are activity type
- * names recorded in workflow histories: never rename them.
+ * Output activities of pipelines: `persistOutputs` copies a prediction's output files to the output store as soon as
+ * its step succeeds (./output-files/persist.ts; downloads in download.ts, allowed origins in origins.ts, folders in
+ * folders.ts there); `writeManifest` lists them (./output-files/manifest.ts). The store is a folder (OUTPUT_DIR) or
+ * an S3 bucket (OUTPUT_URL): store.ts, s3.ts. The keys of the returned object are activity type names recorded in
+ * workflow histories: never rename them.
  */
 import { writeManifest, type ManifestEntry } from './output-files/manifest';
 import { persistOutputs, type PersistArgs } from './output-files/persist';
@@ -13,13 +14,22 @@ export type { ManifestEntry } from './output-files/manifest';
 export { REPLICATE_DELIVERY_DOMAIN, allowedOrigin } from './output-files/origins';
 export { fileUrls, type PersistArgs, type PersistHeartbeat } from './output-files/persist';
 export { DEFAULT_MAX_FILE_BYTES, type OutputConfig } from './output-files/setup';
+export {
+  localOutputStore,
+  OutputStoreError,
+  type OutputStore,
+  type StoredObject,
+} from './output-files/store';
+export { outputStore } from './output-files/stores';
+export { s3ClientFromEnv, s3OutputStore, type S3StoreOptions } from './output-files/s3';
+export { OutputUrlError, parseOutputUrl, type S3Location } from './output-files/output-url';
 
 export function createOutputActivities(config: OutputConfig) {
   const setup = outputSetup(config);
   return {
-    /** Download every file of one prediction's output into its step's folder (see ./output-files/persist.ts). */
+    /** Download every file of one prediction's output into its step's folder of the store (./output-files/persist.ts). */
     persistOutputs: (args: PersistArgs): Promise<ManifestEntry[]> => persistOutputs(setup, args),
-    /** Write <outputDir>/<folderName(pipelineId)>/manifest.json; returns its absolute path. */
+    /** Write <store>/<folderName(pipelineId)>/manifest.json; returns its absolute path or s3:// URL. */
     writeManifest: (pipelineId: string, manifest: unknown): Promise<string> =>
       writeManifest(setup, pipelineId, manifest),
   };

@@ -1,7 +1,7 @@
 /** The CLI as a process (`npm run -s client -- <command>`): configuration from the environment, Ctrl-C. */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileClaimStore } from '../activities/claims';
+import { storeClaimStore } from '../activities/claims';
+import { outputStore } from '../activities/outputs';
 import { readTemporalConfig, type TemporalConfig } from '../config';
 import { EXIT, connectLazily, runCli, terminalLine } from './index';
 
@@ -25,7 +25,10 @@ async function main(): Promise<number> {
     out: (line) => console.log(line),
     err: (line) => console.error(line),
     readFile: (path) => readFileSync(path, 'utf8'),
-    claims: fileClaimStore(join(process.env.OUTPUT_DIR?.trim() || 'outputs', '.claims')),
+    // claim checks from the workers' store: the OUTPUT_URL bucket when set, else OUTPUT_DIR/.claims
+    claims: storeClaimStore(
+      outputStore(process.env.OUTPUT_URL?.trim() || process.env.OUTPUT_DIR?.trim() || 'outputs'),
+    ),
     signal: interrupt.signal,
     live: process.stdout.isTTY ? terminalLine(process.stdout) : undefined,
   });

@@ -1,18 +1,16 @@
 /**
- * Downloading one output file: streamed (never buffered whole), hashed on the fly, size-limited, ended when no data
- * arrives for a while; every redirect hop checked against the allowed origins.
+ * Downloading one output file into the output store: streamed (never buffered whole), hashed on the fly by the
+ * store, size-limited, ended when no data arrives for a while; every redirect hop checked against the allowed
+ * origins.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { rename, rm, stat, writeFile } from 'node:fs/promises';
 import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { ApplicationFailure } from '@temporalio/activity';
 import { classifyHttpError, classifyNetworkError } from '../../shared/classify';
 import { PipelineFailureType } from '../../shared/failures';
 import type { ManifestEntry } from './manifest';
 import { allowedOrigin, notAllowed } from './origins';
 import type { OutputSetup } from './setup';
+import { holds, OutputStoreError } from './store';
 
 /** GET `url`, following redirects only while every hop stays on an allowed origin. */
 async function fetchAllowed(setup: OutputSetup, url: string, signal: AbortSignal): Promise<Response> {
@@ -43,18 +41,25 @@ async function fetchAllowed(setup: OutputSetup, url: string, signal: AbortSignal
   }
 }
 
+/** A failure of the store while writing: retryable (the persist activity's retry policy bounds it). */
+function storeFailure(error: unknown): ApplicationFailure | undefined {
+  if (error instanceof OutputStoreError)
+    return ApplicationFailure.retryable(error.message, 'OutputStoreFailed');
+  return undefined;
+}
+
 /**
- * Download `url` (http(s) or data:) into `target`, via `<target>.part` so a file is whole or absent; `progress`
- * hears the bytes received so far.
+ * Download `url` (http(s) or data:) into the store's `key`, whole or not at all (see OutputStore.write);
+ * `progress` hears the bytes received so far.
  */
 export async function download(
   setup: OutputSetup,
   url: string,
-  target: string,
+  key: string,
   signal: AbortSignal,
   progress: (bytes: number) => void,
 ): Promise<{ bytes: number; sha256: string; contentType: string | null }> {
-  const { idleMs, maxBytes } = setup;
+  const { idleMs, maxBytes, store } = setup;
   if (url.startsWith('data:')) {
     const m = /^data:([^;,]*)(;base64)?,(.*)$/s.exec(url);
     if (!m)
@@ -63,12 +68,12 @@ export async function download(
         PipelineFailureType.OutputUnavailable,
       );
     const data = m[2] ? Buffer.from(m[3]!, 'base64') : Buffer.from(decodeURIComponent(m[3]!));
-    await writeFile(target, data);
-    return {
-      bytes: data.length,
-      sha256: createHash('sha256').update(data).digest('hex'),
-      contentType: m[1] || null,
-    };
+    const contentType = m[1] || null;
+    try {
+      return { ...(await store.write(key, data, { contentType })), contentType };
+    } catch (error) {
+      throw storeFailure(error) ?? error;
+    }
   }
   const idle = new AbortController();
   let timer = setTimeout(() => idle.abort(new Error(`no data for ${idleMs} ms`)), idleMs);
@@ -104,7 +109,6 @@ export async function download(
         PipelineFailureType.OutputTooLarge,
       );
     }
-    const hash = createHash('sha256');
     let bytes = 0;
     const meter = new Transform({
       transform(chunk: Buffer, _enc, done) {
@@ -118,44 +122,36 @@ export async function download(
           );
           return;
         }
-        hash.update(chunk);
         clearTimeout(timer);
         timer = setTimeout(() => idle.abort(new Error(`no data for ${idleMs} ms`)), idleMs);
         progress(bytes);
         done(null, chunk);
       },
     });
-    const partial = `${target}.part`;
+    const source = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream);
+    source.once('error', (error) => meter.destroy(error));
+    source.pipe(meter);
+    const contentType = response.headers.get('content-type');
     try {
-      await pipeline(
-        Readable.fromWeb(response.body as import('node:stream/web').ReadableStream),
-        meter,
-        createWriteStream(partial),
-      );
+      return { ...(await store.write(key, meter, { contentType })), contentType };
     } catch (error) {
-      await rm(partial, { force: true });
+      source.destroy();
       if (error instanceof ApplicationFailure) throw error;
-      throw ApplicationFailure.retryable(
-        classifyNetworkError(`download ${url}`, error, idleMs).message,
-        'OutputDownloadFailed',
+      throw (
+        storeFailure(error) ??
+        ApplicationFailure.retryable(
+          classifyNetworkError(`download ${url}`, error, idleMs).message,
+          'OutputDownloadFailed',
+        )
       );
     }
-    await rename(partial, target);
-    return { bytes, sha256: hash.digest('hex'), contentType: response.headers.get('content-type') };
   } finally {
     clearTimeout(timer);
     signal.removeEventListener('abort', onAbort);
   }
 }
 
-/** True when `entry` (from an earlier attempt's heartbeat) is still on disk with its recorded size and hash. */
-export async function verified(entry: ManifestEntry, file: string): Promise<boolean> {
-  try {
-    if ((await stat(file)).size !== entry.bytes) return false;
-    const hash = createHash('sha256');
-    await pipeline(createReadStream(file), hash);
-    return hash.digest('hex') === entry.sha256;
-  } catch {
-    return false;
-  }
+/** True when `entry` (from an earlier attempt's heartbeat) is still in the store with its recorded size and hash. */
+export function verified(setup: OutputSetup, entry: ManifestEntry, key: string): Promise<boolean> {
+  return holds(setup.store, key, entry);
 }

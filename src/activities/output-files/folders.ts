@@ -1,4 +1,4 @@
-/** Where output files go: one folder per pipeline and step under OUTPUT_DIR, never outside it. */
+/** Where output files go: one folder per pipeline and step in the output store, never outside it. */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/activity';
@@ -24,14 +24,12 @@ export function folderName(name: string): string {
   return `${head}~${createHash('sha256').update(name).digest('hex').slice(0, 32)}`;
 }
 
-/** `segments` joined under `root` (OUTPUT_DIR), each mapped by folderName; asserted to stay inside it. */
-export function confined(root: string, ...segments: string[]): string {
-  const resolved = path.resolve(root, ...segments.map(folderName));
-  const rel = path.relative(root, resolved);
-  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) {
-    throw ApplicationFailure.nonRetryable(`output folder ${resolved} is not inside OUTPUT_DIR ${root}`);
-  }
-  return resolved;
+/**
+ * The store key of a folder: `segments` (pipeline id, step name) each mapped by folderName and joined with '/'.
+ * folderName never yields '/', '.' or '..', so the key stays inside the store (OUTPUT_DIR or OUTPUT_URL's prefix).
+ */
+export function folderKey(...segments: string[]): string {
+  return segments.map(folderName).join('/');
 }
 
 /** The file extension for an output URL: from a data: URI's type, else from the URL's path when plausible. */

@@ -1,7 +1,5 @@
 /** `writeManifest`: the list of a pipeline's persisted files, its status and cost, next to the files. */
-import { mkdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
-import { confined } from './folders';
+import { folderKey } from './folders';
 import type { OutputSetup } from './setup';
 
 export interface ManifestEntry {
@@ -12,20 +10,22 @@ export interface ManifestEntry {
   sourceUrl: string;
   /** path relative to the pipeline's folder */
   path: string;
+  /** the object's name in the store: its key in the bucket (OUTPUT_URL's prefix included), or its path in OUTPUT_DIR */
+  key?: string;
+  /** where it is: an `s3://bucket/key` URL, or an absolute path */
+  url?: string;
   bytes: number;
   sha256: string;
   contentType: string | null;
 }
 
-/** Write <outputDir>/<folderName(pipelineId)>/manifest.json; returns its absolute path. */
+/** Write manifest.json in the pipeline's folder of the store; returns where it is (absolute path or s3:// URL). */
 export async function writeManifest(
   setup: OutputSetup,
   pipelineId: string,
   manifest: unknown,
 ): Promise<string> {
-  const folder = confined(setup.root, pipelineId);
-  await mkdir(folder, { recursive: true });
-  const file = path.join(folder, 'manifest.json');
-  await writeFile(file, `${JSON.stringify(manifest, null, 2)}\n`);
-  return file;
+  const key = `${folderKey(pipelineId)}/manifest.json`;
+  await setup.store.write(key, `${JSON.stringify(manifest, null, 2)}\n`, { contentType: 'application/json' });
+  return setup.store.locate(key);
 }

@@ -1,13 +1,12 @@
 /**
  * `persistOutputs`: Replicate deletes API outputs after an hour, so each file of a prediction's output is copied
- * to local disk as soon as its step succeeds, heartbeating, and resumed file by file by a retried attempt.
+ * to the output store (OUTPUT_DIR or OUTPUT_URL) as soon as its step succeeds, heartbeating, and resumed file by
+ * file by a retried attempt.
  */
-import { mkdir } from 'node:fs/promises';
-import path from 'node:path';
 import { Context, heartbeat, log } from '@temporalio/activity';
 import { resolveClaims } from '../claims';
 import { download, verified } from './download';
-import { confined, extensionOf } from './folders';
+import { extensionOf, folderKey } from './folders';
 import type { ManifestEntry } from './manifest';
 import { allowedOrigin, notAllowed } from './origins';
 import type { OutputSetup } from './setup';
@@ -38,18 +37,18 @@ export function fileUrls(output: unknown): string[] {
 }
 
 /**
- * Download every file of one prediction's output into its step's folder. Every URL is checked against the allowed
- * origins before anything is fetched; the activity heartbeats every few seconds with the files done so far, and a
- * retried attempt skips those that are still on disk, verified by size and sha256.
+ * Download every file of one prediction's output into its step's folder of the store. Every URL is checked against
+ * the allowed origins before anything is fetched; the activity heartbeats every few seconds with the files done so
+ * far, and a retried attempt skips those that are still in the store, verified by size and sha256.
  */
 export async function persistOutputs(setup: OutputSetup, args: PersistArgs): Promise<ManifestEntry[]> {
-  const { allowed, allowedText, beatMs, claims, root } = setup;
+  const { allowed, allowedText, beatMs, claims, store } = setup;
   // an output kept out of band arrives as a claim reference: its files are in the stored value
   const urls = fileUrls(await resolveClaims(args.output, claims));
   for (const url of urls)
     if (!url.startsWith('data:') && !allowedOrigin(url, allowed)) throw notAllowed(url, allowedText);
-  const pipelineFolder = confined(root, args.pipelineId);
-  const folder = confined(root, args.pipelineId, args.step);
+  const stepFolder = folderKey(args.step);
+  const folder = folderKey(args.pipelineId, args.step);
   const context = Context.current();
   const prior = (context.info.heartbeatDetails as Partial<PersistHeartbeat> | undefined)?.done ?? [];
   const entries: ManifestEntry[] = [];
@@ -59,29 +58,30 @@ export async function persistOutputs(setup: OutputSetup, args: PersistArgs): Pro
   let resumed = 0;
   try {
     beat();
-    await mkdir(folder, { recursive: true });
     for (const [i, url] of urls.entries()) {
       const name = `${args.index}-${i}${extensionOf(url)}`;
-      const target = path.join(folder, name);
+      const key = `${folder}/${name}`;
       const entry: Omit<ManifestEntry, 'bytes' | 'sha256' | 'contentType'> = {
         step: args.step,
         index: args.index,
         predictionId: args.predictionId,
         sourceUrl: url.startsWith('data:') ? `${url.slice(0, 40)}...` : url,
-        path: path.relative(pipelineFolder, target),
+        path: `${stepFolder}/${name}`,
+        key: store.objectKey(key),
+        url: store.locate(key),
       };
       const before = prior.find(
         (e) =>
           e.path === entry.path && e.sourceUrl === entry.sourceUrl && e.predictionId === args.predictionId,
       );
-      if (before && (await verified(before, target))) {
-        entries.push(before);
+      if (before && (await verified(setup, before, key))) {
+        entries.push({ ...before, key: entry.key, url: entry.url }); // an older worker's heartbeat has neither
         resumed++;
         continue;
       }
       state.url = entry.sourceUrl;
       state.bytes = 0;
-      const result = await download(setup, url, target, context.cancellationSignal, (bytes) => {
+      const result = await download(setup, url, key, context.cancellationSignal, (bytes) => {
         state.bytes = bytes;
       });
       entries.push({ ...entry, ...result });

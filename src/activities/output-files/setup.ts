@@ -1,12 +1,18 @@
 /** The configuration of the output activities, and the setup they share once its defaults are applied. */
-import path from 'node:path';
 import { PERSIST_ACTIVITY } from '../../shared/pipeline';
-import { fileClaimStore, type ClaimStore } from '../claims';
+import { storeClaimStore, type ClaimStore } from '../claims';
 import { REPLICATE_DELIVERY_DOMAIN } from './origins';
+import type { OutputStore } from './store';
+import { outputStore } from './stores';
 
 export interface OutputConfig {
-  /** root folder; files go to <outputDir>/<folderName(pipelineId)>/<folderName(step)>/ */
-  outputDir: string;
+  /**
+   * where outputs live: `s3://bucket[/prefix]` (OUTPUT_URL; the S3 client from the standard AWS environment), a
+   * folder, or an OutputStore; files go to <store>/<folderName(pipelineId)>/<folderName(step)>/. Default: outputDir.
+   */
+  store?: string | OutputStore;
+  /** root folder when `store` is not given (default `outputs`) */
+  outputDir?: string;
   /**
    * origins (scheme://host[:port]) output files may be fetched from besides Replicate's delivery hosts
    * (https://replicate.delivery and its subdomains): the worker passes the API origin and OUTPUT_ALLOWED_ORIGINS
@@ -20,7 +26,7 @@ export interface OutputConfig {
   heartbeatIntervalMs?: number;
   /** redirects followed per file, each hop checked against the allowed origins (default 5) */
   maxRedirects?: number;
-  /** where outputs too large for Temporal are kept (claim checks; default `<outputDir>/.claims`) */
+  /** where outputs too large for Temporal are kept (claim checks; default `.claims/` in the store) */
   claims?: ClaimStore;
   fetch?: typeof fetch;
 }
@@ -39,18 +45,19 @@ export interface OutputSetup {
   allowed: Set<string>;
   /** every allowed origin, for messages */
   allowedText: string;
-  /** OUTPUT_DIR, absolute */
-  root: string;
+  /** where files and manifests go */
+  store: OutputStore;
 }
 
 export function outputSetup(config: OutputConfig): OutputSetup {
   const allowed = new Set((config.allowedOrigins ?? []).map((o) => new URL(o).origin));
+  const store = outputStore(config.store ?? config.outputDir ?? 'outputs');
   return {
     maxBytes: config.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES,
     idleMs: config.idleTimeoutMs ?? PERSIST_ACTIVITY.idleTimeoutMs,
     beatMs: config.heartbeatIntervalMs ?? PERSIST_ACTIVITY.heartbeatIntervalMs,
     maxRedirects: config.maxRedirects ?? 5,
-    claims: config.claims ?? fileClaimStore(path.join(config.outputDir, '.claims')),
+    claims: config.claims ?? storeClaimStore(store),
     fetch: config.fetch ?? fetch,
     allowed,
     allowedText: [
@@ -58,6 +65,6 @@ export function outputSetup(config: OutputConfig): OutputSetup {
       `https://*.${REPLICATE_DELIVERY_DOMAIN}`,
       ...allowed,
     ].join(', '),
-    root: path.resolve(config.outputDir),
+    store,
   };
 }
