@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # The worker image (also runs the webhook receiver: `node lib/webhooks/main.js`); see deploy/compose.production.yml.
 #   docker build -t replicate-temporal-worker:0.2.0 .
-# build: every dependency, compile lib/, bundle the workflow code once, bundle the health check.
+# build: every dependency, compile lib/ (with lib/health-probe.js, the health check), bundle the workflow code once.
 # runtime: production dependencies only, the compiled lib/ and the prebuilt bundle, as the non-root `node` user.
 
 FROM node:20.20.2-bookworm-slim AS build
@@ -12,9 +12,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY scripts ./scripts
 RUN npm run build \
- && npm run build:workflows \
- && npx esbuild scripts/cluster/worker-healthcheck.ts --bundle --platform=node --target=node20 \
-      --packages=external --outfile=lib/healthcheck.js
+ && npm run build:workflows
 
 FROM node:20.20.2-bookworm-slim AS runtime
 ENV NODE_ENV=production
@@ -39,8 +37,11 @@ COPY --from=build /app/lib ./lib
 RUN mkdir -p /data/outputs && chown node:node /data/outputs
 ENV WORKFLOW_BUNDLE=/app/lib/workflow-bundle.js \
     OUTPUT_DIR=/data/outputs \
+    HEALTH_PORT=8080 \
     NODE_OPTIONS=--max-old-space-size=384
+# GET /healthz (liveness) and /readyz (readiness: 503 while starting or draining) for Kubernetes probes
+EXPOSE 8080
 USER node
-# A worker of this container polls its task queue (see scripts/cluster/worker-healthcheck.ts).
-HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 CMD ["node", "lib/healthcheck.js"]
+# Ready = the worker of this container runs and polls (its /readyz on HEALTH_PORT, see src/health.ts).
+HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 CMD ["node", "lib/health-probe.js", "/readyz"]
 CMD ["node", "lib/worker.js"]

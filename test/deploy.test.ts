@@ -37,10 +37,17 @@ const services = compose.services;
 const ONE_SHOT = ['temporal-schema', 'temporal-namespace'];
 const LONG_RUNNING = Object.keys(services).filter((name) => !ONE_SHOT.includes(name));
 
-/** Environment variable names a source file reads (`env.X`, `env?.X`, `process.env.X`, `fn(env, 'X', ...)`). */
+/**
+ * Environment variable names a source file reads (`env.X`, `env?.X`, `process.env.X`, `fn(env, 'X', ...)`); for
+ * src/config.ts also Temporal's standard ones, which it reads through @temporalio/envconfig (`envProvider['X']`).
+ */
 function variablesReadBy(file: string): Set<string> {
   const source = read(file);
   const names = new Set<string>();
+  if (source.includes("from '@temporalio/envconfig'")) {
+    const envconfig = read('node_modules/@temporalio/envconfig/lib/envconfig-toml.js');
+    for (const match of envconfig.matchAll(/envProvider\['([A-Z][A-Z0-9_]*)'\]/g)) names.add(match[1]!);
+  }
   for (const match of source.matchAll(/\benv\??\.([A-Z][A-Z0-9_]*)/g)) names.add(match[1]!);
   for (const match of source.matchAll(/\(\s*env\s*,\s*['"]([A-Z][A-Z0-9_]*)['"]/g)) names.add(match[1]!);
   for (const match of source.matchAll(
@@ -207,8 +214,8 @@ describe('deploy/compose.production.yml', () => {
         'service_completed_successfully',
       );
     }
-    // the worker's health check is the image's
-    expect(services.worker!.healthcheck!.test).toEqual(['CMD', 'node', 'lib/healthcheck.js']);
+    // the worker's health check is the image's: its readiness endpoint
+    expect(services.worker!.healthcheck!.test).toEqual(['CMD', 'node', 'lib/health-probe.js', '/readyz']);
   });
 });
 
@@ -254,10 +261,8 @@ describe('Dockerfile', () => {
     expect(runs).toMatch(/npm ci\b/);
     expect(runs).toContain('npm run build ');
     expect(runs).toContain('npm run build:workflows');
-    // the health check's source exists where the build bundles it from
-    const healthSource = /esbuild (\S+)/.exec(runs)![1]!;
-    expect(existsSync(path.join(ROOT, healthSource))).toBe(true);
-    expect(runs).toContain('--outfile=lib/healthcheck.js');
+    // the health check is compiled with the rest of src/ into lib/
+    expect(existsSync(path.join(ROOT, 'src/health-probe.ts'))).toBe(true);
   });
 
   it('runs lib/worker.js as a non-root user with the prebuilt bundle and a health check', () => {
@@ -271,7 +276,12 @@ describe('Dockerfile', () => {
     expect(JSON.parse(cmd.slice(3).trim())).toEqual(['node', 'lib/worker.js']);
     expect(existsSync(path.join(ROOT, 'src/worker.ts'))).toBe(true);
     const health = runtime.lines.find((l) => l.startsWith('HEALTHCHECK'));
-    expect(health).toMatch(/CMD \["node", "lib\/healthcheck.js"\]/);
+    expect(health).toMatch(/CMD \["node", "lib\/health-probe.js", "\/readyz"\]/);
+    // the worker serves /readyz on the port the probe asks (HEALTH_PORT, read by src/config.ts)
+    const port = /HEALTH_PORT=(\d+)/.exec(runtimeText)?.[1];
+    expect(port).toBeDefined();
+    expect(readWorkerConfig({ REPLICATE_API_TOKEN: 'r8_x', HEALTH_PORT: port }).health?.port).toBe(Number(port));
+    expect(runtimeText).toContain(`EXPOSE ${port}`);
     // USER comes before CMD and HEALTHCHECK: neither runs as root
     const order = (prefix: string) => runtime.lines.findIndex((l) => l.startsWith(prefix));
     expect(order('USER')).toBeLessThan(order('CMD'));
