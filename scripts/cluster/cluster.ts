@@ -268,6 +268,48 @@ export function startWorker(layout: Layout, name: string, bundle: string): Proce
   });
 }
 
+/**
+ * Restarts one component alone, the others left running (the fleet test's faults): the Temporal server process
+ * (SIGTERM, or SIGKILL with `kill`), PostgreSQL (`pg_ctl stop -m fast`, or `immediate`: a crash) or a worker
+ * `worker-N` (SIGTERM to drain, or SIGKILL) replaced by a new process. Resolves once it serves (polls) again.
+ */
+export async function restart(layout: Layout, name: string, kill: boolean, log: Log): Promise<void> {
+  const signal = kill ? 'SIGKILL' : 'SIGTERM';
+  if (name === 'postgres') {
+    const pgBin = findPgBin();
+    stopPostgres(layout, pgBin, kill ? 'immediate' : 'fast');
+    const pg = startPostgres(layout, pgBin);
+    log(`PostgreSQL restarted (${kill ? 'immediate' : 'fast'} stop; pid ${pg.pid})`);
+    return;
+  }
+  if (name === 'temporal-server' || name === 'server') {
+    const server = readRecord(layout, 'temporal-server');
+    if (server) await stopGroup(layout, server, { signal });
+    await startServer(layout, await ensureBinaries(layout, log), log);
+    log(`Temporal server restarted (${signal})`);
+    return;
+  }
+  if (!/^worker-\d+$/.test(name))
+    throw new UsageError(`restart takes postgres, server or worker-N, got ${name}`);
+  const record = readRecord(layout, name);
+  if (record) await stopGroup(layout, record, { signal });
+  const since = Date.now();
+  const bundle = process.env.WORKFLOW_BUNDLE?.trim() || path.join(layout.runDir, 'workflow-bundle.js');
+  const started = startWorker(layout, name, bundle);
+  const connection = await until('Temporal server answering', 60_000, () => connect(frontendAddress(layout)));
+  try {
+    await until(
+      `${name} polling task queue ${taskQueueOf()}`,
+      180_000,
+      () => workersPolling(connection, namespaceOf(), taskQueueOf(), [groupMembers(started.pid)], since),
+      stillRunning(layout, started),
+    );
+  } finally {
+    await connection.close();
+  }
+  log(`${name} replaced after ${signal} (pid ${started.pid}), polling`);
+}
+
 /** Stops everything this cluster started: workers, receiver and UI, then the server, then PostgreSQL. */
 export async function down(layout: Layout, log: Log): Promise<void> {
   const records = readRecords(layout);

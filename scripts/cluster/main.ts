@@ -4,16 +4,18 @@
  * `TEMPORAL_ADDRESS=<host:port>` on a line of its own on stdout once the cluster answers.
  */
 import { ensureBinaries, ensureUiBinary } from './binaries';
-import { down, status, up } from './cluster';
+import { down, restart, status, up } from './cluster';
 import { layoutFrom, UsageError } from './layout';
 
-const USAGE = `usage: npm run cluster -- up [--workers N] [--no-ui] | down | status | build
+const USAGE = `usage: npm run cluster -- up [--workers N] [--no-ui] | down | status | build | restart NAME [--kill]
 
   up        start PostgreSQL, the Temporal server (PostgreSQL persistence and visibility), the UI, the webhook
             receiver and N workers (default 2; --workers 0 starts none); builds the binaries the first time
   down      stop everything \`up\` started (the data stays in CLUSTER_HOME)
   status    what runs
   build     only build (or find) the binaries
+  restart   restart one component, the rest left running: postgres, server or worker-N (--kill: SIGKILL, or
+            PostgreSQL's immediate stop, instead of a clean stop); returns once it serves again
 
 environment: CLUSTER_HOME (default .cluster), CLUSTER_PORT (frontend port, default 17233; the others follow it),
 TEMPORAL_SERVER_BIN / TEMPORAL_SQL_BIN / TEMPORAL_UI_BIN (binaries you have), TEMPORAL_PREBUILT_DIR (a GOBIN
@@ -76,6 +78,13 @@ async function main(argv: string[]): Promise<number> {
           : `Temporal does not answer on ${layout.host}:${layout.ports.frontend}\n`,
       );
       return lines.some((l) => l.running) ? 0 : 3;
+    }
+    case 'restart': {
+      const [name, ...flags] = rest;
+      if (name === undefined || flags.some((f) => f !== '--kill'))
+        throw new UsageError('usage: npm run cluster -- restart postgres|server|worker-N [--kill]');
+      await restart(layout, name, flags.includes('--kill'), log);
+      return 0;
     }
     case 'build': {
       const binaries = await ensureBinaries(layout, log);

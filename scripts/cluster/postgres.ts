@@ -149,9 +149,10 @@ export function startPostgres(layout: Layout, bin: string): { pid: number; start
   return { pid, started: true };
 }
 
-export function stopPostgres(layout: Layout, bin: string): boolean {
+/** `fast` rolls back open transactions and exits cleanly; `immediate` is a crash (recovery at the next start). */
+export function stopPostgres(layout: Layout, bin: string, mode: 'fast' | 'immediate' = 'fast'): boolean {
   if (!postgresPid(layout)) return false;
-  pg(layout, bin, 'pg_ctl', ['stop', '-D', layout.pgData, '-m', 'fast', '-w', '-t', '60']);
+  pg(layout, bin, 'pg_ctl', ['stop', '-D', layout.pgData, '-m', mode, '-w', '-t', '60']);
   return true;
 }
 
