@@ -35,7 +35,9 @@ async function main(): Promise<number> {
 }
 
 main().then(
-  (code) => process.exit(code),
+  // exit once stdout is flushed: a pipe takes large output (`run --json | jq` of a claim-checked value)
+  // asynchronously, and process.exit would cut it off
+  (code) => process.stdout.write('', () => process.exit(code)),
   (error: unknown) => {
     console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
     process.exit(EXIT.failed);
