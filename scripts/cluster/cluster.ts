@@ -22,11 +22,14 @@ import {
   type ProcessRecord,
 } from './processes';
 import { writeServerConfig } from './server-config';
-import { connect, ensureNamespace, frontendServing, until, workersPolling } from './temporal';
+import { connect, ensureNamespace, frontendServing, until, useClusterTls, workersPolling } from './temporal';
+import { clientTls, clientTlsEnv, clusterTls, ensureCertificates, setTlsMode } from './tls';
 
 export interface UpOptions {
   workers: number;
   ui: boolean;
+  /** the frontend serves TLS with a self-signed CA (`--tls`, CLUSTER_TLS=1) */
+  tls?: boolean;
 }
 
 type Log = (line: string) => void;
@@ -46,6 +49,12 @@ function appEnv(layout: Layout): NodeJS.ProcessEnv {
   };
   // the receiver serves webhooks; N workers cannot share one WEBHOOK_PORT
   delete env.WEBHOOK_PORT;
+  // how to reach this cluster is ours to say: no API key or TLS settings meant for another server
+  for (const key of Object.keys(env)) {
+    if (/^TEMPORAL_(TLS|API_KEY$|PROFILE$)/.test(key)) delete env[key];
+  }
+  const tls = clusterTls(layout);
+  if (tls) Object.assign(env, clientTlsEnv(tls));
   return env;
 }
 
@@ -87,7 +96,11 @@ export async function up(layout: Layout, options: UpOptions, log: Log): Promise<
   const pgBin = findPgBin();
   const binaries = await ensureBinaries(layout, log);
   const uiBinary = options.ui ? await ensureUiBinary(layout, log) : null;
-  writeServerConfig(configTemplatePath(log), layout);
+  const tls = options.tls ? ensureCertificates(layout) : null;
+  setTlsMode(layout, tls !== null);
+  useClusterTls(clientTls(tls));
+  writeServerConfig(configTemplatePath(log), layout, tls);
+  if (tls) log(`TLS on the frontend: CA ${tls.caFile}, server name ${tls.serverName}`);
 
   if (initPostgres(layout, pgBin)) log(`PostgreSQL data folder created in ${layout.pgData}`);
   const pg = startPostgres(layout, pgBin);
@@ -157,6 +170,7 @@ async function startUi(layout: Layout, binary: string, log: Log): Promise<void> 
         `defaultNamespace: ${namespaceOf()}`,
         'disableNewsFetch: true',
         'notifyOnNewVersion: false',
+        ...uiTls(layout),
         'cors:',
         '  cookieInsecure: true',
         '',
@@ -181,6 +195,11 @@ async function startUi(layout: Layout, binary: string, log: Log): Promise<void> 
     stillRunning(layout, record!),
   );
   log(`Temporal UI on ${url}`);
+}
+
+function uiTls(layout: Layout): string[] {
+  const tls = clusterTls(layout);
+  return tls ? ['tls:', `  caFile: ${tls.caFile}`, `  serverName: ${tls.serverName}`] : [];
 }
 
 async function startReceiver(layout: Layout, log: Log): Promise<void> {

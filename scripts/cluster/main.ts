@@ -6,11 +6,15 @@
 import { ensureBinaries, ensureUiBinary } from './binaries';
 import { down, restart, status, up } from './cluster';
 import { layoutFrom, UsageError } from './layout';
+import { useClusterTls } from './temporal';
+import { clientTls, clientTlsEnv, clusterTls } from './tls';
 
-const USAGE = `usage: npm run cluster -- up [--workers N] [--no-ui] | down | status | build | restart NAME [--kill]
+const USAGE = `usage: npm run cluster -- up [--workers N] [--no-ui] [--tls] | down | status | build | restart NAME [--kill]
 
   up        start PostgreSQL, the Temporal server (PostgreSQL persistence and visibility), the UI, the webhook
-            receiver and N workers (default 2; --workers 0 starts none); builds the binaries the first time
+            receiver and N workers (default 2; --workers 0 starts none); builds the binaries the first time;
+            --tls (or CLUSTER_TLS=1): the frontend serves TLS with a self-signed CA (made by openssl in
+            CLUSTER_HOME/tls); up then also prints TEMPORAL_TLS_SERVER_CA_CERT_PATH and TEMPORAL_TLS_SERVER_NAME
   down      stop everything \`up\` started (the data stays in CLUSTER_HOME)
   status    what runs
   build     only build (or find) the binaries
@@ -27,7 +31,11 @@ const log = (line: string): void => {
 };
 
 function parseUp(args: string[]): { workers: number; ui: boolean } {
-  const options = { workers: 2, ui: process.env.CLUSTER_UI !== 'off' };
+  const options = {
+    workers: 2,
+    ui: process.env.CLUSTER_UI !== 'off',
+    tls: /^(1|true|on)$/i.test(process.env.CLUSTER_TLS?.trim() ?? ''),
+  };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     const [flag, inline] = arg.split('=', 2) as [string, string | undefined];
@@ -40,6 +48,8 @@ function parseUp(args: string[]): { workers: number; ui: boolean } {
       options.workers = n;
     } else if (arg === '--no-ui') {
       options.ui = false;
+    } else if (arg === '--tls') {
+      options.tls = true;
     } else {
       throw new UsageError(`unknown option ${arg} for up`);
     }
@@ -54,10 +64,15 @@ async function main(argv: string[]): Promise<number> {
     return command === undefined ? 2 : 0;
   }
   const layout = layoutFrom();
+  useClusterTls(clientTls(clusterTls(layout))); // a cluster brought up with --tls: its CA
   switch (command) {
     case 'up': {
       const address = await up(layout, parseUp(rest), log);
       process.stdout.write(`TEMPORAL_ADDRESS=${address}\n`);
+      const tls = clusterTls(layout);
+      for (const [name, value] of Object.entries(tls ? clientTlsEnv(tls) : {})) {
+        process.stdout.write(`${name}=${value}\n`);
+      }
       return 0;
     }
     case 'down':

@@ -36,13 +36,21 @@ export async function until<T>(
   }
 }
 
-export async function connect(address: string): Promise<Connection> {
-  return Connection.connect({ address, connectTimeout: '2s' });
+type Tls = NonNullable<Parameters<typeof Connection.connect>[0]>['tls'];
+let clusterTls: Tls;
+
+/** TLS for every connection made here to the cluster (`up --tls`: our CA and server name); undefined = plaintext. */
+export function useClusterTls(tls: Tls): void {
+  clusterTls = tls;
+}
+
+export async function connect(address: string, tls: Tls = clusterTls): Promise<Connection> {
+  return Connection.connect({ address, connectTimeout: '2s', ...(tls ? { tls } : {}) });
 }
 
 /** The frontend answers and says the four services are serving (its health check covers history and matching). */
-export async function frontendServing(address: string): Promise<void> {
-  const connection = await connect(address);
+export async function frontendServing(address: string, tls: Tls = clusterTls): Promise<void> {
+  const connection = await connect(address, tls);
   try {
     const health = await connection.healthService.check({
       service: 'temporal.api.workflowservice.v1.WorkflowService',

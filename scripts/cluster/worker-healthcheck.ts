@@ -10,7 +10,7 @@ import { connect, recentPollers } from './temporal';
 
 export async function workerOfHostPolls(host = hostname(), windowMs = 150_000): Promise<string | null> {
   const config = readTemporalConfig();
-  const connection = await connect(config.address);
+  const connection = await connect(config.address, config.tls);
   try {
     const pollers = await recentPollers(
       connection,
