@@ -1,5 +1,5 @@
 /** Small shared pieces of the benchmark harness: seeded random numbers, percentiles, /proc sampling, histories. */
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import type { WorkflowHandle } from '@temporalio/client';
 import { mulberry32 } from '../../simulator/http';
 
@@ -175,4 +175,81 @@ export function historyStats(events: HistoryEvent[]): HistoryStats {
     closedAt: closing ? tsMs(closing.eventTime) : undefined,
     startedAt: tsMs(events[0]?.eventTime),
   };
+}
+
+// ------------------------------------------------------------------ a set of processes (a server and its database)
+
+/** Pids whose parent is `ppid` (PostgreSQL's backends and auxiliary processes under its postmaster). */
+export function childrenOf(ppid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === ppid) out.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** Proportional set size (shared pages split between their users), else RSS, in MB. */
+function pssMb(pid: number): number | undefined {
+  try {
+    const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    const kb = /^Pss:\s+(\d+)/m.exec(rollup)?.[1];
+    if (kb !== undefined) return Number(kb) / 1024;
+  } catch {
+    // not readable: fall back to RSS
+  }
+  return readProc(pid)?.rssMb;
+}
+
+/**
+ * Samples a changing set of processes (`pids()` is asked afresh every time): CPU seconds of the set over the window
+ * (a process first seen later counts whole: it started within the window) and the peak of their summed memory,
+ * PSS so that PostgreSQL's shared buffers count once. A process that exits loses its last < `everyMs` of CPU.
+ */
+export class ProcSetSampler {
+  private timer: NodeJS.Timeout | undefined;
+  private readonly base = new Map<number, number>();
+  private readonly last = new Map<number, number>();
+  private peakMb = 0;
+  private maxProcesses = 0;
+
+  constructor(
+    private readonly pids: () => number[],
+    everyMs = 500,
+  ) {
+    for (const pid of pids()) {
+      const s = readProc(pid);
+      if (s) this.base.set(pid, s.cpuSeconds);
+    }
+    this.sample();
+    this.timer = setInterval(() => this.sample(), everyMs);
+    this.timer.unref();
+  }
+
+  private sample(): void {
+    let mb = 0;
+    const live = this.pids();
+    for (const pid of live) {
+      const s = readProc(pid);
+      if (!s) continue;
+      if (!this.base.has(pid)) this.base.set(pid, 0);
+      this.last.set(pid, s.cpuSeconds);
+      mb += pssMb(pid) ?? 0;
+    }
+    this.peakMb = Math.max(this.peakMb, mb);
+    this.maxProcesses = Math.max(this.maxProcesses, live.length);
+  }
+
+  stop(): { cpuSeconds: number; peakMemoryMb: number; maxProcesses: number } {
+    this.sample();
+    clearInterval(this.timer);
+    let cpu = 0;
+    for (const [pid, last] of this.last) cpu += last - (this.base.get(pid) ?? 0);
+    return { cpuSeconds: cpu, peakMemoryMb: this.peakMb, maxProcesses: this.maxProcesses };
+  }
 }

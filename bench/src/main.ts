@@ -1,11 +1,13 @@
 /**
  * (Over 400 lines on purpose: the three scenarios' shared runner and reporting; the scenarios live beside it.)
  * `npm run bench -- [--size N] [--scenario compare|scale|tune|all] [--time-factor F] [--out FILE] [--seed S]
- *   [--tune JSON] [--max-minutes M]`
+ *   [--tune JSON] [--max-minutes M] [--server dev|cluster]`
  *
  * Everything runs on 127.0.0.1: the Replicate simulator in this process, a Temporal dev server child process,
  * workers in-process (compare) or as one child process (scale, tune). Writes bench/results/<date>-<scenario>.json
- * (or --out) plus an SVG chart next to it, and prints a table. The dev server fires timers with ~1 s granularity,
+ * (or --out) plus an SVG chart next to it, and prints a table. `--scenario scale --server cluster` runs one step
+ * (default 2,000 in flight) with two worker processes on the dev server, then the same on the native cluster
+ * (scripts/cluster: PostgreSQL persistence and visibility), and writes <date>-scale-cluster.json. The dev server fires timers with ~1 s granularity,
  * which dominates polling lag at small time factors.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -13,6 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runCompare, type ClassSummary, type CompareResult } from './compare';
+import { startClusterEnv, type ServerPids } from './cluster';
 import { startBenchEnv, type BenchEnv } from './env';
 import { roundAll } from './lib';
 import { runScaleStep, spawnWorker, WORKER_ENTRY_BENCH, type ScaleStep } from './scale';
@@ -44,10 +47,12 @@ export interface Options {
   seed: number;
   tunings: Tuning[];
   maxMinutes: number;
+  /** `cluster`: the scale step on the dev server and on the native cluster, two workers each */
+  server: 'dev' | 'cluster';
 }
 
 const USAGE =
-  'usage: npm run bench -- [--size N] [--scenario compare|scale|tune|all] [--time-factor F] [--out FILE] [--seed S] [--tune JSON] [--max-minutes M]';
+  'usage: npm run bench -- [--size N] [--scenario compare|scale|tune|all] [--time-factor F] [--out FILE] [--seed S] [--tune JSON] [--max-minutes M] [--server dev|cluster]';
 
 export function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
@@ -62,6 +67,7 @@ export function parseOptions(argv: string[]): Options {
       seed: { type: 'string', default: '42' },
       tune: { type: 'string' },
       'max-minutes': { type: 'string', default: '60' },
+      server: { type: 'string', default: 'dev' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -87,6 +93,10 @@ export function parseOptions(argv: string[]): Options {
   const size = num('size', values.size, 1, 5_000);
   if (size !== undefined && !Number.isInteger(size)) throw new Error('--size must be an integer');
   if (values.out && scenarios.length > 1) throw new Error('--out needs a single --scenario');
+  if (values.server !== 'dev' && values.server !== 'cluster')
+    throw new Error('--server must be dev or cluster');
+  if (values.server === 'cluster' && scenario !== 'scale')
+    throw new Error('--server cluster goes with --scenario scale');
   return {
     scenarios,
     size,
@@ -98,6 +108,7 @@ export function parseOptions(argv: string[]): Options {
         ? DEFAULT_TUNINGS
         : [{}, ...values.tune.split(';').map((t) => parseTuning(t))],
     maxMinutes: num('max-minutes', values['max-minutes'], 1, 600)!,
+    server: values.server,
   };
 }
 
@@ -151,6 +162,84 @@ async function scenarioScale(env: BenchEnv, o: Options): Promise<ScaleResult> {
     await worker.stop();
   }
   return result;
+}
+
+interface ScaleServersResult {
+  scenario: 'scale';
+  server: 'cluster';
+  size: number;
+  timeFactor: number;
+  seed: number;
+  workers: number;
+  tuning: Tuning;
+  runs: Array<{ server: 'dev' | 'cluster'; workerStartupMs: number[]; step: ScaleStep }>;
+}
+
+const CLUSTER_WORKERS = 2;
+
+/**
+ * The same step on the dev server and then on the native cluster, each with CLUSTER_WORKERS fresh worker
+ * processes on one task queue; the cluster is brought up (and down) inside the run, so the dev server's numbers
+ * are not taken while PostgreSQL idles beside it.
+ */
+async function scenarioScaleServers(env: BenchEnv, o: Options): Promise<ScaleServersResult> {
+  const size = o.size ?? 2_000;
+  const timeFactor = o.timeFactor ?? 0.5;
+  const result: ScaleServersResult = {
+    scenario: 'scale',
+    server: 'cluster',
+    size,
+    timeFactor,
+    seed: o.seed,
+    workers: CLUSTER_WORKERS,
+    tuning: SCALE_TUNING,
+    runs: [],
+  };
+  for (const server of ['dev', 'cluster'] as const) {
+    let target = env;
+    let serverPids: ServerPids | undefined;
+    if (server === 'cluster') ({ env: target, pids: serverPids } = await startClusterEnv(env, log));
+    try {
+      const taskQueue = `bench-scale-${server}-${Date.now().toString(36)}`;
+      const workers = [];
+      try {
+        for (let i = 0; i < CLUSTER_WORKERS; i++) {
+          workers.push(await spawnWorker(target, WORKER_ENTRY_BENCH, SCALE_TUNING, log, taskQueue));
+        }
+        log(`scale on the ${server === 'dev' ? 'dev server' : 'cluster'}: ${size} in flight`);
+        const step = await runScaleStep(target, workers, {
+          size,
+          timeFactor,
+          seed: o.seed,
+          log,
+          ...(serverPids ? { serverPids } : {}),
+        });
+        result.runs.push({ server, workerStartupMs: workers.map((w) => w.startupMs), step });
+      } finally {
+        await Promise.all(workers.map((w) => w.stop()));
+      }
+    } finally {
+      if (target !== env) await target.close();
+    }
+  }
+  return result;
+}
+
+function printServers(r: ScaleServersResult): void {
+  console.log(
+    '\nserver side (CPU seconds; memory: peak RSS, PostgreSQL as the peak of its processes summed PSS)',
+  );
+  for (const { server, step } of r.runs) {
+    const t = step.server?.temporal;
+    const pg = step.server?.postgres;
+    console.log(
+      `  ${server.padEnd(8)} temporal ${t?.cpuSeconds.toFixed(1) ?? '-'} s / ${t?.peakMemoryMb.toFixed(0) ?? '-'} MB` +
+        (pg
+          ? `, postgres ${pg.cpuSeconds.toFixed(1)} s / ${pg.peakMemoryMb.toFixed(0)} MB (${pg.maxProcesses} processes)`
+          : '') +
+        `, workers ${step.worker.cpuSeconds.toFixed(1)} s, largest ${step.worker.vmHwmMb.toFixed(0)} MB`,
+    );
+  }
 }
 
 const SHORT: Record<string, string> = {
@@ -369,7 +458,10 @@ function printSteps(title: string, rows: Array<{ label: string; step: ScaleStep 
         pad(s.historyEvents.p50, 10),
         pad(s.worker.cpuSeconds.toFixed(1), 7),
         pad(s.worker.cpuPercentOfOneCore.toFixed(0), 6),
-        pad(s.devServer ? s.devServer.cpuSeconds.toFixed(1) : '-', 7),
+        pad(
+          s.server ? s.server.cpuSeconds.toFixed(1) : s.devServer ? s.devServer.cpuSeconds.toFixed(1) : '-',
+          7,
+        ),
         pad(s.worker.peakRssMb.toFixed(0), 7),
         pad(s.worker.vmHwmMb.toFixed(0), 7),
         pad(s.workflowTasksPerSecond.toFixed(1), 7),
@@ -445,14 +537,14 @@ function stepsSvg(title: string, rows: Array<{ label: string; step: ScaleStep }>
 
 // ------------------------------------------------------------------ main
 
-function outPaths(o: Options, scenario: Scenario): { json: string; svg: string } {
+function outPaths(o: Options, scenario: string): { json: string; svg: string } {
   const json =
     o.out ??
     path.resolve(__dirname, '..', 'results', `${new Date().toISOString().slice(0, 10)}-${scenario}.json`);
   return { json, svg: json.replace(/\.json$/, '') + '.svg' };
 }
 
-function write(o: Options, scenario: Scenario, result: object, svg: string): void {
+function write(o: Options, scenario: string, result: object, svg: string): void {
   const { json, svg: svgPath } = outPaths(o, scenario);
   mkdirSync(path.dirname(json), { recursive: true });
   const meta = {
@@ -490,6 +582,20 @@ export async function main(argv: string[]): Promise<number> {
         printCompare(r);
         printTargets(targets);
         write(o, scenario, { ...r, runtimeMs: Date.now() - s0, targets }, compareSvg(r));
+      } else if (scenario === 'scale' && o.server === 'cluster') {
+        const r = await scenarioScaleServers(env, o);
+        const rows = r.runs.map((x) => ({ label: `${x.server} ${x.step.size}`, step: x.step }));
+        printSteps(
+          `scale: ${r.workers} worker processes, dev server vs cluster, polling only, time factor ${r.timeFactor}`,
+          rows,
+        );
+        printServers(r);
+        write(
+          o,
+          'scale-cluster',
+          { ...r, runtimeMs: Date.now() - s0 },
+          stepsSvg(`scale: dev server vs cluster, ${r.workers} workers`, rows),
+        );
       } else if (scenario === 'scale') {
         const r = await scenarioScale(env, o);
         const targets = scaleTargets(r);

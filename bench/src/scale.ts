@@ -10,7 +10,16 @@ import path from 'node:path';
 import { runPrediction } from '../../src/workflows';
 import { makeSpecs, registerModels, scaledPolling } from './compare';
 import { callsById, simTimes, type BenchEnv } from './env';
-import { historyStats, mapLimit, percentiles, ProcSampler, sleep, type Percentiles } from './lib';
+import type { ServerPids } from './cluster';
+import {
+  historyStats,
+  mapLimit,
+  percentiles,
+  ProcSampler,
+  ProcSetSampler,
+  sleep,
+  type Percentiles,
+} from './lib';
 import type { Tuning } from './worker';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -24,14 +33,14 @@ export interface WorkerProcess {
   stop(): Promise<void>;
 }
 
-/** Spawns `node --import tsx <entry>` and waits (≤ 180 s) until it polls. */
+/** Spawns `node --import tsx <entry>` and waits (≤ 180 s) until it polls (a fresh task queue unless given). */
 export async function spawnWorker(
   env: BenchEnv,
   entry: string,
   tuning: Tuning,
   log: (line: string) => void,
+  taskQueue = `bench-scale-${randomBytes(4).toString('hex')}`,
 ): Promise<WorkerProcess> {
-  const taskQueue = `bench-scale-${randomBytes(4).toString('hex')}`;
   let bundleEnv: Record<string, string> = {};
   if (tuning.prebuiltBundle) {
     const file = path.join(env.workDir, 'workflow-bundle.js');
@@ -56,7 +65,7 @@ export async function spawnWorker(
       ...bundleEnv,
     },
   });
-  const logFile = createWriteStream(path.join(env.workDir, `worker-${taskQueue}.log`));
+  const logFile = createWriteStream(path.join(env.workDir, `worker-${taskQueue}-${child.pid}.log`));
   child.stderr?.pipe(logFile);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const ready = new Promise<void>((resolve, reject) => {
@@ -121,24 +130,49 @@ export interface ScaleStep {
     vmHwmMb: number;
     endRssMb: number;
   };
+  /** with several workers: each one's CPU and memory (`worker` sums their CPU and shows the largest memory) */
+  workers?: Array<{ pid: number; cpuSeconds: number; peakRssMb: number; vmHwmMb: number }>;
   /** the Temporal dev server process over the same window (it shares the 2 cores) */
   devServer: { cpuSeconds: number; peakRssMb: number } | null;
+  /** the server side over the same window: the Temporal server process and, on the cluster, PostgreSQL */
+  server?: {
+    temporal: { cpuSeconds: number; peakMemoryMb: number };
+    postgres: { cpuSeconds: number; peakMemoryMb: number; maxProcesses: number } | null;
+    cpuSeconds: number;
+  };
   errors: string[];
 }
 
-/** One step: start N, wait (bounded) until none is running, then read every history. */
+/**
+ * One step: start N, wait (bounded) until none is running, then read every history. `workers` share one task
+ * queue; `serverPids` (default: the dev server's pid) are the processes whose CPU and memory count as the server's.
+ */
 export async function runScaleStep(
   env: BenchEnv,
-  worker: WorkerProcess,
-  options: { size: number; timeFactor: number; seed: number; log: (line: string) => void },
+  workers: WorkerProcess | WorkerProcess[],
+  options: {
+    size: number;
+    timeFactor: number;
+    seed: number;
+    log: (line: string) => void;
+    serverPids?: ServerPids;
+  },
 ): Promise<ScaleStep> {
   const { size, timeFactor, seed, log } = options;
+  const fleet = Array.isArray(workers) ? workers : [workers];
+  const worker = fleet[0]!;
   const tag = `s${size}-${randomBytes(3).toString('hex')}`;
   const specs = makeSpecs(size, timeFactor, seed, `bench-${tag}`);
   registerModels(env, specs);
   const polling = scaledPolling(timeFactor);
-  const sampler = new ProcSampler(worker.pid);
+  const samplers = fleet.map((w) => new ProcSampler(w.pid));
   const serverSampler = env.server.pid === undefined ? undefined : new ProcSampler(env.server.pid);
+  const serverPids: ServerPids = options.serverPids ?? {
+    server: () => (env.server.pid === undefined ? [] : [env.server.pid]),
+    database: () => [],
+  };
+  const temporalSampler = new ProcSetSampler(serverPids.server);
+  const databaseSampler = options.serverPids ? new ProcSetSampler(serverPids.database) : undefined;
   const t0 = Date.now();
   const errors: string[] = [];
   const ids = specs.map((s) => `bench-${tag}-${s.index}`);
@@ -184,8 +218,16 @@ export async function runScaleStep(
     if (startsDone && running === 0) break;
   }
   await starting;
-  const proc = sampler.stop();
+  const procs = samplers.map((sampler) => sampler.stop());
+  const proc = {
+    cpuSeconds: procs.reduce((sum, p) => sum + p.cpuSeconds, 0),
+    peakRssMb: Math.max(...procs.map((p) => p.peakRssMb)),
+    vmHwmMb: Math.max(...procs.map((p) => p.vmHwmMb)),
+    endRssMb: Math.max(...procs.map((p) => p.endRssMb)),
+  };
   const serverProc = serverSampler?.stop();
+  const temporalProc = temporalSampler.stop();
+  const databaseProc = databaseSampler?.stop() ?? null;
   const wallToDrain = Date.now() - t0;
 
   const calls = callsById(env.sim);
@@ -271,7 +313,18 @@ export async function runScaleStep(
     workflowTaskFailures: wftFailures,
     activityTimeouts,
     worker: { ...proc, cpuPercentOfOneCore: (100 * proc.cpuSeconds) / (wallToDrain / 1000) },
-    devServer: serverProc ? { cpuSeconds: serverProc.cpuSeconds, peakRssMb: serverProc.peakRssMb } : null,
+    ...(fleet.length > 1
+      ? { workers: fleet.map((w, i) => ({ pid: w.pid, ...procs[i]!, endRssMb: undefined })) }
+      : {}),
+    devServer:
+      serverProc && !options.serverPids
+        ? { cpuSeconds: serverProc.cpuSeconds, peakRssMb: serverProc.peakRssMb }
+        : null,
+    server: {
+      temporal: { cpuSeconds: temporalProc.cpuSeconds, peakMemoryMb: temporalProc.peakMemoryMb },
+      postgres: databaseProc,
+      cpuSeconds: temporalProc.cpuSeconds + (databaseProc?.cpuSeconds ?? 0),
+    },
     errors,
   };
 }
