@@ -280,7 +280,9 @@ describe('Dockerfile', () => {
     // the worker serves /readyz on the port the probe asks (HEALTH_PORT, read by src/config.ts)
     const port = /HEALTH_PORT=(\d+)/.exec(runtimeText)?.[1];
     expect(port).toBeDefined();
-    expect(readWorkerConfig({ REPLICATE_API_TOKEN: 'r8_x', HEALTH_PORT: port }).health?.port).toBe(Number(port));
+    expect(readWorkerConfig({ REPLICATE_API_TOKEN: 'r8_x', HEALTH_PORT: port }).health?.port).toBe(
+      Number(port),
+    );
     expect(runtimeText).toContain(`EXPOSE ${port}`);
     // USER comes before CMD and HEALTHCHECK: neither runs as root
     const order = (prefix: string) => runtime.lines.findIndex((l) => l.startsWith(prefix));
