@@ -14,7 +14,8 @@ import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ReplicateSimulator } from '../../simulator';
 import { isPortFree } from '../../src/dev/dev-server';
-import { layoutFrom, portsFrom, type Layout } from '../../scripts/cluster/layout';
+import { freeClusterPort } from './ports';
+import { layoutFrom, type Layout } from '../../scripts/cluster/layout';
 import { postgresPid } from '../../scripts/cluster/postgres';
 import { ourProcesses, readRecords } from '../../scripts/cluster/processes';
 import { until } from '../../scripts/cluster/temporal';
@@ -30,28 +31,6 @@ let home: string;
 let layout: Layout;
 let env: NodeJS.ProcessEnv;
 let address: string;
-
-/** A frontend port whose derived ports (server, PostgreSQL, UI, receiver) are all free now. */
-async function freeClusterPort(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    // below Linux's ephemeral range (32768-60999), where outgoing connections could take a port meanwhile
-    const base = 20_000 + Math.floor(Math.random() * 220) * 50;
-    const p = portsFrom(base);
-    const all = [
-      p.frontend,
-      p.frontendHttp,
-      p.history,
-      p.matching,
-      p.worker,
-      ...Object.values(p.membership),
-      p.postgres,
-      p.webhooks,
-      p.ui,
-    ];
-    if ((await Promise.all(all.map((port) => isPortFree(port)))).every(Boolean)) return base;
-  }
-  throw new Error('no free port range for the cluster');
-}
 
 async function cluster(...args: string[]): Promise<{ stdout: string; stderr: string }> {
   return run('npm', ['run', '-s', 'cluster', '--', ...args], {
@@ -116,7 +95,7 @@ beforeAll(async () => {
   env = {
     ...process.env,
     CLUSTER_HOME: home,
-    CLUSTER_PORT: String(await freeClusterPort()),
+    CLUSTER_PORT: String(await freeClusterPort(20_000, 110)),
     REPLICATE_API_TOKEN: TOKEN,
     REPLICATE_BASE_URL: baseUrl,
     OUTPUT_DIR: path.join(home, 'outputs'),

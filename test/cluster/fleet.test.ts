@@ -17,10 +17,10 @@ import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ReplicateSimulator } from '../../simulator';
-import { isPortFree } from '../../src/dev/dev-server';
+import { freeClusterPort } from './ports';
 import { pipelineOutcome, type PipelineSummary } from '../../src/client/pipeline';
 import type { runPipeline } from '../../src/workflows';
-import { layoutFrom, portsFrom, type Layout } from '../../scripts/cluster/layout';
+import { layoutFrom, type Layout } from '../../scripts/cluster/layout';
 import { ourProcesses } from '../../scripts/cluster/processes';
 import { until } from '../../scripts/cluster/temporal';
 import { emptyCounters } from '../../scripts/chaos/chaos-loop';
@@ -45,17 +45,6 @@ let env: NodeJS.ProcessEnv;
 let address: string;
 let connection: Connection | undefined;
 let passed = false;
-
-async function freeClusterPort(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 220) * 50;
-    const p = portsFrom(base);
-    const all = [p.frontend, p.frontendHttp, p.history, p.matching, p.worker, p.postgres, p.webhooks, p.ui];
-    if ((await Promise.all([...all, ...Object.values(p.membership)].map(isPortFree))).every(Boolean))
-      return base;
-  }
-  throw new Error('no free port range for the cluster');
-}
 
 /** `npm run <script> -- args` without npm: node with tsx, as the script does (one process less per call) */
 function tsx(entry: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}) {
@@ -82,7 +71,7 @@ beforeAll(async () => {
   env = {
     ...process.env,
     CLUSTER_HOME: home,
-    CLUSTER_PORT: String(await freeClusterPort()),
+    CLUSTER_PORT: String(await freeClusterPort(25_500, 100)),
     CLUSTER_UI: 'off',
     REPLICATE_API_TOKEN: TOKEN,
     REPLICATE_BASE_URL: baseUrl,

@@ -13,8 +13,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ReplicateSimulator } from '../../simulator';
-import { isPortFree } from '../../src/dev/dev-server';
-import { layoutFrom, portsFrom, type Layout } from '../../scripts/cluster/layout';
+import { freeClusterPort } from './ports';
+import { layoutFrom, type Layout } from '../../scripts/cluster/layout';
 import { ourProcesses } from '../../scripts/cluster/processes';
 
 const run = promisify(execFile);
@@ -26,26 +26,6 @@ let home: string;
 let layout: Layout;
 let env: NodeJS.ProcessEnv;
 let printed: Record<string, string>;
-
-/** A frontend port in 31000-32550 (cluster.test.ts takes 20000-30950) whose derived ports are free now. */
-async function freeClusterPort(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 31_000 + Math.floor(Math.random() * 32) * 50;
-    const p = portsFrom(base);
-    const all = [
-      p.frontend,
-      p.frontendHttp,
-      p.history,
-      p.matching,
-      p.worker,
-      ...Object.values(p.membership),
-      p.postgres,
-      p.webhooks,
-    ];
-    if ((await Promise.all(all.map((port) => isPortFree(port)))).every(Boolean)) return base;
-  }
-  throw new Error('no free port range for the TLS cluster');
-}
 
 function cluster(...args: string[]): Promise<{ stdout: string; stderr: string }> {
   return run('npm', ['run', '-s', 'cluster', '--', ...args], { cwd: ROOT, env, maxBuffer: 16 * 1024 * 1024 });
@@ -76,7 +56,7 @@ beforeAll(async () => {
   env = {
     ...process.env,
     CLUSTER_HOME: home,
-    CLUSTER_PORT: String(await freeClusterPort()),
+    CLUSTER_PORT: String(await freeClusterPort(31_000, 32)),
     REPLICATE_API_TOKEN: TOKEN,
     REPLICATE_BASE_URL: baseUrl,
     OUTPUT_DIR: path.join(home, 'outputs'),
