@@ -67,7 +67,7 @@ export async function startS3Server(): Promise<S3Server> {
     AWS_REGION: 'us-east-1',
     AWS_ENDPOINT_URL_S3: endpoint,
   };
-  const client = s3ClientFromEnv(env);
+  const client = await s3ClientFromEnv(env);
   return {
     endpoint,
     env,

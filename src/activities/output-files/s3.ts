@@ -6,8 +6,7 @@
  * AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL for S3-compatible servers (path-style addressing then).
  */
 import type { Readable } from 'node:stream';
-import { GetObjectCommand, HeadObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import type { S3Location } from './output-url';
 import { asReadable, hashing, keySegments, OutputStoreError, type OutputStore } from './store';
 
@@ -22,8 +21,14 @@ export interface S3StoreOptions {
   queueSize?: number;
 }
 
+/**
+ * The AWS SDK, loaded on first use: it adds start-up time to every process (the CLI, each worker) that imports
+ * this module, and only a store with OUTPUT_URL needs it.
+ */
+const sdk = () => import('@aws-sdk/client-s3');
+
 /** The S3 client for the standard AWS environment variables; path-style addressing when an endpoint is given. */
-export function s3ClientFromEnv(env: NodeJS.ProcessEnv = process.env): S3Client {
+export async function s3ClientFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<S3Client> {
   // The SDK warns on Node < 22 that *later* releases will need it; the pinned release supports our Node (>= 20.3),
   // so the warning says nothing about this process. Set the variable to 'false' to see it anyway.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -46,6 +51,7 @@ export function s3ClientFromEnv(env: NodeJS.ProcessEnv = process.env): S3Client 
         }
       : {}),
   };
+  const { S3Client } = await sdk();
   return new S3Client(config);
 }
 
@@ -56,7 +62,9 @@ const notFound = (error: unknown): boolean => {
 
 export function s3OutputStore(location: S3Location, options: S3StoreOptions = {}): OutputStore {
   const { bucket, prefix } = location;
-  const client = options.client ?? s3ClientFromEnv(options.env);
+  let clientPromise: Promise<S3Client> | undefined;
+  const s3 = () =>
+    (clientPromise ??= options.client ? Promise.resolve(options.client) : s3ClientFromEnv(options.env));
   const fullKey = (key: string) => [...(prefix ? [prefix] : []), ...keySegments(key)].join('/');
   const url = (key: string) => `s3://${bucket}/${fullKey(key)}`;
   const failed = (what: string, key: string, error: unknown) => {
@@ -68,6 +76,7 @@ export function s3OutputStore(location: S3Location, options: S3StoreOptions = {}
     objectKey: fullKey,
     locate: url,
     async write(key, body, { contentType } = {}) {
+      const [client, { Upload }] = await Promise.all([s3(), import('@aws-sdk/lib-storage')]);
       const source = asReadable(body);
       const { meter, result } = hashing();
       let sourceError: unknown;
@@ -100,6 +109,7 @@ export function s3OutputStore(location: S3Location, options: S3StoreOptions = {}
     },
     async size(key) {
       try {
+        const [client, { HeadObjectCommand }] = await Promise.all([s3(), sdk()]);
         const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: fullKey(key) }));
         return head.ContentLength ?? null;
       } catch (error) {
@@ -109,6 +119,7 @@ export function s3OutputStore(location: S3Location, options: S3StoreOptions = {}
     },
     async read(key) {
       try {
+        const [client, { GetObjectCommand }] = await Promise.all([s3(), sdk()]);
         const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: fullKey(key) }));
         return (got.Body as Readable | undefined) ?? null;
       } catch (error) {
