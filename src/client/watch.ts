@@ -49,7 +49,13 @@ export async function* pollUntilClosed<T>(
     while (!stop.signal.aborted) {
       const wasClosed = await closed(); // asked before the read, so that read sees the final state
       if (stop.signal.aborted) return;
-      const value = await cancelable(read).catch(() => null);
+      let value = await cancelable(read).catch(() => null);
+      // Once the run has closed, its final state is worth a few more tries: a closed run's query is answered by
+      // replaying its whole history, which a busy worker may not finish within one read's deadline.
+      for (let retry = 0; wasClosed && value === null && retry < 3 && !stop.signal.aborted; retry++) {
+        await pause(intervalMs, stop.signal);
+        value = await cancelable(read).catch(() => null);
+      }
       if (stop.signal.aborted) return;
       if (value !== null) {
         yield value;
