@@ -61,16 +61,24 @@ export async function predict(
  * The run's state every `intervalMs` (the same state may repeat; reads that fail, e.g. while no worker polls,
  * are skipped) until the job reaches a terminal status (yielded last) or the run closes.
  */
-export function watchPrediction(
+export async function* watchPrediction(
   handle: PredictionHandle,
   options: WatchOptions = {},
-): AsyncIterable<PredictionState> {
-  return pollUntilClosed(
-    handle,
-    () => predictionState(handle),
-    (state) => state.status !== 'creating' && isTerminal(state.status),
-    options,
-  );
+): AsyncGenerator<PredictionState, void, undefined> {
+  const terminal = (state: PredictionState) => state.status !== 'creating' && isTerminal(state.status);
+  let last: PredictionState | undefined;
+  for await (const state of pollUntilClosed(handle, () => predictionState(handle), terminal, options)) {
+    last = state;
+    yield state;
+  }
+  if (last === undefined || terminal(last) || options.signal?.aborted) return;
+  // The run closed but its query did not answer (a closed run's query needs a worker to replay it): the
+  // outcome, read from the history, says how the job ended.
+  const outcome = await predictionOutcome(handle).catch(() => null);
+  const status = outcome?.status;
+  if (status === 'succeeded' || status === 'failed' || status === 'canceled' || status === 'aborted') {
+    yield { ...last, status, predictionId: outcome?.predictionId ?? last.predictionId };
+  }
 }
 
 /**
