@@ -1,9 +1,9 @@
 /**
  * The worker's log output: what the workflows and activities log (creations, status changes, failed attempts),
  * without the SDK's start-up chatter (worker state changes, webpack) and with one line, not a page of gRPC retry
- * warnings, when Temporal stops answering.
+ * warnings, when Temporal stops answering. Text or one JSON object per line (LOG_FORMAT), token redacted: the
+ * formatting is in ./observability/log.ts.
  */
-import { inspect } from 'node:util';
 import {
   DefaultLogger,
   makeTelemetryFilterString,
@@ -11,10 +11,15 @@ import {
   type RuntimeOptions,
 } from '@temporalio/worker';
 import { temporalUnreachableHint } from './dev/hints';
+import { ProcessLog, type LogRecord } from './observability/log';
 
-/** Runtime options for `npm run worker`: INFO from our code, WARN from the SDK, core logs through the same filter. */
+/**
+ * Runtime options for `npm run worker`: INFO from our code, WARN from the SDK, core logs through the same filter,
+ * each entry formatted by `log` (text or json, redacted) and written to stderr.
+ */
 export function workerRuntimeOptions(
   address: string,
+  log: ProcessLog = new ProcessLog({ format: 'text', component: 'worker' }),
   write: (line: string) => void = defaultWrite,
 ): RuntimeOptions {
   let lastOutageLine = 0;
@@ -30,10 +35,15 @@ export function workerRuntimeOptions(
       // every poller logs each retry: say it once a minute instead
       if (Date.now() - lastOutageLine < 60_000) return;
       lastOutageLine = Date.now();
-      write(`worker: Temporal at ${address} does not answer; still retrying. ${temporalUnreachableHint}`);
+      write(
+        log.render(
+          'WARN',
+          `Temporal at ${address} does not answer; still retrying. ${temporalUnreachableHint}`,
+        ),
+      );
       return;
     }
-    write(format(entry));
+    write(log.renderEntry(sdkRecord(entry)));
   });
   return {
     logger,
@@ -45,25 +55,7 @@ function defaultWrite(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
-/** One line per entry: an error in the metadata shows as its message and its causes' (no stack trace). */
-function format({ level, timestampNanos, message, meta }: LogEntry): string {
-  const time = new Date(Number(timestampNanos / 1_000_000n)).toISOString();
-  if (meta === undefined) return `${time} [${level}] ${message}`;
-  const { error, ...rest } = meta as { error?: unknown } & Record<string, unknown>;
-  const reason = error === undefined ? '' : `: ${errorLine(error)}`;
-  return `${time} [${level}] ${message}${reason} ${inspect(rest, { breakLength: Infinity })}`;
-}
-
-function errorLine(error: unknown): string {
-  const parts: string[] = [];
-  for (
-    let e: unknown = error;
-    e !== undefined && e !== null && parts.length < 4;
-    e = (e as { cause?: unknown }).cause
-  ) {
-    const type = (e as { type?: unknown }).type; // an ApplicationFailure's type says more than its class
-    const text = e instanceof Error ? `${typeof type === 'string' ? type : e.name}: ${e.message}` : String(e);
-    parts.push(text.replace(/\s*\n\s*/g, ' '));
-  }
-  return parts.join(' <- ');
+/** The SDK's entry as one of our records (its timestamp is in nanoseconds). */
+export function sdkRecord({ level, timestampNanos, message, meta }: LogEntry): LogRecord {
+  return { time: new Date(Number(timestampNanos / 1_000_000n)), level, message, meta };
 }

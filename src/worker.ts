@@ -28,7 +28,8 @@ import {
 } from './config';
 import { temporalUnreachable, tlsProblem } from './dev/hints';
 import { startHealthServer } from './health';
-import { workerRuntimeOptions } from './logging';
+import { sdkRecord, workerRuntimeOptions } from './logging';
+import { processLogFromEnv, ProcessLog } from './observability/log';
 
 /** Where the workflow code lives; the worker bundles it for Temporal's deterministic sandbox. */
 // A directory: the bundler picks index.ts from source (tsx, tests) or index.js from a build.
@@ -73,7 +74,11 @@ export function workerOptions(config: WorkerConfig, connection: NativeConnection
   };
 }
 
-export async function runWorker(config: WorkerConfig): Promise<void> {
+/** `log`: the worker's own lines (start-up, problems), text or json as LOG_FORMAT says. */
+export async function runWorker(
+  config: WorkerConfig,
+  log: ProcessLog = new ProcessLog({ format: 'text', component: 'worker' }),
+): Promise<void> {
   // HEALTH_PORT: /healthz from the start, /readyz 200 only while the worker runs and polls (src/health.ts)
   let worker: Worker | undefined;
   let phase = 'STARTING';
@@ -83,23 +88,28 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
         source: () => (worker ? { state: worker.getState(), status: worker.getStatus() } : { state: phase }),
       })
     : undefined;
-  if (health) console.log(`health endpoints on port ${health.port}: GET /healthz, /readyz`);
+  if (health) log.info(`health endpoints on port ${health.port}: GET /healthz, /readyz`);
   try {
-    await connectAndRun(config, (created) => (worker = created));
+    await connectAndRun(config, log, (created) => (worker = created));
   } finally {
     phase = 'STOPPED';
     await health?.stop();
   }
 }
 
-async function connectAndRun(config: WorkerConfig, created: (worker: Worker) => void): Promise<void> {
-  const connection = await connectWithRetry(config);
+async function connectAndRun(
+  config: WorkerConfig,
+  log: ProcessLog,
+  created: (worker: Worker) => void,
+): Promise<void> {
+  const connection = await connectWithRetry(config, log);
   try {
     const registered = await ensureSearchAttributes(connection, config.namespace);
-    if (registered.length > 0) console.log(`registered search attributes ${registered.join(', ')}`);
-    await keepReconcilerScheduled(config, connection);
-    const worker = await Worker.create(await quietlyBundled(workerOptions(config, connection)));
+    if (registered.length > 0) log.info(`registered search attributes ${registered.join(', ')}`);
+    await keepReconcilerScheduled(config, connection, log);
+    const worker = await Worker.create(await quietlyBundled(workerOptions(config, connection), log));
     created(worker);
+    const webhookLog = new ProcessLog({ format: log.format, component: 'webhooks' });
     const receiver =
       config.webhook?.port != null
         ? await startWebhookReceiver({
@@ -108,11 +118,11 @@ async function connectAndRun(config: WorkerConfig, created: (worker: Worker) => 
             host: process.env.WEBHOOK_HOST || '0.0.0.0',
             secret: config.webhook.secret,
             replicate: { token: config.replicateToken, baseUrl: config.replicateBaseUrl },
-            log: (line) => console.error(`webhooks: ${line}`),
+            log: (line, fields) => webhookLog.warn(line, fields),
           })
         : undefined;
-    if (receiver) console.log(`webhook receiver on port ${config.webhook?.port}`);
-    console.log(
+    if (receiver) log.info(`webhook receiver on port ${config.webhook?.port}`);
+    log.info(
       `worker polling task queue "${config.taskQueue}" on ${config.address}${temporalSecurity(config)} (namespace ${config.namespace}), Replicate at ${config.replicateBaseUrl}`,
     );
     await worker.run(); // resolves after SIGINT/SIGTERM once in-flight work has drained
@@ -126,7 +136,11 @@ async function connectAndRun(config: WorkerConfig, created: (worker: Worker) => 
  * The orphan reconciler runs wherever a worker runs: a Schedule in apply mode every RECONCILE_EVERY (default
  * 5 min; `off` leaves schedules alone). A namespace without schedules does not stop the worker.
  */
-async function keepReconcilerScheduled(config: WorkerConfig, connection: NativeConnection): Promise<void> {
+async function keepReconcilerScheduled(
+  config: WorkerConfig,
+  connection: NativeConnection,
+  log: ProcessLog,
+): Promise<void> {
   const everyMs =
     config.reconcileEveryMs === undefined ? DEFAULT_RECONCILE_EVERY_MS : config.reconcileEveryMs;
   if (everyMs === null) return;
@@ -137,19 +151,22 @@ async function keepReconcilerScheduled(config: WorkerConfig, connection: NativeC
       everyMs,
     });
   } catch (error) {
-    console.error(
-      `worker: could not schedule the orphan reconciler (${(error as Error).message}); run \`npm run -s client -- reconcile --schedule 5m --apply\` or set RECONCILE_EVERY=off`,
+    log.warn(
+      `could not schedule the orphan reconciler (${(error as Error).message}); run \`npm run -s client -- reconcile --schedule 5m --apply\` or set RECONCILE_EVERY=off`,
     );
   }
 }
 
 /** Bundle the workflow code here, with webpack's report kept out of the log (one line instead of a page). */
-async function quietlyBundled(options: WorkerOptions): Promise<WorkerOptions> {
+async function quietlyBundled(options: WorkerOptions, log: ProcessLog): Promise<WorkerOptions> {
   if (!options.workflowsPath) return options; // a prebuilt bundle (WORKFLOW_BUNDLE)
   const started = Date.now();
   const { workflowsPath, ...rest } = options;
-  const bundle = await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });
-  console.log(
+  const logger = new DefaultLogger('WARN', (entry) =>
+    process.stderr.write(`${log.renderEntry(sdkRecord(entry))}\n`),
+  );
+  const bundle = await bundleWorkflowCode({ workflowsPath, logger });
+  log.info(
     `bundled the workflow code in ${((Date.now() - started) / 1000).toFixed(1)} s (a prebuilt WORKFLOW_BUNDLE skips this: npm run build:workflows)`,
   );
   return { ...rest, workflowBundle: bundle };
@@ -160,7 +177,7 @@ async function quietlyBundled(options: WorkerOptions): Promise<WorkerOptions> {
  * restarted together with its server must not give up at once. A TLS problem (untrusted certificate, a TLS server
  * reached without TLS) fails at once with the variable to set.
  */
-async function connectWithRetry(config: WorkerConfig): Promise<NativeConnection> {
+async function connectWithRetry(config: WorkerConfig, log: ProcessLog): Promise<NativeConnection> {
   const { address } = config;
   const giveUpAt = Date.now() + 30_000;
   let said = false;
@@ -172,7 +189,7 @@ async function connectWithRetry(config: WorkerConfig): Promise<NativeConnection>
       const problem = await tlsProblem(address, config.tls).catch(() => null);
       if (problem) throw new Error(`cannot connect to Temporal at ${address}: ${problem}`);
       if (Date.now() > giveUpAt) throw new Error(temporalUnreachable(address, reason));
-      if (!said) console.error(`worker: ${temporalUnreachable(address, reason)}; retrying for 30 s`);
+      if (!said) log.warn(`${temporalUnreachable(address, reason)}; retrying for 30 s`);
       said = true;
       await new Promise((resolve) => setTimeout(resolve, 1_000));
     }
@@ -180,21 +197,26 @@ async function connectWithRetry(config: WorkerConfig): Promise<NativeConnection>
 }
 
 if (require.main === module) {
-  Runtime.install(workerRuntimeOptions(process.env.TEMPORAL_ADDRESS?.trim() || 'localhost:7233'));
+  const { log, problem } = processLogFromEnv('worker');
+  if (problem) {
+    log.error(problem.message);
+    process.exit(2);
+  }
+  Runtime.install(workerRuntimeOptions(process.env.TEMPORAL_ADDRESS?.trim() || 'localhost:7233', log));
   let config: WorkerConfig;
   try {
     config = readWorkerConfig();
   } catch (error) {
     if (error instanceof ConfigError) {
-      console.error(`worker: ${error.message}`);
+      log.error(error.message);
       process.exit(2);
     }
     throw error;
   }
-  runWorker(config).then(
+  runWorker(config, log).then(
     () => process.exit(0),
     (error: unknown) => {
-      console.error(`worker: ${error instanceof Error ? error.message : String(error)}`);
+      log.error(error instanceof Error ? error.message : String(error));
       process.exit(1);
     },
   );

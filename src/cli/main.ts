@@ -1,16 +1,25 @@
-/** The CLI as a process (`npm run -s client -- <command>`): configuration from the environment, Ctrl-C. */
+/**
+ * The CLI as a process (`npm run -s client -- <command>`): configuration from the environment, Ctrl-C.
+ * Its diagnostics (stderr: errors, warnings, hints) are its log: with LOG_FORMAT=json each is one JSON object
+ * (src/observability/log.ts); what a command prints on stdout (results, tables, `--json`) stays as it is.
+ */
 import { readFileSync } from 'node:fs';
 import { storeClaimStore } from '../activities/claims';
 import { outputStore } from '../activities/outputs';
 import { readTemporalConfig, type TemporalConfig } from '../config';
+import { cliDiagnostic, processLogFromEnv } from '../observability/log';
 import { EXIT, connectLazily, runCli, terminalLine } from './index';
+
+const { log, problem } = processLogFromEnv('cli');
+const diagnostic = (line: string): void => console.error(cliDiagnostic(log, line));
 
 async function main(): Promise<number> {
   let config: TemporalConfig;
   try {
+    if (problem) throw problem;
     config = readTemporalConfig();
   } catch (error) {
-    console.error(`error: ${(error as Error).message}`);
+    diagnostic(`error: ${(error as Error).message}`);
     return EXIT.usage;
   }
   // Ctrl-C: a waiting command stops watching and says how to reattach; a second one (or none waiting) exits.
@@ -23,7 +32,7 @@ async function main(): Promise<number> {
     client: connectLazily(config),
     taskQueue: config.taskQueue,
     out: (line) => console.log(line),
-    err: (line) => console.error(line),
+    err: diagnostic,
     readFile: (path) => readFileSync(path, 'utf8'),
     // claim checks from the workers' store: the OUTPUT_URL bucket when set, else OUTPUT_DIR/.claims
     claims: storeClaimStore(
@@ -39,7 +48,7 @@ main().then(
   // asynchronously, and process.exit would cut it off
   (code) => process.stdout.write('', () => process.exit(code)),
   (error: unknown) => {
-    console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
+    diagnostic(`error: ${error instanceof Error ? error.message : String(error)}`);
     process.exit(EXIT.failed);
   },
 );

@@ -1,10 +1,17 @@
-/** `npm run webhooks`: the webhook receiver on its own (WEBHOOK_PORT, default 8788). */
+/**
+ * `npm run webhooks`: the webhook receiver on its own (WEBHOOK_PORT, default 8788). Its lines are text or one JSON
+ * object each (LOG_FORMAT), through src/observability/log.ts.
+ */
 import { Client, Connection } from '@temporalio/client';
 import { ConfigError, readWorkerConfig, temporalConnectionOptions } from '../config';
 import { temporalConnectFailed } from '../dev/hints';
+import { processLogFromEnv } from '../observability/log';
 import { startWebhookReceiver } from './index';
 
+const { log, problem } = processLogFromEnv('webhooks');
+
 async function main(): Promise<void> {
+  if (problem) throw problem;
   const config = readWorkerConfig({ WEBHOOK_PORT: '8788', ...process.env });
   const connection = await Connection.connect(temporalConnectionOptions(config)).catch(
     async (error: unknown) => {
@@ -17,9 +24,9 @@ async function main(): Promise<void> {
     host: process.env.WEBHOOK_HOST || '0.0.0.0',
     secret: config.webhook?.secret ?? null,
     replicate: { token: config.replicateToken, baseUrl: config.replicateBaseUrl },
-    log: (line) => console.error(`webhooks: ${line}`),
+    log: (line, fields) => log.warn(line, fields),
   });
-  console.log(
+  log.info(
     `webhook receiver on port ${config.webhook?.port ?? 8788}, POST /webhooks/replicate?workflow=<id>`,
   );
   await new Promise<void>((resolve) => {
@@ -31,6 +38,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(`webhooks: ${error instanceof Error ? error.message : String(error)}`);
+  log.error(error instanceof Error ? error.message : String(error));
   process.exit(error instanceof ConfigError ? 2 : 1);
 });
