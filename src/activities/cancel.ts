@@ -14,6 +14,7 @@ export async function cancelJob(
   );
   log.info(`${kind} ${jobId} cancel requested; status now ${job.status}`, {
     predictionId: jobId,
+    model: job.model,
     kind,
     status: job.status,
   });

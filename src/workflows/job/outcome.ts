@@ -65,6 +65,7 @@ export function finish(
   if (p.status === 'succeeded') {
     log.info(`${kind} ${p.id} succeeded after ${state.polls} polls`, {
       predictionId: p.id,
+      model: state.model,
       predictTime: p.metrics.predict_time,
     });
     return {
@@ -93,7 +94,7 @@ export function finish(
       : p.status === 'canceled'
         ? `${kind} ${p.id} was canceled at Replicate`
         : `${kind} ${p.id} was aborted by Replicate before it ran (not billed)`;
-  log.warn(message, { predictionId: p.id, status: p.status });
+  log.warn(message, { predictionId: p.id, model: state.model, status: p.status });
   throw ApplicationFailure.create({ type, message, nonRetryable: true, details: [failureDetails(state, p)] });
 }
 

@@ -382,6 +382,7 @@ export class JobRun {
     } else if (current.status !== next.status) {
       log.info(`${this.kind} ${next.id}: ${current.status} -> ${next.status}`, {
         predictionId: next.id,
+        model: this.request.model,
         from: current.status,
         to: next.status,
         polls: this.state.polls,
