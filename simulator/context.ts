@@ -1,6 +1,7 @@
 /** What the request handlers (routes.ts, create.ts, list.ts) share with the ReplicateSimulator that owns them. */
 import type { FaultInjector } from './faults';
 import type { ModelScript } from './models';
+import type { LeanMode } from './timeline';
 import type { RunStore } from './store';
 
 export interface RecordedRequest {
@@ -36,6 +37,8 @@ export interface SimContext {
   readonly webhookSecret: string;
   /** one line per request on stderr */
   readonly verbose: boolean;
+  /** echoed fields left out of list (and get) answers: timeline.ts, leanView */
+  readonly lean: LeanMode | undefined;
   readonly requests: RecordedRequest[];
   /** POST /_sim/reset */
   reset(): void;

@@ -22,7 +22,7 @@ import {
 import type { InvalidField } from './http';
 import { isTerminal, materialiseOutput, rejectionBody, resolveScript, trainingOutput } from './models';
 import type { ModelScript, RunKind } from './models';
-import { createView } from './timeline';
+import { createView, leanView } from './timeline';
 import type { PredictionRecord } from './timeline';
 import { WEBHOOK_EVENTS } from './webhooks';
 
@@ -83,7 +83,9 @@ export async function createRun(
   }
 
   let cancelAfterMs: number | undefined;
-  const cancelAfter = headerValue(req.headers['cancel-after']);
+  // The description documents Cancel-After on the three prediction routes only: a training ignores it (and so
+  // never carries a `deadline`), so code that relies on it for trainings fails here as it would in production.
+  const cancelAfter = kind === 'training' ? undefined : headerValue(req.headers['cancel-after']);
   if (cancelAfter !== undefined) {
     cancelAfterMs = parseCancelAfter(cancelAfter);
     if (cancelAfterMs === undefined || cancelAfterMs < MIN_CANCEL_AFTER_MS) {
@@ -135,7 +137,8 @@ export async function createRun(
     return;
   }
 
-  // §2 sync mode: hold the response until terminal or the window ends; always 201 in recorded traffic.
+  // §2 sync mode: hold the response until terminal or the window ends: 201 with the final state, 202 when the
+  // window ended first (the description's responses; recorded traffic also shows 201 then, which clients accept).
   // Documented for predictions only: trainings ignore the preference (RFC 7240) and answer at once.
   const preferHeader = headerValue(req.headers.prefer);
   const waitSeconds = kind === 'training' ? undefined : parsePreferWait(preferHeader);
@@ -145,10 +148,12 @@ export async function createRun(
       .catch(() => store.refresh(store.get(id)!));
     if (res.destroyed) return;
     const applied = /=/.test(preferHeader ?? '') ? `wait=${waitSeconds}` : 'wait';
-    return sendJson(res, 201, view, { 'preference-applied': applied });
+    return sendJson(res, isTerminal(view.status) ? 201 : 202, leanView(view, ctx.lean, 'get'), {
+      'preference-applied': applied,
+    });
   }
   if (res.destroyed) return; // the client gave up during a slow commit: the prediction runs all the same
-  sendJson(res, 201, createView(rec, ctx.origin));
+  sendJson(res, 201, leanView(createView(rec, ctx.origin), ctx.lean, 'get'));
 }
 
 /** ModelScript.reject: the scripted problem+json answer, when it applies to this phase (looked up live). */
@@ -251,6 +256,8 @@ function validateCreateBody(body: unknown, shape: 'version' | 'model' | 'trainin
     if (typeof body.webhook !== 'string') fields.push(typeError('webhook', 'string', body.webhook));
     else if (!/^https?:\/\/[^\s/]+/i.test(body.webhook)) {
       fields.push({ type: 'format', field: 'webhook', description: "Does not match format 'uri'" });
+    } else if (!httpsOrLoopback(body.webhook)) {
+      fields.push({ type: 'format', field: 'webhook', description: 'webhook must be an HTTPS URL' });
     }
   }
   const filter = body.webhook_events_filter;
@@ -279,6 +286,26 @@ function validateCreateBody(body: unknown, shape: 'version' | 'model' | 'trainin
     ...(typeof body.stream === 'boolean' ? { stream: body.stream } : {}),
     ...(typeof body.destination === 'string' ? { destination: body.destination } : {}),
   };
+}
+
+/**
+ * The description asks for an HTTPS webhook URL. Plain HTTP is accepted only for a loopback host (localhost,
+ * 127.0.0.0/8, ::1), which Replicate could never reach anyway: a listed deviation (deviations.ts) so that tests
+ * need no certificates.
+ */
+export function httpsOrLoopback(url: string): boolean {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return false;
+  }
+  if (parsed.protocol === 'https:') return true;
+  const host = parsed.hostname.replace(/^\[|\]$/g, '');
+  return (
+    parsed.protocol === 'http:' &&
+    (host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host))
+  );
 }
 
 /** 422 for a version that does not exist or is not ours (§5). */

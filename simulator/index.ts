@@ -14,6 +14,7 @@ import { DEFAULT_MAX_BODY_BYTES } from './http';
 import { BUILTIN_DEPLOYMENTS, BUILTIN_MODELS } from './models';
 import type { ModelScript, Prediction, Training } from './models';
 import { handleRequest } from './routes';
+import type { LeanMode } from './timeline';
 import { RunStore, kindOf } from './store';
 import type { PredictionCounters, WaitForOptions } from './store';
 import { DEFAULT_WEBHOOK_RETRY_DELAYS_MS, WebhookSender, newWebhookSecret } from './webhooks';
@@ -30,6 +31,10 @@ export type {
 } from './models';
 export { BUILTIN_DEPLOYMENTS, BUILTIN_MODELS, defaultVersionFor, isTerminal, isTraining } from './models';
 export { parseCancelAfter } from './http';
+export { LEAN_MODES } from './timeline';
+export type { LeanMode } from './timeline';
+export { DEVIATIONS } from './deviations';
+export type { Deviation } from './deviations';
 export { signWebhook } from './webhooks';
 export type { WebhookDelivery, WebhookEvent } from './webhooks';
 export type { Faults } from './faults';
@@ -56,6 +61,11 @@ export interface SimulatorOptions {
   webhookRetryDelaysMs?: number[];
   /** create bodies (any create route, trainings too) over this many bytes get 413 unparsed (default 10 MB) */
   maxBodyBytes?: number;
+  /**
+   * Leave `deadline`, `webhook` and `webhook_events_filter` out of list results ('list'), or out of list, get,
+   * cancel and create answers ('list-and-get'): the description does not promise them. Default: echoed.
+   */
+  lean?: LeanMode;
 }
 
 export class ReplicateSimulator {
@@ -123,6 +133,7 @@ export class ReplicateSimulator {
       maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
       webhookSecret,
       verbose: options.verbose ?? false,
+      lean: options.lean,
       requests: this.requests,
       reset: () => this.reset(),
     };

@@ -7,7 +7,7 @@
 import type { SimContext } from './context';
 import { problem } from './http';
 import type { Prediction, RunKind } from './models';
-import { createdAtMicros, parseIsoMicros } from './timeline';
+import { createdAtMicros, leanView, parseIsoMicros } from './timeline';
 
 export interface Page {
   next: string | null;
@@ -16,7 +16,7 @@ export interface Page {
 }
 
 export function listRuns(
-  ctx: Pick<SimContext, 'store' | 'pageSize' | 'baseUrl'>,
+  ctx: Pick<SimContext, 'store' | 'pageSize' | 'baseUrl' | 'lean'>,
   params: URLSearchParams,
   kind: RunKind,
 ): Page {
@@ -74,7 +74,7 @@ export function listRuns(
   return {
     next: end < all.length && last ? link(encodeCursor(last.rec.seq, false)) : null,
     previous: start > 0 && first ? link(encodeCursor(first.rec.seq, true)) : null,
-    results: page.map((e) => store.refresh(e)),
+    results: page.map((e) => leanView(store.refresh(e), ctx.lean, 'list')),
   };
 }
 

@@ -1,11 +1,20 @@
 /**
  * CLI entry: `npm run simulator`.
  * Env: SIM_PORT (default 8787; 0 = random free port), SIM_HOST (bind address, default 127.0.0.1), SIM_TOKEN (default 'sim-token'),
- * SIM_FAULTS (optional JSON Faults object), SIM_VERBOSE=1 (one line per request on stderr).
+ * SIM_FAULTS (optional JSON Faults object), SIM_VERBOSE=1 (one line per request on stderr), SIM_LEAN=list|list-and-get
+ * (leave `deadline` and `webhook` out of list results, or of list and get answers; see SimulatorOptions.lean).
  * Prints exactly one line to stdout once listening; stops cleanly on SIGINT/SIGTERM.
  */
-import { ReplicateSimulator } from './index';
-import type { Faults } from './index';
+import { LEAN_MODES, ReplicateSimulator } from './index';
+import type { Faults, LeanMode } from './index';
+
+function parseLean(raw: string | undefined): LeanMode | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (!(LEAN_MODES as readonly string[]).includes(raw)) {
+    throw new Error(`SIM_LEAN must be one of ${LEAN_MODES.join(', ')} (or unset), got "${raw}"`);
+  }
+  return raw as LeanMode;
+}
 
 function parseFaults(raw: string | undefined): Faults | undefined {
   if (raw === undefined || raw.trim() === '') return undefined;
@@ -30,15 +39,19 @@ function parsePort(raw: string | undefined): number {
 async function main(): Promise<void> {
   const token = process.env.SIM_TOKEN || 'sim-token';
   const faults = parseFaults(process.env.SIM_FAULTS);
+  const lean = parseLean(process.env.SIM_LEAN);
   const sim = new ReplicateSimulator({
     port: parsePort(process.env.SIM_PORT),
     host: process.env.SIM_HOST || '127.0.0.1',
     token,
     ...(faults ? { faults } : {}),
+    ...(lean ? { lean } : {}),
     verbose: process.env.SIM_VERBOSE === '1',
   });
   const baseUrl = await sim.start();
-  process.stdout.write(`Replicate simulator listening on ${baseUrl} (token: ${token})\n`);
+  process.stdout.write(
+    `Replicate simulator listening on ${baseUrl} (token: ${token})${lean ? ` (lean: ${lean})` : ''}\n`,
+  );
 
   let stopping = false;
   const shutdown = (): void => {

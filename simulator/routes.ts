@@ -27,7 +27,7 @@ import { makePng } from './png';
 import type { Entry } from './store';
 import { kindOf } from './store';
 import { makeTar } from './tar';
-import { outputFileNames } from './timeline';
+import { leanView, outputFileNames } from './timeline';
 
 const CREATE_ROUTES = new Set([
   'predictions.create',
@@ -151,14 +151,14 @@ async function handleApi(
       const entry = lookup(ctx, route.params[0]!, route.name === 'trainings.get');
       entry.counters.gets++;
       rejectIfScripted(ctx.models, entry.rec.model, 'get');
-      return sendJson(res, 200, store.refresh(entry));
+      return sendJson(res, 200, leanView(store.refresh(entry), ctx.lean, 'get'));
     }
     case 'predictions.cancel':
     case 'trainings.cancel': {
       const entry = lookup(ctx, route.params[0]!, route.name === 'trainings.cancel');
       entry.counters.cancels++;
       rejectIfScripted(ctx.models, entry.rec.model, 'get');
-      return sendJson(res, 200, store.cancel(entry));
+      return sendJson(res, 200, leanView(store.cancel(entry), ctx.lean, 'get'));
     }
     case 'predictions.list':
       return sendJson(res, 200, listRuns(ctx, params, 'prediction'));

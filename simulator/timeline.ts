@@ -201,6 +201,23 @@ export function createView(rec: PredictionRecord, origin: string): Prediction {
   return view;
 }
 
+/**
+ * Lean modes (`SimulatorOptions.lean`): the echoed fields the OpenAPI description does not promise in every answer
+ * (`deadline` is missing from its list example, `webhook` and `webhook_events_filter` are not in its schema at all)
+ * left out of list results ('list'), or of list, get, cancel and create answers ('list-and-get'). Spend safety must
+ * hold without them (test/adoption.test.ts, test/integration/reconcile.test.ts, late-create, the chaos suite).
+ */
+export type LeanMode = 'list' | 'list-and-get';
+export const LEAN_MODES: readonly LeanMode[] = ['list', 'list-and-get'];
+const ECHOED = ['deadline', 'webhook', 'webhook_events_filter'] as const;
+
+export function leanView(view: Prediction, lean: LeanMode | undefined, where: 'list' | 'get'): Prediction {
+  if (lean === undefined || (where === 'get' && lean === 'list')) return view;
+  const copy: Prediction = { ...view };
+  for (const key of ECHOED) delete copy[key];
+  return copy;
+}
+
 function addEchoedFields(view: Prediction, rec: PredictionRecord): void {
   if (rec.deadlineAt !== undefined) view.deadline = isoMicros(rec.deadlineAt, rec.micros);
   if (rec.deployment !== undefined) view.deployment = rec.deployment;
