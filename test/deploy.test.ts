@@ -86,6 +86,8 @@ describe('deploy/compose.production.yml', () => {
         'temporal-ui',
         'worker',
         'webhooks',
+        'prometheus',
+        'grafana',
       ].sort(),
     );
     expect(services.worker!.build).toEqual({ context: '..', dockerfile: 'Dockerfile' });
@@ -100,7 +102,7 @@ describe('deploy/compose.production.yml', () => {
       expect(tag, `${name}: ${service.image} has a tag`).not.toBeNull();
       expect(tag, `${name}: ${service.image}`).not.toBe('latest');
       expect(tag, `${name}: ${service.image} names an exact version`).toMatch(
-        /^\d+\.\d+(\.\d+)?(-[\w.-]+)?$/,
+        /^v?\d+\.\d+(\.\d+)?(-[\w.-]+)?$/, // prom/prometheus tags are v3.5.0
       );
     }
     const versions = Object.fromEntries(
@@ -196,6 +198,57 @@ describe('deploy/compose.production.yml', () => {
       ),
     );
     expect(config.webhook?.port).toBe(8788);
+  });
+
+  it('scrapes every worker replica and the receiver on METRICS_PORT, and provisions Grafana with that Prometheus', () => {
+    const port = services.worker!.environment!.METRICS_PORT!;
+    expect(port).toMatch(/^\d+$/);
+    expect(services.webhooks!.environment!.METRICS_PORT).toBe(port);
+    for (const name of ['worker', 'webhooks'])
+      expect((services[name] as Service & { expose?: string[] }).expose).toContain(port);
+    const prometheus = services.prometheus!;
+    const configDir = prometheus.volumes!.find((v) => v.endsWith(':/etc/prometheus:ro'))!.split(':')[0]!;
+    const config = parse(read(path.join('deploy', configDir, 'prometheus.yml'))) as {
+      rule_files: string[];
+      scrape_configs: Array<{
+        job_name: string;
+        dns_sd_configs?: Array<{ names: string[]; type: string; port: number }>;
+        static_configs?: Array<{ targets: string[] }>;
+      }>;
+    };
+    const jobs = Object.fromEntries(config.scrape_configs.map((job) => [job.job_name, job]));
+    // `worker` answers with one A record per replica on the compose network: each is scraped
+    expect(jobs['replicate-worker']!.dns_sd_configs).toEqual([
+      expect.objectContaining({ names: ['worker'], type: 'A', port: Number(port) }),
+    ]);
+    expect(jobs['replicate-webhooks']!.static_configs).toEqual([{ targets: [`webhooks:${port}`] }]);
+    for (const file of config.rule_files)
+      expect(existsSync(path.join(ROOT, 'deploy', configDir, file)), `rule file ${file}`).toBe(true);
+    expect(prometheus.command).toContain('--config.file=/etc/prometheus/prometheus.yml');
+    // Grafana: the datasource is the prometheus service, the dashboards folder is where the provider reads
+    const grafana = services.grafana!;
+    const mounts = Object.fromEntries(grafana.volumes!.map((v) => [v.split(':')[1]!, v.split(':')[0]!]));
+    const provisioning = path.join('deploy', mounts['/etc/grafana/provisioning']!);
+    const datasource = (
+      parse(read(path.join(provisioning, 'datasources/prometheus.yml'))) as {
+        datasources: Array<{ type: string; url: string }>;
+      }
+    ).datasources[0]!;
+    expect(datasource).toMatchObject({ type: 'prometheus', url: 'http://prometheus:9090' });
+    expect(prometheus.ports).toContain('9090:9090');
+    const provider = (
+      parse(read(path.join(provisioning, 'dashboards/replicate-temporal.yml'))) as {
+        providers: Array<{ options: { path: string } }>;
+      }
+    ).providers[0]!;
+    const dashboards = path.join('deploy', mounts[provider.options.path]!);
+    expect(existsSync(path.join(ROOT, dashboards, 'replicate-temporal.json'))).toBe(true);
+    expect(grafana.environment!.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH).toBe(
+      `${provider.options.path}/replicate-temporal.json`,
+    );
+    expect(grafana.depends_on?.prometheus?.condition).toBe('service_healthy');
+    // no default admin password in the file
+    expect(grafana.environment!.GF_SECURITY_ADMIN_PASSWORD).toMatch(/^\$\{GRAFANA_ADMIN_PASSWORD:\?/);
   });
 
   it('has a health check and a restart policy on every long-running service; one-shot jobs restart on failure', () => {
