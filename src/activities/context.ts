@@ -57,6 +57,7 @@ export async function shaped(setup: ActivitySetup, job: Prediction): Promise<Pre
   const ref = await claims.put(job.output);
   log.info(`${s.id}: output of ${ref.bytes} bytes stored out of band as ${ref.$claim}`, {
     predictionId: s.id,
+    model: s.model,
     bytes: ref.bytes,
   });
   return { ...rest, output: ref };
