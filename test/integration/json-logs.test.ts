@@ -231,8 +231,12 @@ it('worker, CLI and receivers print one JSON object per line with the known fiel
     for (const p of [worker, cli, missing, receiver]) {
       expect(p.stdout() + p.stderr()).not.toContain(SECRET_TOKEN);
     }
+  } catch (error) {
+    // say what the worker printed: the reason is usually there
+    const tail = (worker.stdout() + worker.stderr()).split('\n').slice(-15).join('\n');
+    throw new Error(`${(error as Error).message}\nthe worker's last lines:\n${tail}`, { cause: error });
   } finally {
     if (worker.child.exitCode === null) worker.child.kill('SIGKILL');
     await worker.exited;
   }
-});
+}, 150_000);
