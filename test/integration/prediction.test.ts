@@ -8,6 +8,8 @@ import { pollDelayMs } from '../../src/shared/backoff';
 import { PredictionFailureType, ReplicateErrorType } from '../../src/shared/failures';
 import type { PredictionFailureDetails } from '../../src/shared/types';
 import { statusQuery } from '../../src/workflows';
+import { sdkRecord } from '../../src/logging';
+import { jsonLine, textLine } from '../../src/observability/log';
 import { FAST_POLLING, SECRET_TOKEN, failureOf, logs, startTestbed, type Testbed } from '../helpers/testbed';
 
 let bed: Testbed;
@@ -322,6 +324,11 @@ describe('runPrediction', () => {
     const logText = JSON.stringify(logs, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v));
     expect(logs.some((l) => l.message.includes('created'))).toBe(true); // the capture works
     expect(logText).not.toContain(SECRET_TOKEN);
+    // every line the worker would print, in both LOG_FORMATs, before the final redaction filter
+    for (const entry of logs) {
+      expect(jsonLine(sdkRecord(entry))).not.toContain(SECRET_TOKEN);
+      expect(textLine(sdkRecord(entry))).not.toContain(SECRET_TOKEN);
+    }
     expect(JSON.stringify(bed.sim.requests)).not.toContain(SECRET_TOKEN);
   });
 });
