@@ -149,6 +149,26 @@ describe('the dashboard and the alerts', () => {
     }
   });
 
+  it("the alerts' unit tests (promtool test rules) feed series the code really exports", () => {
+    const tests = (
+      parse(read('deploy/prometheus/alerts.test.yml')) as {
+        rule_files: string[];
+        tests: Array<{
+          input_series: Array<{ series: string }>;
+          alert_rule_test: Array<{ alertname: string }>;
+        }>;
+      }
+    ).tests;
+    expect(tests.length).toBeGreaterThanOrEqual(5);
+    const problems = tests
+      .flatMap((t) => t.input_series)
+      .flatMap(({ series }) => checkExpression(series, index).problems.map((p) => `${series}: ${p}`));
+    expect(problems).toEqual([]);
+    const tested = new Set(tests.flatMap((t) => t.alert_rule_test.map((a) => a.alertname)));
+    for (const name of tested) expect(rules.map((r) => r.alert)).toContain(name);
+    expect(tested.size).toBeGreaterThanOrEqual(6);
+  });
+
   it('the dashboard is well-formed: unique ids, the provisioned datasource, panels inside the grid and apart', () => {
     const ids = dashboard.panels.map((p) => p.id);
     expect(new Set(ids).size).toBe(ids.length);
