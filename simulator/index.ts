@@ -82,6 +82,7 @@ export class ReplicateSimulator {
   private readonly webhooks: WebhookSender;
   private readonly context: SimContext;
   private server: Server | undefined;
+  private leanMode: LeanMode | undefined;
   private originUrl: string | undefined;
 
   constructor(options: SimulatorOptions = {}) {
@@ -116,6 +117,8 @@ export class ReplicateSimulator {
     });
     this.webhookDeliveries = this.store.webhookDeliveries;
     const origin = (): string => this.origin; // known once start() has listened
+    this.leanMode = options.lean;
+    const lean = (): LeanMode | undefined => this.leanMode;
     this.context = {
       token: options.token ?? 'sim-token',
       clock,
@@ -133,7 +136,9 @@ export class ReplicateSimulator {
       maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
       webhookSecret,
       verbose: options.verbose ?? false,
-      lean: options.lean,
+      get lean() {
+        return lean();
+      },
       requests: this.requests,
       reset: () => this.reset(),
     };
@@ -195,6 +200,11 @@ export class ReplicateSimulator {
     this.faults.set(faults);
   }
 
+  /** Switch the lean mode (SimulatorOptions.lean) on a running simulator; undefined = echo everything. */
+  setLean(mode: LeanMode | undefined): void {
+    this.leanMode = mode;
+  }
+
   setModel(ref: string, script: ModelScript): void {
     this.models.set(ref, script);
   }
@@ -203,12 +213,13 @@ export class ReplicateSimulator {
     this.deployments.set(name, model);
   }
 
-  /** Forgets predictions, trainings, recorded requests and webhook deliveries; faults go back to the options. */
+  /** Forgets predictions, trainings, recorded requests and webhook deliveries; faults and lean go back to the options. */
   reset(): void {
     this.webhooks.cancelAll();
     this.store.reset();
     this.requests.length = 0;
     this.faults.reset(this.options.faults ?? {});
+    this.leanMode = this.options.lean;
   }
 
   /** Signing secret of the webhooks this simulator sends. */

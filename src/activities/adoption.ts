@@ -3,11 +3,18 @@
  * Replicate's listing and adopted instead of creating another. The rule itself is in src/shared/adopt.ts.
  */
 import { Context, log } from '@temporalio/activity';
-import { adoptionWindowStart, chooseAdoption } from '../shared/adopt';
+import {
+  adoptionCreate,
+  adoptionWindowStart,
+  canonicalJson,
+  chooseAdoption,
+  matchBasis,
+} from '../shared/adopt';
 import type { CreateTarget } from '../shared/model-ref';
 import type { JobKind, PredictionSnapshot } from '../shared/types';
 import { call, shaped, type ActivitySetup } from './context';
 import type { CreatePredictionArgs } from './create';
+import { lacksEchoedFields, withEchoedFields } from './echoed';
 import { listSince } from './list';
 
 /** How far back (pages of 100) a retried create looks for the job its lost attempt made. */
@@ -28,7 +35,7 @@ export async function findOwnJob(
     ? Date.parse(args.requestedAt)
     : Context.current().info.scheduledTimestampMs;
   const from = adoptionWindowStart(firstAttemptMs);
-  const candidates = await listSince(setup, kind, from, ADOPTION_MAX_PAGES);
+  const listed = await listSince(setup, kind, from, ADOPTION_MAX_PAGES);
   const criteria = {
     target,
     input: args.input,
@@ -39,13 +46,22 @@ export async function findOwnJob(
     ...(workflowId === undefined ? {} : { workflowId }),
     ...(webhook === undefined ? {} : { webhook }),
   };
+  // Matches whose listing echoes neither deadline nor webhook (not promised there): read each once, GET may.
+  const unclear = chooseAdoption(listed, criteria).matches.filter(lacksEchoedFields);
+  const read = new Map((await withEchoedFields(setup, kind, unclear)).map((p) => [p.id, p]));
+  const candidates = listed.map((p) => read.get(p.id) ?? p);
   let choice = chooseAdoption(candidates, criteria);
-  if (!choice.adopt && choice.matches.length > 1 && config.jobOwners) {
-    // Several match: leave out those another open run already owns (a sibling with the same input).
+  // Unless our webhook URL proves it, a match may be a sibling's (same input, started close by; deadlines alike):
+  // leave out those another open run already owns (src/shared/adopt.ts, MatchBasis).
+  const unproven = choice.adopt
+    ? matchBasis(
+        { ...choice.adopt, inputKey: canonicalJson(choice.adopt.input ?? null) },
+        adoptionCreate(criteria),
+      ) !== 'webhook'
+    : choice.matches.length > 1;
+  if (unproven && config.jobOwners) {
     const owners = await config.jobOwners(choice.matches.map((m) => m.id)).catch((error: unknown) => {
-      log.warn(`could not look up which runs own ${kind}s; adopting none of several`, {
-        error: String(error),
-      });
+      log.warn(`could not look up which runs own ${kind}s; deciding without`, { error: String(error) });
       return new Map<string, string>();
     });
     const ownedElsewhere = new Set([...owners].filter(([, wf]) => wf !== workflowId).map(([id]) => id));

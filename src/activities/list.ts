@@ -1,8 +1,9 @@
 /** `listRecentJobs`: the jobs created since a time, for the reconciler (and for adoption, `listSince`). */
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '../shared/adopt';
-import type { JobKind, Prediction, PredictionStatus } from '../shared/types';
+import { isTerminal, type JobKind, type Prediction, type PredictionStatus } from '../shared/types';
 import { call, type ActivitySetup } from './context';
+import { withEchoedFields } from './echoed';
 
 /** One line of a listing, for the reconciler. */
 export interface JobSummary {
@@ -19,6 +20,8 @@ export interface JobSummary {
   webhook?: string | null;
   /** sha256 of its input's canonical JSON (see inputDigest): the reconciler matches it to a run's request */
   inputDigest?: string;
+  /** 'web' for a job made on replicate.com (never ours); absent for API jobs and when the listing does not say */
+  source?: 'web';
 }
 
 /** sha256 of the canonical JSON of a job's input: how the reconciler compares listings with runs' requests. */
@@ -36,7 +39,15 @@ export async function listRecentJobs(
   maxPages: number,
 ): Promise<JobSummary[]> {
   const from = Date.parse(since);
-  const jobs = await listSince(setup, kind, from, maxPages);
+  const listed = await listSince(setup, kind, from, maxPages);
+  // Running jobs are the reconciler's candidates: where the listing left the echoed fields out, GET may have them.
+  const running = await withEchoedFields(
+    setup,
+    kind,
+    listed.filter((p) => !isTerminal(p.status)),
+  );
+  const read = new Map(running.map((p) => [p.id, p]));
+  const jobs = listed.map((p) => read.get(p.id) ?? p);
   return jobs.map((p) => ({
     id: p.id,
     kind,
@@ -48,6 +59,7 @@ export async function listRecentJobs(
     deployment: p.deployment ?? null,
     webhook: p.webhook ?? null,
     inputDigest: inputDigest(p.input ?? null),
+    ...((p as { source?: string }).source === 'web' ? { source: 'web' as const } : {}),
   }));
 }
 

@@ -126,7 +126,11 @@ export function createReconcileActivities(temporal: { client: Client; createTime
   }
 
   return {
-    /** Sort running jobs (that carry a deadline) into owned, orphans, waiting and foreign. */
+    /**
+     * Sort running jobs into owned, orphans, waiting and foreign. Ours = matches a create recorded by one of our
+     * runs (src/shared/adopt.ts, matchBasis: by webhook URL or deadline when echoed, else model, input and window);
+     * owned = an open run's current job; nothing else is ever an orphan.
+     */
     async classifyJobs(jobs: JobSummary[]): Promise<JobClassification> {
       const result: JobClassification = { owned: [], orphans: [], waiting: [], foreign: [] };
       if (jobs.length === 0) return result;
@@ -145,10 +149,9 @@ export function createReconcileActivities(temporal: { client: Client; createTime
           webhook: job.webhook ?? null,
           inputKey: job.inputDigest ?? '',
         };
-        matchesOf.set(
-          job.id,
-          runs.filter((run) => run.create && run.kind === job.kind && madeBy(facts, run.create)),
-        );
+        // A job made on the web is never ours, whatever else matches.
+        const made = (run: Run) => run.create && run.kind === job.kind && madeBy(facts, run.create);
+        matchesOf.set(job.id, job.source === 'web' ? [] : runs.filter(made));
       }
       // Current jobs of the open runs that matter: every attribute we have, and a query where it is missing.
       const owned = new Set<string>();

@@ -87,20 +87,39 @@ export interface JobFacts {
   inputKey: string;
 }
 
-/** Is this job one that the recorded create (any of its attempts) made? */
-export function madeBy(job: JobFacts, create: RecordedCreate): boolean {
+/**
+ * What made a job match a recorded create, strongest first: its webhook URL names our run ('webhook'), its deadline
+ * fits our Cancel-After ('deadline'), or, when the answer echoes neither (the description promises neither in
+ * listings), the fallback: the same model or version, the same canonical input, created inside the create's window
+ * ('input-and-window'). Two runs with the same input started close together are indistinguishable on the fallback
+ * alone: callers then ask which open run owns what, and adopt or cancel nothing they cannot tell apart.
+ */
+export type MatchBasis = 'webhook' | 'deadline' | 'input-and-window';
+
+/** How this job matches the recorded create (any of its attempts), or null when it cannot be that create's. */
+export function matchBasis(job: JobFacts, create: RecordedCreate): MatchBasis | null {
   const created = job.created_at ? Date.parse(job.created_at) : NaN;
-  if (!(created >= create.fromMs && created <= create.untilMs)) return false;
-  if (!sameTarget(job, create.target)) return false;
-  if (job.inputKey !== create.inputKey) return false;
+  if (!(created >= create.fromMs && created <= create.untilMs)) return null;
+  if (!sameTarget(job, create.target)) return null;
+  if (job.inputKey !== create.inputKey) return null;
   const verdict = webhookVerdict(job.webhook, create);
-  if (verdict !== undefined) return verdict === 'ours';
-  if (job.deadline) return deadlineFits(Date.parse(job.deadline), create.cancelAtMs, create.attemptTimeoutMs);
-  return true;
+  if (verdict !== undefined) return verdict === 'ours' ? 'webhook' : null;
+  if (job.deadline) {
+    return deadlineFits(Date.parse(job.deadline), create.cancelAtMs, create.attemptTimeoutMs)
+      ? 'deadline'
+      : null;
+  }
+  return 'input-and-window';
 }
 
-export function matchingPredictions(candidates: Prediction[], c: AdoptionCriteria): Prediction[] {
-  const create: RecordedCreate = {
+/** Is this job one that the recorded create (any of its attempts) made? */
+export function madeBy(job: JobFacts, create: RecordedCreate): boolean {
+  return matchBasis(job, create) !== null;
+}
+
+/** The recorded create an adoption looks for: this run's create, as its criteria describe it. */
+export function adoptionCreate(c: AdoptionCriteria): RecordedCreate {
+  return {
     target: c.target,
     inputKey: canonicalJson(c.input),
     cancelAtMs: c.cancelAtMs,
@@ -110,6 +129,10 @@ export function matchingPredictions(candidates: Prediction[], c: AdoptionCriteri
     ...(c.workflowId === undefined ? {} : { workflowId: c.workflowId }),
     ...(c.webhook === undefined ? {} : { webhook: c.webhook }),
   };
+}
+
+export function matchingPredictions(candidates: Prediction[], c: AdoptionCriteria): Prediction[] {
+  const create = adoptionCreate(c);
   return candidates.filter(
     (p) => !c.ownedElsewhere?.has(p.id) && madeBy({ ...p, inputKey: canonicalJson(p.input ?? null) }, create),
   );

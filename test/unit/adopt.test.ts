@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, chooseAdoption, type AdoptionCriteria } from '../../src/shared/adopt';
+import {
+  adoptionCreate,
+  canonicalJson,
+  chooseAdoption,
+  matchBasis,
+  type AdoptionCriteria,
+} from '../../src/shared/adopt';
 import type { Prediction } from '../../src/shared/types';
 
 const T0 = Date.parse('2026-11-25T12:00:00Z');
@@ -125,5 +131,48 @@ describe('adoption after a late create (issue 9, A.2)', () => {
     const { adopt: none, matches } = chooseAdoption([p(), p({ id: 'p2' }), sibling], owned);
     expect(none).toBeUndefined();
     expect(matches.map((m) => m.id)).toEqual(['p1', 'p2']);
+  });
+});
+
+describe('the fallback when answers echo neither deadline nor webhook (issue 14)', () => {
+  const lean = (over: Partial<Prediction> = {}) => {
+    const { deadline: _d, ...rest } = p(over);
+    return rest;
+  };
+  const create = adoptionCreate(criteria);
+  const facts = (x: Prediction) => ({ ...x, inputKey: canonicalJson(x.input ?? null) });
+
+  it('names what matched: webhook, deadline, else model, input and window', () => {
+    const own = { ...criteria, workflowId: 'wf-1' };
+    expect(matchBasis(facts(p({ webhook: 'https://h.example/w?workflow=wf-1' })), adoptionCreate(own))).toBe(
+      'webhook',
+    );
+    expect(matchBasis(facts(p()), create)).toBe('deadline');
+    expect(matchBasis(facts(lean()), create)).toBe('input-and-window');
+    expect(matchBasis(facts(lean({ input: { prompt: 'a dog', seed: 1 } })), create)).toBeNull();
+    expect(matchBasis(facts(lean({ model: 'google/imagen-4' })), create)).toBeNull();
+    expect(matchBasis(facts(lean({ created_at: new Date(T0 - 61_000).toISOString() })), create)).toBeNull();
+    expect(matchBasis(facts(lean({ created_at: new Date(T0 + 101_000).toISOString() })), create)).toBeNull();
+  });
+
+  it('adopts a lone match on model, input and window; none of two it cannot tell apart', () => {
+    expect(chooseAdoption([lean()], criteria).adopt?.id).toBe('p1');
+    const both = chooseAdoption([lean(), lean({ id: 'p2' })], criteria);
+    expect(both.adopt).toBeUndefined();
+    expect(both.extras).toEqual([]); // nothing is canceled on the fallback alone
+    const owned = chooseAdoption([lean(), lean({ id: 'p2' })], {
+      ...criteria,
+      ownedElsewhere: new Set(['p1']),
+    });
+    expect(owned.adopt?.id).toBe('p2');
+  });
+
+  it('never matches a job of another model, another input or outside the window, whatever it lacks', () => {
+    const others = [
+      lean({ id: 'm', model: 'someone/else' }),
+      lean({ id: 'i', input: { prompt: 'a cat', seed: 2 } }),
+      lean({ id: 'early', created_at: new Date(T0 - 120_000).toISOString() }),
+    ];
+    expect(chooseAdoption(others, criteria).matches).toEqual([]);
   });
 });
