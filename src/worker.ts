@@ -28,6 +28,7 @@ import {
 } from './config';
 import { temporalUnreachable, tlsProblem } from './dev/hints';
 import { startHealthServer } from './health';
+import { activeTracing, startTracing, withTracing } from './observability/tracing';
 import { sdkRecord, workerRuntimeOptions } from './logging';
 import { processLogFromEnv, ProcessLog } from './observability/log';
 
@@ -38,7 +39,7 @@ export const workflowsPath = path.join(__dirname, 'workflows');
 /** Worker options shared by `npm run worker`, the demo and the tests. */
 export function workerOptions(config: WorkerConfig, connection: NativeConnection): WorkerOptions {
   const temporalClient = new Client({ connection, namespace: config.namespace });
-  return {
+  const options: WorkerOptions = {
     connection,
     namespace: config.namespace,
     taskQueue: config.taskQueue,
@@ -72,6 +73,8 @@ export function workerOptions(config: WorkerConfig, connection: NativeConnection
     maxTaskQueueActivitiesPerSecond: config.maxTaskQueueActivitiesPerSecond,
     shutdownGraceTime: config.shutdownGraceTimeMs,
   };
+  // OpenTelemetry's interceptors and workflow-span sink when this process started tracing (README, Traces)
+  return withTracing(options, activeTracing());
 }
 
 /** `log`: the worker's own lines (start-up, problems), text or json as LOG_FORMAT says. */
@@ -102,6 +105,7 @@ async function connectAndRun(
   log: ProcessLog,
   created: (worker: Worker) => void,
 ): Promise<void> {
+  const tracing = await startTracing('replicate-temporal-worker'); // OTEL_* (README, Traces); null when off
   const connection = await connectWithRetry(config, log);
   try {
     const registered = await ensureSearchAttributes(connection, config.namespace);
@@ -113,7 +117,11 @@ async function connectAndRun(
     const receiver =
       config.webhook?.port != null
         ? await startWebhookReceiver({
-            client: new Client({ connection, namespace: config.namespace }),
+            client: new Client({
+              connection,
+              namespace: config.namespace,
+              interceptors: tracing?.clientInterceptors,
+            }),
             port: config.webhook.port,
             host: process.env.WEBHOOK_HOST || '0.0.0.0',
             secret: config.webhook.secret,
@@ -129,6 +137,7 @@ async function connectAndRun(
     await receiver?.stop();
   } finally {
     await connection.close();
+    await tracing?.shutdown(); // export the last spans
   }
 }
 
@@ -161,15 +170,19 @@ async function keepReconcilerScheduled(
 async function quietlyBundled(options: WorkerOptions, log: ProcessLog): Promise<WorkerOptions> {
   if (!options.workflowsPath) return options; // a prebuilt bundle (WORKFLOW_BUNDLE)
   const started = Date.now();
-  const { workflowsPath, ...rest } = options;
+  const { workflowsPath, interceptors, ...rest } = options;
   const logger = new DefaultLogger('WARN', (entry) =>
     process.stderr.write(`${log.renderEntry(sdkRecord(entry))}\n`),
   );
-  const bundle = await bundleWorkflowCode({ workflowsPath, logger });
+  const bundle = await bundleWorkflowCode({
+    workflowsPath,
+    workflowInterceptorModules: interceptors?.workflowModules,
+    logger,
+  });
   log.info(
     `bundled the workflow code in ${((Date.now() - started) / 1000).toFixed(1)} s (a prebuilt WORKFLOW_BUNDLE skips this: npm run build:workflows)`,
   );
-  return { ...rest, workflowBundle: bundle };
+  return { ...rest, interceptors: { ...interceptors, workflowModules: [] }, workflowBundle: bundle };
 }
 
 /**

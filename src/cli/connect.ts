@@ -3,21 +3,28 @@ import { Client, Connection, WorkflowExecutionAlreadyStartedError } from '@tempo
 import { registerSearchAttributes } from '../client/search-attributes';
 import { ConfigError, temporalConnectionOptions, type TemporalConfig } from '../config';
 import { temporalConnectFailed } from '../dev/hints';
+import { startTracing } from '../observability/tracing';
 import type { CliContext } from './context';
 import { CliError, grpcReason, isUnavailable } from './errors';
 
 /**
  * Connect lazily (address, TLS, API key as Temporal's environment configuration says), explaining an unreachable
- * server or a TLS problem in one line.
+ * server or a TLS problem in one line. With OTEL_* tracing on, the client's calls are traced (StartWorkflow is the
+ * root of a run's trace; main.ts flushes before exiting).
  */
 export function connectLazily(config: TemporalConfig): () => Promise<Client> {
   let client: Promise<Client> | undefined;
   return () =>
-    (client ??= Connection.connect({ ...temporalConnectionOptions(config), connectTimeout: '5s' }).then(
-      (connection) => new Client({ connection, namespace: config.namespace }),
-      async (error: unknown) => {
-        throw new ConfigError(await temporalConnectFailed(config, (error as Error).message));
-      },
+    (client ??= Promise.all([
+      Connection.connect({ ...temporalConnectionOptions(config), connectTimeout: '5s' }).catch(
+        async (error: unknown) => {
+          throw new ConfigError(await temporalConnectFailed(config, (error as Error).message));
+        },
+      ),
+      startTracing('replicate-temporal-cli'),
+    ]).then(
+      ([connection, tracing]) =>
+        new Client({ connection, namespace: config.namespace, interceptors: tracing?.clientInterceptors }),
     ));
 }
 

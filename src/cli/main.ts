@@ -8,6 +8,7 @@ import { storeClaimStore } from '../activities/claims';
 import { outputStore } from '../activities/outputs';
 import { readTemporalConfig, type TemporalConfig } from '../config';
 import { cliDiagnostic, processLogFromEnv } from '../observability/log';
+import { activeTracing } from '../observability/tracing';
 import { EXIT, connectLazily, runCli, terminalLine } from './index';
 
 const { log, problem } = processLogFromEnv('cli');
@@ -44,11 +45,15 @@ async function main(): Promise<number> {
 }
 
 main().then(
-  // exit once stdout is flushed: a pipe takes large output (`run --json | jq` of a claim-checked value)
-  // asynchronously, and process.exit would cut it off
-  (code) => process.stdout.write('', () => process.exit(code)),
-  (error: unknown) => {
+  // export the spans (OTEL_* tracing), then exit once stdout is flushed: a pipe takes large output (`run --json |
+  // jq` of a claim-checked value) asynchronously, and process.exit would cut it off
+  async (code) => {
+    await activeTracing()?.shutdown();
+    process.stdout.write('', () => process.exit(code));
+  },
+  async (error: unknown) => {
     diagnostic(`error: ${error instanceof Error ? error.message : String(error)}`);
+    await activeTracing()?.shutdown();
     process.exit(EXIT.failed);
   },
 );

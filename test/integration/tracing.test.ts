@@ -1,0 +1,319 @@
+/**
+ * OpenTelemetry traces end to end: a worker in this process and the CLI as a real process, both configured only by
+ * the standard OTEL_* variables, export to an OTLP/HTTP receiver that runs in this process (node:http: nothing to
+ * install or start, and the test reads exactly the bytes the exporters sent). The worker exports http/protobuf (the
+ * default; decoded with the generated protobuf code of @opentelemetry/otlp-transformer, the exporter's own
+ * encoder), the CLI http/json, so both encodings are covered by one run. One prediction, then the span tree:
+ * StartWorkflow (CLI) → RunWorkflow → StartActivity → RunActivity, with the prediction id, model and attempt, and
+ * the token nowhere in what was exported.
+ */
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import { readdirSync, readFileSync } from 'node:fs';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { WorkerConfig } from '../../src/config';
+import { freePort, startDevServer, type DevServer } from '../../src/dev/dev-server';
+import {
+  readTracingConfig,
+  startTracing,
+  workflowInterceptorsModule,
+  type Tracing,
+} from '../../src/observability/tracing';
+import { workerOptions, workflowsPath } from '../../src/worker';
+import { ReplicateSimulator } from '../../simulator';
+
+const PROJECT_ROOT = path.join(__dirname, '..', '..');
+const TOKEN = `r8_trace-secret-${randomUUID()}`;
+
+interface Span {
+  name: string;
+  traceId: string;
+  spanId: string;
+  parentSpanId: string;
+  service: string;
+  attributes: Record<string, unknown>;
+  events: { name: string; attributes: Record<string, unknown> }[];
+}
+
+/** The OTLP/HTTP receiver: every POST /v1/traces body, raw and decoded. */
+class OtlpReceiver {
+  readonly bodies: { contentType: string; raw: Buffer }[] = [];
+  private server: Server | undefined;
+  port = 0;
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        if (req.method === 'POST' && req.url === '/v1/traces') {
+          this.bodies.push({ contentType: req.headers['content-type'] ?? '', raw: Buffer.concat(chunks) });
+        }
+        res.writeHead(200, { 'content-type': req.headers['content-type'] ?? 'application/json' });
+        res.end(req.headers['content-type']?.includes('json') ? '{}' : undefined);
+      });
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server!.address() as { port: number }).port;
+  }
+
+  stop(): Promise<void> {
+    return new Promise((resolve) => this.server!.close(() => resolve()));
+  }
+
+  spans(): Span[] {
+    return this.bodies.flatMap(({ contentType, raw }) =>
+      decode(contentType.includes('json') ? JSON.parse(raw.toString('utf8')) : fromProtobuf(raw)),
+    );
+  }
+}
+
+/** The exporter's own generated protobuf code (protobufjs static module) reads the request back. */
+function fromProtobuf(raw: Buffer): unknown {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const root = require('@opentelemetry/otlp-transformer/build/src/generated/root');
+  return root.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest.decode(raw);
+}
+
+type Any = Record<string, unknown>;
+const hex = (id: unknown): string =>
+  typeof id === 'string' ? id : id instanceof Uint8Array ? Buffer.from(id).toString('hex') : '';
+const value = (v: Any | undefined): unknown =>
+  v?.stringValue ?? (v?.intValue !== undefined ? Number(v.intValue) : (v?.boolValue ?? v?.doubleValue));
+const attributes = (list: unknown): Record<string, unknown> =>
+  Object.fromEntries(((list as Any[]) ?? []).map((a) => [a.key as string, value(a.value as Any)]));
+
+/** OTLP (JSON or decoded protobuf) → flat spans with their service name. */
+function decode(request: unknown): Span[] {
+  return ((request as Any).resourceSpans as Any[]).flatMap((rs) => {
+    const service = String(attributes((rs.resource as Any).attributes)['service.name']);
+    return (rs.scopeSpans as Any[]).flatMap((ss) =>
+      (ss.spans as Any[]).map((s) => ({
+        name: s.name as string,
+        traceId: hex(s.traceId),
+        spanId: hex(s.spanId),
+        parentSpanId: hex(s.parentSpanId),
+        service,
+        attributes: attributes(s.attributes),
+        events: ((s.events as Any[]) ?? []).map((e) => ({
+          name: e.name as string,
+          attributes: attributes(e.attributes),
+        })),
+      })),
+    );
+  });
+}
+
+describe('tracing configuration (standard OTEL_* variables)', () => {
+  it('is off unless asked for, honours OTEL_SDK_DISABLED and none, picks the protocol', () => {
+    expect(readTracingConfig({})).toBeNull();
+    expect(readTracingConfig({ OTEL_SERVICE_NAME: 'x' })).toBeNull();
+    const endpoint = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' };
+    expect(readTracingConfig(endpoint)).toEqual({ protocol: 'http/protobuf' });
+    expect(readTracingConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://c:4318/v1/traces' })).toEqual({
+      protocol: 'http/protobuf',
+    });
+    expect(readTracingConfig({ OTEL_TRACES_EXPORTER: 'otlp' })).toEqual({ protocol: 'http/protobuf' });
+    expect(readTracingConfig({ ...endpoint, OTEL_SDK_DISABLED: 'true' })).toBeNull();
+    expect(readTracingConfig({ ...endpoint, OTEL_TRACES_EXPORTER: 'none' })).toBeNull();
+    expect(readTracingConfig({ ...endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' })).toEqual({
+      protocol: 'http/json',
+    });
+    expect(
+      readTracingConfig({
+        ...endpoint,
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+        OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf',
+      }),
+    ).toEqual({ protocol: 'http/protobuf' });
+  });
+
+  it('refuses what it cannot do with the variable and the fix', async () => {
+    expect(() => readTracingConfig({ OTEL_TRACES_EXPORTER: 'zipkin' })).toThrow(
+      'OTEL_TRACES_EXPORTER="zipkin": only otlp (or none) is supported',
+    );
+    expect(() =>
+      readTracingConfig({ OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }),
+    ).toThrow(
+      'OTEL_EXPORTER_OTLP_PROTOCOL="grpc" is not supported: use http/protobuf (the default) or http/json',
+    );
+    await expect(startTracing('x', { OTEL_TRACES_EXPORTER: 'jaeger' })).rejects.toMatchObject({
+      name: 'ConfigError',
+    });
+    expect(await startTracing('x', {})).toBeNull();
+  });
+});
+
+describe('traces of one prediction (worker in process, CLI as a process)', () => {
+  const receiver = new OtlpReceiver();
+  const sim = new ReplicateSimulator({ token: TOKEN });
+  let server: DevServer;
+  let connection: NativeConnection;
+  let tracing: Tracing | null;
+  let workflowBundle: { code: string };
+  let config: WorkerConfig;
+  let cli: { code: number | null; stdout: string; stderr: string };
+  let spans: Span[];
+
+  beforeAll(async () => {
+    await Promise.all([receiver.start(), sim.start()]);
+    server = await startDevServer({ port: await freePort(), uiPort: null, searchAttributes: true });
+    // this process (the worker): the default protocol, http/protobuf
+    vi.stubEnv('OTEL_EXPORTER_OTLP_ENDPOINT', `http://127.0.0.1:${receiver.port}`);
+    vi.stubEnv('OTEL_SERVICE_NAME', 'tracing-test-worker');
+    tracing = await startTracing('replicate-temporal-worker');
+    // what `npm run build:workflows` builds (scripts/build-workflow-bundle.ts): the interceptor module included
+    workflowBundle = await bundleWorkflowCode({
+      workflowsPath,
+      workflowInterceptorModules: [workflowInterceptorsModule],
+      logger: new DefaultLogger('WARN'),
+    });
+    connection = await NativeConnection.connect({ address: server.address });
+    config = {
+      address: server.address,
+      namespace: 'default',
+      taskQueue: `tracing-${randomUUID()}`,
+      replicateToken: TOKEN,
+      replicateBaseUrl: sim.baseUrl,
+      maxTaskQueueActivitiesPerSecond: 1000,
+      shutdownGraceTimeMs: 1000,
+      outputDir: path.join(tmpdir(), `replicate-temporal-tracing-${randomUUID()}`),
+      webhook: null,
+    };
+  }, 120_000);
+
+  afterAll(async () => {
+    vi.unstubAllEnvs();
+    await tracing?.shutdown();
+    await connection?.close();
+    await server?.stop();
+    await Promise.all([sim.stop(), receiver.stop()]);
+  });
+
+  it('the worker options carry the interceptors and the sink; bundling from source adds the module', () => {
+    expect(tracing).not.toBeNull();
+    const options = workerOptions(config, connection);
+    expect(options.interceptors?.workflowModules).toEqual([workflowInterceptorsModule]);
+    expect(options.interceptors?.activity).toHaveLength(2);
+    expect(Object.keys(options.sinks ?? {})).toEqual(['exporter']);
+  });
+
+  it('runs one prediction through the CLI; the trace is StartWorkflow → RunWorkflow → activities', async () => {
+    // as `npm run worker` with WORKFLOW_BUNDLE: the prebuilt bundle (it holds the workflow interceptor module)
+    const { workflowsPath: _source, interceptors, ...options } = workerOptions(config, connection);
+    const worker = await Worker.create({
+      ...options,
+      interceptors: { ...interceptors, workflowModules: [] },
+      workflowBundle,
+    });
+    cli = await worker.runUntil(
+      runCli(['run', '--model', 'sim/echo', '--input', '{"prompt":"a lighthouse"}', '--json'], {
+        TEMPORAL_ADDRESS: server.address,
+        TEMPORAL_TASK_QUEUE: config.taskQueue,
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${receiver.port}`,
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      }),
+    );
+    await tracing!.shutdown(); // the worker is down: export what it buffered (workflow spans came through the sink)
+    expect(cli.stderr).toBe('');
+    expect(cli.code).toBe(0);
+    const summary = JSON.parse(cli.stdout) as { predictionId: string; workflowId: string; status: string };
+    expect(summary.status).toBe('succeeded');
+    // both encodings arrived: the CLI's JSON, the worker's protobuf
+    expect(new Set(receiver.bodies.map((b) => b.contentType))).toEqual(
+      new Set(['application/json', 'application/x-protobuf']),
+    );
+    spans = receiver.spans();
+
+    const start = spans.find((s) => s.name === 'StartWorkflow:runPrediction')!;
+    expect(start).toMatchObject({ service: 'replicate-temporal-cli', parentSpanId: '' });
+    const trace = spans.filter((s) => s.traceId === start.traceId);
+    const children = (parent: Span) => trace.filter((s) => s.parentSpanId === parent.spanId);
+
+    const [run, ...otherRuns] = children(start);
+    expect(otherRuns).toEqual([]);
+    expect(run).toMatchObject({
+      name: 'RunWorkflow:runPrediction',
+      service: 'tracing-test-worker',
+      attributes: { 'replicate.model': 'sim/echo' },
+    });
+
+    const starts = children(run!);
+    const createStart = starts.find((s) => s.name === 'StartActivity:createPrediction')!;
+    expect(children(createStart).map((s) => s.name)).toEqual(['RunActivity:createPrediction']);
+    expect(children(createStart)[0]!.attributes).toMatchObject({
+      'replicate.prediction_id': summary.predictionId,
+      'replicate.model': 'sim/echo',
+      'replicate.status': 'starting',
+      'temporal.activity.attempt': 1,
+      temporalWorkflowId: summary.workflowId,
+    });
+
+    const polls = starts.filter((s) => s.name === 'StartActivity:getPrediction');
+    expect(polls.length).toBeGreaterThanOrEqual(1);
+    const pollRuns = polls.flatMap(children);
+    expect(pollRuns.map((s) => s.name)).toEqual(polls.map(() => 'RunActivity:getPrediction'));
+    for (const poll of pollRuns) {
+      expect(poll.attributes).toMatchObject({
+        'replicate.prediction_id': summary.predictionId,
+        'replicate.model': 'sim/echo',
+        'temporal.activity.attempt': 1,
+      });
+    }
+    expect(pollRuns.at(-1)!.attributes['replicate.status']).toBe('succeeded');
+    // nothing of this run outside its trace: every worker span of the workflow hangs under the CLI's start
+    const worker_ = spans.filter((s) => s.attributes.temporalWorkflowId === summary.workflowId);
+    expect(worker_.every((s) => s.traceId === start.traceId)).toBe(true);
+  }, 120_000);
+
+  it('the token is in no exported byte: span names, attributes, events', () => {
+    expect(spans.length).toBeGreaterThan(4);
+    for (const body of receiver.bodies) expect(body.raw.includes(TOKEN)).toBe(false);
+    const text = JSON.stringify(spans);
+    expect(text).not.toContain(TOKEN);
+    expect(text).not.toContain(TOKEN.slice(3)); // nor a part of it
+  });
+
+  it('histories v1–v6 replay with the interceptors in the bundle (they add no commands)', async () => {
+    const dir = path.join(__dirname, '..', 'histories');
+    const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
+    expect(files.length).toBeGreaterThan(40);
+    for (const file of files) {
+      const history = historyFromJSON(JSON.parse(readFileSync(path.join(dir, file), 'utf8')));
+      await Worker.runReplayHistory(
+        // the no-op sink a worker with tracing off registers (withTracing), so spans go nowhere quietly
+        { workflowBundle, sinks: { exporter: { export: { fn: () => undefined } } } },
+        history,
+        `history-${file.replace(/^v\d+-/, '').replace('.json', '')}`,
+      );
+    }
+  }, 120_000);
+});
+
+/** `tsx src/cli/main.ts ...` as a real process, with these variables (no OTEL_SERVICE_NAME: the CLI's default). */
+function runCli(
+  argv: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('OTEL_')));
+  return new Promise((resolve) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.join(PROJECT_ROOT, 'src', 'cli', 'main.ts'), ...argv],
+      {
+        cwd: PROJECT_ROOT,
+        env: { ...inherited, ...env },
+      },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
