@@ -16,6 +16,7 @@ export {
   type WorkerConfig,
 } from './config';
 export {
+  BudgetFailureType,
   NON_RETRYABLE_REPLICATE_ERRORS,
   PipelineFailureType,
   PredictionFailureType,

@@ -38,6 +38,14 @@ export const PipelineFailureType = {
   OutputOriginNotAllowed: 'OutputOriginNotAllowed', // an output URL (or a redirect hop) is on an origin not allowed
 } as const;
 
+/**
+ * A budget was reached while jobs ran: they were canceled at Replicate and nothing new started. A run's
+ * `maxCostUsd` or a pipeline's `budget`; the details name the budget, the spend and the step (src/shared/budget.ts).
+ */
+export const BudgetFailureType = {
+  Exceeded: 'BudgetExceeded',
+} as const;
+
 export const NON_RETRYABLE_REPLICATE_ERRORS: string[] = [
   ...Object.values(ReplicateErrorType),
   PredictionFailureType.InvalidRequest,

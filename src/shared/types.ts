@@ -39,6 +39,15 @@ export interface PredictionRequest {
   searchAttributes?: boolean;
   /** continue-as-new after this many polls in one run, to keep histories small (default 500) */
   maxPollsPerRun?: number;
+  /**
+   * (budgets-v1) cancel the job and fail with BudgetExceeded once price × (now − started_at) reaches this, USD;
+   * needs `pricePerSecondUsd` (src/shared/budget.ts)
+   */
+  maxCostUsd?: number;
+  /** (budgets-v1) the model's price, USD per second of predict_time; only with `maxCostUsd` */
+  pricePerSecondUsd?: number;
+  /** (budgets-v1) set by runPipeline when it has a budget: tell the parent when the job starts (its started_at) */
+  reportStartToParent?: boolean;
   /** set by the workflow itself when it continues as new; never pass it */
   resume?: ResumeState;
 }
@@ -150,6 +159,18 @@ export interface PredictionState {
   webUrl: string | null;
   /** how many runs (continue-as-new) this job has spanned so far */
   runs: number;
+  /** (budgets-v1) with `maxCostUsd`: the budget, the price and the job's start (src/shared/budget.ts `jobCost`) */
+  budget?: JobBudgetView;
+}
+
+/** A run's budget as the `status` query shows it; the running cost follows from it at any instant (`jobCost`). */
+export interface JobBudgetView {
+  maxCostUsd: number;
+  pricePerSecondUsd: number;
+  /** Replicate's started_at of the job, null before it started */
+  jobStartedAt: string | null;
+  /** predict_time once the job has ended (its billed cost), else null */
+  predictTime: number | null;
 }
 
 /** Details attached to the typed failures of a run (first element of ApplicationFailure.details). */

@@ -1,5 +1,6 @@
 /** Validation of a `PredictionRequest`, shared by the CLI (fast feedback) and the workflow (last line of defence). */
 import { DEFAULT_POLLING } from './backoff';
+import { budgetProblems } from './budget';
 import { parseModelRef, isCreateTarget } from './model-ref';
 import type { PredictionRequest } from './types';
 
@@ -15,7 +16,7 @@ export function validateRequest(request: unknown): string[] {
   }
   const r = request as Partial<PredictionRequest>;
   const problems: string[] = [];
-  for (const flag of ['deployment', 'searchAttributes'] as const) {
+  for (const flag of ['deployment', 'searchAttributes', 'reportStartToParent'] as const) {
     if (r[flag] !== undefined && typeof r[flag] !== 'boolean')
       problems.push(`${flag}: must be true or false`);
   }
@@ -54,6 +55,7 @@ export function validateRequest(request: unknown): string[] {
   if (typeof r.maxPollsPerRun === 'number' && !Number.isInteger(r.maxPollsPerRun)) {
     problems.push('maxPollsPerRun: must be a whole number');
   }
+  problems.push(...budgetProblems(r));
   return problems;
 }
 

@@ -11,7 +11,7 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import { PipelineFailureType } from '../shared/failures';
+import { BudgetFailureType, PipelineFailureType } from '../shared/failures';
 import { workflowIdProblem } from '../shared/ids';
 import {
   PIPELINE_LIMITS,
@@ -22,6 +22,8 @@ import {
   validatePipelineSpec,
   type PipelineSpec,
 } from '../shared/pipeline';
+import { BUDGETS_PATCH, jobStartedSignal } from './job/budget';
+import { PipelineBudget } from './steps/budget';
 import { PIPELINE_PATCHES, writeManifest } from './steps/policies';
 import { emptyReport, type PipelineResult } from './steps/report';
 import { runStep, type PipelineRun } from './steps/run-step';
@@ -69,7 +71,14 @@ export async function runPipeline(request: PipelineRequest): Promise<PipelineRes
     }
   }
   const result = emptyReport(pipelineId, spec);
-  setHandler(progressQuery, () => progressSnapshot(result, Date.now()));
+  // budgets-v1: children report their jobs' started_at; a watcher cancels everything at the crossing
+  const budget =
+    spec.budget && patched(BUDGETS_PATCH) ? new PipelineBudget(spec.budget.usd, spec) : undefined;
+  if (budget) setHandler(jobStartedSignal, (s) => budget.started(s));
+  setHandler(progressQuery, () => {
+    const snapshot = progressSnapshot(result, Date.now());
+    return budget ? { ...snapshot, cost: { ...snapshot.cost, budget: budget.view() } } : snapshot;
+  });
 
   const running = new CancellationScope();
   const run: PipelineRun = {
@@ -83,6 +92,7 @@ export async function runPipeline(request: PipelineRequest): Promise<PipelineRes
     views: {},
     done: {},
     failFastTriggered: false,
+    budget,
     triggerFailFast() {
       if (run.failFastTriggered) return;
       run.failFastTriggered = true;
@@ -90,10 +100,23 @@ export async function runPipeline(request: PipelineRequest): Promise<PipelineRes
     },
   };
 
+  let finished = false;
+  const watching = budget
+    ?.watch(
+      () => finished,
+      (d) => {
+        run.skipReason = `skipped: the budget of $${d.budgetUsd} was reached`;
+        run.triggerFailFast(); // cancels the running children (and so their jobs at Replicate)
+      },
+    )
+    .catch(() => undefined); // a cancel of the whole pipeline ends it; running.run reports that
   await running.run(async () => {
     for (const name of topologicalOrder(spec)) run.done[name] = runStep(run, name);
     await Promise.all(Object.values(run.done));
   });
+  finished = true;
+  await watching;
+  if (budget) result.cost.budget = budget.view();
 
   const failed = Object.entries(result.steps).filter(([, p]) => p.status !== 'succeeded');
   result.status = failed.length === 0 ? 'succeeded' : 'failed';
@@ -104,6 +127,15 @@ export async function runPipeline(request: PipelineRequest): Promise<PipelineRes
       status: result.status,
       files: result.manifest.files,
       cost: result.cost,
+    });
+  }
+  if (budget?.exceeded) {
+    result.status = 'failed';
+    throw ApplicationFailure.create({
+      type: BudgetFailureType.Exceeded,
+      message: budget.message(spec.name, budget.exceeded),
+      nonRetryable: true,
+      details: [result],
     });
   }
   if (result.status === 'failed') {

@@ -33,6 +33,11 @@ export interface PipelineSpec {
   stepTimeout?: string;
   /** model ref -> USD per second of predict_time, for cost estimates */
   prices?: Record<string, number>;
+  /**
+   * (budgets-v1) USD for the whole run: when the spend (ended jobs plus price × elapsed of the running ones)
+   * reaches it, running jobs are canceled, nothing new starts, the run fails with BudgetExceeded
+   */
+  budget?: { usd: number };
   /** step names `[a-zA-Z][a-zA-Z0-9_-]*` (up to 60 characters); at least one step */
   steps: Record<string, StepSpec>;
 }

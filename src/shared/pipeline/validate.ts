@@ -4,6 +4,7 @@ import { checkStepTemplates } from './check-templates';
 import { findCycles } from './graph';
 import { cloneData, describeType, describeValue, isPlainObject } from './helpers';
 import { PIPELINE_LIMITS } from './limits';
+import { checkBudget, checkPrices } from './prices';
 import { PIPELINE_DEFAULTS, type PipelineSpec, type SpecError, type StepSpec } from './spec';
 
 const PIPELINE_FIELDS = [
@@ -14,6 +15,7 @@ const PIPELINE_FIELDS = [
   'timeout',
   'stepTimeout',
   'prices',
+  'budget',
   'steps',
 ] as const;
 const PIPELINE_NAME = /^[a-z0-9][a-z0-9-]*$/;
@@ -77,25 +79,8 @@ export function validatePipelineSpec(
   const timeout = checkTimeout(raw.timeout, 'timeout', PIPELINE_DEFAULTS.timeout, err);
   const stepTimeout = checkTimeout(raw.stepTimeout, 'stepTimeout', PIPELINE_DEFAULTS.stepTimeout, err);
 
-  // prices
-  let prices: Record<string, number> | undefined;
-  if (raw.prices !== undefined) {
-    if (!isPlainObject(raw.prices)) {
-      err('prices', `must be a mapping of model to USD per second, got ${describeType(raw.prices)}`);
-    } else {
-      prices = {};
-      for (const [model, price] of Object.entries(raw.prices)) {
-        if (typeof price !== 'number' || !Number.isFinite(price) || price < 0) {
-          err(
-            `prices.${model}`,
-            `must be a non-negative number (USD per second), got ${describeValue(price)}`,
-          );
-        } else {
-          prices[model] = price;
-        }
-      }
-    }
-  }
+  // prices (also the format of the CLI's --prices FILE)
+  const prices = checkPrices(raw.prices, 'prices', err);
 
   // steps
   const steps: Record<string, StepSpec> = {};
@@ -126,10 +111,13 @@ export function validatePipelineSpec(
     }
     for (const e of findCycles(steps)) errors.push(e);
   }
+  // budget (budgets-v1): needs a price for every step's model
+  const budget = checkBudget(raw.budget, prices, steps, err);
 
   if (errors.length > 0) return { errors };
   const spec: PipelineSpec = { name: name as string, inputs, failure, timeout, stepTimeout, steps };
   if (typeof raw.description === 'string') spec.description = raw.description;
   if (prices) spec.prices = prices;
+  if (budget) spec.budget = budget;
   return { spec };
 }

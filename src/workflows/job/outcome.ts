@@ -3,6 +3,7 @@
  * current details, and which poll failures are worth waiting out. Pure functions of the run's state; workflow-safe.
  */
 import { ActivityFailure, ApplicationFailure, TimeoutFailure, log } from '@temporalio/workflow';
+import { budgetLine } from '../../shared/budget';
 import { humanDuration } from '../../shared/duration';
 import { PipelineFailureType, PredictionFailureType, ReplicateTransientType } from '../../shared/failures';
 import type {
@@ -38,6 +39,7 @@ export function currentDetails(state: PredictionState): string {
   const lines = [
     `**${state.status}** · ${state.kind} \`${state.predictionId ?? '…'}\` · ${state.polls} poll${state.polls === 1 ? '' : 's'} · ${elapsed}${link}`,
   ];
+  if (state.budget) lines.push('', budgetLine(state.budget, Date.now()));
   if (state.error) lines.push('', `error: ${state.error}`);
   if (state.pollError) lines.push('', `last poll failed (polling again): ${state.pollError}`);
   if (state.logsTail.length > 0) lines.push('', '```', ...state.logsTail.slice(-5), '```');

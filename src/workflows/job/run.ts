@@ -37,7 +37,8 @@ import {
   type TrainingRequest,
 } from '../../shared/types';
 import { statusQuery, webhookSignal } from '../messages';
-import { currentDetails, finish, surface, timedOut, transientPollFailure } from './outcome';
+import { JobBudget } from './budget';
+import { currentDetails, failureDetails, finish, surface, timedOut, transientPollFailure } from './outcome';
 import {
   DEFAULT_CEILING_MS,
   DEFAULT_MAX_POLLS_PER_RUN,
@@ -92,6 +93,8 @@ export class JobRun {
   private pollNow = false;
   /** the create's schedule-to-close (and before v6 every poll's): the time to the deadline when the run started */
   private readonly untilDeadlineAtStart: number;
+  /** budgets-v1: the run's maxCostUsd and/or its pipeline parent's budget clock; undefined without either */
+  private readonly budget: JobBudget | undefined;
   private readonly activities: {
     createPrediction: Activities['createPrediction'];
     createTraining: Activities['createTraining'];
@@ -156,6 +159,8 @@ export class JobRun {
       summary: `cancel ${kind} at Replicate`,
     });
     this.activities = { createPrediction, createTraining, cancelPrediction };
+    this.budget = JobBudget.of(request);
+    this.state.budget = this.budget?.view(this.current);
   }
 
   /** Time left before our deadline, ms. */
@@ -233,14 +238,23 @@ export class JobRun {
         return;
       }
     }
+    if (this.budget) {
+      await this.budget.reportStart(this.current!);
+      if (this.budget.crossed(this.current!)) return this.stopForBudget(this.budget);
+    }
     if (!this.pollNow) {
-      const wait = Math.max(pollDelayMs(this.state.polls, this.polling), this.minNextWaitMs);
+      const backoff = Math.max(pollDelayMs(this.state.polls, this.polling), this.minNextWaitMs);
+      // budgets-v1: wake at the projected crossing when it comes first (then the next round cancels)
+      const wait = Math.min(backoff, this.budget?.msUntilCrossing(this.current!) ?? Infinity);
       this.state.nextPollAt = new Date(Date.now() + wait).toISOString();
       const woken = await condition(() => this.newsFromWebhook(), wait, {
-        summary: `wait ${humanDuration(wait)} before poll ${this.state.polls + 1}`,
+        summary:
+          wait < backoff
+            ? `wait ${humanDuration(wait)} until the budget is reached`
+            : `wait ${humanDuration(wait)} before poll ${this.state.polls + 1}`,
       });
       this.state.nextPollAt = null;
-      if (woken) return;
+      if (woken || wait < backoff) return;
     }
     await this.poll();
   }
@@ -314,6 +328,19 @@ export class JobRun {
       return timedOut(this.kind, this.state, this.current, this.deadline - this.firstStart);
     }
     return surface(error, this.state);
+  }
+
+  /**
+   * budgets-v1: the job's cost reached maxCostUsd: cancel it at Replicate and fail with BudgetExceeded (the spend
+   * measured at the crossing, the canceled job's predict_time in the details). A job that ended meanwhile keeps
+   * its own outcome.
+   */
+  private async stopForBudget(budget: JobBudget): Promise<void> {
+    const { message, budget: details } = budget.exceeded(this.kind, this.current!);
+    await this.cancelRemotely(this.current!.id);
+    if (this.isDone() && this.current!.status !== 'canceled') return;
+    this.state.error = message;
+    throw JobBudget.failure(message, { ...failureDetails(this.state, this.current), budget: details });
   }
 
   private async cancelRemotely(id: string): Promise<void> {
@@ -401,6 +428,7 @@ export class JobRun {
     state.logsTail = next.logsTail;
     state.error = next.error;
     state.webUrl = next.urls.web ?? null;
+    if (this.budget) state.budget = this.budget.view(next);
     setCurrentDetails(currentDetails(state));
   }
 }

@@ -1,5 +1,6 @@
 /** The pipeline's report (the result, the `progress` query's answer and the failure details) and its cost. */
 import type { ManifestEntry } from '../../activities/outputs';
+import type { PipelineBudgetView } from '../../shared/budget';
 import { estimateCost, type PipelineSpec } from '../../shared/pipeline';
 
 export type StepStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'canceled' | 'skipped';
@@ -26,6 +27,11 @@ export interface PipelineCost {
   totalPredictTime: number;
   /** USD estimate from `spec.prices`, null when a used model has no price */
   estimatedUsd: number | null;
+  /**
+   * (budgets-v1, with `budget`) the budget; what ran to completion and what was canceled (USD); the jobs running
+   * now with their started_at (live cost: `pipelineSpend` of src/shared/budget.ts); the crossing, if reached
+   */
+  budget?: PipelineBudgetView;
 }
 
 export interface PipelineResult {

@@ -28,6 +28,7 @@ import {
 import { ReplicatePipelineId } from '../../shared/search-attributes';
 import type { PredictionResult } from '../../shared/types';
 import { runPrediction } from '../prediction';
+import type { PipelineBudget } from './budget';
 import { errorType, failedPrediction, messageOf } from './failures';
 import { PIPELINE_PATCHES, persistOutputs } from './policies';
 import { addCost, addFiles, markCompleted, round, type PipelineResult, type StepProgress } from './report';
@@ -51,6 +52,10 @@ export interface PipelineRun {
   /** each step's end: true when it succeeded */
   done: Record<string, Promise<boolean>>;
   failFastTriggered: boolean;
+  /** budgets-v1: the pipeline's budget ledger (children report their start to it), when the spec has a budget */
+  budget?: PipelineBudget;
+  /** why the steps not started yet are skipped, when it is not fail-fast (the budget) */
+  skipReason?: string;
   /** fail-fast: cancel every running step's children (and so their predictions) and skip the rest */
   triggerFailFast(): void;
 }
@@ -63,7 +68,7 @@ export async function runStep(run: PipelineRun, name: string): Promise<boolean> 
   if (ok.some((x) => !x) || run.failFastTriggered) {
     progress.status = 'skipped';
     progress.error = run.failFastTriggered
-      ? 'skipped: another step failed (fail-fast)'
+      ? (run.skipReason ?? 'skipped: another step failed (fail-fast)')
       : `skipped: ${(deps[name] ?? []).filter((_d, i) => !ok[i]).join(', ')} failed`;
     return false;
   }
@@ -83,6 +88,7 @@ export async function runStep(run: PipelineRun, name: string): Promise<boolean> 
     const runChild = async (r: (typeof runs)[number]): Promise<PredictionResult> => {
       const childId = `${pipelineId}--${name}${fannedOut ? `-${r.index}` : ''}`;
       progress.childWorkflowIds.push(childId);
+      run.budget?.expect(childId, name, model);
       const child = await startChild(runPrediction, {
         workflowId: childId,
         args: [
@@ -92,6 +98,7 @@ export async function runStep(run: PipelineRun, name: string): Promise<boolean> 
             input: r.input,
             polling: step.polling,
             ...(run.searchAttributes ? {} : { searchAttributes: false }),
+            ...(run.budget ? { reportStartToParent: true } : {}),
           },
         ],
         workflowExecutionTimeout: timeout,
@@ -103,7 +110,16 @@ export async function runStep(run: PipelineRun, name: string): Promise<boolean> 
           ? { typedSearchAttributes: [{ key: ReplicatePipelineId, value: pipelineId }] }
           : {}),
       });
-      const res = await child.result();
+      const res = await child.result().then(
+        (r) => {
+          run.budget?.ended(childId, { result: r });
+          return r;
+        },
+        (error: unknown) => {
+          run.budget?.ended(childId, { error });
+          throw error;
+        },
+      );
       progress.predictionIds.push(res.id);
       return res;
     };

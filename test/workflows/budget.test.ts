@@ -1,0 +1,345 @@
+/**
+ * Budgets on Temporal's time-skipping server with fake activities: a run's `maxCostUsd` (polling, webhooks) and a
+ * pipeline's `budget` (fan-out crossing, report). The overshoot is measured from the history: when the cancel was
+ * scheduled against Replicate's started_at, in USD past the budget.
+ */
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import type { WorkflowHandle } from '@temporalio/client';
+import { tsToMs } from '@temporalio/common/lib/time';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker, bundleWorkflowCode } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureBinary, TEMPORAL_TEST_SERVER } from '../../src/dev/binaries';
+import { BudgetFailureType, PredictionFailureType } from '../../src/shared/failures';
+import { validatePipelineSpec } from '../../src/shared/pipeline';
+import type { PredictionRequest, PredictionSnapshot, PredictionState } from '../../src/shared/types';
+import {
+  runPipeline,
+  runPrediction,
+  statusQuery,
+  webhookSignal,
+  type PipelineResult,
+} from '../../src/workflows';
+import type { BudgetExceededRunDetails } from '../../src/workflows/job/budget';
+import { type FakeActivities, failureOf, fakeReplicate, job } from './fakes';
+
+let env: TestWorkflowEnvironment;
+let workflowBundle: { code: string };
+// the workflows entry itself (not src/worker.ts, whose start-up this test does not need)
+const workflowsPath = path.join(__dirname, '..', '..', 'src', 'workflows');
+const quietLogger = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
+
+beforeAll(async () => {
+  env = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: ensureBinary(TEMPORAL_TEST_SERVER) } },
+  });
+  workflowBundle = await bundleWorkflowCode({ workflowsPath, logger: quietLogger });
+});
+afterAll(async () => {
+  await env?.teardown();
+});
+
+async function withWorker<T>(activities: object, body: (taskQueue: string) => Promise<T>): Promise<T> {
+  const taskQueue = `budget-${randomUUID()}`;
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle,
+    activities,
+  });
+  return worker.runUntil(() => body(taskQueue));
+}
+
+async function runOne(
+  activities: FakeActivities,
+  request: Partial<PredictionRequest>,
+  during: (handle: WorkflowHandle<typeof runPrediction>) => Promise<void> = async () => {},
+  after: (handle: WorkflowHandle<typeof runPrediction>) => Promise<void> = async () => {},
+) {
+  return withWorker(activities, async (taskQueue) => {
+    const handle = await env.client.workflow.start(runPrediction, {
+      taskQueue,
+      workflowId: `budget-${randomUUID()}`,
+      workflowExecutionTimeout: '10m',
+      args: [{ model: 'acme/model', input: { prompt: 'x' }, searchAttributes: false, ...request }],
+    });
+    await during(handle);
+    const error = await handle.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    await after(handle); // while the worker still runs (a query needs one)
+    return { error, handle };
+  });
+}
+
+/** When each cancelPrediction was scheduled, workflow time (ms since the epoch), from the history. */
+async function cancelTimes(handle: WorkflowHandle): Promise<number[]> {
+  const history = await handle.fetchHistory();
+  return (history.events ?? [])
+    .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'cancelPrediction')
+    .map((e) => tsToMs(e.eventTime));
+}
+
+const started = (requestedAt: string, afterMs: number) =>
+  new Date(Date.parse(requestedAt) + afterMs).toISOString();
+
+describe('a run with --max-cost', () => {
+  it('polling: started_at learned late, canceled at the next poll; overshoot at most one polling interval', async () => {
+    // Default polling: polls at 3 s and 7.5 s. The job starts at 4 s (after poll 1, which still sees starting),
+    // so its cost ($0.01/s) reaches the $0.02 budget at 6 s and poll 2 (7.5 s) is the first to know.
+    const fake = fakeReplicate({
+      get: (n, id) =>
+        n === 1
+          ? job(id, 'starting')
+          : job(id, 'processing', { startedAt: started(fake.calls.createArgs[0]!.requestedAt!, 4_000) }),
+    });
+    const { error, handle } = await runOne(fake.activities, { maxCostUsd: 0.02, pricePerSecondUsd: 0.01 });
+
+    const failure = failureOf(error);
+    expect(failure.type).toBe(BudgetFailureType.Exceeded);
+    const details = failure.details?.[0] as BudgetExceededRunDetails;
+    expect(details).toMatchObject({ predictionId: 'p-1', status: 'canceled' });
+    expect(details.budget).toMatchObject({ budgetUsd: 0.02, predictionIds: ['p-1'] });
+    expect(failure.message).toMatch(/reached its budget of \$0\.02: \$0\.0\d+ spent/);
+    expect(fake.calls.gets).toEqual(['p-1', 'p-1']);
+    expect(fake.calls.cancels).toEqual(['p-1']);
+
+    const [cancelAt] = await cancelTimes(handle);
+    const startedAt = Date.parse(started(fake.calls.createArgs[0]!.requestedAt!, 4_000));
+    const overshootUsd = ((cancelAt! - startedAt) / 1000) * 0.01 - 0.02;
+    console.log(`budget overshoot, polling (started_at learned late): $${overshootUsd.toFixed(4)}`);
+    expect(overshootUsd).toBeGreaterThan(0);
+    expect(overshootUsd).toBeLessThanOrEqual(4.5 * 0.01); // poll 1 -> poll 2 is 4.5 s
+    expect(details.budget.spentUsd).toBeCloseTo(0.02 + overshootUsd, 3);
+  });
+
+  it('polling: once started_at is known, a timer at the projected crossing cancels with no overshoot', async () => {
+    // Poll 1 (3 s) sees the job started at 1 s; $0.05 at $0.01/s is reached at 6 s, before poll 2 (7.5 s).
+    const fake = fakeReplicate({
+      get: (_, id) =>
+        job(id, 'processing', { startedAt: started(fake.calls.createArgs[0]!.requestedAt!, 1_000) }),
+    });
+    const { error, handle } = await runOne(fake.activities, { maxCostUsd: 0.05, pricePerSecondUsd: 0.01 });
+
+    expect(failureOf(error).type).toBe(BudgetFailureType.Exceeded);
+    expect(fake.calls.gets).toEqual(['p-1']); // no second poll: the timer came first
+    const [cancelAt] = await cancelTimes(handle);
+    const startedAt = Date.parse(started(fake.calls.createArgs[0]!.requestedAt!, 1_000));
+    // The cancel is scheduled when the workflow task after the timer completes: the crossing plus task latency.
+    console.log(
+      `budget overshoot, polling (timer at the crossing): ${cancelAt! - startedAt - 5_000} ms of running`,
+    );
+    expect(cancelAt! - startedAt).toBeGreaterThanOrEqual(5_000);
+    expect(cancelAt! - startedAt).toBeLessThan(5_500);
+  });
+
+  it('webhooks: the start webhook carries started_at; the timer cancels at the crossing (overshoot ~0), no GET', async () => {
+    const fake = fakeReplicate({ created: job('p-1', 'starting', { webhook: true }) });
+    let startedAt = 0;
+    const { error, handle } = await runOne(
+      fake.activities,
+      { maxCostUsd: 0.1, pricePerSecondUsd: 0.01 },
+      async (h) => {
+        await fake.createStarted;
+        const at = started(fake.calls.createArgs[0]!.requestedAt!, 2_000);
+        startedAt = Date.parse(at);
+        await h.signal(webhookSignal, job('p-1', 'processing', { startedAt: at, webhook: true }));
+      },
+    );
+
+    const failure = failureOf(error);
+    expect(failure.type).toBe(BudgetFailureType.Exceeded);
+    expect(fake.calls.gets).toEqual([]); // fallback polling (60 s) never came
+    expect(fake.calls.cancels).toEqual(['p-1']);
+    const [cancelAt] = await cancelTimes(handle);
+    const overshootUsd = ((cancelAt! - startedAt) / 1000) * 0.01 - 0.1;
+    console.log(`budget overshoot, webhooks: ${cancelAt! - startedAt - 10_000} ms of running`);
+    expect(cancelAt! - startedAt).toBeGreaterThanOrEqual(10_000);
+    expect(overshootUsd).toBeLessThan(0.005); // under 0.5 s of running (workflow-task latency only)
+  });
+
+  it('a job that ends under its budget succeeds; the status query shows its cost and the budget left', async () => {
+    const fake = fakeReplicate({
+      get: (n, id) =>
+        n === 1
+          ? job(id, 'processing', { startedAt: started(fake.calls.createArgs[0]!.requestedAt!, 500) })
+          : job(id, 'succeeded', { metrics: { predict_time: 4 } }),
+    });
+    let state: PredictionState | undefined;
+    const { error } = await runOne(
+      fake.activities,
+      { maxCostUsd: 1, pricePerSecondUsd: 0.01 },
+      undefined,
+      async (handle) => {
+        state = await handle.query(statusQuery);
+      },
+    );
+
+    expect(error).toBeUndefined();
+    expect(fake.calls.cancels).toEqual([]);
+    expect(state!.budget).toEqual({
+      maxCostUsd: 1,
+      pricePerSecondUsd: 0.01,
+      jobStartedAt: null, // the terminal snapshot of the fake carries no started_at
+      predictTime: 4,
+    });
+  });
+
+  it.each([
+    [
+      { maxCostUsd: 0.5 },
+      /pricePerSecondUsd \(--price USD_PER_SECOND or --prices FILE\); give both or neither/,
+    ],
+    [{ pricePerSecondUsd: 0.01 }, /pricePerSecondUsd: is only used with maxCostUsd/],
+    [
+      { maxCostUsd: -1, pricePerSecondUsd: 0.01 },
+      /maxCostUsd: must be a positive number of USD \(--max-cost\), got -1/,
+    ],
+  ])('invalid budget %j -> InvalidPredictionRequest naming the field', async (budget, message) => {
+    const fake = fakeReplicate();
+    const { error } = await runOne(fake.activities, budget);
+    const failure = failureOf(error);
+    expect(failure.type).toBe(PredictionFailureType.InvalidRequest);
+    expect(failure.message).toMatch(message);
+    expect(fake.calls.creates).toBe(0);
+  });
+});
+
+/** A scripted Replicate for pipelines: ids p-1, p-2, ... in create order; each model's behaviour by name. */
+function fakePipelineReplicate(
+  behaviour: (model: string, requestedAt: string, id: string) => PredictionSnapshot,
+) {
+  const jobs = new Map<string, { model: string; requestedAt: string }>();
+  const calls = { creates: [] as { id: string; model: string }[], cancels: [] as string[] };
+  const activities: FakeActivities = {
+    async createPrediction(args) {
+      const id = `p-${jobs.size + 1}`;
+      jobs.set(id, { model: args.model, requestedAt: args.requestedAt! });
+      calls.creates.push({ id, model: args.model });
+      return job(id, 'starting');
+    },
+    async getPrediction(id) {
+      const j = jobs.get(id)!;
+      return behaviour(j.model, j.requestedAt, id);
+    },
+    async cancelPrediction(id) {
+      calls.cancels.push(id);
+      return job(id, 'canceled');
+    },
+  };
+  const startedAtMs = (id: string, afterMs: number) => Date.parse(jobs.get(id)!.requestedAt) + afterMs;
+  return { activities, calls, startedAtMs };
+}
+
+/** generate (1 job, $0.01/s, ends after 2 s of predict_time) -> upscale (3 jobs at $0.02/s, never end) -> caption. */
+const spec = (usd: number) => ({
+  name: 'budgeted',
+  prices: { 'acme/gen': 0.01, 'acme/up': 0.02 },
+  budget: { usd },
+  steps: {
+    generate: { model: 'acme/gen', input: { prompt: 'x' } },
+    upscale: { model: 'acme/up', count: 3, input: { image: '{{ steps.generate.output }}' } },
+    caption: { model: 'acme/gen', input: { images: '{{ steps.upscale.outputs }}' } },
+  },
+});
+const behaviour = (model: string, requestedAt: string, id: string) =>
+  model === 'acme/gen'
+    ? job(id, 'succeeded', { metrics: { predict_time: 2 } })
+    : job(id, 'processing', { startedAt: started(requestedAt, 1_000) });
+
+async function runBudgeted(usdLimit: number) {
+  const fake = fakePipelineReplicate(behaviour);
+  return withWorker(fake.activities, async (taskQueue) => {
+    const handle = await env.client.workflow.start(runPipeline, {
+      taskQueue,
+      workflowId: `budget-pipeline-${randomUUID()}`,
+      workflowExecutionTimeout: '30m',
+      args: [{ spec: spec(usdLimit), persist: false, searchAttributes: false }],
+    });
+    const error = await handle.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    // each upscale child's cancel, from its history
+    const upscale = fake.calls.creates.filter((c) => c.model === 'acme/up');
+    const canceledAt = await Promise.all(
+      upscale.map(
+        async (_, i) =>
+          (await cancelTimes(env.client.workflow.getHandle(`${handle.workflowId}--upscale-${i}`)))[0]!,
+      ),
+    );
+    return { fake, error, upscale, canceledAt };
+  });
+}
+
+describe('a pipeline with budget: { usd }', () => {
+  it('crossing mid fan-out (timer at the projected crossing): running jobs canceled at Replicate, nothing new starts, BudgetExceeded names budget, spend and step; the report separates completed and canceled', async () => {
+    // generate costs $0.02; the 3 upscale jobs start 1 s after their create at $0.06/s together, so $0.3 is
+    // reached 4.67 s later. Their first polls (3 s) tell the parent their started_at; its timer fires at the
+    // crossing, before their next polls (7.5 s).
+    const { fake, error, upscale, canceledAt } = await runBudgeted(0.3);
+
+    const failure = failureOf(error);
+    expect(failure.type).toBe(BudgetFailureType.Exceeded);
+    expect(failure.message).toMatch(
+      /^pipeline budgeted reached its budget of \$0\.3: \$0\.3\d* spent .*in step upscale/,
+    );
+    const report = failure.details?.[0] as PipelineResult;
+    expect(report.steps.generate!.status).toBe('succeeded');
+    expect(report.steps.upscale!.status).toBe('canceled');
+    expect(report.steps.caption).toMatchObject({
+      status: 'skipped',
+      error: 'skipped: the budget of $0.3 was reached',
+    });
+    // the 3 running jobs canceled at Replicate; the caption never created
+    expect(fake.calls.creates.map((c) => c.model)).toEqual(['acme/gen', 'acme/up', 'acme/up', 'acme/up']);
+    expect([...fake.calls.cancels].sort()).toEqual(upscale.map((c) => c.id).sort());
+
+    const budget = report.cost.budget!;
+    expect(budget.exceeded).toMatchObject({ budgetUsd: 0.3, steps: ['upscale'], completedUsd: 0.02 });
+    expect(budget.exceeded!.predictionIds.sort()).toEqual(upscale.map((c) => c.id).sort());
+    expect(budget.completedUsd).toBe(0.02);
+    expect(budget.canceledPredictionIds.sort()).toEqual(upscale.map((c) => c.id).sort());
+    expect(budget.canceledUsd).toBeGreaterThanOrEqual(0.28 - 1e-9);
+    expect(budget.running).toEqual([]);
+
+    // overshoot: what the jobs had cost when their cancels were sent, past the budget
+    const spentAtCancels =
+      0.02 +
+      upscale.reduce((s, c, i) => s + (0.02 * (canceledAt[i]! - fake.startedAtMs(c.id, 1_000))) / 1000, 0);
+    console.log(`budget overshoot, pipeline (timer): $${(spentAtCancels - 0.3).toFixed(4)}`);
+    expect(spentAtCancels).toBeGreaterThanOrEqual(0.3);
+    expect(spentAtCancels - 0.3).toBeLessThan(0.06 * 0.5); // under 0.5 s of the three jobs
+  });
+
+  it('crossing already passed when the parent learns started_at (polling): canceled at once; overshoot at most one polling interval', async () => {
+    // $0.1: after generate's $0.02, the 3 jobs ($0.06/s from 1 s after their create) cross 1.33 s after they
+    // start, but the parent learns their start only from their first polls, 3 s after the create.
+    const { fake, error, upscale, canceledAt } = await runBudgeted(0.1);
+
+    expect(failureOf(error).type).toBe(BudgetFailureType.Exceeded);
+    expect(fake.calls.creates).toHaveLength(4);
+    expect(fake.calls.cancels).toHaveLength(3);
+    const spentAtCancels =
+      0.02 +
+      upscale.reduce((s, c, i) => s + (0.02 * (canceledAt[i]! - fake.startedAtMs(c.id, 1_000))) / 1000, 0);
+    console.log(
+      `budget overshoot, pipeline (polling, start learned late): $${(spentAtCancels - 0.1).toFixed(4)}`,
+    );
+    expect(spentAtCancels).toBeGreaterThan(0.1);
+    expect(spentAtCancels - 0.1).toBeLessThanOrEqual(0.06 * 3 + 0.06 * 0.5); // one polling interval (3 s) of the three jobs, plus task latency
+  });
+
+  it('spec validation: budget needs a positive usd and a price for every model', () => {
+    const bad = validatePipelineSpec({ ...spec(0), prices: { 'acme/gen': 0.01 } });
+    expect('errors' in bad && bad.errors).toEqual([
+      { path: 'budget.usd', message: 'must be a positive number of USD, got 0' },
+    ]);
+    const noPrice = validatePipelineSpec({ ...spec(1), prices: { 'acme/gen': 0.01 } });
+    expect('errors' in noPrice && noPrice.errors.map((e) => e.path)).toEqual(['prices.acme/up']);
+    const ok = validatePipelineSpec(spec(1));
+    expect('spec' in ok && ok.spec.budget).toEqual({ usd: 1 });
+  });
+});
