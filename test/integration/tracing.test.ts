@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { readdirSync, readFileSync } from 'node:fs';
+import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { WorkerConfig } from '../../src/config';
@@ -25,6 +26,7 @@ import {
   type Tracing,
 } from '../../src/observability/tracing';
 import { workerOptions, workflowsPath } from '../../src/worker';
+import { runPrediction } from '../../src/workflows';
 import { ReplicateSimulator } from '../../simulator';
 
 const PROJECT_ROOT = path.join(__dirname, '..', '..');
@@ -77,16 +79,27 @@ class OtlpReceiver {
 function fromProtobuf(raw: Buffer): unknown {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const root = require('@opentelemetry/otlp-transformer/build/src/generated/root');
-  return root.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest.decode(raw);
+  const message = root.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
+  return message.toObject(message.decode(raw), { longs: String });
 }
 
 type Any = Record<string, unknown>;
 const hex = (id: unknown): string =>
   typeof id === 'string' ? id : id instanceof Uint8Array ? Buffer.from(id).toString('hex') : '';
-const value = (v: Any | undefined): unknown =>
-  v?.stringValue ?? (v?.intValue !== undefined ? Number(v.intValue) : (v?.boolValue ?? v?.doubleValue));
-const attributes = (list: unknown): Record<string, unknown> =>
-  Object.fromEntries(((list as Any[]) ?? []).map((a) => [a.key as string, value(a.value as Any)]));
+/** An OTLP AnyValue: scalars as they are, lists and maps (a workflow span's memo, search attributes) decoded too. */
+function value(v: Any | undefined): unknown {
+  if (!v) return undefined;
+  if ('stringValue' in v) return v.stringValue;
+  if ('intValue' in v) return Number(v.intValue);
+  if ('boolValue' in v) return v.boolValue;
+  if ('doubleValue' in v) return v.doubleValue;
+  if ('kvlistValue' in v) return attributes((v.kvlistValue as Any).values);
+  if ('arrayValue' in v) return (((v.arrayValue as Any).values as Any[]) ?? []).map(value);
+  return undefined;
+}
+function attributes(list: unknown): Record<string, unknown> {
+  return Object.fromEntries(((list as Any[]) ?? []).map((a) => [a.key as string, value(a.value as Any)]));
+}
 
 /** OTLP (JSON or decoded protobuf) → flat spans with their service name. */
 function decode(request: unknown): Span[] {
@@ -279,6 +292,58 @@ describe('traces of one prediction (worker in process, CLI as a process)', () =>
     expect(text).not.toContain(TOKEN.slice(3)); // nor a part of it
   });
 
+  it('npm run worker (a process, bundling from source) traces with OTEL_* alone and flushes on SIGTERM', async () => {
+    const before = receiver.bodies.length;
+    const taskQueue = `tracing-process-${randomUUID()}`;
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
+      cwd: PROJECT_ROOT,
+      env: {
+        ...withoutOtel(),
+        TEMPORAL_ADDRESS: server.address,
+        TEMPORAL_TASK_QUEUE: taskQueue,
+        REPLICATE_API_TOKEN: TOKEN,
+        REPLICATE_BASE_URL: sim.baseUrl,
+        RECONCILE_EVERY: 'off',
+        OTEL_TRACES_EXPORTER: 'otlp',
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `http://127.0.0.1:${receiver.port}/v1/traces`,
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+        // nothing leaves on the batch schedule: only the flush at exit can export this run's spans
+        OTEL_BSP_SCHEDULE_DELAY: '600000',
+      },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    await expect.poll(() => stdout, { timeout: 60_000, interval: 200 }).toContain('worker polling');
+
+    const client = new Client({ connection: await Connection.connect({ address: server.address }) });
+    const workflowId = `tracing-process-${randomUUID()}`;
+    const result = await client.workflow.execute(runPrediction, {
+      taskQueue,
+      workflowId,
+      args: [{ model: 'sim/echo', input: { prompt: 'from a worker process' } }],
+    });
+    await client.connection.close();
+    expect(receiver.bodies.length).toBe(before); // nothing exported yet (batch delay)
+    child.kill('SIGTERM');
+    expect(await exited, stderr).toBe(0);
+
+    const exported = receiver.spans().filter((s) => s.service === 'replicate-temporal-worker');
+    const run = exported.find((s) => s.name === 'RunWorkflow:runPrediction')!;
+    expect(run).toMatchObject({
+      parentSpanId: '', // the client here is not traced: the workflow's span is the root
+      attributes: { workflowId, 'replicate.model': 'sim/echo' },
+    });
+    const activities = exported.filter((s) => s.traceId === run.traceId && s.name.startsWith('RunActivity:'));
+    expect(activities.map((s) => s.name)).toContain('RunActivity:createPrediction');
+    expect(activities.every((s) => s.attributes['replicate.prediction_id'] === result.id)).toBe(true);
+    expect(JSON.stringify(receiver.bodies.slice(before).map((b) => b.raw.toString('utf8')))).not.toContain(
+      TOKEN,
+    );
+  }, 120_000);
+
   it('histories v1–v6 replay with the interceptors in the bundle (they add no commands)', async () => {
     const dir = path.join(__dirname, '..', 'histories');
     const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
@@ -300,7 +365,7 @@ function runCli(
   argv: string[],
   env: Record<string, string>,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('OTEL_')));
+  const inherited = withoutOtel();
   return new Promise((resolve) => {
     const child = spawn(
       process.execPath,
@@ -316,4 +381,9 @@ function runCli(
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/** This process's environment without its OTEL_* variables (the test's own exporter settings). */
+function withoutOtel(): Record<string, string | undefined> {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('OTEL_')));
 }
