@@ -1,5 +1,6 @@
 /** Process configuration: read from the environment once, at the edge, into a typed object. */
 import { existsSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { loadClientConfigProfile, toClientOptions, type ClientConfigProfile } from '@temporalio/envconfig';
 import { OutputUrlError, parseOutputUrl } from './activities/output-files/output-url';
@@ -35,6 +36,8 @@ export interface WorkerConfig extends TemporalConfig {
   shutdownGraceTimeMs: number;
   /** HEALTH_PORT (and HEALTH_HOST, default 0.0.0.0): serve GET /healthz and /readyz there; unset = off */
   health?: { port: number; host: string };
+  /** METRICS_PORT (and METRICS_HOST, default 0.0.0.0): Prometheus /metrics there; unset = off */
+  metrics?: { port: number; host: string };
   /** where pipelines persist their outputs (OUTPUT_DIR, default ./outputs) */
   outputDir: string;
   /** OUTPUT_URL: `s3://bucket[/prefix]`, outputs go there (S3 API, standard AWS environment) instead of outputDir */
@@ -243,6 +246,7 @@ export function readWorkerConfig(env: Env = process.env): WorkerConfig {
     maxTaskQueueActivitiesPerSecond: positiveNumber(env, 'MAX_TASK_QUEUE_ACTIVITIES_PER_SECOND', 10),
     shutdownGraceTimeMs: positiveNumber(env, 'SHUTDOWN_GRACE_SECONDS', 20) * 1000,
     ...readHealth(env),
+    ...readMetrics(env),
     outputDir: env.OUTPUT_DIR?.trim() || 'outputs',
     ...readOutputAllowedOrigins(env),
     ...readOutputUrl(env),
@@ -264,6 +268,29 @@ export function readHealth(env: Env = process.env): { health?: { port: number; h
     );
   }
   return { health: { port, host: env.HEALTH_HOST?.trim() || '0.0.0.0' } };
+}
+
+/**
+ * METRICS_PORT: the Prometheus endpoint (/metrics, served by the SDK's runtime); METRICS_HOST its bind address
+ * (default 0.0.0.0). Port 0 is refused: the runtime cannot say which port it would pick.
+ */
+export function readMetrics(env: Env = process.env): { metrics?: { port: number; host: string } } {
+  const raw = env.METRICS_PORT?.trim();
+  if (!raw) return {};
+  const port = Number(raw);
+  if (!(Number.isInteger(port) && port >= 1 && port <= 65535)) {
+    throw new ConfigError(
+      `METRICS_PORT="${raw}" must be a port number (1-65535) for Prometheus' GET /metrics, or unset (no metrics)`,
+    );
+  }
+  const host = env.METRICS_HOST?.trim() || '0.0.0.0';
+  if (isIP(host) === 0) {
+    // the SDK's exporter takes a socket address: an IP, not a host name
+    throw new ConfigError(
+      `METRICS_HOST="${host}" must be an IP address to bind /metrics to, e.g. 0.0.0.0 (default), 127.0.0.1 or ::`,
+    );
+  }
+  return { metrics: { port, host } };
 }
 
 /** Default interval of the orphan reconciler's Schedule, which every worker ensures at start. */

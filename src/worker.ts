@@ -9,7 +9,6 @@ import {
   bundleWorkflowCode,
   DefaultLogger,
   NativeConnection,
-  Runtime,
   Worker,
   type WorkerOptions,
 } from '@temporalio/worker';
@@ -31,6 +30,7 @@ import { startHealthServer } from './health';
 import { activeTracing, startTracing, withTracing } from './observability/tracing';
 import { sdkRecord, workerRuntimeOptions } from './logging';
 import { processLogFromEnv, ProcessLog } from './observability/log';
+import { installRuntime } from './observability/metrics-endpoint';
 
 /** Where the workflow code lives; the worker bundles it for Temporal's deterministic sandbox. */
 // A directory: the bundler picks index.ts from source (tsx, tests) or index.js from a build.
@@ -215,10 +215,13 @@ if (require.main === module) {
     log.error(problem.message);
     process.exit(2);
   }
-  Runtime.install(workerRuntimeOptions(process.env.TEMPORAL_ADDRESS?.trim() || 'localhost:7233', log));
   let config: WorkerConfig;
   try {
     config = readWorkerConfig();
+    // METRICS_PORT: the runtime also serves Prometheus' /metrics (src/observability/metrics.ts)
+    installRuntime(workerRuntimeOptions(config.address, log), config.metrics);
+    if (config.metrics)
+      log.info(`Prometheus metrics on ${config.metrics.host}:${config.metrics.port}, GET /metrics`);
   } catch (error) {
     if (error instanceof ConfigError) {
       log.error(error.message);

@@ -10,6 +10,7 @@ import {
   chooseAdoption,
   matchBasis,
 } from '../shared/adopt';
+import { countAdoption } from '../observability/metrics';
 import type { CreateTarget } from '../shared/model-ref';
 import type { JobKind, PredictionSnapshot } from '../shared/types';
 import { call, shaped, type ActivitySetup } from './context';
@@ -69,6 +70,7 @@ export async function findOwnJob(
   }
   const { adopt, matches, extras } = choice;
   if (adopt) {
+    countAdoption(Context.current().metricMeter);
     log.warn(`adopted ${kind} ${adopt.id}: an earlier create attempt made it and its answer was lost`, {
       predictionId: adopt.id,
       kind,

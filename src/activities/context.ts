@@ -74,7 +74,11 @@ export async function call<T>(
   const ctx = Context.current();
   if (ctx.info.attempt > 1) log.info(`${operation}: attempt ${ctx.info.attempt}`);
   try {
-    return await replicateCall(config, { operation, timeoutMs, signal: ctx.cancellationSignal }, fn);
+    return await replicateCall(
+      config,
+      { operation, timeoutMs, signal: ctx.cancellationSignal, meter: ctx.metricMeter },
+      fn,
+    );
   } catch (error) {
     if (!(error instanceof ReplicateCallError)) throw error;
     const c = error.classified;

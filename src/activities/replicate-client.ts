@@ -3,7 +3,10 @@
  * re-send a create (docs/replicate-api.md §11): Temporal owns every retry. Why and how: docs/architecture.md,
  * "One HTTP exchange per activity call"; proven in test/unit/replicate-client.test.ts.
  */
+import type { MetricMeter } from '@temporalio/common';
 import Replicate from 'replicate';
+import { apiOperationOf, countApiRequest } from '../observability/metrics';
+import { processMeter } from '../observability/process-meter';
 import { classifyHttpError, classifyNetworkError, type Classified } from '../shared/classify';
 
 export interface ReplicateHttpConfig {
@@ -32,6 +35,11 @@ export interface CallOptions {
   timeoutMs: number;
   /** aborts the request (the activity's cancellation signal) */
   signal?: AbortSignal;
+  /**
+   * where `replicate_api_requests_total` counts the exchange (operation from `operation`'s first word: create,
+   * get, cancel, list); default the process meter (a no-op unless METRICS_PORT is set)
+   */
+  meter?: MetricMeter;
 }
 
 /**
@@ -61,13 +69,19 @@ export async function replicateCall<T>(
         if (signal?.aborted) controller.abort(signal.reason);
         signal?.addEventListener('abort', () => controller.abort(signal.reason), { once: true });
       }
+      const counted = (code: number | 'network') => {
+        const operation = apiOperationOf(options.operation);
+        if (operation) countApiRequest(options.meter ?? processMeter(), operation, code);
+      };
       exchange = realFetch(url, { ...init, signal: controller.signal }).then(
         (response) => {
           settled = { response };
+          counted(response.status);
           return response;
         },
         (error: unknown) => {
           settled = { error };
+          counted('network');
           throw error;
         },
       );

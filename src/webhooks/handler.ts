@@ -6,6 +6,9 @@
  * closed run; 503 when delivery fails, and the id is not remembered so Replicate's retry gets through).
  * Never logs the secret or bodies; one log line per rejection with its reason.
  */
+import type { MetricMeter } from '@temporalio/common';
+import { countWebhook, type WebhookOutcome } from '../observability/metrics';
+import { processMeter } from '../observability/process-meter';
 import { DEFAULT_WEBHOOK_TOLERANCE_MS, verifyWebhook } from './verify';
 
 export const DEFAULT_REPLAY_WINDOW_MS = 10 * 60 * 1000;
@@ -36,6 +39,8 @@ export interface WebhookHandlerOptions {
   now?: () => number;
   /** default: one line on stderr */
   log?: (line: string, fields?: Record<string, unknown>) => void;
+  /** where `replicate_webhooks_total{outcome}` counts; default the process meter (METRICS_PORT, else a no-op) */
+  metricMeter?: MetricMeter;
 }
 
 export interface WebhookRequest {
@@ -130,6 +135,7 @@ export class WebhookHandler {
       for (;;) {
         if (this.isSeen(id)) {
           this.stats.duplicates++;
+          this.counted('duplicate');
           return { status: 200, body: { duplicate: true } };
         }
         const pending = this.inFlight.get(id);
@@ -159,10 +165,12 @@ export class WebhookHandler {
       if (late) {
         // 2xx stops Replicate's retries; remembered, so a retry already on its way is a quiet duplicate.
         this.stats.late++;
+        this.counted('late');
         this.log('webhook for a run that has closed or does not exist: acknowledged, not delivered', ctx);
         return { status: 200, body: { ok: true, late: true } };
       }
       this.stats.accepted++;
+      this.counted('accepted');
       return { status: 200, body: { ok: true } };
     } catch (err) {
       return this.reject(500, 'internal', { ...ctx, error: errorMessage(err) });
@@ -178,7 +186,12 @@ export class WebhookHandler {
   /** Count and log a delivery that ended without an answer (the sender went away). */
   count(reason: string, fields: Record<string, unknown>): void {
     this.stats.rejected[reason] = (this.stats.rejected[reason] ?? 0) + 1;
+    this.counted('rejected');
     this.log('webhook rejected', { reason, ...dropUndefined(fields) });
+  }
+
+  private counted(outcome: WebhookOutcome): void {
+    countWebhook(this.options.metricMeter ?? processMeter(), outcome);
   }
 
   private secret(): Promise<string> {

@@ -13,6 +13,13 @@ const { log, problem } = processLogFromEnv('webhooks');
 async function main(): Promise<void> {
   if (problem) throw problem;
   const config = readWorkerConfig({ WEBHOOK_PORT: '8788', ...process.env });
+  if (config.metrics) {
+    // METRICS_PORT: replicate_webhooks_total (and the secret fetch's request) on /metrics; the SDK runtime is
+    // loaded only then
+    const { installRuntime } = await import('../observability/metrics-endpoint');
+    installRuntime({}, config.metrics);
+    log.info(`Prometheus metrics on ${config.metrics.host}:${config.metrics.port}, GET /metrics`);
+  }
   const connection = await Connection.connect(temporalConnectionOptions(config)).catch(
     async (error: unknown) => {
       throw new Error(await temporalConnectFailed(config, (error as Error).message));

@@ -3,9 +3,10 @@
  * or may adopt. Every worker keeps it on a Schedule (RECONCILE_EVERY); the rule: docs/architecture.md,
  * "The orphan reconciler".
  */
-import { log, patched, proxyActivities } from '@temporalio/workflow';
+import { log, metricMeter, patched, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { ReconcileActivities } from '../activities/reconcile';
+import { countOrphansCanceled } from '../observability/metrics';
 import { NON_RETRYABLE_REPLICATE_ERRORS } from '../shared/failures';
 import { isTerminal, type JobKind } from '../shared/types';
 
@@ -85,6 +86,7 @@ export async function reconcileOrphans(options: ReconcileOptions = {}): Promise<
         log.error(`could not cancel orphan ${orphan.kind} ${orphan.id}`, { error: String(error) });
       }
     }
+    countOrphansCanceled(metricMeter, canceled.length);
   }
   const report: OrphanReport = {
     dryRun: !apply,

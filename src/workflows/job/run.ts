@@ -37,6 +37,7 @@ import {
   type TrainingRequest,
 } from '../../shared/types';
 import { statusQuery, webhookSignal } from '../messages';
+import { RunMetrics } from './metrics';
 import { JobBudget } from './budget';
 import { currentDetails, failureDetails, finish, surface, timedOut, transientPollFailure } from './outcome';
 import {
@@ -93,6 +94,8 @@ export class JobRun {
   private pollNow = false;
   /** the create's schedule-to-close (and before v6 every poll's): the time to the deadline when the run started */
   private readonly untilDeadlineAtStart: number;
+  /** replicate_predictions_total at the end, predict time, completion lag (no commands: no patch) */
+  private readonly metrics: RunMetrics;
   /** budgets-v1: the run's maxCostUsd and/or its pipeline parent's budget clock; undefined without either */
   private readonly budget: JobBudget | undefined;
   private readonly activities: {
@@ -113,6 +116,7 @@ export class JobRun {
     this.deadline = this.ceiling - this.margin;
     this.polling = withPollingDefaults(request.polling);
     this.maxPollsPerRun = request.maxPollsPerRun ?? DEFAULT_MAX_POLLS_PER_RUN;
+    this.metrics = new RunMetrics(request.model);
     this.useSearchAttributes = patched(SEARCH_ATTRIBUTES_PATCH) && request.searchAttributes !== false;
     this.v6 = patched(RESILIENCE_V6_PATCH);
     this.webhookMode = this.v6 && resume?.webhook === true;
@@ -234,6 +238,7 @@ export class JobRun {
         this.news.delete(n.id);
         this.pollNow = true;
       } else {
+        this.metrics.source = 'webhook';
         this.observe(n); // the webhook told us first: no GET needed
         return;
       }
@@ -260,6 +265,7 @@ export class JobRun {
   }
 
   private async poll(): Promise<void> {
+    this.metrics.source = 'poll';
     this.pollNow = false;
     this.minNextWaitMs = 0;
     this.state.polls += 1;
@@ -305,6 +311,7 @@ export class JobRun {
 
   /** The result, or the typed failure for the terminal status. */
   finish(): PredictionResult {
+    this.metrics.ended(this.current!);
     return finish(this.kind, this.current!, this.state, this.adopted);
   }
 
@@ -320,6 +327,7 @@ export class JobRun {
     const current = this.current;
     if (current !== undefined && !isTerminal(current.status)) await this.cancelRemotely(current.id);
     this.state.completedAt = new Date().toISOString();
+    this.metrics.endedEarly(error);
     if (isCancellation(error)) {
       if (CancellationScope.current().consideredCancelled) {
         log.info('workflow canceled by the user', { predictionId: this.state.predictionId });
