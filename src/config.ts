@@ -5,6 +5,7 @@ import path from 'node:path';
 import { loadClientConfigProfile, toClientOptions, type ClientConfigProfile } from '@temporalio/envconfig';
 import { OutputUrlError, parseOutputUrl } from './activities/output-files/output-url';
 import { parseDuration } from './shared/duration';
+import { webhookBaseUrlProblem } from './shared/webhook-url';
 
 export const DEFAULT_BASE_URL = 'https://api.replicate.com/v1';
 
@@ -71,19 +72,9 @@ export function readWebhookConfig(env: Env = process.env): WebhookConfig | null 
   const portText = env.WEBHOOK_PORT?.trim() || null;
   if (!baseUrl && !portText) return null;
   if (baseUrl) {
-    let url: URL;
-    try {
-      url = new URL(baseUrl);
-    } catch {
-      throw new ConfigError(
-        `WEBHOOK_BASE_URL="${baseUrl}" is not a URL; use the public https:// address of the receiver`,
-      );
-    }
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-      throw new ConfigError(
-        `WEBHOOK_BASE_URL="${baseUrl}" must start with https:// (Replicate does not follow redirects)`,
-      );
-    }
+    // HTTPS, as Replicate requires; plain HTTP only on loopback (a local simulator): src/shared/webhook-url.ts
+    const problem = webhookBaseUrlProblem(baseUrl, 'WEBHOOK_BASE_URL');
+    if (problem !== null) throw new ConfigError(problem);
   }
   const port = portText === null ? null : Number(portText);
   if (port !== null && !(Number.isInteger(port) && port >= 0 && port <= 65535)) {

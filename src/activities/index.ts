@@ -6,6 +6,7 @@
  * histories: never rename them.
  */
 import type { JobKind, PredictionSnapshot } from '../shared/types';
+import { assertWebhookBaseUrl } from '../shared/webhook-url';
 import { fileClaimStore, storeClaimStore } from './claims';
 import { ADOPTION_MAX_PAGES } from './adoption';
 import { cancelJob } from './cancel';
@@ -58,6 +59,8 @@ export interface ActivitiesOptions extends ActivityConfig {
  * `activities`. (The orphan reconciler's also need a Temporal client: createReconcileActivities.)
  */
 export function createActivities(config: ActivitiesOptions) {
+  if (config.webhookBaseUrl)
+    assertWebhookBaseUrl(config.webhookBaseUrl, 'createActivities({ webhookBaseUrl })');
   const store = outputStore(config.outputStore ?? config.outputDir ?? 'outputs');
   // One claim store for the activities that store large outputs and the persistence that reads them back.
   const claims =
