@@ -5,7 +5,10 @@
  * ran unowned, that nothing is left running and that no run was lost; prints a summary and exits non-zero on any
  * violation.
  *
- *   npx tsx scripts/chaos.ts [--size 200] [--workers 3] [--seed S] [--max-minutes 20] [--quiet]
+ *   npx tsx scripts/chaos.ts [--size 200] [--workers 3] [--seed S] [--max-minutes 20] [--lean list|list-and-get] [--quiet]
+ *
+ * --lean: the simulator leaves `deadline` and `webhook` out of list results (list) or of list and get answers
+ * (list-and-get), as the OpenAPI description allows: spend safety must hold without them (issue 14).
  */
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import { ReplicateSimulator } from '../simulator';
+import { LEAN_MODES, ReplicateSimulator, type LeanMode } from '../simulator';
 import type { PredictionRequest } from '../src/shared/types';
 import { emptyCounters, runChaosLoop } from './chaos/chaos-loop';
 import { collectOutcomes, evaluate, isClosed, renderSummary, type RunSpec } from './chaos/check';
@@ -24,7 +27,7 @@ import { errorMessage, fmtDuration, sleep } from './chaos/util';
 import { WorkerPool } from './chaos/workers';
 
 const USAGE =
-  'usage: tsx scripts/chaos.ts [--size N (200)] [--workers K (3)] [--seed S (from time)] [--max-minutes M (20)] [--quiet]';
+  'usage: tsx scripts/chaos.ts [--size N (200)] [--workers K (3)] [--seed S (from time)] [--max-minutes M (20)] [--lean list|list-and-get] [--quiet]';
 
 /** Models registered for the suite: all echo their input, with different run times. */
 const ECHO_MODELS: Record<string, number> = { 'chaos/fast': 200, 'chaos/medium': 2_000, 'chaos/slow': 6_000 };
@@ -37,6 +40,7 @@ interface Options {
   seed: number;
   maxMinutes: number;
   quiet: boolean;
+  lean?: LeanMode;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -49,6 +53,7 @@ function parseOptions(argv: string[]): Options {
       workers: { type: 'string' },
       seed: { type: 'string' },
       'max-minutes': { type: 'string' },
+      lean: { type: 'string' },
       quiet: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -68,7 +73,12 @@ function parseOptions(argv: string[]): Options {
   if (!Number.isFinite(maxMinutes) || maxMinutes < 1 || maxMinutes > 180) {
     throw new UsageError(`--max-minutes must be a number in 1..180, got "${values['max-minutes']}"`);
   }
+  const lean = values.lean;
+  if (lean !== undefined && !(LEAN_MODES as readonly string[]).includes(lean)) {
+    throw new UsageError(`--lean must be one of ${LEAN_MODES.join(', ')}, got "${lean}"`);
+  }
   return {
+    ...(lean === undefined ? {} : { lean: lean as LeanMode }),
     size: int('size', values.size, 200, 1, 5_000),
     workers: int('workers', values.workers, 3, 1, 16),
     seed: int('seed', values.seed, Date.now() % 1_000_000_000, 0, 2 ** 32 - 1),
@@ -148,13 +158,17 @@ async function main(options: Options): Promise<boolean> {
   const windowMs = Math.max(30_000, Math.round((60_000 * options.size) / 200));
   const startSpreadMs = Math.max(Math.round(windowMs * 0.5), Math.round((30_000 * options.size) / 200));
   console.log(
-    `[chaos] seed ${options.seed}, size ${options.size}, workers ${options.workers}, starts over ${fmtDuration(startSpreadMs)}, chaos window ${fmtDuration(windowMs)}, max ${options.maxMinutes} min`,
+    `[chaos] seed ${options.seed}, size ${options.size}, workers ${options.workers}, starts over ${fmtDuration(startSpreadMs)}, chaos window ${fmtDuration(windowMs)}, max ${options.maxMinutes} min${options.lean ? `, lean answers: ${options.lean}` : ''}`,
   );
   console.log(`[chaos] work dir ${workDir}`);
 
   // Simulator first: it lives in this process and survives everything else.
   const token = `chaos-${randomBytes(12).toString('hex')}`;
-  sim = new ReplicateSimulator({ token, seed: options.seed });
+  sim = new ReplicateSimulator({
+    token,
+    seed: options.seed,
+    ...(options.lean ? { lean: options.lean } : {}),
+  });
   for (const [ref, durationMs] of Object.entries(ECHO_MODELS)) {
     sim.setModel(ref, { output: '$input', startDelayMs: 100, durationMs });
   }

@@ -69,80 +69,93 @@ async function aimedAt(handle: WorkflowHandle, timeoutMs: number): Promise<strin
 
 const currentId = async (handle: WorkflowHandle) => (await handle.query(statusQuery)).predictionId;
 
-it('cancels only what this system created and no open run owns: never a live run, a creating run, or a foreign job', async () => {
-  // A live run without search attributes (as with searchAttributes: false, or recorded before that patch).
-  const noAttributes = await bed.start(
-    { model: 'sim/never', input: { case: 'no-attributes' }, searchAttributes: false },
-    { workflowExecutionTimeout: '5m' },
-  );
-  // A live run with them, and a copy of its create that it never learned of (a lost create): the orphan.
-  const withAttributes = await bed.start(
-    { model: 'sim/never', input: { case: 'attributes' } },
-    { workflowExecutionTimeout: '5m' },
-  );
-  await expect.poll(() => currentId(noAttributes), { timeout: 10_000 }).toMatch(/^[a-z0-9]{26}$/);
-  await expect
-    .poll(async () => (await withAttributes.describe()).typedSearchAttributes.get(ReplicatePredictionId), {
-      timeout: 10_000,
-    })
-    .toMatch(/^[a-z0-9]{26}$/);
-  const liveWithout = (await currentId(noAttributes))!;
-  const liveWith = (await currentId(withAttributes))!;
-  const orphan = await createDirectly({ case: 'attributes' }, await aimedAt(withAttributes, 5 * 60_000));
-  // Jobs of others sharing the account: with a Cancel-After (another script) and without (the web UI).
-  const foreign = await createDirectly({ someone: 'else' }, '10m');
-  const foreignNoDeadline = await createDirectly({ someone: 'else' });
+// Also with lean answers (issue 14): listings without `deadline`/`webhook`, and listings and GETs without them.
+it.each(['full', 'list', 'list-and-get'] as const)(
+  'answers %s: cancels only what this system created and no open run owns: never a live run, a creating run, or a foreign job',
+  async (mode) => {
+    bed.sim.reset();
+    bed.sim.setLean(mode === 'full' ? undefined : mode);
+    // A live run without search attributes (as with searchAttributes: false, or recorded before that patch).
+    const noAttributes = await bed.start(
+      { model: 'sim/never', input: { case: 'no-attributes', mode }, searchAttributes: false },
+      { workflowExecutionTimeout: '5m' },
+    );
+    // A live run with them, and a copy of its create that it never learned of (a lost create): the orphan.
+    const withAttributes = await bed.start(
+      { model: 'sim/never', input: { case: 'attributes', mode } },
+      { workflowExecutionTimeout: '5m' },
+    );
+    await expect.poll(() => currentId(noAttributes), { timeout: 10_000 }).toMatch(/^[a-z0-9]{26}$/);
+    await expect
+      .poll(async () => (await withAttributes.describe()).typedSearchAttributes.get(ReplicatePredictionId), {
+        timeout: 10_000,
+      })
+      .toMatch(/^[a-z0-9]{26}$/);
+    const liveWithout = (await currentId(noAttributes))!;
+    const liveWith = (await currentId(withAttributes))!;
+    const orphan = await createDirectly(
+      { case: 'attributes', mode },
+      await aimedAt(withAttributes, 5 * 60_000),
+    );
+    // Jobs of others sharing the account: with a Cancel-After (another script) and without (the web UI).
+    const foreign = await createDirectly({ someone: 'else' }, '10m');
+    const foreignNoDeadline = await createDirectly({ someone: 'else' });
 
-  const hole = await blackHole();
-  try {
-    await bed.withWorker({ replicateBaseUrl: hole.baseUrl }, async (taskQueue) => {
-      // A run whose create is still on the wire, and the prediction that create will turn out to have made.
-      const creating = await bed.start(
-        { model: 'sim/never', input: { case: 'creating' } },
-        { taskQueue, workflowExecutionTimeout: '5m' },
-      );
-      await expect.poll(async () => (await creating.query(statusQuery)).status).toBe('creating');
-      const pending = await createDirectly({ case: 'creating' }, await aimedAt(creating, 5 * 60_000));
+    const hole = await blackHole();
+    try {
+      await bed.withWorker({ replicateBaseUrl: hole.baseUrl }, async (taskQueue) => {
+        // A run whose create is still on the wire, and the prediction that create will turn out to have made.
+        const creating = await bed.start(
+          { model: 'sim/never', input: { case: 'creating', mode } },
+          { taskQueue, workflowExecutionTimeout: '5m' },
+        );
+        await expect.poll(async () => (await creating.query(statusQuery)).status).toBe('creating');
+        const pending = await createDirectly({ case: 'creating', mode }, await aimedAt(creating, 5 * 60_000));
 
-      const dry = await cli('reconcile', '--grace', '0s', '--json');
-      expect(dry.code).toBe(EXIT.ok);
-      const dryReport = JSON.parse(dry.out[0]!) as OrphanReport;
-      expect(dryReport).toMatchObject({
-        dryRun: true,
-        canceled: [],
-        running: 5,
-        owned: 2,
-        waiting: 1,
-        foreign: 1,
+        const dry = await cli('reconcile', '--grace', '0s', '--json');
+        expect(dry.code).toBe(EXIT.ok);
+        const dryReport = JSON.parse(dry.out[0]!) as OrphanReport;
+        // Every running job is examined, with or without a deadline (before: 5, the web UI's job left out).
+        expect(dryReport).toMatchObject({
+          dryRun: true,
+          canceled: [],
+          running: 6,
+          owned: 2,
+          waiting: 1,
+          foreign: 2,
+        });
+        expect(dryReport.orphans.map((o) => o.id)).toEqual([orphan]);
+        expect(bed.sim.counters(orphan).cancels).toBe(0);
+
+        const applied = await cli('reconcile', '--grace', '0s', '--apply');
+        expect(applied.code).toBe(EXIT.ok);
+        expect(applied.out.join('\n')).toMatch(
+          new RegExp(`prediction ${orphan}  sim/never  \\w+  .*-> canceled`),
+        );
+        // Before the fix: 4 canceled (the orphan, the live run without attributes, the creating run's, the foreign).
+        expect(bed.sim.prediction(orphan)!.status).toBe('canceled');
+        for (const untouched of [liveWithout, liveWith, pending, foreign, foreignNoDeadline]) {
+          expect(bed.sim.counters(untouched).cancels, untouched).toBe(0);
+          expect(bed.sim.prediction(untouched)!.status, untouched).not.toBe('canceled');
+        }
+        await creating.terminate();
       });
-      expect(dryReport.orphans.map((o) => o.id)).toEqual([orphan]);
-      expect(bed.sim.counters(orphan).cancels).toBe(0);
+    } finally {
+      await hole.close();
+    }
 
-      const applied = await cli('reconcile', '--grace', '0s', '--apply');
-      expect(applied.code).toBe(EXIT.ok);
-      expect(applied.out.join('\n')).toMatch(
-        new RegExp(`prediction ${orphan}  sim/never  \\w+  .*-> canceled`),
-      );
-      // Before the fix: 4 canceled (the orphan, the live run without attributes, the creating run's, the foreign).
-      expect(bed.sim.prediction(orphan)!.status).toBe('canceled');
-      for (const untouched of [liveWithout, liveWith, pending, foreign, foreignNoDeadline]) {
-        expect(bed.sim.counters(untouched).cancels, untouched).toBe(0);
-        expect(bed.sim.prediction(untouched)!.status, untouched).not.toBe('canceled');
-      }
-      await creating.terminate();
-    });
-  } finally {
-    await hole.close();
-  }
+    // The grace period protects young jobs whose workflow may not have recorded them yet.
+    const young = await createDirectly(
+      { case: 'attributes', mode },
+      await aimedAt(withAttributes, 5 * 60_000),
+    );
+    const graceful = JSON.parse((await cli('reconcile', '--apply', '--json')).out[0]!) as OrphanReport;
+    expect(graceful.orphans.map((o) => o.id)).not.toContain(young);
+    expect(bed.sim.counters(young).cancels).toBe(0);
 
-  // The grace period protects young jobs whose workflow may not have recorded them yet.
-  const young = await createDirectly({ case: 'attributes' }, await aimedAt(withAttributes, 5 * 60_000));
-  const graceful = JSON.parse((await cli('reconcile', '--apply', '--json')).out[0]!) as OrphanReport;
-  expect(graceful.orphans.map((o) => o.id)).not.toContain(young);
-  expect(bed.sim.counters(young).cancels).toBe(0);
-
-  await Promise.all([noAttributes.cancel(), withAttributes.cancel()]);
-});
+    await Promise.all([noAttributes.cancel(), withAttributes.cancel()]);
+  },
+);
 
 it('--schedule creates (then updates) a Temporal Schedule, --unschedule deletes it', async () => {
   expect((await cli('reconcile', '--schedule', '10m')).code).toBe(EXIT.ok);
