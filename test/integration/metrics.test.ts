@@ -4,7 +4,8 @@
  * by model and end status, predict times (sum = the simulator's), completion lag by source, each HTTP exchange
  * (compared with the simulator's own request log), adoptions, orphans canceled, webhook outcomes. Before the scrape
  * every closed run is queried, which replays its whole history on the worker: nothing may count twice. The SDK's
- * own `temporal_*` metrics are served next to ours, and no label carries the token.
+ * own `temporal_*` metrics are served next to ours, and no label carries the token. The standalone receiver
+ * (`npm run webhooks`) with METRICS_PORT serves its webhook outcomes and its secret fetch.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -310,4 +311,66 @@ it('serves every contract metric with exact counts after scripted runs, next to 
   expect(samples.filter((s) => Object.values(s.labels).some((v) => v.includes(SECRET_TOKEN)))).toEqual([]);
   expect(text).not.toContain(SECRET_TOKEN);
   expect(output).not.toContain(SECRET_TOKEN);
+});
+
+it('the standalone receiver (npm run webhooks) serves its webhook outcomes and its secret fetch', async () => {
+  const [port, receiverMetrics] = [await freePort(), await freePort()];
+  const receiver = spawn(process.execPath, ['--import', 'tsx', 'src/webhooks/main.ts'], {
+    cwd: PROJECT_ROOT,
+    env: {
+      ...process.env,
+      TEMPORAL_ADDRESS: bed.config.address,
+      REPLICATE_API_TOKEN: SECRET_TOKEN,
+      REPLICATE_BASE_URL: bed.sim.baseUrl,
+      WEBHOOK_PORT: String(port),
+      WEBHOOK_HOST: '127.0.0.1',
+      METRICS_PORT: String(receiverMetrics),
+      METRICS_HOST: '127.0.0.1',
+    },
+  });
+  let text = '';
+  receiver.stdout.on('data', (c: Buffer) => (text += c.toString()));
+  receiver.stderr.on('data', (c: Buffer) => (text += c.toString()));
+  const closed = new Promise((resolve) => receiver.on('close', resolve));
+  try {
+    await vi.waitFor(
+      () => {
+        if (receiver.exitCode !== null) throw new Error(`receiver exited: ${text}`);
+        if (!text.includes('webhook receiver on port')) throw new Error('not listening yet');
+      },
+      { timeout: 30_000, interval: 100 },
+    );
+    const secretFetches = () =>
+      bed.sim.requests.filter((r) => r.route === 'webhooks.default.secret.get').length;
+    const before = secretFetches();
+    const post = async (id: string, signature?: string) => {
+      const body = JSON.stringify({ id: 'p1', status: 'succeeded' });
+      const ts = Math.floor(Date.now() / 1000);
+      const response = await fetch(`http://127.0.0.1:${port}/webhooks/replicate?workflow=gone-${id}`, {
+        method: 'POST',
+        headers: {
+          'webhook-id': id,
+          'webhook-timestamp': String(ts),
+          'webhook-signature': signature ?? signWebhook(bed.sim.webhookSigningSecret, id, ts, body),
+        },
+        body,
+      });
+      return response.status;
+    };
+    expect(await post('msg_receiver_1')).toBe(200); // no such run: late
+    expect(await post('msg_receiver_2', 'v1,Zm9yZ2Vk')).toBe(401);
+    const samples = parse(await (await fetch(`http://127.0.0.1:${receiverMetrics}/metrics`)).text());
+    expect(
+      ['accepted', 'duplicate', 'rejected', 'late'].map((outcome) =>
+        total(samples, 'replicate_webhooks_total', { outcome }),
+      ),
+    ).toEqual([0, 0, 1, 1]);
+    expect(secretFetches() - before).toBe(1);
+    expect(total(samples, 'replicate_api_requests_total', { operation: 'get', code: '200' })).toBe(1);
+    expect(total(samples, 'replicate_api_requests_total')).toBe(1);
+    expect(text).not.toContain(SECRET_TOKEN);
+  } finally {
+    receiver.kill('SIGTERM');
+    await closed;
+  }
 });
