@@ -1,9 +1,10 @@
 /**
- * `npm run build:workflows [-- OUT]`: bundles src/workflows once, ahead of time, into lib/workflow-bundle.js (or
- * OUT). Start the worker with WORKFLOW_BUNDLE pointing at it: the worker then skips webpack at start-up, which
- * saves seconds and ~150 MB of RSS (see README, Benchmarks). Rebuild whenever workflow code changes.
- * The bundle always holds the OpenTelemetry workflow interceptor (src/observability/workflow-interceptors.ts), so the
- * same bundle serves a worker with OTEL_* tracing on or off (off, the worker drops its spans: README, Traces).
+ * `npm run build:workflows [-- [--tracing] OUT]`: bundles src/workflows once, ahead of time, into
+ * lib/workflow-bundle.js (or OUT). Start the worker with WORKFLOW_BUNDLE pointing at it: the worker then skips webpack
+ * at start-up, which saves seconds and ~150 MB of RSS (see README, Benchmarks). Rebuild whenever workflow code changes.
+ * `--tracing` adds the OpenTelemetry workflow interceptor (src/observability/workflow-interceptors.ts): needed for
+ * workflow spans when the worker runs with OTEL_* tracing on; a worker with tracing off drops them, but the interceptor
+ * still costs CPU in every workflow task (README, Traces), hence not by default.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -12,14 +13,17 @@ import { workflowInterceptorsModule } from '../src/observability/tracing';
 import { workflowsPath } from '../src/worker';
 
 async function main(): Promise<void> {
-  const out = path.resolve(process.argv[2] ?? path.join(__dirname, '..', 'lib', 'workflow-bundle.js'));
+  const args = process.argv.slice(2);
+  const tracing = args.includes('--tracing');
+  const [file] = args.filter((arg) => arg !== '--tracing');
+  const out = path.resolve(file ?? path.join(__dirname, '..', 'lib', 'workflow-bundle.js'));
   const { code } = await bundleWorkflowCode({
     workflowsPath,
-    workflowInterceptorModules: [workflowInterceptorsModule],
+    workflowInterceptorModules: tracing ? [workflowInterceptorsModule] : [],
   });
   mkdirSync(path.dirname(out), { recursive: true });
   writeFileSync(out, code);
-  console.log(`wrote ${out} (${(code.length / 1024).toFixed(0)} KiB)`);
+  console.log(`wrote ${out} (${(code.length / 1024).toFixed(0)} KiB${tracing ? ', with tracing' : ''})`);
 }
 
 main().catch((error: unknown) => {

@@ -105,7 +105,8 @@ async function connectAndRun(
   log: ProcessLog,
   created: (worker: Worker) => void,
 ): Promise<void> {
-  const tracing = await startTracing('replicate-temporal-worker'); // OTEL_* (README, Traces); null when off
+  // OTEL_* (README, Traces); null when off
+  const tracing = await startTracing('replicate-temporal-worker', { warn: (line) => log.warn(line) });
   const connection = await connectWithRetry(config, log);
   try {
     const registered = await ensureSearchAttributes(connection, config.namespace);

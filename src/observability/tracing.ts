@@ -14,6 +14,7 @@
  * Why not the package's OpenTelemetryPlugin: it is marked experimental in 1.24, and our worker bundles its workflow
  * code itself (worker.ts, scripts/build-workflow-bundle.ts), which needs the interceptor module's path anyway.
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ClientInterceptors } from '@temporalio/client';
 import type { InjectedSinks, WorkerOptions } from '@temporalio/worker';
@@ -31,10 +32,19 @@ export interface TracingConfig {
 
 /**
  * The workflow interceptor module (runs in the workflow sandbox): bundled with the workflow code when tracing is on,
- * and always in the prebuilt bundle (`npm run build:workflows`), so one bundle serves both.
+ * and in a prebuilt bundle built with `npm run build:workflows -- --tracing`. Not by default: in the sandbox it
+ * costs CPU on every workflow task even when the worker drops the spans (README, Traces).
  */
 // No extension: the bundler picks workflow-interceptors.ts from source (tsx, tests) or .js from a build.
 export const workflowInterceptorsModule = path.join(__dirname, 'workflow-interceptors');
+
+/** A string only a bundle holding the workflow interceptor contains (the name of the sandbox's tracer). */
+const BUNDLE_MARKER = '@temporalio/interceptor-workflow';
+
+/** Whether a workflow bundle's code holds the OpenTelemetry workflow interceptor. */
+export function bundleHasTracing(code: string): boolean {
+  return code.includes(BUNDLE_MARKER);
+}
 
 /** Whether the environment turns traces on, and how they are sent; a bad value is a ConfigError naming it. */
 export function readTracingConfig(env: Env = process.env): TracingConfig | null {
@@ -91,8 +101,13 @@ export interface Tracing {
  * global tracer provider, the AsyncLocalStorage context manager and the W3C propagators (OTEL_PROPAGATORS).
  * `serviceName` is the default of OTEL_SERVICE_NAME.
  */
-export async function startTracing(serviceName: string, env: Env = process.env): Promise<Tracing | null> {
-  const config = readTracingConfig(env);
+export async function startTracing(
+  serviceName: string,
+  options: { /** where a misconfiguration is said (default stderr) */ warn?: (line: string) => void } = {},
+): Promise<Tracing | null> {
+  const warn = options.warn ?? ((line: string) => console.error(`warning: ${line}`));
+  let bundleChecked = false;
+  const config = readTracingConfig(process.env); // the exporter, provider and resource read process.env too
   if (!config) return null;
   const [
     sdk,
@@ -120,6 +135,16 @@ export async function startTracing(serviceName: string, env: Env = process.env):
     config,
     clientInterceptors: { workflow: [new temporal.OpenTelemetryWorkflowClientInterceptor({ tracer })] },
     worker(options) {
+      const bundle = options.workflowsPath ? undefined : options.workflowBundle;
+      if (bundle && !bundleChecked) {
+        bundleChecked = true;
+        const code = 'code' in bundle ? bundle.code : readFileSync(bundle.codePath, 'utf8');
+        if (!bundleHasTracing(code)) {
+          warn(
+            `tracing is on but the workflow bundle${'codePath' in bundle ? ` ${bundle.codePath}` : ''} has no tracing interceptor: no workflow spans, and each activity starts a trace of its own; rebuild it with \`npm run build:workflows -- --tracing\``,
+          );
+        }
+      }
       const sinks: InjectedSinks<import('@temporalio/interceptors-opentelemetry').OpenTelemetrySinks> = {
         exporter: temporal.makeWorkflowExporter(processor, resource),
       };
@@ -127,7 +152,7 @@ export async function startTracing(serviceName: string, env: Env = process.env):
         ...options,
         interceptors: {
           ...options.interceptors,
-          // only when the worker bundles from source: a prebuilt bundle already holds the module (and the SDK warns)
+          // only when the worker bundles from source (a prebuilt bundle has it or not, see above; the SDK would warn)
           ...(options.workflowsPath
             ? {
                 workflowModules: [
@@ -158,8 +183,8 @@ export async function startTracing(serviceName: string, env: Env = process.env):
 
 /**
  * The worker's options for `tracing` (null: off). Off, a no-op `exporter` sink is all that is added: a prebuilt
- * bundle holds the workflow interceptor, whose spans then go nowhere instead of an "unregistered sink" error per
- * workflow task.
+ * bundle built with --tracing holds the workflow interceptor, whose spans then go nowhere instead of an
+ * "unregistered sink" error per workflow task.
  */
 export function withTracing(options: WorkerOptions, tracing: Tracing | null): WorkerOptions {
   if (tracing) return tracing.worker(options);

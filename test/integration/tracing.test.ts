@@ -17,9 +17,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { WorkerConfig } from '../../src/config';
+import { ConfigError, type WorkerConfig } from '../../src/config';
 import { freePort, startDevServer, type DevServer } from '../../src/dev/dev-server';
 import {
+  bundleHasTracing,
   readTracingConfig,
   startTracing,
   workflowInterceptorsModule,
@@ -146,7 +147,7 @@ describe('tracing configuration (standard OTEL_* variables)', () => {
     ).toEqual({ protocol: 'http/protobuf' });
   });
 
-  it('refuses what it cannot do with the variable and the fix', async () => {
+  it('refuses what it cannot do with the variable and the fix', () => {
     expect(() => readTracingConfig({ OTEL_TRACES_EXPORTER: 'zipkin' })).toThrow(
       'OTEL_TRACES_EXPORTER="zipkin": only otlp (or none) is supported',
     );
@@ -155,10 +156,7 @@ describe('tracing configuration (standard OTEL_* variables)', () => {
     ).toThrow(
       'OTEL_EXPORTER_OTLP_PROTOCOL="grpc" is not supported: use http/protobuf (the default) or http/json',
     );
-    await expect(startTracing('x', { OTEL_TRACES_EXPORTER: 'jaeger' })).rejects.toMatchObject({
-      name: 'ConfigError',
-    });
-    expect(await startTracing('x', {})).toBeNull();
+    expect(() => readTracingConfig({ OTEL_TRACES_EXPORTER: 'jaeger' })).toThrow(ConfigError);
   });
 });
 
@@ -172,6 +170,7 @@ describe('traces of one prediction (worker in process, CLI as a process)', () =>
   let config: WorkerConfig;
   let cli: { code: number | null; stdout: string; stderr: string };
   let spans: Span[];
+  const warnings: string[] = [];
 
   beforeAll(async () => {
     await Promise.all([receiver.start(), sim.start()]);
@@ -179,8 +178,8 @@ describe('traces of one prediction (worker in process, CLI as a process)', () =>
     // this process (the worker): the default protocol, http/protobuf
     vi.stubEnv('OTEL_EXPORTER_OTLP_ENDPOINT', `http://127.0.0.1:${receiver.port}`);
     vi.stubEnv('OTEL_SERVICE_NAME', 'tracing-test-worker');
-    tracing = await startTracing('replicate-temporal-worker');
-    // what `npm run build:workflows` builds (scripts/build-workflow-bundle.ts): the interceptor module included
+    tracing = await startTracing('replicate-temporal-worker', { warn: (line) => warnings.push(line) });
+    // what `npm run build:workflows -- --tracing` builds (scripts/build-workflow-bundle.ts)
     workflowBundle = await bundleWorkflowCode({
       workflowsPath,
       workflowInterceptorModules: [workflowInterceptorsModule],
@@ -214,6 +213,13 @@ describe('traces of one prediction (worker in process, CLI as a process)', () =>
     expect(options.interceptors?.workflowModules).toEqual([workflowInterceptorsModule]);
     expect(options.interceptors?.activity).toHaveLength(2);
     expect(Object.keys(options.sinks ?? {})).toEqual(['exporter']);
+    // a prebuilt bundle built without --tracing: said once, with the fix
+    expect(bundleHasTracing(workflowBundle.code)).toBe(true);
+    const { workflowsPath: _source, ...prebuilt } = options;
+    tracing!.worker({ ...prebuilt, workflowBundle: { code: 'globalThis.x = 1; // no interceptor' } });
+    tracing!.worker({ ...prebuilt, workflowBundle: { code: 'globalThis.x = 1; // no interceptor' } });
+    expect(warnings).toEqual([expect.stringContaining('has no tracing interceptor: no workflow spans')]);
+    expect(warnings[0]).toContain('rebuild it with `npm run build:workflows -- --tracing`');
   });
 
   it('runs one prediction through the CLI; the trace is StartWorkflow → RunWorkflow → activities', async () => {
