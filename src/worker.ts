@@ -27,7 +27,7 @@ import {
 } from './config';
 import { temporalUnreachable, tlsProblem } from './dev/hints';
 import { startHealthServer } from './health';
-import { activeTracing, startTracing, withTracing } from './observability/tracing';
+import { activeTracing, readTracingConfig, startTracing, withTracing } from './observability/tracing';
 import { sdkRecord, workerRuntimeOptions } from './logging';
 import { processLogFromEnv, ProcessLog } from './observability/log';
 import { installRuntime } from './observability/metrics-endpoint';
@@ -219,6 +219,7 @@ if (require.main === module) {
   let config: WorkerConfig;
   try {
     config = readWorkerConfig();
+    readTracingConfig(); // a bad OTEL_* value exits 2 here too, before connecting
     // METRICS_PORT: the runtime also serves Prometheus' /metrics (src/observability/metrics.ts)
     installRuntime(workerRuntimeOptions(config.address, log), config.metrics);
     if (config.metrics)

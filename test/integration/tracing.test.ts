@@ -158,6 +158,23 @@ describe('tracing configuration (standard OTEL_* variables)', () => {
     );
     expect(() => readTracingConfig({ OTEL_TRACES_EXPORTER: 'jaeger' })).toThrow(ConfigError);
   });
+  it('a bad value stops the worker and the CLI with exit 2 and one line naming it', async () => {
+    const env = {
+      REPLICATE_API_TOKEN: TOKEN,
+      TEMPORAL_ADDRESS: '127.0.0.1:1',
+      OTEL_TRACES_EXPORTER: 'zipkin',
+    };
+    const [worker, cli] = await Promise.all([
+      runProcess('src/worker.ts', [], env),
+      runProcess('src/cli/main.ts', ['status', 'some-id'], env),
+    ]);
+    expect(worker.code).toBe(2);
+    expect(worker.stderr.trim().split('\n')).toEqual([
+      expect.stringContaining('OTEL_TRACES_EXPORTER="zipkin": only otlp (or none) is supported'),
+    ]);
+    expect(cli.code).toBe(2);
+    expect(cli.stderr).toContain('OTEL_TRACES_EXPORTER="zipkin"');
+  }, 60_000);
 });
 
 describe('traces of one prediction (worker in process, CLI as a process)', () => {
@@ -371,16 +388,21 @@ function runCli(
   argv: string[],
   env: Record<string, string>,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return runProcess('src/cli/main.ts', argv, env);
+}
+
+/** `tsx <script> ...` as a real process with this process's variables but its OTEL_* ones, plus `env`. */
+function runProcess(
+  script: string,
+  argv: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const inherited = withoutOtel();
   return new Promise((resolve) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', path.join(PROJECT_ROOT, 'src', 'cli', 'main.ts'), ...argv],
-      {
-        cwd: PROJECT_ROOT,
-        env: { ...inherited, ...env },
-      },
-    );
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, script), ...argv], {
+      cwd: PROJECT_ROOT,
+      env: { ...inherited, ...env },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
