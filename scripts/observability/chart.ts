@@ -67,11 +67,12 @@ function timeLabel(t: number, span: number): string {
 
 function lineChart(panel: RenderedPanel, width: number, height: number, from: number, to: number): string {
   const legendRows = Math.min(panel.series.length, 6);
+  const moreRow = panel.series.length > legendRows ? 1 : 0;
   const left = 58;
   const right = 10;
   const top = 8;
   const plotW = width - left - right;
-  const plotH = height - top - 36 - legendRows * 14;
+  const plotH = height - top - 36 - (legendRows + moreRow) * 14;
   const values = panel.series.flatMap((s) => s.points.map(([, v]) => v)).filter(Number.isFinite);
   const max = panel.max ?? niceMax(Math.max(0, ...values) * 1.05);
   const x = (t: number): number => left + ((t - from) / Math.max(1, to - from)) * plotW;
@@ -126,7 +127,7 @@ function lineChart(panel: RenderedPanel, width: number, height: number, from: nu
   }
   if (panel.series.length > legendRows)
     parts.push(
-      `<text x="${left}" y="${height - 2}" fill="#8e8e8e">+ ${panel.series.length - legendRows} more</text>`,
+      `<text x="${left + 18}" y="${top + plotH + 42 + legendRows * 14}" fill="#8e8e8e">+ ${panel.series.length - legendRows} more</text>`,
     );
   if (panel.series.length === 0)
     parts.push(
@@ -153,7 +154,7 @@ export function dashboardPage(options: {
   footer: string;
   width?: number;
 }): string {
-  const width = options.width ?? 1600;
+  const width = options.width ?? 1400;
   const column = width / 24;
   const bottom = Math.max(...options.panels.map((p) => p.gridPos.y + p.gridPos.h));
   const boxes = options.panels.map((panel) => {

@@ -277,7 +277,7 @@ async function screenshot(page: string, out: string): Promise<void> {
   const browser = await launchChromium();
   try {
     const context = await browser.newContext({
-      viewport: { width: 1616, height: 800 },
+      viewport: { width: 1416, height: 800 },
       deviceScaleFactor: 1,
     });
     const tab = await context.newPage();

@@ -5,9 +5,9 @@
  *
  * Obtained from a real scrape, not from documentation: `npx tsx scripts/observability/sdk-metrics.ts` runs a dev
  * server and a worker with the SDK's Prometheus exporter, probe workflows (activities, a local activity, a failed,
- * a canceled and a failing workflow task), and prints every `temporal_*` family; this table is its output. Families
- * that appear only on events the probe does not cause (e.g. `temporal_request_failure`) are left out on purpose:
- * add one only after seeing it in a scrape.
+ * a canceled and a failing workflow task), and prints every `temporal_*` family; this table is its output, plus the
+ * two families (marked) that `npm run -s observability:render` printed from its longer scrape (empty activity polls,
+ * failed requests). A family seen in no scrape is left out on purpose: add one only after seeing it.
  */
 
 export type SdkMetricType = 'counter' | 'gauge' | 'histogram';
@@ -23,6 +23,8 @@ export const TEMPORAL_SDK_METRICS: Readonly<
     type: 'histogram',
     labels: ['activity_type', 'namespace', 'service_name', 'task_queue', 'workflow_type'],
   },
+  // seen by observability:render (an activity poll that timed out empty)
+  temporal_activity_poll_no_task: { type: 'counter', labels: ['namespace', 'service_name', 'task_queue'] },
   temporal_activity_schedule_to_start_latency: {
     type: 'histogram',
     labels: ['namespace', 'service_name', 'task_queue'],
@@ -57,6 +59,11 @@ export const TEMPORAL_SDK_METRICS: Readonly<
   },
   temporal_num_pollers: { type: 'gauge', labels: ['namespace', 'poller_type', 'service_name', 'task_queue'] },
   temporal_request: { type: 'counter', labels: ['namespace', 'operation', 'service_name'] },
+  // seen by observability:render (a failed call to the frontend, e.g. a poll cut by the worker's shutdown)
+  temporal_request_failure: {
+    type: 'counter',
+    labels: ['namespace', 'operation', 'service_name', 'status_code'],
+  },
   temporal_request_latency: { type: 'histogram', labels: ['namespace', 'operation', 'service_name'] },
   temporal_sticky_cache_hit: {
     type: 'counter',
