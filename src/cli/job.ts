@@ -1,6 +1,7 @@
 /** `status`, `result` and `cancel`: one run by its workflow id. */
 import { cancelPrediction, type PredictionHandle } from '../client/prediction';
 import { predictionState } from '../client/state';
+import { jobCost } from '../shared/budget';
 import type { runPrediction } from '../workflows';
 import type { CliContext } from './context';
 import { EXIT } from './errors';
@@ -38,6 +39,8 @@ export async function idCommand(
         workflowId: handle.workflowId,
         workflowStatus: description.status.name,
         ...state,
+        // budgets-v1: the running cost and the budget left, now (the state holds the price and started_at)
+        ...(state?.budget ? { cost: jobCost(state.budget, Date.now()) } : {}),
         ...(warning ? { warning } : {}),
       }),
     );

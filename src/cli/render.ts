@@ -1,6 +1,7 @@
 /** How the CLI shows things: a run's state and outcome, a pipeline's steps, the live line on a terminal. */
 import type { PipelineSummary } from '../client/pipeline';
 import type { RunSummary } from '../client/outcome';
+import { budgetLine, pipelineBudgetLine, usd } from '../shared/budget';
 import { humanDuration } from '../shared/duration';
 import type { PredictionState } from '../shared/types';
 import type { PipelineResult } from '../workflows/pipeline';
@@ -29,6 +30,7 @@ export function printState(state: PredictionState, ctx: CliContext): void {
   if (state.nextPollAt) ctx.out(`  next poll   ${state.nextPollAt}`);
   ctx.out(`  started     ${state.startedAt}${state.completedAt ? `, completed ${state.completedAt}` : ''}`);
   ctx.out(`  deadline    ${state.deadline}`);
+  if (state.budget) ctx.out(`  budget      ${budgetLine(state.budget, Date.now()).replace(/^budget /, '')}`);
   if (state.error) ctx.out(`  error       ${state.error}`);
   for (const line of state.logsTail.slice(-5)) ctx.out(`  | ${line}`);
 }
@@ -61,6 +63,7 @@ export function printRunOutcome(summary: RunSummary, elapsed: string, ctx: CliCo
 /** `pipeline status ID`: a title, then one line per step. */
 export function printPipeline(r: PipelineResult, ctx: CliContext, title: string): void {
   ctx.out(title);
+  if (r.cost.budget) ctx.out(`  ${pipelineBudgetLine(r.cost.budget, Date.now())}`);
   for (const [name, s] of Object.entries(r.steps)) {
     const elapsed = s.elapsedMs !== null ? ` ${humanDuration(s.elapsedMs)}` : '';
     ctx.out(
@@ -87,6 +90,11 @@ export function printPipelineOutcome(summary: PipelineSummary, elapsed: string, 
   if (summary.cost)
     ctx.out(
       `cost: ${summary.cost.totalPredictTime}s predict_time${summary.cost.estimatedUsd !== null ? `, ~$${summary.cost.estimatedUsd}` : ''}`,
+    );
+  const budget = summary.cost?.budget;
+  if (budget)
+    ctx.out(
+      `budget ${usd(budget.usd)}: completed ${usd(budget.completedUsd)}, canceled ${usd(budget.canceledUsd)}${budget.exceeded ? ` (reached: ${budget.exceeded.predictionIds.length} running jobs canceled in ${budget.exceeded.steps.join(', ')})` : ''}`,
     );
   if (summary.manifest) ctx.out(`manifest: ${summary.manifest}`);
   if (summary.error && summary.status !== 'failed') ctx.err(`${summary.status}: ${summary.error.message}`);

@@ -10,6 +10,7 @@ import { EXIT } from './errors';
 import { checkId, parseCeiling, parseInput } from './flags';
 import { CLI, UsageError, parseFor } from './usage';
 import { awaitOutcome } from './waiting';
+import { BUDGET_OPTIONS, parseBudgetFlags } from './budget';
 
 const RUN_OPTIONS = {
   model: { type: 'string' },
@@ -18,6 +19,7 @@ const RUN_OPTIONS = {
   timeout: { type: 'string' },
   'workflow-id': { type: 'string' },
   json: { type: 'boolean' },
+  ...BUDGET_OPTIONS,
 } as const;
 
 export async function startCommand(
@@ -31,7 +33,12 @@ export async function startCommand(
     throw new UsageError('--input is required (a JSON object, e.g. \'{"prompt": "..."}\')', command);
   const input = parseInput(values.input, ctx, command);
   const timeoutMs = parseCeiling(values.timeout ?? '10m', command);
-  const request: PredictionRequest = { model: values.model, input, deployment: values.deployment ?? false };
+  const request: PredictionRequest = {
+    model: values.model,
+    input,
+    deployment: values.deployment ?? false,
+    ...parseBudgetFlags(values, values.model, ctx, command),
+  };
   const problems = validateRequest(request);
   if (problems.length > 0) throw new UsageError(problems.join('; '), command);
   checkId(values['workflow-id'], '--workflow-id', command);

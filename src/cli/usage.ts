@@ -10,21 +10,29 @@ const RUN_FLAGS = `  --model REF        owner/name, owner/name:<version>, a vers
   --deployment       REF names a deployment
   --timeout 10m      the ceiling (10s to 168h): Replicate stops the job by itself then
   --workflow-id ID   your own id (default prediction-<model>-<random>)
+  --max-cost USD     the run's budget: at price x running time (from Replicate's started_at) the job is canceled
+                     and the run fails with BudgetExceeded; needs the model's price:
+  --price USD        USD per second of predict_time (Replicate has no price API)
+  --prices FILE      or a YAML/JSON mapping model -> USD per second (a pipeline spec's prices: format)
   --json             print exactly one JSON object`;
 
 /** Each command's usage line(s) and what its flags mean: `<command> --help`, and the line a usage error shows. */
 export const COMMANDS: Record<string, { usage: string[]; help: string }> = {
   run: {
-    usage: ['run --model REF --input JSON [--deployment] [--timeout 10m] [--workflow-id ID] [--json]'],
+    usage: [
+      'run --model REF --input JSON [--deployment] [--timeout 10m] [--workflow-id ID] [--max-cost USD --price USD | --prices FILE] [--json]',
+    ],
     help: `Run one prediction and wait for it, showing its progress, then print the output.\n${RUN_FLAGS}`,
   },
   start: {
-    usage: ['start --model REF --input JSON [--deployment] [--timeout 10m] [--workflow-id ID] [--json]'],
+    usage: [
+      'start --model REF --input JSON [--deployment] [--timeout 10m] [--workflow-id ID] [--max-cost USD --price USD | --prices FILE] [--json]',
+    ],
     help: `Start one prediction and print its workflow id (then: result, status or cancel ID).\n${RUN_FLAGS}`,
   },
   status: {
     usage: ['status ID [--json]'],
-    help: 'The live state of a run: status, prediction, polls, logs.',
+    help: 'The live state of a run: status, prediction, polls, logs; with --max-cost its running cost and budget left.',
   },
   result: {
     usage: ['result ID [--json]'],
@@ -44,7 +52,7 @@ export const COMMANDS: Record<string, { usage: string[]; help: string }> = {
   },
   'pipeline status': {
     usage: ['pipeline status ID [--json]'],
-    help: "A pipeline's steps: status, prediction ids, elapsed time.",
+    help: "A pipeline's steps: status, prediction ids, elapsed time; with a budget the spend and the budget left.",
   },
   reconcile: {
     usage: [

@@ -9,7 +9,7 @@ import {
   type WorkflowHandle,
   type WorkflowHandleWithFirstExecutionRunId,
 } from '@temporalio/client';
-import { PipelineFailureType } from '../shared/failures';
+import { BudgetFailureType, PipelineFailureType } from '../shared/failures';
 import type { PipelineSpec } from '../shared/pipeline';
 import { ReplicatePipelineId } from '../shared/search-attributes';
 import { progressQuery, runPipeline, statusQuery } from '../workflows';
@@ -149,7 +149,7 @@ async function failureSummary(pipelineId: string, error: unknown): Promise<Pipel
   const cause = error.cause;
   if (
     cause instanceof ApplicationFailure &&
-    cause.type === PipelineFailureType.Failed &&
+    (cause.type === PipelineFailureType.Failed || cause.type === BudgetFailureType.Exceeded) &&
     cause.details?.[0]
   ) {
     const summary = summarizePipeline(cause.details[0] as PipelineResult);

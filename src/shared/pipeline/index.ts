@@ -14,6 +14,7 @@ export {
   stepTimeoutMs,
 } from './limits';
 export { progressSnapshot } from './progress';
+export { checkBudget, checkPrices } from './prices';
 export { PipelineSpecError, type PipelineSpec, type SpecError, type StepSpec } from './spec';
 export { resolveTemplates, type StepResultView, type TemplateContext } from './templates';
 export { validatePipelineSpec } from './validate';
