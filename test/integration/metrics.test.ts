@@ -374,3 +374,35 @@ it('the standalone receiver (npm run webhooks) serves its webhook outcomes and i
     await closed;
   }
 });
+
+it('a busy METRICS_PORT, or a bad one, stops the worker at start with one line naming it (exit 2)', async () => {
+  const run = (env: Record<string, string>) =>
+    new Promise<{ code: number | null; text: string }>((resolve) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
+        cwd: PROJECT_ROOT,
+        env: {
+          ...process.env,
+          TEMPORAL_ADDRESS: bed.config.address,
+          TEMPORAL_TASK_QUEUE: `metrics-bad-${randomUUID()}`,
+          REPLICATE_API_TOKEN: SECRET_TOKEN,
+          REPLICATE_BASE_URL: bed.sim.baseUrl,
+          RECONCILE_EVERY: 'off',
+          ...env,
+        },
+      });
+      let text = '';
+      child.stdout.on('data', (c: Buffer) => (text += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (text += c.toString()));
+      child.on('close', (code) => resolve({ code, text }));
+    });
+  // the first worker of this file serves metricsPort
+  const busy = await run({ METRICS_PORT: String(metricsPort), METRICS_HOST: '127.0.0.1' });
+  expect(busy.code).toBe(2);
+  expect(busy.text).toContain(
+    `METRICS_PORT=${metricsPort}: cannot serve /metrics on 127.0.0.1:${metricsPort} (Failed to start prometheus metrics exporter: Address already in use`,
+  );
+  expect(busy.text.trim().split('\n')).toHaveLength(1);
+  const bad = await run({ METRICS_PORT: '9464', METRICS_HOST: 'localhost' });
+  expect(bad.code).toBe(2);
+  expect(bad.text).toMatch(/METRICS_HOST="localhost" must be an IP address/);
+});
