@@ -5,6 +5,7 @@
  */
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { optionalTsToMs } from '@temporalio/common/lib/time';
+import type { temporal } from '@temporalio/proto';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { CLOCK_SKEW_MS, madeBy, type RecordedCreate } from '../shared/adopt';
 import { isCreateTarget, parseModelRef } from '../shared/model-ref';
@@ -33,6 +34,9 @@ interface Run {
 }
 
 const RUN_TYPES = { runPrediction: 'prediction', runTraining: 'training' } as const;
+/** the first events of a run's history read for its request and its create's completion */
+const HISTORY_PAGE = 100;
+const CREATE_ACTIVITIES = new Set(['createPrediction', 'createTraining']);
 /** how long one `status` query may take; a run that does not answer in time counts as unreadable */
 const QUERY_TIMEOUT_MS = 5_000;
 const CONCURRENCY = 8;
@@ -41,23 +45,25 @@ const MAX_CACHED_RUNS = 20_000;
 export function createReconcileActivities(temporal: { client: Client; createTimeoutMs?: number }) {
   const { client } = temporal;
   const attemptTimeoutMs = temporal.createTimeoutMs ?? DEFAULT_HTTP_TIMEOUTS.createMs;
-  /** runId -> the create it recorded (a run's first event never changes) */
-  const recorded = new Map<string, RecordedCreate | null>();
+  /** runId -> the create it recorded (a run's first event never changes), and whether its window is closed */
+  const recorded = new Map<string, { create: RecordedCreate; createDone: boolean } | null>();
 
   async function recordedCreate(info: WorkflowExecutionInfo, kind: JobKind): Promise<RecordedCreate | null> {
     const cached = recorded.get(info.runId);
     if (cached !== undefined) {
-      if (cached && info.closeTime) return { ...cached, untilMs: untilOf(info) }; // closed since it was cached
-      return cached;
+      if (cached?.createDone) return cached.create; // its create window is closed: it never changes
+      if (cached && info.closeTime) return { ...cached.create, untilMs: untilOf(info) }; // closed since cached
+      if (cached === null) return null;
     }
     const { history } = await client.workflowService.getWorkflowExecutionHistory({
       namespace: client.options.namespace,
       execution: { workflowId: info.workflowId, runId: info.runId },
-      maximumPageSize: 1,
+      maximumPageSize: HISTORY_PAGE,
     });
     const first = history?.events?.[0];
     const started = first?.workflowExecutionStartedEventAttributes;
     let create: RecordedCreate | null = null;
+    let createDoneMs: number | undefined;
     if (started) {
       const request = await decodeFromPayloadsAtIndex<PredictionRequest | TrainingRequest>(
         client.options.loadedDataConverter,
@@ -78,19 +84,25 @@ export function createReconcileActivities(temporal: { client: Client; createTime
         // The instant every create of the run aims Cancel-After at (as the workflow computes its ceiling).
         const expiration = optionalTsToMs(started.workflowExecutionExpirationTime);
         const cancelAtMs = expiration ? expiration : firstStart + DEFAULT_CEILING_MS;
+        // The create's window ends when its activity completed (a continued run: when its job was created),
+        // not when the run ends: a job with the same input made later by someone else is not this run's.
+        createDoneMs = request.resume
+          ? Date.parse(request.resume.job.createdAt ?? '') || undefined
+          : createCompletedAtMs(history?.events ?? []);
         create = {
           target,
           inputKey: inputDigest(request.input),
           cancelAtMs,
           fromMs: firstStart - CLOCK_SKEW_MS,
-          untilMs: untilOf(info),
+          untilMs:
+            createDoneMs === undefined ? untilOf(info) : createDoneMs + attemptTimeoutMs + CLOCK_SKEW_MS,
           attemptTimeoutMs,
           workflowId: info.workflowId,
         };
       }
     }
     if (recorded.size >= MAX_CACHED_RUNS) recorded.delete(recorded.keys().next().value!);
-    recorded.set(info.runId, create);
+    recorded.set(info.runId, create && { create, createDone: createDoneMs !== undefined });
     return create;
   }
 
@@ -195,6 +207,19 @@ export function jobOwnersFromVisibility(client: Client): (ids: string[]) => Prom
     }
     return owners;
   };
+}
+
+/** When the run's create activity completed (ms), if these first events of its history show it. */
+export function createCompletedAtMs(events: temporal.api.history.v1.IHistoryEvent[]): number | undefined {
+  const creates = new Set<string>();
+  for (const event of events) {
+    const scheduled = event.activityTaskScheduledEventAttributes;
+    if (scheduled && CREATE_ACTIVITIES.has(scheduled.activityType?.name ?? ''))
+      creates.add(String(event.eventId));
+    const completed = event.activityTaskCompletedEventAttributes;
+    if (completed && creates.has(String(completed.scheduledEventId))) return optionalTsToMs(event.eventTime);
+  }
+  return undefined;
 }
 
 async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
