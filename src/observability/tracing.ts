@@ -92,7 +92,10 @@ export interface Tracing {
   clientInterceptors: ClientInterceptors;
   /** the worker's options with the activity and workflow interceptors and the sink exporting workflow spans */
   worker(options: WorkerOptions): WorkerOptions;
-  /** export what is buffered and stop (call before the process exits: short runs are otherwise lost) */
+  /**
+   * export what is buffered and stop (call before the process exits: short runs are otherwise lost); never throws,
+   * an export that fails is one warning
+   */
   shutdown(): Promise<void>;
 }
 
@@ -176,7 +179,10 @@ export async function startTracing(
     },
     async shutdown() {
       if (active === this) active = null;
-      await provider.shutdown(); // flushes the batch processor
+      // flushes the batch processor; a collector that is down costs the spans, never the process's exit code
+      await provider.shutdown().catch((error: unknown) => {
+        warn(`traces not exported: ${error instanceof Error ? error.message : String(error)}`);
+      });
     },
   });
 }

@@ -188,6 +188,7 @@ describe('traces of one prediction (worker in process, CLI as a process)', () =>
   let cli: { code: number | null; stdout: string; stderr: string };
   let spans: Span[];
   const warnings: string[] = [];
+  let workflowId = '';
 
   beforeAll(async () => {
     await Promise.all([receiver.start(), sim.start()]);
@@ -259,6 +260,7 @@ describe('traces of one prediction (worker in process, CLI as a process)', () =>
     expect(cli.stderr).toBe('');
     expect(cli.code).toBe(0);
     const summary = JSON.parse(cli.stdout) as { predictionId: string; workflowId: string; status: string };
+    workflowId = summary.workflowId;
     expect(summary.status).toBe('succeeded');
     // both encodings arrived: the CLI's JSON, the worker's protobuf
     expect(new Set(receiver.bodies.map((b) => b.contentType))).toEqual(
@@ -306,6 +308,19 @@ describe('traces of one prediction (worker in process, CLI as a process)', () =>
     const worker_ = spans.filter((s) => s.attributes.temporalWorkflowId === summary.workflowId);
     expect(worker_.every((s) => s.traceId === start.traceId)).toBe(true);
   }, 120_000);
+
+  it('a collector that is down costs the CLI its spans, not its exit code: one warning', async () => {
+    const status = await runCli(['status', workflowId], {
+      TEMPORAL_ADDRESS: server.address,
+      TEMPORAL_TASK_QUEUE: config.taskQueue,
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1',
+    });
+    expect(status.code).toBe(0);
+    expect(status.stdout).toContain('COMPLETED');
+    expect(status.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/^warning: traces not exported: .*ECONNREFUSED/),
+    ]);
+  }, 60_000);
 
   it('the token is in no exported byte: span names, attributes, events', () => {
     expect(spans.length).toBeGreaterThan(4);
