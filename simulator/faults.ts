@@ -22,6 +22,8 @@ export interface Faults {
   /** the next N /v1 requests (any route, or only creates if rateLimitRoutes==='create') answer 429 */
   rateLimitNext?: number;
   rateLimitRoutes?: 'all' | 'create';
+  /** a 429 storm: every /v1 request (or only creates, per rateLimitRoutes) answers 429 until this time (ms since the epoch, on the simulator's clock), e.g. an account low on credit */
+  rateLimitUntilMs?: number;
   /** how the 429 tells the delay: 'header' = `Retry-After: <s>` header; 'body' = JSON `retry_after: <s>`; 'detail' = only the text "Request was throttled. Expected available in <s> seconds." */
   rateLimitStyle?: 'header' | 'body' | 'detail';
   rateLimitRetryAfterSeconds?: number; // default 1
@@ -70,10 +72,11 @@ export class FaultInjector {
     return rate !== undefined && rate > 0 && this.rng() < rate;
   }
 
-  /** Counts down `rateLimitNext`: true when this request is to be answered 429. */
+  /** A 429 storm (`rateLimitUntilMs`) in force, or counts down `rateLimitNext`: true when this request is to be answered 429. */
   takeRateLimit(isCreate: boolean): boolean {
-    if ((this.faults.rateLimitNext ?? 0) <= 0) return false;
     if (this.faults.rateLimitRoutes === 'create' && !isCreate) return false;
+    if (this.clock() < (this.faults.rateLimitUntilMs ?? 0)) return true;
+    if ((this.faults.rateLimitNext ?? 0) <= 0) return false;
     this.faults.rateLimitNext = (this.faults.rateLimitNext ?? 0) - 1;
     return true;
   }

@@ -6,6 +6,12 @@ import { loadClientConfigProfile, toClientOptions, type ClientConfigProfile } fr
 import { OutputUrlError, parseOutputUrl } from './activities/output-files/output-url';
 import { parseDuration } from './shared/duration';
 import { webhookBaseUrlProblem } from './shared/webhook-url';
+import {
+  DEFAULT_CREATE_RPM,
+  DEFAULT_READ_RPM,
+  serverRatePerSecond,
+  type ReplicateRateLimits,
+} from './flow-control';
 
 export const DEFAULT_BASE_URL = 'https://api.replicate.com/v1';
 
@@ -33,6 +39,11 @@ export interface WorkerConfig extends TemporalConfig {
   replicateBaseUrl: string;
   /** server-side cap on activities per second for the whole task queue (all workers together) */
   maxTaskQueueActivitiesPerSecond: number;
+  /**
+   * REPLICATE_CREATE_RPM, REPLICATE_READ_RPM: fleet-wide budgets of calls to Replicate (src/flow-control.ts). With
+   * a reads budget the worker also serves `<taskQueue>-replicate-reads`; unset (tests' literal configs) = neither.
+   */
+  replicateRateLimits?: ReplicateRateLimits;
   /** how long in-flight activities may finish after SIGINT/SIGTERM, ms */
   shutdownGraceTimeMs: number;
   /** HEALTH_PORT (and HEALTH_HOST, default 0.0.0.0): serve GET /healthz and /readyz there; unset = off */
@@ -230,11 +241,13 @@ export function readWorkerConfig(env: Env = process.env): WorkerConfig {
       `REPLICATE_BASE_URL="${replicateBaseUrl}" must start with https:// (or http:// for a local simulator)`,
     );
   }
+  const replicateRateLimits = readReplicateRateLimits(env);
   return {
     ...temporal,
     replicateToken,
     replicateBaseUrl,
-    maxTaskQueueActivitiesPerSecond: positiveNumber(env, 'MAX_TASK_QUEUE_ACTIVITIES_PER_SECOND', 10),
+    maxTaskQueueActivitiesPerSecond: mainQueueRate(env, replicateRateLimits),
+    replicateRateLimits,
     shutdownGraceTimeMs: positiveNumber(env, 'SHUTDOWN_GRACE_SECONDS', 20) * 1000,
     ...readHealth(env),
     ...readMetrics(env),
@@ -246,6 +259,39 @@ export function readWorkerConfig(env: Env = process.env): WorkerConfig {
     ...readCacheSize(env),
     reconcileEveryMs: readReconcileEvery(env),
   };
+}
+
+/** REPLICATE_CREATE_RPM (default 600) and REPLICATE_READ_RPM (default 3000): calls a minute, or `off`. */
+export function readReplicateRateLimits(env: Env = process.env): ReplicateRateLimits {
+  const read = (name: string, fallback: number): number | null => {
+    const raw = env[name]?.trim();
+    if (!raw) return fallback;
+    if (/^off$/i.test(raw)) return null;
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value < 1) {
+      throw new ConfigError(
+        `${name}="${raw}" must be a number of calls a minute of at least 1 for the whole fleet (default ${fallback}), or off`,
+      );
+    }
+    return value;
+  };
+  return {
+    createsPerMinute: read('REPLICATE_CREATE_RPM', DEFAULT_CREATE_RPM),
+    readsPerMinute: read('REPLICATE_READ_RPM', DEFAULT_READ_RPM),
+  };
+}
+
+/**
+ * The workflows' task queue carries the creates, so its server-side rate comes from REPLICATE_CREATE_RPM;
+ * MAX_TASK_QUEUE_ACTIVITIES_PER_SECOND, when set, can only lower it (and alone decides with REPLICATE_CREATE_RPM=off).
+ */
+function mainQueueRate(env: Env, limits: ReplicateRateLimits): number {
+  const explicit = env.MAX_TASK_QUEUE_ACTIVITIES_PER_SECOND?.trim()
+    ? positiveNumber(env, 'MAX_TASK_QUEUE_ACTIVITIES_PER_SECOND', 10)
+    : undefined;
+  if (limits.createsPerMinute === null) return explicit ?? 10;
+  const fromCreates = serverRatePerSecond(limits.createsPerMinute);
+  return explicit === undefined ? fromCreates : Math.min(explicit, fromCreates);
 }
 
 /** HEALTH_PORT: the worker's liveness/readiness endpoints (src/health.ts); HEALTH_HOST their bind address. */

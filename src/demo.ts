@@ -5,22 +5,22 @@
  * live progress through the CLI, prints the output and the UI link, and shuts everything down (see USAGE).
  */
 import path from 'node:path';
-import {
-  NativeConnection,
-  Runtime,
-  DefaultLogger,
-  Worker,
-  makeTelemetryFilterString,
-} from '@temporalio/worker';
+import { NativeConnection, Runtime, DefaultLogger, makeTelemetryFilterString } from '@temporalio/worker';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { connectLazily, EXIT, runCli, terminalLine } from './cli';
-import { DEFAULT_BASE_URL, readTemporalConfig, temporalConnectionOptions, type WorkerConfig } from './config';
+import {
+  DEFAULT_BASE_URL,
+  readReplicateRateLimits,
+  readTemporalConfig,
+  temporalConnectionOptions,
+  type WorkerConfig,
+} from './config';
 import { PROJECT_ROOT } from './dev/binaries';
 import { freePort, isPortFree, isTemporalUp, startDevServer, type DevServer } from './dev/dev-server';
 import { ReplicateSimulator } from '../simulator';
 import { ensureSearchAttributes } from './temporal-setup';
-import { workerOptions } from './worker';
+import { createWorkers, runWorkers } from './worker';
 
 const DEFAULT_ARGS = [
   '--model',
@@ -120,15 +120,16 @@ async function main(): Promise<number> {
       replicateToken: token,
       replicateBaseUrl: baseUrl,
       maxTaskQueueActivitiesPerSecond: 10,
+      replicateRateLimits: readReplicateRateLimits(), // the reads Worker too, as `npm run worker` (flow-control.ts)
       shutdownGraceTimeMs: 5_000,
       outputDir: process.env.OUTPUT_DIR?.trim() || path.join(PROJECT_ROOT, 'outputs'),
       webhook: null,
     };
     await ensureSearchAttributes(connection, temporal.namespace); // a reused server may lack them
-    const worker = await Worker.create(workerOptions(config, connection));
-    const running = worker.run();
+    const workers = await createWorkers(config, connection);
+    const running = runWorkers(workers);
     cleanups.push(async () => {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
+      for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
     });
 

@@ -26,6 +26,7 @@ import {
   type WorkerConfig,
 } from './config';
 import { temporalUnreachable, tlsProblem } from './dev/hints';
+import { readsTaskQueue, readsWorkerOptions } from './flow-control';
 import { startHealthServer } from './health';
 import { activeTracing, readTracingConfig, startTracing, withTracing } from './observability/tracing';
 import { sdkRecord, workerRuntimeOptions } from './logging';
@@ -62,6 +63,11 @@ export function workerOptions(config: WorkerConfig, connection: NativeConnection
         ...(config.httpTimeouts ? { timeouts: config.httpTimeouts } : {}),
         // A retried create never adopts a job another open run owns.
         jobOwners: jobOwnersFromVisibility(temporalClient),
+        // With a reads budget, creates tell their runs to poll on the rate-limited reads queue (src/flow-control.ts),
+        // which only workerOptionsAll's second Worker serves.
+        ...(config.replicateRateLimits?.readsPerMinute != null
+          ? { readsTaskQueue: readsTaskQueue(config.taskQueue) }
+          : {}),
       }),
       // The reconciler asks Temporal which jobs our runs created and which open runs own.
       ...createReconcileActivities({
@@ -78,6 +84,46 @@ export function workerOptions(config: WorkerConfig, connection: NativeConnection
 }
 
 /** `log`: the worker's own lines (start-up, problems), text or json as LOG_FORMAT says. */
+/**
+ * Every Worker a worker process runs: the workflows' queue (workerOptions), plus the rate-limited reads queue when
+ * REPLICATE_READ_RPM is in force. `npm run worker`, the demo and the bench's workers all start exactly these.
+ */
+export function workerOptionsAll(config: WorkerConfig, connection: NativeConnection): WorkerOptions[] {
+  const main = workerOptions(config, connection);
+  const reads = config.replicateRateLimits?.readsPerMinute;
+  return reads != null ? [main, readsWorkerOptions(main, reads)] : [main];
+}
+
+/**
+ * Create every Worker of workerOptionsAll; the first one bundles the workflows unless WORKFLOW_BUNDLE is set or
+ * `overrides` gives a bundle (overrides apply to the first one only: tuning, a prebuilt bundle).
+ */
+export async function createWorkers(
+  config: WorkerConfig,
+  connection: NativeConnection,
+  overrides: Partial<WorkerOptions> = {},
+  log: ProcessLog = new ProcessLog({ format: 'text', component: 'worker' }),
+): Promise<Worker[]> {
+  const [main, ...rest] = workerOptionsAll(config, connection);
+  const first = { ...main!, ...overrides };
+  if (overrides.workflowBundle) delete first.workflowsPath;
+  const workers = [await Worker.create(await quietlyBundled(first, log))];
+  for (const options of rest) workers.push(await Worker.create(options));
+  return workers;
+}
+
+/** Run workers together until all stop; if one fails, the others are shut down and the failure is thrown. */
+export async function runWorkers(workers: Worker[]): Promise<void> {
+  const runs = workers.map((w) => w.run());
+  try {
+    await Promise.all(runs);
+  } catch (error) {
+    for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+    await Promise.allSettled(runs);
+    throw error;
+  }
+}
+
 export async function runWorker(
   config: WorkerConfig,
   log: ProcessLog = new ProcessLog({ format: 'text', component: 'worker' }),
@@ -112,7 +158,8 @@ async function connectAndRun(
     const registered = await ensureSearchAttributes(connection, config.namespace);
     if (registered.length > 0) log.info(`registered search attributes ${registered.join(', ')}`);
     await keepReconcilerScheduled(config, connection, log);
-    const worker = await Worker.create(await quietlyBundled(workerOptions(config, connection), log));
+    const workers = await createWorkers(config, connection, {}, log);
+    const worker = workers[0]!;
     created(worker);
     const webhookLog = new ProcessLog({ format: log.format, component: 'webhooks' });
     const receiver =
@@ -134,7 +181,12 @@ async function connectAndRun(
     log.info(
       `worker polling task queue "${config.taskQueue}" on ${config.address}${temporalSecurity(config)} (namespace ${config.namespace}), Replicate at ${config.replicateBaseUrl}`,
     );
-    await worker.run(); // resolves after SIGINT/SIGTERM once in-flight work has drained
+    const limits = config.replicateRateLimits;
+    if (limits)
+      log.info(
+        `fleet rate limits: creates ${limits.createsPerMinute ?? 'off'}/min, reads ${limits.readsPerMinute ?? 'off (local polls)'}/min${workers.length > 1 ? ` on "${workers[1]!.options.taskQueue}"` : ''}`,
+      );
+    await runWorkers(workers); // resolves after SIGINT/SIGTERM once in-flight work has drained
     await receiver?.stop();
   } finally {
     await connection.close();

@@ -1,6 +1,6 @@
 /**
  * (Over 400 lines on purpose: the three scenarios' shared runner and reporting; the scenarios live beside it.)
- * `npm run bench -- [--size N] [--scenario compare|scale|tune|all] [--time-factor F] [--out FILE] [--seed S]
+ * `npm run bench -- [--size N] [--scenario compare|scale|tune|flow|all] [--time-factor F] [--out FILE] [--seed S]
  *   [--tune JSON] [--max-minutes M] [--server dev|cluster]`
  *
  * Everything runs on 127.0.0.1: the Replicate simulator in this process, a Temporal dev server child process,
@@ -18,12 +18,15 @@ import { runCompare, type ClassSummary, type CompareResult } from './compare';
 import { startClusterEnv, type ServerPids } from './cluster';
 import { startBenchEnv, type BenchEnv } from './env';
 import { roundAll } from './lib';
+import { flowSvg, printFlow, runFlow } from './flow';
 import { runScaleStep, spawnWorker, WORKER_ENTRY_BENCH, type ScaleStep } from './scale';
 import { barChart } from './svg';
 import { parseTuning, type Tuning } from './worker';
 
-const SCENARIOS = ['compare', 'scale', 'tune'] as const;
+const SCENARIOS = ['compare', 'scale', 'tune', 'flow'] as const;
 type Scenario = (typeof SCENARIOS)[number];
+/** `--scenario all`: flow (two runs of 2,000, about 20 minutes) only when asked for by name */
+const ALL_SCENARIOS: Scenario[] = ['compare', 'scale', 'tune'];
 const SCALE_STEPS = [10, 100, 1_000, 2_000];
 /**
  * The variants `tune` compares by default, each against the first (the SDK defaults, bundling at start). At 2,000
@@ -52,7 +55,7 @@ export interface Options {
 }
 
 const USAGE =
-  'usage: npm run bench -- [--size N] [--scenario compare|scale|tune|all] [--time-factor F] [--out FILE] [--seed S] [--tune JSON] [--max-minutes M] [--server dev|cluster]';
+  'usage: npm run bench -- [--size N] [--scenario compare|scale|tune|flow|all] [--time-factor F] [--out FILE] [--seed S] [--tune JSON] [--max-minutes M] [--server dev|cluster]';
 
 export function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
@@ -85,7 +88,7 @@ export function parseOptions(argv: string[]): Options {
   const scenario = values.scenario;
   const scenarios: Scenario[] =
     scenario === 'all'
-      ? [...SCENARIOS]
+      ? [...ALL_SCENARIOS]
       : (SCENARIOS as readonly string[]).includes(scenario)
         ? [scenario as Scenario]
         : [];
@@ -582,6 +585,17 @@ export async function main(argv: string[]): Promise<number> {
         printCompare(r);
         printTargets(targets);
         write(o, scenario, { ...r, runtimeMs: Date.now() - s0, targets }, compareSvg(r));
+      } else if (scenario === 'flow') {
+        const r = await runFlow(env, {
+          size: o.size ?? 2_000,
+          timeFactor: o.timeFactor ?? 0.5,
+          seed: o.seed,
+          tuning: SCALE_TUNING,
+          workers: 2,
+          log,
+        });
+        printFlow(r);
+        write(o, scenario, { ...r, runtimeMs: Date.now() - s0 }, flowSvg(r));
       } else if (scenario === 'scale' && o.server === 'cluster') {
         const r = await scenarioScaleServers(env, o);
         const rows = r.runs.map((x) => ({ label: `${x.server} ${x.step.size}`, step: x.step }));

@@ -40,6 +40,8 @@ export async function spawnWorker(
   tuning: Tuning,
   log: (line: string) => void,
   taskQueue = `bench-scale-${randomBytes(4).toString('hex')}`,
+  // scale and tune measure the worker, not Replicate's budget: no fleet rate limits unless `flow` asks for them
+  extraEnv: Record<string, string> = { REPLICATE_CREATE_RPM: 'off', REPLICATE_READ_RPM: 'off' },
 ): Promise<WorkerProcess> {
   let bundleEnv: Record<string, string> = {};
   if (tuning.prebuiltBundle) {
@@ -63,6 +65,7 @@ export async function spawnWorker(
       OUTPUT_DIR: path.join(env.workDir, 'outputs'),
       BENCH_WORKER_OPTIONS: JSON.stringify(tuning),
       ...bundleEnv,
+      ...extraEnv,
     },
   });
   const logFile = createWriteStream(path.join(env.workDir, `worker-${taskQueue}-${child.pid}.log`));
@@ -156,6 +159,8 @@ export async function runScaleStep(
     seed: number;
     log: (line: string) => void;
     serverPids?: ServerPids;
+    /** called with the simulator before the step forgets its requests (the flow scenario reads them) */
+    beforeReset?: (sim: BenchEnv['sim']) => void;
   },
 ): Promise<ScaleStep> {
   const { size, timeFactor, seed, log } = options;
@@ -290,6 +295,7 @@ export async function runScaleStep(
     callCounts.push(calls.get(predictionId) ?? 0);
   }
   const wallMs = lastClose > 0 && Number.isFinite(firstStart) ? lastClose - firstStart : wallToDrain;
+  options.beforeReset?.(env.sim);
   env.sim.reset(); // forget this step's predictions and requests (models stay)
   return {
     size,

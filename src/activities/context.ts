@@ -28,6 +28,11 @@ export interface ActivityConfig extends ReplicateHttpConfig {
   claims?: string | ClaimStore;
   /** outputs whose JSON is larger travel as a claim reference (default MAX_INLINE_OUTPUT_BYTES, 256 KiB) */
   maxInlineOutputBytes?: number;
+  /**
+   * The rate-limited task queue this fleet serves reads on (src/flow-control.ts): creates hand it to their runs,
+   * which then poll and cancel there. Set it only where a Worker polls that queue; unset = runs poll locally.
+   */
+  readsTaskQueue?: string;
 }
 
 export const DEFAULT_HTTP_TIMEOUTS = { createMs: 30_000, getMs: 15_000, cancelMs: 10_000 };

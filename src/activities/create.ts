@@ -5,7 +5,7 @@
  */
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import { formatSeconds } from '../shared/duration';
-import { PredictionFailureType } from '../shared/failures';
+import { PredictionFailureType, ReplicateTransientType } from '../shared/failures';
 import { isCreateTarget, parseModelRef, type CreateTarget } from '../shared/model-ref';
 import type { JobKind, Prediction, PredictionSnapshot } from '../shared/types';
 import { findOwnJob } from './adoption';
@@ -105,21 +105,37 @@ async function createJob(
       ? `${config.webhookBaseUrl.replace(/\/+$/, '')}/webhooks/replicate?workflow=${encodeURIComponent(workflowExecution.workflowId)}`
       : undefined;
   if (webhook) Object.assign(data, { webhook, webhook_events_filter: ['start', 'completed'] });
-  if (attempt > 1) {
-    const adopted = await findOwnJob(setup, kind, args, target, webhook, attemptTimeoutMs);
-    if (adopted) return { ...adopted, webhook: webhook !== undefined };
-  }
-  // Computed right before the POST (after any listing), so the request's delay is only the HTTP exchange.
-  const cancelAfter = cancelAfterFor(args.cancelAt);
-  const job = await call(setup, `create ${kind} for ${args.model}`, attemptTimeoutMs, async (client) => {
-    // predictions.create() cannot send extra headers, so we use the client's request() for Cancel-After.
-    const response = await client.request(route, {
-      method: 'POST',
-      headers: { 'Cancel-After': cancelAfter },
-      data,
-    });
-    return (await response.json()) as Prediction;
-  });
+  // Where this fleet serves rate-limited reads: the run polls and cancels there (src/flow-control.ts).
+  const routing = config.readsTaskQueue ? { readsTaskQueue: config.readsTaskQueue } : {};
+  let cancelAfter = '';
+  const result = await boundTransientFailures<{ adopted: PredictionSnapshot } | { created: Prediction }>(
+    attempt,
+    async () => {
+      if (attempt > 1) {
+        const adopted = await findOwnJob(setup, kind, args, target, webhook, attemptTimeoutMs);
+        if (adopted) return { adopted };
+      }
+      // Computed right before the POST (after any listing), so the request's delay is only the HTTP exchange.
+      cancelAfter = cancelAfterFor(args.cancelAt);
+      const created = await call(
+        setup,
+        `create ${kind} for ${args.model}`,
+        attemptTimeoutMs,
+        async (client) => {
+          // predictions.create() cannot send extra headers, so we use the client's request() for Cancel-After.
+          const response = await client.request(route, {
+            method: 'POST',
+            headers: { 'Cancel-After': cancelAfter },
+            data,
+          });
+          return (await response.json()) as Prediction;
+        },
+      );
+      return { created };
+    },
+  );
+  if ('adopted' in result) return { ...result.adopted, webhook: webhook !== undefined, ...routing };
+  const job = result.created;
   log.info(`${kind} ${job.id} created for ${args.model}`, {
     predictionId: job.id,
     kind,
@@ -128,7 +144,37 @@ async function createJob(
     cancelAfter,
     attempt,
   });
-  return { ...(await shaped(setup, job)), webhook: webhook !== undefined };
+  return { ...(await shaped(setup, job)), webhook: webhook !== undefined, ...routing };
+}
+
+/** A create's failures other than 429 end the activity at this attempt (the earlier `maximumAttempts: 8`). */
+export const CREATE_MAX_ATTEMPTS_UNLESS_RATE_LIMITED = 8;
+
+/**
+ * Since fleet-rate-limits-v1 a create has no maximum number of attempts (its schedule-to-close ends at the run's
+ * deadline), so that a long 429 storm (low credit) only delays it. Every other retryable failure (5xx, timeouts,
+ * resets) still ends it at attempt 8, as before.
+ */
+async function boundTransientFailures<T>(attempt: number, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (
+      attempt >= CREATE_MAX_ATTEMPTS_UNLESS_RATE_LIMITED &&
+      error instanceof ApplicationFailure &&
+      !error.nonRetryable &&
+      error.type !== ReplicateTransientType.RateLimited
+    ) {
+      throw ApplicationFailure.create({
+        type: error.type ?? undefined,
+        message: `${error.message} (attempt ${attempt}: giving up; only 429s are retried until the deadline)`,
+        nonRetryable: true,
+        details: error.details ?? undefined,
+        cause: error.cause,
+      });
+    }
+    throw error;
+  }
 }
 
 /** Refuse to create when Replicate's minimum Cancel-After no longer fits before `cancelAt`. */

@@ -68,6 +68,8 @@ export interface ResumeState {
   webhook?: boolean;
   /** (v6) webhook news about the job not yet acted on */
   news?: PredictionSnapshot;
+  /** (fleet-rate-limits-v1) the reads queue the create named: polls and cancels keep going there */
+  readsTaskQueue?: string;
 }
 
 export interface PredictionMetrics {
@@ -120,6 +122,8 @@ export interface PredictionSnapshot {
   webhook?: boolean;
   /** (webhook news) the output was too large to carry in a signal: the workflow reads it with a GET */
   outputOmitted?: boolean;
+  /** (a create's answer) the fleet's rate-limited reads queue: the run polls and cancels there (src/flow-control.ts) */
+  readsTaskQueue?: string;
 }
 
 /** Result of a successful `runPrediction`. */
@@ -161,6 +165,11 @@ export interface PredictionState {
   runs: number;
   /** (budgets-v1) with `maxCostUsd`: the budget, the price and the job's start (src/shared/budget.ts `jobCost`) */
   budget?: JobBudgetView;
+  /**
+   * (model-concurrency-v1) waiting for a concurrency slot of `key` (status still `creating`): position 1 = next;
+   * null until the limiter answered. Exact up to 10, further back updated when it has halved. Unset otherwise.
+   */
+  queue?: { key: string; position: number | null; limit: number } | null;
 }
 
 /** A run's budget as the `status` query shows it; the running cost follows from it at any instant (`jobCost`). */

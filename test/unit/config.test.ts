@@ -3,6 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, readWorkerConfig } from '../../src/config';
 import { PROJECT_ROOT } from '../../src/dev/binaries';
+import { serverRatePerSecond } from '../../src/flow-control';
 
 describe('worker configuration', () => {
   it('applies the documented defaults', () => {
@@ -12,7 +13,9 @@ describe('worker configuration', () => {
       taskQueue: 'replicate',
       replicateToken: 't',
       replicateBaseUrl: 'https://api.replicate.com/v1',
-      maxTaskQueueActivitiesPerSecond: 10,
+      // REPLICATE_CREATE_RPM's default (600 a minute) sets the queue's rate (src/flow-control.ts)
+      maxTaskQueueActivitiesPerSecond: serverRatePerSecond(600),
+      replicateRateLimits: { createsPerMinute: 600, readsPerMinute: 3000 },
       shutdownGraceTimeMs: 20_000,
       outputDir: 'outputs',
       webhook: null,

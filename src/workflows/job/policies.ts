@@ -47,6 +47,15 @@ export const POLLING_V5_PATCH = 'local-activity-polls-v1';
  * Runs recorded before the patch keep the v5 behaviour on replay.
  */
 export const RESILIENCE_V6_PATCH = 'outages-and-late-news-v1';
+/**
+ * Fleet-wide rate limits (src/flow-control.ts), in one patch: (1) a create has no maximum number of attempts
+ * (createOptionsV7): its schedule-to-close already ends at the run's deadline, so a long 429 storm (low credit) only
+ * delays it, each retry after Retry-After; the activity still ends other transient failures at attempt 8. (2) When
+ * the create's answer names the fleet's reads queue (`readsTaskQueue`), status polls are regular activities there
+ * (rate-limited for the whole fleet by the server) instead of local activities, and so are cancels; the name is
+ * carried across continue-as-new. Runs recorded before the patch keep 8 attempts and local polls on replay.
+ */
+export const FLEET_RATE_LIMITS_PATCH = 'fleet-rate-limits-v1';
 
 /**
  * Default safety margin between our deadline and the workflow's execution timeout: 10 % of the timeout, at least
@@ -64,6 +73,17 @@ export const createOptions: ActivityOptions = {
     backoffCoefficient: 2,
     maximumInterval: '20s',
     maximumAttempts: 8,
+    nonRetryableErrorTypes: NON_RETRYABLE_REPLICATE_ERRORS,
+  },
+};
+/** fleet-rate-limits-v1: as createOptions, but only the deadline (schedule-to-close) ends a 429 storm. */
+export const createOptionsV7: ActivityOptions = {
+  ...createOptions,
+  retry: {
+    initialInterval: '1s',
+    backoffCoefficient: 2,
+    maximumInterval: '20s',
+    // no maximumAttempts (unlimited): the activity itself ends non-429 failures at attempt 8
     nonRetryableErrorTypes: NON_RETRYABLE_REPLICATE_ERRORS,
   },
 };

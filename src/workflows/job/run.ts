@@ -51,6 +51,8 @@ import {
   WEBHOOK_FALLBACK_POLLING_V4,
   cancelOptions,
   createOptions,
+  createOptionsV7,
+  FLEET_RATE_LIMITS_PATCH,
   defaultDeadlineMarginMs,
   getOptions,
   getOptionsV6,
@@ -77,6 +79,10 @@ export class JobRun {
   private readonly maxPollsPerRun: number;
   private readonly useSearchAttributes: boolean;
   private readonly v6: boolean;
+  /** fleet-rate-limits-v1: creates retry 429s until the deadline; polls and cancels go to the fleet's reads queue */
+  private readonly fleetLimits: boolean;
+  /** the rate-limited reads queue named by the create (src/flow-control.ts); undefined = local polls */
+  private readsQueue: string | undefined;
   private readonly pollingV5: boolean;
   /** the job this run follows */
   private current: PredictionSnapshot | undefined;
@@ -119,6 +125,8 @@ export class JobRun {
     this.metrics = new RunMetrics(request.model);
     this.useSearchAttributes = patched(SEARCH_ATTRIBUTES_PATCH) && request.searchAttributes !== false;
     this.v6 = patched(RESILIENCE_V6_PATCH);
+    this.fleetLimits = patched(FLEET_RATE_LIMITS_PATCH);
+    this.readsQueue = this.fleetLimits ? resume?.readsTaskQueue : undefined;
     this.webhookMode = this.v6 && resume?.webhook === true;
     this.current = resume?.job;
     this.state = {
@@ -153,7 +161,7 @@ export class JobRun {
     // Activity proxies whose schedule-to-close timeouts end at our deadline: nothing is retried past it.
     this.untilDeadlineAtStart = Math.max(1_000, this.deadline - Date.now());
     const { createPrediction, createTraining } = proxyActivities<Activities>({
-      ...createOptions,
+      ...(this.fleetLimits ? createOptionsV7 : createOptions),
       scheduleToCloseTimeout: this.untilDeadlineAtStart,
       summary: `create ${kind} for ${request.model}`,
     });
@@ -197,6 +205,7 @@ export class JobRun {
         ),
       );
     }
+    if (this.fleetLimits) this.readsQueue ??= this.current!.readsTaskQueue;
     if (this.current!.webhook) this.webhookMode = true;
     if ((this.v6 ? this.webhookMode : this.current!.webhook) && this.request.polling === undefined)
       this.polling = this.pollingV5 ? WEBHOOK_FALLBACK_POLLING : WEBHOOK_FALLBACK_POLLING_V4;
@@ -221,6 +230,7 @@ export class JobRun {
         startedAt: this.state.startedAt,
         runs: this.state.runs,
         ...(this.v6 ? { webhook: this.webhookMode, ...(carried ? { news: carried } : {}) } : {}),
+        ...(this.readsQueue ? { readsTaskQueue: this.readsQueue } : {}),
       },
     };
     await continueAsNew(next);
@@ -303,7 +313,11 @@ export class JobRun {
       summary: `poll ${poll}: get ${this.kind} ${id}`,
     };
     return (
-      this.pollingV5 ? proxyLocalActivities<Activities>(options) : proxyActivities<Activities>(options)
+      this.readsQueue // fleet-rate-limits-v1: a regular activity on the reads queue, under the fleet's rate
+        ? proxyActivities<Activities>({ ...options, taskQueue: this.readsQueue })
+        : this.pollingV5
+          ? proxyLocalActivities<Activities>(options)
+          : proxyActivities<Activities>(options)
     ).getPrediction(id, this.kind);
   }
 
@@ -354,7 +368,7 @@ export class JobRun {
   private async cancelRemotely(id: string): Promise<void> {
     try {
       this.observe(
-        await CancellationScope.nonCancellable(() => this.activities.cancelPrediction(id, this.kind)),
+        await CancellationScope.nonCancellable(() => this.cancelActivity()(id, this.kind)),
       );
     } catch (error) {
       // Replicate's Cancel-After still stops it at the ceiling; report and keep the original error.
@@ -363,6 +377,16 @@ export class JobRun {
         error: String(error),
       });
     }
+  }
+
+  /** fleet-rate-limits-v1: a cancel counts against the reads budget, on the reads queue when there is one. */
+  private cancelActivity(): Activities['cancelPrediction'] {
+    if (this.readsQueue === undefined) return this.activities.cancelPrediction;
+    return proxyActivities<Activities>({
+      ...cancelOptions,
+      taskQueue: this.readsQueue,
+      summary: `cancel ${this.kind} at Replicate`,
+    }).cancelPrediction;
   }
 
   // ---------------------------------------------------------------- news and observations

@@ -1,0 +1,166 @@
+/**
+ * The rules of the fleet-wide rate limits, without a server: what REPLICATE_CREATE_RPM / REPLICATE_READ_RPM become,
+ * the rate asked of Temporal (no 60 s window can hold more than the budget), the reads Worker, the create's bound on
+ * non-429 failures, and the simulator's 429 storm.
+ */
+import { describe, expect, it } from 'vitest';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import type { WorkerOptions } from '@temporalio/worker';
+import { ReplicateSimulator } from '../../simulator';
+import { createActivities } from '../../src/activities';
+import { ConfigError, readReplicateRateLimits, readWorkerConfig } from '../../src/config';
+import type { PredictionSnapshot } from '../../src/shared/types';
+import {
+  READ_ACTIVITIES,
+  SERVER_TASK_QUEUE_PARTITIONS,
+  readsTaskQueue,
+  readsWorkerOptions,
+  serverRatePerSecond,
+} from '../../src/flow-control';
+
+const base = { REPLICATE_API_TOKEN: 'r8_test' };
+
+describe('REPLICATE_CREATE_RPM and REPLICATE_READ_RPM', () => {
+  it('default to 600 and 3,000 a minute', () => {
+    expect(readReplicateRateLimits({})).toEqual({ createsPerMinute: 600, readsPerMinute: 3000 });
+  });
+
+  it('take a number or off', () => {
+    expect(readReplicateRateLimits({ REPLICATE_CREATE_RPM: '60', REPLICATE_READ_RPM: 'off' })).toEqual({
+      createsPerMinute: 60,
+      readsPerMinute: null,
+    });
+  });
+
+  it.each(['0', '-5', 'fast', '0.5'])('refuse %s naming the variable and the fix', (raw) => {
+    expect(() => readReplicateRateLimits({ REPLICATE_READ_RPM: raw })).toThrow(ConfigError);
+    expect(() => readReplicateRateLimits({ REPLICATE_READ_RPM: raw })).toThrow(
+      `REPLICATE_READ_RPM="${raw}" must be a number of calls a minute of at least 1 for the whole fleet (default 3000), or off`,
+    );
+  });
+
+  it("set the workflows' queue rate from the creates budget; MAX_TASK_QUEUE_ACTIVITIES_PER_SECOND can only lower it", () => {
+    expect(readWorkerConfig(base).maxTaskQueueActivitiesPerSecond).toBeCloseTo(serverRatePerSecond(600));
+    expect(
+      readWorkerConfig({ ...base, MAX_TASK_QUEUE_ACTIVITIES_PER_SECOND: '2' })
+        .maxTaskQueueActivitiesPerSecond,
+    ).toBe(2);
+    expect(
+      readWorkerConfig({ ...base, MAX_TASK_QUEUE_ACTIVITIES_PER_SECOND: '50' })
+        .maxTaskQueueActivitiesPerSecond,
+    ).toBeCloseTo(serverRatePerSecond(600));
+    expect(readWorkerConfig({ ...base, REPLICATE_CREATE_RPM: 'off' }).maxTaskQueueActivitiesPerSecond).toBe(
+      10,
+    );
+  });
+});
+
+describe('serverRatePerSecond', () => {
+  it.each([6, 12, 60, 600, 3000])(
+    '%i a minute: a full burst on every partition plus 60 s of refill stays within the budget',
+    (perMinute) => {
+      const rate = serverRatePerSecond(perMinute);
+      const burstPerPartition = Math.max(1, Math.ceil(rate / SERVER_TASK_QUEUE_PARTITIONS));
+      const worstWindow = rate * 60 + burstPerPartition * SERVER_TASK_QUEUE_PARTITIONS;
+      if (perMinute >= 12) expect(worstWindow).toBeLessThanOrEqual(perMinute);
+      expect(rate).toBeGreaterThanOrEqual(perMinute / 60 / 4);
+      expect(rate).toBeLessThan(perMinute / 60);
+    },
+  );
+
+  it('uses most of the budget at the defaults', () => {
+    expect(serverRatePerSecond(3000) * 60).toBeGreaterThan(2700);
+    expect(serverRatePerSecond(600) * 60).toBeGreaterThan(540);
+    expect(serverRatePerSecond(60) * 60).toBeGreaterThan(50);
+  });
+});
+
+describe('readsWorkerOptions', () => {
+  it('serves only the read activities of the main Worker on <taskQueue>-replicate-reads, at the reads rate', () => {
+    const activities = createActivities({ token: 't', baseUrl: 'http://127.0.0.1:1/v1' });
+    const main = { taskQueue: 'q', namespace: 'ns', activities, shutdownGraceTime: 1000 } as WorkerOptions;
+    const reads = readsWorkerOptions(main, 3000);
+    expect(reads.taskQueue).toBe('q-replicate-reads');
+    expect(readsTaskQueue('q')).toBe('q-replicate-reads');
+    expect(Object.keys(reads.activities!).sort()).toEqual([...READ_ACTIVITIES].sort());
+    expect((reads.activities as Record<string, unknown>).getPrediction).toBe(activities.getPrediction);
+    expect(reads.maxTaskQueueActivitiesPerSecond).toBeCloseTo(serverRatePerSecond(3000));
+    expect(reads.workflowsPath ?? reads.workflowBundle).toBeUndefined();
+    expect(reads.shutdownGraceTime).toBe(1000);
+  });
+});
+
+describe('createPrediction under fleet-rate-limits-v1 (no maximum attempts)', () => {
+  const args = () => ({
+    model: 'sim/echo',
+    input: { a: 1 },
+    cancelAt: new Date(Date.now() + 600_000).toISOString(),
+    requestedAt: new Date().toISOString(),
+  });
+
+  async function attempt(faults: object, n: number) {
+    const sim = new ReplicateSimulator({ token: 't', faults });
+    await sim.start();
+    try {
+      const acts = createActivities({
+        token: 't',
+        baseUrl: sim.baseUrl,
+        readsTaskQueue: 'q-replicate-reads',
+      });
+      const env = new MockActivityEnvironment({
+        attempt: n,
+        workflowExecution: { workflowId: 'w', runId: 'r' },
+      });
+      return await env.run(acts.createPrediction, args()).then(
+        (value) => ({ value: value as PredictionSnapshot, error: undefined }),
+        (error: { type?: string; nonRetryable?: boolean }) => ({ value: undefined, error }),
+      );
+    } finally {
+      await sim.stop();
+    }
+  }
+
+  it('names the reads queue in its answer', async () => {
+    const { value } = await attempt({}, 1);
+    expect(value?.readsTaskQueue).toBe('q-replicate-reads');
+  });
+
+  it('a 429 stays retryable at any attempt', async () => {
+    const { error } = await attempt({ rateLimitNext: 100 }, 30);
+    expect(error).toMatchObject({ type: 'ReplicateRateLimited', nonRetryable: false });
+  });
+
+  it('any other transient failure ends it at attempt 8, as before, and not earlier', async () => {
+    const failing = { serverErrorRate: 1, serverErrorRoutes: 'all' };
+    expect((await attempt(failing, 7)).error).toMatchObject({
+      type: 'ReplicateServerError',
+      nonRetryable: false,
+    });
+    expect((await attempt(failing, 8)).error).toMatchObject({
+      type: 'ReplicateServerError',
+      nonRetryable: true,
+    });
+  });
+});
+
+describe('simulator: rateLimitUntilMs', () => {
+  it('answers every request 429 until then, then serves again', async () => {
+    let now = 1_000_000;
+    const sim = new ReplicateSimulator({
+      token: 't',
+      now: () => now,
+      faults: { rateLimitUntilMs: now + 60_000 },
+    });
+    await sim.start();
+    try {
+      const get = () => fetch(`${sim.baseUrl}/predictions`, { headers: { authorization: 'Bearer t' } });
+      expect((await get()).status).toBe(429);
+      now += 59_999;
+      expect((await get()).status).toBe(429);
+      now += 1;
+      expect((await get()).status).toBe(200);
+    } finally {
+      await sim.stop();
+    }
+  });
+});
