@@ -123,7 +123,7 @@ export async function startTracing(
     import('@opentelemetry/context-async-hooks'),
     import('@opentelemetry/resources'),
     import('@temporalio/interceptors-opentelemetry'),
-    import('./activity-attributes'),
+    import('./activity-attributes.js'),
   ]);
   const { OTLPTraceExporter } =
     config.protocol === 'http/json'
