@@ -7,9 +7,10 @@
  * started_at (one polling interval at most; about nothing with webhooks, whose start event carries it).
  * Deterministic code only.
  */
-import { condition, isCancellation } from '@temporalio/workflow';
+import { condition, isCancellation, setCurrentDetails } from '@temporalio/workflow';
 import {
   crossingAtMs,
+  pipelineBudgetLine,
   priceOf,
   runningCostUsd,
   usd,
@@ -122,10 +123,13 @@ export class PipelineBudget {
    */
   async watch(finished: () => boolean, onCrossing: (details: BudgetExceededDetails) => void): Promise<void> {
     while (!finished()) {
+      // the Temporal UI's current details: the spend as of this moment (a job started or ended)
+      setCurrentDetails(pipelineBudgetLine(this.view(), Date.now()));
       const running = this.running();
       const at = crossingAtMs(this.usdLimit, this.endedUsd(), running, Date.now());
       if (at !== null && at <= Date.now()) {
         this.exceeded = this.details(running);
+        setCurrentDetails(pipelineBudgetLine(this.view(), Date.now()));
         onCrossing(this.exceeded);
         return;
       }
