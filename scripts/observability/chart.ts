@@ -88,8 +88,9 @@ function lineChart(panel: RenderedPanel, width: number, height: number, from: nu
   const ticks = 5;
   for (let i = 0; i <= ticks; i++) {
     const t = from + ((to - from) * i) / ticks;
+    const anchor = i === 0 ? 'start' : i === ticks ? 'end' : 'middle';
     parts.push(
-      `<text x="${x(t).toFixed(1)}" y="${top + plotH + 13}" text-anchor="middle">${timeLabel(t, to - from)}</text>`,
+      `<text x="${x(t).toFixed(1)}" y="${top + plotH + 13}" text-anchor="${anchor}">${timeLabel(t, to - from)}</text>`,
     );
   }
   panel.series.forEach((s, i) => {

@@ -10,6 +10,7 @@
  */
 import { Client } from '@temporalio/client';
 import {
+  type PrometheusMetricsExporter,
   NativeConnection,
   Runtime,
   Worker,
@@ -18,6 +19,7 @@ import {
 } from '@temporalio/worker';
 import path from 'node:path';
 import { freePort, startDevServer } from '../../src/dev/dev-server';
+import { prometheusMetrics } from '../../src/observability/metrics';
 import { parseExposition } from './exposition';
 
 async function main(): Promise<void> {
@@ -28,11 +30,13 @@ async function main(): Promise<void> {
     logger: new DefaultLogger('ERROR'),
     telemetryOptions: {
       logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) },
+      // the worker's own exporter options (src/observability/metrics.ts), with the two flags to compare
       metrics: {
         prometheus: {
-          bindAddress: `127.0.0.1:${metricsPort}`,
-          useSecondsForDurations: seconds,
-          countersTotalSuffix: total,
+          ...(prometheusMetrics({ host: '127.0.0.1', port: metricsPort }) as PrometheusMetricsExporter)
+            .prometheus,
+          ...(seconds ? { useSecondsForDurations: true } : {}),
+          ...(total ? { countersTotalSuffix: true } : {}),
         },
       },
     },
