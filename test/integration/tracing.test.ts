@@ -396,6 +396,25 @@ describe('traces of one prediction (worker in process, CLI as a process)', () =>
       );
     }
   }, 120_000);
+
+  it("the traced run's history replays without the interceptors (tracing can be turned off mid-run)", async () => {
+    const client = new Client({ connection: await Connection.connect({ address: server.address }) });
+    const history = await client.workflow.getHandle(workflowId).fetchHistory();
+    await client.connection.close();
+    // the start and the activities carry the trace context in headers: data, not commands
+    const scheduled = history.events!.find((e) => e.activityTaskScheduledEventAttributes)!;
+    expect(Object.keys(scheduled.activityTaskScheduledEventAttributes!.header!.fields!)).toContain(
+      '_tracer-data',
+    );
+    const plain = await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });
+    expect(bundleHasTracing(plain.code)).toBe(false);
+    await Worker.runReplayHistory({ workflowBundle: plain }, history, workflowId);
+    await Worker.runReplayHistory(
+      { workflowBundle, sinks: { exporter: { export: { fn: () => undefined } } } },
+      history,
+      workflowId,
+    );
+  }, 120_000);
 });
 
 /** `tsx src/cli/main.ts ...` as a real process, with these variables (no OTEL_SERVICE_NAME: the CLI's default). */
