@@ -7,6 +7,8 @@
  *
  *   npx tsx scripts/chaos.ts [--size 200] [--workers 3] [--seed S] [--max-minutes 20] [--lean list|list-and-get] [--quiet]
  *
+ * --resets-after-store R: besides the fault windows, that share of creates loses its answer after the prediction
+ * was stored, all along the chaos phase (so adoption is exercised even in a small run).
  * --lean: the simulator leaves `deadline` and `webhook` out of list results (list) or of list and get answers
  * (list-and-get), as the OpenAPI description allows: spend safety must hold without them (issue 14).
  */
@@ -27,7 +29,7 @@ import { errorMessage, fmtDuration, sleep } from './chaos/util';
 import { WorkerPool } from './chaos/workers';
 
 const USAGE =
-  'usage: tsx scripts/chaos.ts [--size N (200)] [--workers K (3)] [--seed S (from time)] [--max-minutes M (20)] [--lean list|list-and-get] [--quiet]';
+  'usage: tsx scripts/chaos.ts [--size N (200)] [--workers K (3)] [--seed S (from time)] [--max-minutes M (20)] [--resets-after-store R (0)] [--lean list|list-and-get] [--quiet]';
 
 /** Models registered for the suite: all echo their input, with different run times. */
 const ECHO_MODELS: Record<string, number> = { 'chaos/fast': 200, 'chaos/medium': 2_000, 'chaos/slow': 6_000 };
@@ -41,6 +43,7 @@ interface Options {
   maxMinutes: number;
   quiet: boolean;
   lean?: LeanMode;
+  resetsAfterStore: number;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -54,6 +57,7 @@ function parseOptions(argv: string[]): Options {
       seed: { type: 'string' },
       'max-minutes': { type: 'string' },
       lean: { type: 'string' },
+      'resets-after-store': { type: 'string' },
       quiet: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -77,8 +81,15 @@ function parseOptions(argv: string[]): Options {
   if (lean !== undefined && !(LEAN_MODES as readonly string[]).includes(lean)) {
     throw new UsageError(`--lean must be one of ${LEAN_MODES.join(', ')}, got "${lean}"`);
   }
+  const resetsAfterStore = Number(values['resets-after-store'] ?? 0);
+  if (!(resetsAfterStore >= 0 && resetsAfterStore <= 0.5)) {
+    throw new UsageError(
+      `--resets-after-store must be a share in 0..0.5, got "${values['resets-after-store']}"`,
+    );
+  }
   return {
     ...(lean === undefined ? {} : { lean: lean as LeanMode }),
+    resetsAfterStore,
     size: int('size', values.size, 200, 1, 5_000),
     workers: int('workers', values.workers, 3, 1, 16),
     seed: int('seed', values.seed, Date.now() % 1_000_000_000, 0, 2 ** 32 - 1),
@@ -158,7 +169,7 @@ async function main(options: Options): Promise<boolean> {
   const windowMs = Math.max(30_000, Math.round((60_000 * options.size) / 200));
   const startSpreadMs = Math.max(Math.round(windowMs * 0.5), Math.round((30_000 * options.size) / 200));
   console.log(
-    `[chaos] seed ${options.seed}, size ${options.size}, workers ${options.workers}, starts over ${fmtDuration(startSpreadMs)}, chaos window ${fmtDuration(windowMs)}, max ${options.maxMinutes} min${options.lean ? `, lean answers: ${options.lean}` : ''}`,
+    `[chaos] seed ${options.seed}, size ${options.size}, workers ${options.workers}, starts over ${fmtDuration(startSpreadMs)}, chaos window ${fmtDuration(windowMs)}, max ${options.maxMinutes} min${options.lean ? `, lean answers: ${options.lean}` : ''}${options.resetsAfterStore ? `, resets after store ${options.resetsAfterStore}` : ''}`,
   );
   console.log(`[chaos] work dir ${workDir}`);
 
@@ -276,6 +287,7 @@ async function main(options: Options): Promise<boolean> {
       hardStopAt: drainDeadline,
       aborted: () => aborted,
       log,
+      ...(options.resetsAfterStore ? { baseline: { resetAfterStoreRate: options.resetsAfterStore } } : {}),
     },
     chaos,
   );

@@ -12,7 +12,7 @@ import type { Summary } from '../scripts/chaos/check';
 
 const TIMEOUT_MS = 8 * 60_000;
 
-async function chaos(size: number, extra: string[]): Promise<string> {
+async function chaos(size: number, extra: string[]): Promise<{ output: string; summary: Summary }> {
   const child = spawn(
     process.execPath,
     [
@@ -61,7 +61,7 @@ async function chaos(size: number, extra: string[]): Promise<string> {
   expect(answeredFaults, output).toBeGreaterThan(0);
   // Nothing left running at the simulator, no duplicate left uncanceled (invariants 2 and 3, stated once more).
   expect(summary.predictions.duplicatesUncanceled, output).toBe(0);
-  return output;
+  return { output, summary };
 }
 
 it(
@@ -73,10 +73,18 @@ it(
 );
 
 it(
-  'chaos at --size 12 with lean answers (no deadline or webhook in list and get): the same, 0 duplicates left',
+  'chaos at --size 12 with lean answers (no deadline or webhook in list and get) and lost create answers: every lost create adopted, 0 duplicates',
   async () => {
-    const output = await chaos(12, ['--lean', 'list-and-get']);
-    expect(output).toMatch(/^\[chaos\] seed 1, size 12, .*lean answers: list-and-get$/m);
+    // A quarter of the creates lose their answer after the prediction was stored: the retries must adopt them
+    // from listings and GETs that echo neither deadline nor webhook.
+    const { output, summary } = await chaos(12, ['--lean', 'list-and-get', '--resets-after-store', '0.25']);
+    expect(output).toMatch(
+      /^\[chaos\] seed 1, size 12, .*lean answers: list-and-get, resets after store 0.25$/m,
+    );
+    expect(summary.faults.createResetsAfterStore, output).toBeGreaterThanOrEqual(1);
+    expect(summary.predictions.runsWithResetAfterStoreAdopted, output).toBe(
+      summary.predictions.runsWithResetAfterStore,
+    );
   },
   TIMEOUT_MS,
 );

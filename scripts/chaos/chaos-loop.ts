@@ -36,6 +36,8 @@ export interface ChaosLoopOptions {
   hardStopAt: number;
   aborted: () => boolean;
   log: (line: string) => void;
+  /** faults in force between (and under) the fault windows, e.g. lost create answers throughout (--resets-after-store) */
+  baseline?: Faults;
 }
 
 type Action = 'kill' | 'restart' | FaultKind;
@@ -53,6 +55,7 @@ export function emptyCounters(): ChaosCounters {
 export async function runChaosLoop(o: ChaosLoopOptions, counters: ChaosCounters): Promise<void> {
   const { rng, sim, log } = o;
   const startedAt = Date.now();
+  if (o.baseline) sim.setFaults({ ...o.baseline });
   const windowEnd = startedAt + o.windowMs;
   const maxRestarts = 2 + Math.floor(o.windowMs / 60_000);
   let lastRestartEnd = 0;
@@ -63,10 +66,10 @@ export async function runChaosLoop(o: ChaosLoopOptions, counters: ChaosCounters)
 
   const setWindow = (kind: FaultKind, faults: Faults, durationMs: number): void => {
     clearTimeout(faultTimer);
-    sim.setFaults(faults);
+    sim.setFaults({ ...o.baseline, ...faults });
     counters.faultWindows[kind]++;
     log(`faults ${kind} for ${(durationMs / 1000).toFixed(1)}s: ${JSON.stringify(faults)}`);
-    faultTimer = setTimeout(() => sim.setFaults({}), durationMs);
+    faultTimer = setTimeout(() => sim.setFaults({ ...o.baseline }), durationMs);
   };
 
   const faultWindow = (kind: FaultKind): void => {
