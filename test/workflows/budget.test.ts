@@ -22,7 +22,7 @@ import {
   type PipelineResult,
 } from '../../src/workflows';
 import type { BudgetExceededRunDetails } from '../../src/workflows/job/budget';
-import { type FakeActivities, failureOf, fakeReplicate, job } from './fakes';
+import { type FakeActivities, failureOf, fakeReplicate, gate, job } from './fakes';
 
 let env: TestWorkflowEnvironment;
 let workflowBundle: { code: string };
@@ -106,7 +106,7 @@ describe('a run with --max-cost', () => {
     const { error, handle } = await runOne(fake.activities, { maxCostUsd: 0.02, pricePerSecondUsd: 0.01 });
 
     const failure = failureOf(error);
-    expect(failure.type).toBe(BudgetFailureType.Exceeded);
+    expect(failure.type, failure.message).toBe(BudgetFailureType.Exceeded);
     const details = failure.details?.[0] as BudgetExceededRunDetails;
     expect(details).toMatchObject({ predictionId: 'p-1', status: 'canceled' });
     expect(details.budget).toMatchObject({ budgetUsd: 0.02, predictionIds: ['p-1'] });
@@ -140,7 +140,7 @@ describe('a run with --max-cost', () => {
     const { error, handle } = await runOne(fake.activities, { maxCostUsd: 0.05, pricePerSecondUsd: 0.01 });
 
     const failure = failureOf(error);
-    expect(failure.type).toBe(BudgetFailureType.Exceeded);
+    expect(failure.type, failure.message).toBe(BudgetFailureType.Exceeded);
     expect(fake.calls.gets).toEqual(['p-1']); // no second poll: the timer came first
     const [cancelAt] = await cancelTimes(handle);
     const startedAt = Date.parse(started(fake.calls.createArgs[0]!.requestedAt!, 1_000));
@@ -151,9 +151,9 @@ describe('a run with --max-cost', () => {
       `budget overshoot, polling (timer at the crossing): decided at $${(decidedUsd - 0.05).toFixed(5)}, cancel sent after ${cancelAt! - startedAt - 5_000} ms more running`,
     );
     expect(decidedUsd - 0.05).toBeGreaterThanOrEqual(0);
-    expect(decidedUsd - 0.05).toBeLessThan(0.005); // the timer fired at the crossing (within 0.5 s: task latency)
+    expect(decidedUsd - 0.05).toBeLessThan(0.01); // the timer fired at the crossing (within 1 s: task latency)
     expect(cancelAt! - startedAt).toBeGreaterThanOrEqual(5_000);
-    expect(cancelAt! - startedAt).toBeLessThan(6_500);
+    expect(cancelAt! - startedAt).toBeLessThan(7_000);
   });
 
   it('webhooks: the start webhook carries started_at; the timer cancels at the crossing (overshoot ~0), no GET', async () => {
@@ -171,7 +171,7 @@ describe('a run with --max-cost', () => {
     );
 
     const failure = failureOf(error);
-    expect(failure.type).toBe(BudgetFailureType.Exceeded);
+    expect(failure.type, failure.message).toBe(BudgetFailureType.Exceeded);
     expect(fake.calls.gets).toEqual([]); // fallback polling (60 s) never came
     expect(fake.calls.cancels).toEqual(['p-1']);
     const [cancelAt] = await cancelTimes(handle);
@@ -180,9 +180,9 @@ describe('a run with --max-cost', () => {
       `budget overshoot, webhooks: decided at $${(decidedUsd - 0.1).toFixed(5)}, cancel sent after ${cancelAt! - startedAt - 10_000} ms more running`,
     );
     expect(decidedUsd - 0.1).toBeGreaterThanOrEqual(0);
-    expect(decidedUsd - 0.1).toBeLessThan(0.005); // the timer fired at the crossing (within 0.5 s: task latency)
+    expect(decidedUsd - 0.1).toBeLessThan(0.01); // the timer fired at the crossing (within 1 s: task latency)
     expect(cancelAt! - startedAt).toBeGreaterThanOrEqual(10_000);
-    expect(cancelAt! - startedAt).toBeLessThan(11_500); // plus workflow-task latency only
+    expect(cancelAt! - startedAt).toBeLessThan(12_000); // plus workflow-task latency only
   });
 
   it('a job that ends under its budget succeeds; the status query shows its cost and the budget left', async () => {
@@ -235,17 +235,24 @@ describe('a run with --max-cost', () => {
 /** A scripted Replicate for pipelines: ids p-1, p-2, ... in create order; each model's behaviour by name. */
 function fakePipelineReplicate(
   behaviour: (model: string, requestedAt: string, id: string) => PredictionSnapshot,
+  options: { webhooks?: boolean; createsSeen?: { count: number; open: () => void } } = {},
 ) {
   const jobs = new Map<string, { model: string; requestedAt: string }>();
-  const calls = { creates: [] as { id: string; model: string }[], cancels: [] as string[] };
+  const calls = {
+    creates: [] as { id: string; model: string }[],
+    gets: [] as string[],
+    cancels: [] as string[],
+  };
   const activities: FakeActivities = {
     async createPrediction(args) {
       const id = `p-${jobs.size + 1}`;
       jobs.set(id, { model: args.model, requestedAt: args.requestedAt! });
       calls.creates.push({ id, model: args.model });
-      return job(id, 'starting');
+      if (calls.creates.length === options.createsSeen?.count) options.createsSeen.open();
+      return job(id, 'starting', options.webhooks ? { webhook: true } : {});
     },
     async getPrediction(id) {
+      calls.gets.push(id);
       const j = jobs.get(id)!;
       return behaviour(j.model, j.requestedAt, id);
     },
@@ -255,7 +262,7 @@ function fakePipelineReplicate(
     },
   };
   const startedAtMs = (id: string, afterMs: number) => Date.parse(jobs.get(id)!.requestedAt) + afterMs;
-  return { activities, calls, startedAtMs };
+  return { activities, calls, startedAtMs, jobs };
 }
 
 /** generate (1 job, $0.01/s, ends after 2 s of predict_time) -> upscale (3 jobs at $0.02/s, never end) -> caption. */
@@ -310,7 +317,7 @@ describe('a pipeline with budget: { usd }', () => {
     const { fake, error, upscale, canceledAt } = await runBudgeted(0.3);
 
     const failure = failureOf(error);
-    expect(failure.type).toBe(BudgetFailureType.Exceeded);
+    expect(failure.type, failure.message).toBe(BudgetFailureType.Exceeded);
     expect(failure.message).toMatch(
       /^pipeline budgeted reached its budget of \$0\.3: \$0\.3\d* spent .*in step upscale/,
     );
@@ -341,10 +348,10 @@ describe('a pipeline with budget: { usd }', () => {
       `budget overshoot, pipeline (timer): decided at $${(budget.exceeded!.spentUsd - 0.3).toFixed(5)}, cancels sent at $${(spentAtCancels - 0.3).toFixed(4)}`,
     );
     expect(budget.exceeded!.spentUsd - 0.3).toBeGreaterThanOrEqual(0);
-    expect(budget.exceeded!.spentUsd - 0.3).toBeLessThan(0.03); // the timer fired at the crossing (within 0.5 s)
+    expect(budget.exceeded!.spentUsd - 0.3).toBeLessThan(0.06); // the timer fired at the crossing (within 1 s)
     expect(spentAtCancels).toBeGreaterThanOrEqual(0.3);
     // the children's cancels follow through workflow tasks (load-dependent), still before their next poll
-    expect(spentAtCancels - 0.3).toBeLessThan(0.06 * 1.5);
+    expect(spentAtCancels - 0.3).toBeLessThan(0.06 * 2);
   });
 
   it('crossing already passed when the parent learns started_at (polling): canceled at once; overshoot at most one polling interval', async () => {
@@ -352,7 +359,7 @@ describe('a pipeline with budget: { usd }', () => {
     // start, but the parent learns their start only from their first polls, 3 s after the create.
     const { fake, error, upscale, canceledAt, polls } = await runBudgeted(0.1);
 
-    expect(failureOf(error).type).toBe(BudgetFailureType.Exceeded);
+    expect(failureOf(error).type, failureOf(error).message).toBe(BudgetFailureType.Exceeded);
     expect(fake.calls.creates).toHaveLength(4);
     expect(fake.calls.cancels).toHaveLength(3);
     const spentAtCancels =
@@ -381,5 +388,67 @@ describe('a pipeline with budget: { usd }', () => {
     expect('errors' in noPrice && noPrice.errors.map((e) => e.path)).toEqual(['prices.acme/up']);
     const ok = validatePipelineSpec(spec(1));
     expect('spec' in ok && ok.spec.budget).toEqual({ usd: 1 });
+  });
+});
+
+describe('a pipeline with budget: { usd }, webhooks on', () => {
+  it('the start webhooks carry started_at: the parent cancels both running jobs at the crossing, no GET at all', async () => {
+    // 2 jobs at $0.02/s, started 1 s after their create: $0.1 is reached 2.5 s after they start. With webhooks,
+    // fallback polling waits 60 s, so only the start webhooks (sent by the test) tell the children.
+    const bothCreated = gate();
+    const fake = fakePipelineReplicate((_m, _r, id) => job(id, 'processing'), {
+      webhooks: true,
+      createsSeen: { count: 2, open: () => bothCreated.open() },
+    });
+    const pipelineSpec = {
+      name: 'hooked',
+      prices: { 'acme/up': 0.02 },
+      budget: { usd: 0.1 },
+      steps: { up: { model: 'acme/up', count: 2, input: { prompt: 'x' } } },
+    };
+    const { error, startedAt, canceledAt, polls } = await withWorker(fake.activities, async (taskQueue) => {
+      const handle = await env.client.workflow.start(runPipeline, {
+        taskQueue,
+        workflowId: `budget-hooked-${randomUUID()}`,
+        workflowExecutionTimeout: '30m',
+        args: [{ spec: pipelineSpec, persist: false, searchAttributes: false }],
+      });
+      await bothCreated.opened;
+      const startedAt: number[] = [];
+      for (const [i, c] of fake.calls.creates.entries()) {
+        const at = fake.startedAtMs(c.id, 1_000);
+        startedAt.push(at);
+        const iso = new Date(at).toISOString();
+        await env.client.workflow
+          .getHandle(`${handle.workflowId}--up-${i}`)
+          .signal(webhookSignal, job(c.id, 'processing', { startedAt: iso, webhook: true }));
+      }
+      const error = await handle.result().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      const children = fake.calls.creates.map((_, i) =>
+        env.client.workflow.getHandle(`${handle.workflowId}--up-${i}`),
+      );
+      const canceledAt = await Promise.all(children.map(async (h) => (await cancelTimes(h))[0]!));
+      const polls = await Promise.all(children.map((h) => pollTimes(h)));
+      return { error, startedAt, canceledAt, polls };
+    });
+
+    const failure = failureOf(error);
+    expect(failure.type, failure.message).toBe(BudgetFailureType.Exceeded);
+    const report = failure.details?.[0] as PipelineResult;
+    expect(report.steps.up!.status).toBe('canceled');
+    expect(fake.calls.gets).toEqual([]);
+    expect(polls).toEqual([[], []]);
+    expect([...fake.calls.cancels].sort()).toEqual(fake.calls.creates.map((c) => c.id).sort());
+    const decided = report.cost.budget!.exceeded!.spentUsd;
+    const spentAtCancels = startedAt.reduce((s, at, i) => s + (0.02 * (canceledAt[i]! - at)) / 1000, 0);
+    console.log(
+      `budget overshoot, pipeline (webhooks): decided at $${(decided - 0.1).toFixed(5)}, cancels sent at $${(spentAtCancels - 0.1).toFixed(4)}`,
+    );
+    expect(decided - 0.1).toBeGreaterThanOrEqual(0);
+    expect(decided - 0.1).toBeLessThan(0.04); // the timer fired at the crossing (within 1 s of both jobs)
+    expect(spentAtCancels - 0.1).toBeLessThan(0.04 * 2); // plus the cancels' workflow-task latency
   });
 });
