@@ -18,7 +18,7 @@ import type { Tuning } from './worker';
 const READ_ROUTES = /^(predictions|trainings)\.(get|list|cancel)$/;
 const CREATE_ROUTES = /^(predictions|models\.predictions|deployments\.predictions|trainings)\.create$/;
 
-export const FLOW_VARIANTS = [
+export const FLOW_VARIANTS: { label: string; env: Record<string, string> }[] = [
   {
     label: 'before (local polls, no read limit)',
     env: {
@@ -28,7 +28,12 @@ export const FLOW_VARIANTS = [
     },
   },
   { label: 'after (defaults: 600 creates, 3,000 reads a minute)', env: {} },
-] as const;
+];
+
+/** `--read-rpm N`: one run with the defaults but REPLICATE_READ_RPM=N (a budget the machine can exceed). */
+export function readRpmVariant(n: number): { label: string; env: Record<string, string> } {
+  return { label: `REPLICATE_READ_RPM=${n}`, env: { REPLICATE_READ_RPM: String(n) } };
+}
 
 export interface FlowRun {
   label: string;
@@ -80,6 +85,7 @@ function perMinute(times: number[], t0: number): number[] {
 export async function runFlow(
   env: BenchEnv,
   o: {
+    variants?: { label: string; env: Record<string, string> }[];
     size: number;
     timeFactor: number;
     seed: number;
@@ -89,7 +95,7 @@ export async function runFlow(
   },
 ): Promise<FlowResult> {
   const runs: FlowRun[] = [];
-  for (const variant of FLOW_VARIANTS) {
+  for (const variant of o.variants ?? FLOW_VARIANTS) {
     const taskQueue = `bench-flow-${runs.length}-${Date.now().toString(36)}`;
     const workers = [];
     let requests: RecordedRequest[] = [];
@@ -103,6 +109,7 @@ export async function runFlow(
         timeFactor: o.timeFactor,
         seed: o.seed,
         log: o.log,
+        drainTimeoutMs: 30 * 60_000, // time to drain is what this scenario measures: wait for every run
         beforeReset: (sim) => (requests = [...sim.requests]),
       });
     } finally {

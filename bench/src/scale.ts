@@ -159,6 +159,8 @@ export async function runScaleStep(
     seed: number;
     log: (line: string) => void;
     serverPids?: ServerPids;
+    /** how long to wait for every run to close (default: the longest job + 240 s + 100 ms per run) */
+    drainTimeoutMs?: number;
     /** called with the simulator before the step forgets its requests (the flow scenario reads them) */
     beforeReset?: (sim: BenchEnv['sim']) => void;
   },
@@ -198,7 +200,7 @@ export async function runScaleStep(
   let startPhaseMs = 0;
   void starting.then(() => (startPhaseMs = Date.now() - t0));
   const maxDuration = Math.max(...specs.map((s) => s.durationMs));
-  const deadline = t0 + maxDuration + 240_000 + size * 100;
+  const deadline = t0 + (options.drainTimeoutMs ?? maxDuration + 240_000 + size * 100);
   let peakInFlight = 0;
   let startsDone = false;
   void starting.then(() => (startsDone = true));
