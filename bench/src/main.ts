@@ -22,7 +22,6 @@ import { flowSvg, printFlow, readRpmVariant, runFlow } from './flow';
 import { runScaleStep, spawnWorker, WORKER_ENTRY_BENCH, type ScaleStep } from './scale';
 import { barChart } from './svg';
 import { parseTuning, type Tuning } from './worker';
-import { metricsEndpoint, parseObservability, type Observability } from './observability';
 
 const SCENARIOS = ['compare', 'scale', 'tune', 'flow'] as const;
 type Scenario = (typeof SCENARIOS)[number];
@@ -53,14 +52,12 @@ export interface Options {
   maxMinutes: number;
   /** `cluster`: the scale step on the dev server and on the native cluster, two workers each */
   server: 'dev' | 'cluster';
-  /** compare only: the worker's Prometheus metrics and/or OpenTelemetry traces on (bench/src/observability.ts) */
-  observability: Observability;
   /** flow only: one run with REPLICATE_READ_RPM=N instead of before/after */
   readRpm: number | undefined;
 }
 
 const USAGE =
-  'usage: npm run bench -- [--size N] [--scenario compare|scale|tune|flow|all] [--time-factor F] [--out FILE] [--seed S] [--tune JSON] [--max-minutes M] [--server dev|cluster] [--read-rpm N (flow)] [--observability off|metrics|tracing|both (compare)]';
+  'usage: npm run bench -- [--size N] [--scenario compare|scale|tune|flow|all] [--time-factor F] [--out FILE] [--seed S] [--tune JSON] [--max-minutes M] [--server dev|cluster] [--read-rpm N (flow)]';
 
 export function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
@@ -76,7 +73,6 @@ export function parseOptions(argv: string[]): Options {
       tune: { type: 'string' },
       'max-minutes': { type: 'string', default: '60' },
       server: { type: 'string', default: 'dev' },
-      observability: { type: 'string', default: 'off' },
       'read-rpm': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -107,9 +103,6 @@ export function parseOptions(argv: string[]): Options {
     throw new Error('--server must be dev or cluster');
   if (values.server === 'cluster' && scenario !== 'scale')
     throw new Error('--server cluster goes with --scenario scale');
-  const observability = parseObservability(values.observability);
-  if (observability !== 'off' && scenario !== 'compare')
-    throw new Error('--observability goes with --scenario compare');
   return {
     scenarios,
     size,
@@ -123,7 +116,6 @@ export function parseOptions(argv: string[]): Options {
     maxMinutes: num('max-minutes', values['max-minutes'], 1, 600)!,
     readRpm: num('read-rpm', values['read-rpm'], 1, 1_000_000),
     server: values.server,
-    observability,
   };
 }
 
@@ -575,7 +567,7 @@ function write(o: Options, scenario: string, result: object, svg: string): void 
 export async function main(argv: string[]): Promise<number> {
   const o = parseOptions(argv);
   const t0 = Date.now();
-  const env = await startBenchEnv(log, { metrics: await metricsEndpoint(o.observability) });
+  const env = await startBenchEnv(log);
   let timedOut = false;
   const hardStop = setTimeout(() => {
     timedOut = true;
@@ -592,7 +584,6 @@ export async function main(argv: string[]): Promise<number> {
           timeFactor: o.timeFactor ?? 1,
           seed: o.seed,
           log,
-          observability: o.observability,
         });
         const targets = compareTargets(r);
         printCompare(r);
