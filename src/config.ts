@@ -5,6 +5,7 @@ import path from 'node:path';
 import { loadClientConfigProfile, toClientOptions, type ClientConfigProfile } from '@temporalio/envconfig';
 import { OutputUrlError, parseOutputUrl } from './activities/output-files/output-url';
 import { parseDuration } from './shared/duration';
+import { parseModelConcurrency } from './shared/slots';
 import { webhookBaseUrlProblem } from './shared/webhook-url';
 import {
   DEFAULT_CREATE_RPM,
@@ -66,6 +67,8 @@ export interface WorkerConfig extends TemporalConfig {
   reconcileEveryMs?: number | null;
   /** per-request HTTP timeouts, ms (tests shorten them; unset = DEFAULT_HTTP_TIMEOUTS) */
   httpTimeouts?: { createMs?: number; getMs?: number; cancelMs?: number };
+  /** REPLICATE_MODEL_CONCURRENCY: model key -> at most this many at Replicate at once, fleet-wide; unset = none */
+  modelConcurrency?: Record<string, number>;
 }
 
 export interface WebhookConfig {
@@ -258,6 +261,7 @@ export function readWorkerConfig(env: Env = process.env): WorkerConfig {
     ...readBundlePath(env),
     ...readCacheSize(env),
     reconcileEveryMs: readReconcileEvery(env),
+    ...readModelConcurrency(env),
   };
 }
 
@@ -292,6 +296,15 @@ function mainQueueRate(env: Env, limits: ReplicateRateLimits): number {
   if (limits.createsPerMinute === null) return explicit ?? 10;
   const fromCreates = serverRatePerSecond(limits.createsPerMinute);
   return explicit === undefined ? fromCreates : Math.min(explicit, fromCreates);
+}
+
+/** REPLICATE_MODEL_CONCURRENCY="owner/name=N,deployments/owner/name=N": per-model slots (src/shared/slots.ts). */
+export function readModelConcurrency(env: Env = process.env): { modelConcurrency?: Record<string, number> } {
+  const raw = env.REPLICATE_MODEL_CONCURRENCY?.trim();
+  if (!raw) return {};
+  const parsed = parseModelConcurrency(raw);
+  if ('error' in parsed) throw new ConfigError(`REPLICATE_MODEL_CONCURRENCY: ${parsed.error as string}`);
+  return { modelConcurrency: parsed };
 }
 
 /** HEALTH_PORT: the worker's liveness/readiness endpoints (src/health.ts); HEALTH_HOST their bind address. */

@@ -15,6 +15,7 @@ import {
 import { Client } from '@temporalio/client';
 import { createActivities } from './activities';
 import { createReconcileActivities, jobOwnersFromVisibility } from './activities/reconcile';
+import { createSlotActivities } from './activities/slots';
 import { ensureReconcilerSchedule, ensureSearchAttributes } from './temporal-setup';
 import { startWebhookReceiver } from './webhooks';
 import {
@@ -63,12 +64,16 @@ export function workerOptions(config: WorkerConfig, connection: NativeConnection
         ...(config.httpTimeouts ? { timeouts: config.httpTimeouts } : {}),
         // A retried create never adopts a job another open run owns.
         jobOwners: jobOwnersFromVisibility(temporalClient),
+        // Models limited by REPLICATE_MODEL_CONCURRENCY: the create answers "wait for a slot" first.
+        modelConcurrency: config.modelConcurrency,
         // With a reads budget, creates tell their runs to poll on the rate-limited reads queue (src/flow-control.ts),
         // which only workerOptionsAll's second Worker serves.
         ...(config.replicateRateLimits?.readsPerMinute != null
           ? { readsTaskQueue: readsTaskQueue(config.taskQueue) }
           : {}),
       }),
+      // Per-model concurrency: ask a model's limiter for a slot, tell it which holders are gone.
+      ...createSlotActivities({ client: temporalClient }),
       // The reconciler asks Temporal which jobs our runs created and which open runs own.
       ...createReconcileActivities({
         client: temporalClient,

@@ -26,6 +26,11 @@ export interface CreatePredictionArgs {
   cancelAt: string;
   /** when the workflow first asked for the create (ISO 8601): the start of the window searched for adoption */
   requestedAt?: string;
+  /**
+   * the run can wait for a concurrency slot: when the worker limits this model (REPLICATE_MODEL_CONCURRENCY),
+   * answer `{ slotNeeded }` instead of creating (see ./slots.ts)
+   */
+  checkConcurrency?: boolean;
 }
 
 export interface CreateTrainingArgs extends Omit<CreatePredictionArgs, 'deployment'> {

@@ -20,6 +20,8 @@ import {
 import { listRecentJobs, type JobSummary } from './list';
 import { createOutputActivities, outputStore, type OutputConfig, type OutputStore } from './outputs';
 import { getJob } from './status';
+import { slotNeededFor } from './slots';
+import type { SlotNeeded } from '../shared/slots';
 
 export { ADOPTION_MAX_PAGES } from './adoption';
 export { DEFAULT_HTTP_TIMEOUTS, type ActivityConfig } from './context';
@@ -38,6 +40,7 @@ export {
   type OutputStore,
 } from './outputs';
 export { createReconcileActivities, type ReconcileActivities } from './reconcile';
+export { createSlotActivities, type SlotActivities } from './slots';
 export { fileClaimStore, resolveClaims, storeClaimStore, type ClaimStore } from './claims';
 
 export interface ActivitiesOptions extends ActivityConfig {
@@ -52,6 +55,11 @@ export interface ActivitiesOptions extends ActivityConfig {
   outputAllowedOrigins?: string[];
   /** other settings of output persistence (file size limit, timeouts) */
   outputs?: Partial<Omit<OutputConfig, 'store' | 'outputDir' | 'allowedOrigins' | 'claims'>>;
+  /**
+   * per-model concurrency across the fleet (REPLICATE_MODEL_CONCURRENCY): key (`owner/name`,
+   * `deployments/owner/name`) -> at most this many running at once; also register createSlotActivities
+   */
+  modelConcurrency?: Record<string, number>;
 }
 
 /**
@@ -78,8 +86,12 @@ export function createActivities(config: ActivitiesOptions) {
       allowedOrigins: [...apiOrigin, ...(config.outputAllowedOrigins ?? [])],
       claims,
     }),
-    /** Start a prediction asynchronously (no `Prefer: wait`) and return its first snapshot. */
-    createPrediction: (args: CreatePredictionArgs): Promise<PredictionSnapshot> =>
+    /**
+     * Start a prediction asynchronously (no `Prefer: wait`) and return its first snapshot; with `checkConcurrency`,
+     * a model this worker limits answers `{ slotNeeded }` instead (nothing created: the run waits for a slot).
+     */
+    createPrediction: async (args: CreatePredictionArgs): Promise<PredictionSnapshot | SlotNeeded> =>
+      (args.checkConcurrency ? slotNeededFor(config.modelConcurrency, args.model, args.deployment) : null) ??
       createPrediction(setup, args),
     /** Start a training of `owner/name:version` into `destination`. */
     createTraining: (args: CreateTrainingArgs): Promise<PredictionSnapshot> => createTraining(setup, args),

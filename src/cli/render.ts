@@ -3,6 +3,7 @@ import type { PipelineSummary } from '../client/pipeline';
 import type { RunSummary } from '../client/outcome';
 import { budgetLine, pipelineBudgetLine, usd } from '../shared/budget';
 import { humanDuration } from '../shared/duration';
+import { queuedLine } from '../shared/slots';
 import type { PredictionState } from '../shared/types';
 import type { PipelineResult } from '../workflows/pipeline';
 import type { CliContext } from './context';
@@ -27,6 +28,7 @@ export function printState(state: PredictionState, ctx: CliContext): void {
     `  prediction  ${state.predictionId ?? '(not created yet)'}${state.webUrl ? `  ${state.webUrl}` : ''}`,
   );
   ctx.out(`  status      ${state.status}  after ${state.polls} polls`);
+  if (state.queue) ctx.out(`  ${queuedLine(state.queue)}`);
   if (state.nextPollAt) ctx.out(`  next poll   ${state.nextPollAt}`);
   ctx.out(`  started     ${state.startedAt}${state.completedAt ? `, completed ${state.completedAt}` : ''}`);
   ctx.out(`  deadline    ${state.deadline}`);
@@ -69,12 +71,13 @@ export function printPipeline(r: PipelineResult, ctx: CliContext, title: string)
     ctx.out(
       `  ${name}: ${s.status}${elapsed}${s.predictionIds.length ? `  ${s.predictionIds.join(', ')}` : ''}${s.error ? `  (${s.error})` : ''}`,
     );
+    for (const line of s.queued ?? []) ctx.out(`    ${line}`);
   }
 }
 
 /** A step's progress line while `pipeline run` waits: its status and prediction ids. */
 export function stepLine(step: PipelineResult['steps'][string]): string {
-  return `${step.status}${step.predictionIds.length ? `  ${step.predictionIds.join(', ')}` : ''}`;
+  return `${step.status}${step.predictionIds.length ? `  ${step.predictionIds.join(', ')}` : ''}${step.queued?.length ? `  (${step.queued.join('; ')})` : ''}`;
 }
 
 /** The end of `pipeline run`: each step with its files (or outputs), the cost and the manifest. */

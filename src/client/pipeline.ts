@@ -12,6 +12,7 @@ import {
 import { BudgetFailureType, PipelineFailureType } from '../shared/failures';
 import type { PipelineSpec } from '../shared/pipeline';
 import { ReplicatePipelineId } from '../shared/search-attributes';
+import { queuedLine } from '../shared/slots';
 import { progressQuery, runPipeline, statusQuery } from '../workflows';
 import type { PipelineResult } from '../workflows/pipeline';
 import { gaveUp } from './failures';
@@ -82,16 +83,18 @@ export async function pipelineProgress(handle: PipelineHandle): Promise<Pipeline
   const progress = await handle.query(progressQuery);
   for (const step of Object.values(progress.steps)) {
     if (step.status !== 'running' || step.predictionIds.length >= step.childWorkflowIds.length) continue;
-    const ids = await Promise.all(
+    const states = await Promise.all(
       step.childWorkflowIds.map((id) =>
         handle.client
           .getHandle(id)
           .query(statusQuery)
-          .then((s) => s.predictionId)
           .catch(() => null),
       ),
     );
-    step.predictionIds = ids.filter((id): id is string => id !== null);
+    step.predictionIds = states.flatMap((s) => (s?.predictionId ? [s.predictionId] : []));
+    // model-concurrency-v1: children waiting for a slot say where they stand
+    const queued = states.flatMap((s) => (s?.queue ? [queuedLine(s.queue)] : []));
+    if (queued.length > 0) step.queued = queued;
   }
   return progress;
 }

@@ -48,6 +48,11 @@ export interface PredictionRequest {
   pricePerSecondUsd?: number;
   /** (budgets-v1) set by runPipeline when it has a budget: tell the parent when the job starts (its started_at) */
   reportStartToParent?: boolean;
+  /**
+   * (model-concurrency-v1) at most this many runs of this model (or deployment) at Replicate at once, across the
+   * fleet: the run waits for a slot before its create. Unset: the worker's REPLICATE_MODEL_CONCURRENCY decides.
+   */
+  concurrencyLimit?: number;
   /** set by the workflow itself when it continues as new; never pass it */
   resume?: ResumeState;
 }
@@ -68,6 +73,8 @@ export interface ResumeState {
   webhook?: boolean;
   /** (v6) webhook news about the job not yet acted on */
   news?: PredictionSnapshot;
+  /** (model-concurrency-v1) the concurrency slot this run holds: the last run of the chain releases it */
+  slot?: { key: string; limit: number };
   /** (fleet-rate-limits-v1) the reads queue the create named: polls and cancels keep going there */
   readsTaskQueue?: string;
 }

@@ -55,6 +55,10 @@ export function validateRequest(request: unknown): string[] {
   if (typeof r.maxPollsPerRun === 'number' && !Number.isInteger(r.maxPollsPerRun)) {
     problems.push('maxPollsPerRun: must be a whole number');
   }
+  checkNumber(problems, 'concurrencyLimit', r.concurrencyLimit, 1, 10_000);
+  if (typeof r.concurrencyLimit === 'number' && !Number.isInteger(r.concurrencyLimit)) {
+    problems.push('concurrencyLimit: must be a whole number (runs of this model at once), or unset');
+  }
   problems.push(...budgetProblems(r));
   return problems;
 }

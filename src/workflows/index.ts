@@ -3,6 +3,15 @@
 export { runPrediction, runTraining, statusQuery, webhookSignal } from './prediction';
 export { reconcileOrphans, type OrphanReport, type ReconcileOptions } from './reconcile';
 export { runPipeline, progressQuery, type PipelineRequest, type PipelineResult } from './pipeline';
+export {
+  replicateSlots,
+  slotAcquireSignal,
+  slotReleaseSignal,
+  slotUpdateSignal,
+  slotsQuery,
+  type SlotsArgs,
+  type SlotsOptions,
+} from './slots';
 export type {
   PredictionRequest,
   PredictionResult,

@@ -48,6 +48,8 @@ async function runJob(
     });
   } catch (error) {
     throw await run.cleanUp(error);
+  } finally {
+    await run.releaseSlot(); // no-op unless the run waited for or holds a concurrency slot
   }
 }
 

@@ -5,6 +5,7 @@
 import { ActivityFailure, ApplicationFailure, TimeoutFailure, log } from '@temporalio/workflow';
 import { budgetLine } from '../../shared/budget';
 import { humanDuration } from '../../shared/duration';
+import { queuedLine } from '../../shared/slots';
 import { PipelineFailureType, PredictionFailureType, ReplicateTransientType } from '../../shared/failures';
 import type {
   JobKind,
@@ -40,6 +41,7 @@ export function currentDetails(state: PredictionState): string {
     `**${state.status}** · ${state.kind} \`${state.predictionId ?? '…'}\` · ${state.polls} poll${state.polls === 1 ? '' : 's'} · ${elapsed}${link}`,
   ];
   if (state.budget) lines.push('', budgetLine(state.budget, Date.now()));
+  if (state.queue) lines.push('', queuedLine(state.queue));
   if (state.error) lines.push('', `error: ${state.error}`);
   if (state.pollError) lines.push('', `last poll failed (polling again): ${state.pollError}`);
   if (state.logsTail.length > 0) lines.push('', '```', ...state.logsTail.slice(-5), '```');
@@ -137,7 +139,10 @@ export function timedOut(
   current: PredictionSnapshot | undefined,
   runMs: number,
 ): ApplicationFailure {
-  const message = `${kind} ${state.predictionId ?? '(not created)'} did not finish before the deadline ${state.deadline} (${humanDuration(runMs)} after the start); it was canceled at Replicate`;
+  const message =
+    state.predictionId === null && state.queue
+      ? `${kind} for ${state.model} waited for a concurrency slot of ${state.queue.key} (limit ${state.queue.limit}) until the deadline ${state.deadline} (${humanDuration(runMs)} after the start); nothing was created`
+      : `${kind} ${state.predictionId ?? '(not created)'} did not finish before the deadline ${state.deadline} (${humanDuration(runMs)} after the start); it was canceled at Replicate`;
   log.warn(message, { predictionId: state.predictionId });
   state.error = message;
   return ApplicationFailure.create({

@@ -37,6 +37,7 @@ import {
   type TrainingRequest,
 } from '../../shared/types';
 import { statusQuery, webhookSignal } from '../messages';
+import { JobSlot } from './slot';
 import { RunMetrics } from './metrics';
 import { JobBudget } from './budget';
 import { currentDetails, failureDetails, finish, surface, timedOut, transientPollFailure } from './outcome';
@@ -100,6 +101,8 @@ export class JobRun {
   private pollNow = false;
   /** the create's schedule-to-close (and before v6 every poll's): the time to the deadline when the run started */
   private readonly untilDeadlineAtStart: number;
+  /** model-concurrency-v1: the slot of a limited model (waited for before the create, released at the end) */
+  private readonly slot: JobSlot;
   /** replicate_predictions_total at the end, predict time, completion lag (no commands: no patch) */
   private readonly metrics: RunMetrics;
   /** budgets-v1: the run's maxCostUsd and/or its pipeline parent's budget clock; undefined without either */
@@ -145,6 +148,7 @@ export class JobRun {
       runs: (resume?.runs ?? 0) + 1,
     };
     setHandler(statusQuery, () => this.state);
+    this.slot = new JobSlot(request, this.state, resume?.slot);
     if (this.v6 && resume?.news) this.news.set(resume.news.id, resume.news);
     setHandler(webhookSignal, (snapshot) => this.onWebhook(snapshot));
 
@@ -189,21 +193,27 @@ export class JobRun {
   /** Create the job (the activity adopts a lost attempt's job instead of duplicating it), unless resuming. */
   async createOrAdopt(): Promise<void> {
     if (this.current === undefined) {
-      const args = {
-        model: this.request.model,
-        input: this.request.input,
-        cancelAt: new Date(this.ceiling).toISOString(),
-        requestedAt: new Date().toISOString(),
-      };
       const { createPrediction, createTraining } = this.activities;
-      // Non-cancellable: a create already on the wire must finish so we learn the id and can cancel it.
-      this.observe(
-        await CancellationScope.nonCancellable(() =>
+      // A limited model waits for a slot first (./slot.ts); checkConcurrency costs an unlimited one nothing.
+      const create = (checkConcurrency: boolean) => {
+        const args = {
+          model: this.request.model,
+          input: this.request.input,
+          cancelAt: new Date(this.ceiling).toISOString(),
+          requestedAt: new Date().toISOString(),
+        };
+        // Non-cancellable: a create already on the wire must finish so we learn the id and can cancel it.
+        return CancellationScope.nonCancellable(() =>
           this.kind === 'training'
             ? createTraining({ ...args, destination: (this.request as TrainingRequest).destination })
-            : createPrediction({ ...args, deployment: (this.request as PredictionRequest).deployment }),
-        ),
-      );
+            : createPrediction({
+                ...args,
+                deployment: (this.request as PredictionRequest).deployment,
+                ...(checkConcurrency ? { checkConcurrency } : {}),
+              }),
+        );
+      };
+      this.observe(await this.slot.create(create, this.firstStart, this.deadline));
     }
     if (this.fleetLimits) this.readsQueue ??= this.current!.readsTaskQueue;
     if (this.current!.webhook) this.webhookMode = true;
@@ -230,9 +240,11 @@ export class JobRun {
         startedAt: this.state.startedAt,
         runs: this.state.runs,
         ...(this.v6 ? { webhook: this.webhookMode, ...(carried ? { news: carried } : {}) } : {}),
+        ...(this.slot.held() ? { slot: this.slot.held() } : {}),
         ...(this.readsQueue ? { readsTaskQueue: this.readsQueue } : {}),
       },
     };
+    this.slot.carriedOver = true;
     await continueAsNew(next);
   }
 
@@ -363,6 +375,11 @@ export class JobRun {
     if (this.isDone() && this.current!.status !== 'canceled') return;
     this.state.error = message;
     throw JobBudget.failure(message, { ...failureDetails(this.state, this.current), budget: details });
+  }
+
+  /** model-concurrency-v1: give the slot back (or leave the queue) at the end, whatever the end. */
+  releaseSlot(): Promise<void> {
+    return this.slot.release();
   }
 
   private async cancelRemotely(id: string): Promise<void> {

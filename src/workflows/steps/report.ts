@@ -12,6 +12,8 @@ export interface StepProgress {
   /** predictions of this step that failed or were canceled (their predict_time is in the cost) */
   failedPredictionIds?: string[];
   childWorkflowIds: string[];
+  /** (read by the client, not the workflow) the step's runs waiting for a concurrency slot: `queued: position …` */
+  queued?: string[];
   startedAt: string | null;
   completedAt: string | null;
   elapsedMs: number | null;

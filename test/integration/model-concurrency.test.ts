@@ -1,0 +1,331 @@
+/**
+ * Per-model concurrency (model-concurrency-v1) end to end: a dev server, the Replicate simulator and real workers
+ * with REPLICATE_MODEL_CONCURRENCY. Every claim about "at most N at once" is checked against the simulator's own
+ * record of each prediction (created_at .. completed_at), not against what our code believes.
+ * (Temporal's time-skipping test server loses track of its time locks around signal-with-start and external
+ * signals, "Unbalanced lock and unlock calls", so the limiter is tested here, in real time, with short jobs.)
+ */
+import { randomUUID } from 'node:crypto';
+import { CancelledFailure, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { DefaultLogger, Worker, bundleWorkflowCode } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSlotActivities } from '../../src/activities/slots';
+import type { WorkerConfig } from '../../src/config';
+import { PredictionFailureType } from '../../src/shared/failures';
+import { slotsWorkflowId, type SlotUpdate, type SlotsState } from '../../src/shared/slots';
+import type { Prediction, PredictionRequest } from '../../src/shared/types';
+import { startWebhookReceiver, type RunningWebhookReceiver } from '../../src/webhooks';
+import { runPrediction, slotsQuery, statusQuery } from '../../src/workflows';
+import { workerOptions, workflowsPath } from '../../src/worker';
+import { FAST_POLLING, SECRET_TOKEN, cliOn, failureOf, startTestbed, type Testbed } from '../helpers/testbed';
+
+let bed: Testbed;
+let workflowBundle: { code: string };
+let receiver: RunningWebhookReceiver;
+/** each test limits its own model, so their limiters never meet */
+let models = 0;
+
+beforeAll(async () => {
+  bed = await startTestbed();
+  workflowBundle = await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });
+  receiver = await startWebhookReceiver({
+    client: bed.env.client,
+    port: 0,
+    secret: null,
+    replicate: { token: SECRET_TOKEN, baseUrl: bed.sim.baseUrl },
+  });
+});
+afterAll(async () => {
+  await receiver?.stop();
+  await bed?.teardown();
+});
+
+/** A fresh model for one test: jobs of `durationMs` (the 'never' prompt never ends: sim/never's script). */
+function newModel(durationMs = 1_200): string {
+  const model = `sim/slots-${++models}`;
+  bed.sim.setModel(model, { startDelayMs: 100, durationMs, output: '$input' });
+  return model;
+}
+
+/** A worker of the fleet: REPLICATE_MODEL_CONCURRENCY as `limits`, limiters checking holders every second. */
+async function fleetWorker(
+  taskQueue: string,
+  limits: Record<string, number>,
+  more: Partial<WorkerConfig> = {},
+) {
+  const config = { ...bed.config, taskQueue, modelConcurrency: limits, ...more };
+  const { workflowsPath: _path, ...options } = workerOptions(config, bed.env.nativeConnection);
+  return Worker.create({
+    ...options,
+    workflowBundle,
+    activities: {
+      ...options.activities,
+      ...createSlotActivities({ client: bed.env.client, limiter: { checkEveryMs: 1_000 } }),
+    },
+  });
+}
+
+/**
+ * `worker.runUntil(fn)`, but a failed assertion is printed at once: runUntil first drains the worker, which can take
+ * long while runs are still in flight, and the test would only report its own timeout.
+ */
+async function during<T>(worker: Worker, fn: () => Promise<T>): Promise<T> {
+  return worker.runUntil(
+    fn().catch((error: unknown) => {
+      console.error(error);
+      throw error;
+    }),
+  );
+}
+
+function start(taskQueue: string, model: string, prompt: string, request: Partial<PredictionRequest> = {}) {
+  return bed.start(
+    { model, input: { prompt }, polling: FAST_POLLING, ...request },
+    { taskQueue, workflowId: `mc-${prompt}-${randomUUID()}` },
+  );
+}
+
+/** Poll `read` until `ok` (a condition on state, never a fixed sleep); 30 s at most. */
+async function until<T>(read: () => Promise<T>, ok: (value: T) => boolean, what: string): Promise<T> {
+  const giveUp = Date.now() + 30_000;
+  let last: T | undefined;
+  for (;;) {
+    last = await read().catch(() => undefined);
+    if (last !== undefined && ok(last)) return last;
+    if (Date.now() > giveUp) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+const slots = (model: string) => bed.env.client.workflow.getHandle(slotsWorkflowId(model)).query(slotsQuery);
+const has = (s: SlotsState, id: string) =>
+  s.holders.some((h) => h.workflowId === id) || s.queue.some((w) => w.workflowId === id);
+
+/** Start runs one after the other, each once the limiter has it, so start order and arrival order agree. */
+async function startInOrder(
+  queues: string[],
+  model: string,
+  prompts: string[],
+  request: Partial<PredictionRequest> = {},
+) {
+  const handles: WorkflowHandle<typeof runPrediction>[] = [];
+  for (const [i, prompt] of prompts.entries()) {
+    const handle = await start(queues[i % queues.length]!, model, prompt, request);
+    await until(
+      () => slots(model),
+      (s) => has(s, handle.workflowId),
+      `${prompt} at the limiter`,
+    );
+    handles.push(handle);
+  }
+  return handles;
+}
+
+/** What the simulator saw of `model`: its predictions by creation time, and the most that were running at once. */
+function simulatorRecord(model: string): { prompts: string[]; maxAtOnce: number; predictions: Prediction[] } {
+  const predictions = bed.sim
+    .predictionIds()
+    .map((id) => bed.sim.prediction(id)!)
+    .filter((p) => p.model === model)
+    .sort((a, b) => Date.parse(a.created_at!) - Date.parse(b.created_at!));
+  // +1 at created_at, -1 at completed_at (an end before a start at the same instant)
+  const edges = predictions.flatMap((p) => [
+    { at: Date.parse(p.created_at!), d: 1 },
+    { at: p.completed_at ? Date.parse(p.completed_at) : Infinity, d: -1 },
+  ]);
+  edges.sort((a, b) => a.at - b.at || a.d - b.d);
+  let running = 0;
+  let maxAtOnce = 0;
+  for (const e of edges) maxAtOnce = Math.max(maxAtOnce, (running += e.d));
+  return { prompts: predictions.map((p) => String(p.input?.prompt)), maxAtOnce, predictions };
+}
+
+/** When the limiter's grant (slotUpdate, position 0) reached the run, by the server's clock. */
+async function grantedAt(handle: WorkflowHandle): Promise<number> {
+  const events = (await handle.fetchHistory()).events ?? [];
+  for (const e of events) {
+    const signal = e.workflowExecutionSignaledEventAttributes;
+    if (signal?.signalName !== 'slotUpdate') continue;
+    const update = JSON.parse(Buffer.from(signal.input!.payloads![0]!.data!).toString()) as SlotUpdate;
+    if (update.position === 0)
+      return Number(e.eventTime!.seconds) * 1000 + Math.floor(e.eventTime!.nanos! / 1e6);
+  }
+  throw new Error(`${handle.workflowId} was never granted a slot`);
+}
+
+const closedIdle = (model: string) =>
+  until(
+    () => slots(model),
+    (s) => s.holders.length === 0 && s.queue.length === 0,
+    'no slot held, nobody queued',
+  );
+
+describe('per-model concurrency across the fleet', () => {
+  it('limit 2, five runs on two workers: at most 2 at Replicate, created in start order, positions in status and UI', async () => {
+    const model = newModel(3_000);
+    const [q1, q2] = [`mc-${randomUUID()}`, `mc-${randomUUID()}`];
+    // two workers, each with its own queue (so both certainly work), sharing one limit through one limiter
+    const [w1, w2] = [await fleetWorker(q1, { [model]: 2 }), await fleetWorker(q2, { [model]: 2 })];
+    let handles: WorkflowHandle<typeof runPrediction>[] = [];
+    await w1.runUntil(
+      during(w2, async () => {
+        handles = await startInOrder([q1, q2], model, ['r1', 'r2', 'r3', 'r4', 'r5']);
+        const fourth = await until(
+          () => handles[3]!.query(statusQuery),
+          (s) => s.queue?.position === 2,
+          'r4 told its position',
+        );
+        expect(fourth.queue).toEqual({ key: model, position: 2, limit: 2 });
+        // the CLI and the UI say where it stands (position 1 by now if r1 or r2 has finished meanwhile)
+        const line = new RegExp(`queued: position [12] for ${model} \\(limit 2\\)`);
+        const { out } = await cliOn(bed, 'status', handles[3]!.workflowId);
+        expect(out.join('\n')).toMatch(line);
+        const meta = await handles[3]!.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+        expect(meta.currentDetails).toMatch(line);
+        for (const h of handles) expect((await h.result()).status).toBe('succeeded');
+        await closedIdle(model);
+      }),
+    );
+    const record = simulatorRecord(model);
+    expect(record.predictions).toHaveLength(5); // one create per run
+    expect(record.maxAtOnce).toBe(2);
+    expect([...record.prompts].sort()).toEqual(['r1', 'r2', 'r3', 'r4', 'r5']);
+    // slots were granted in start order (two granted in one go may then create in either order)
+    const grants = await Promise.all(handles.map(grantedAt));
+    expect(grants).toEqual([...grants].sort((a, b) => a - b));
+    expect(record.prompts.slice(0, 2).sort()).toEqual(['r1', 'r2']);
+  });
+
+  it('with webhooks on: same limit, runs finish by webhook and release', async () => {
+    const model = newModel(800);
+    const taskQueue = `mc-${randomUUID()}`;
+    const worker = await fleetWorker(
+      taskQueue,
+      { [model]: 1 },
+      {
+        webhook: { baseUrl: receiver.origin, port: null, secret: null },
+      },
+    );
+    await during(worker, async () => {
+      const handles = await startInOrder([taskQueue], model, ['h1', 'h2', 'h3'], { polling: undefined });
+      for (const h of handles) expect((await h.result()).status).toBe('succeeded');
+      // webhooks, not polls, told them (the fallback poll is a minute away)
+      for (const h of handles) expect((await h.query(statusQuery)).polls).toBe(0);
+      await closedIdle(model);
+    });
+    const record = simulatorRecord(model);
+    expect(record.maxAtOnce).toBe(1);
+    expect(record.prompts).toEqual(['h1', 'h2', 'h3']);
+    expect(record.predictions.every((p) => p.webhook)).toBe(true);
+  });
+
+  it('a worker stopped while runs wait: another worker continues, slots come in order, nothing leaks', async () => {
+    const model = newModel(1_500);
+    const taskQueue = `mc-${randomUUID()}`;
+    const first = await fleetWorker(taskQueue, { [model]: 1 });
+    const handles = await during(first, () => startInOrder([taskQueue], model, ['k1', 'k2', 'k3']));
+    // the first worker is gone (shut down mid-run); a fresh one (a new process in production) takes over
+    const second = await fleetWorker(taskQueue, { [model]: 1 });
+    await during(second, async () => {
+      for (const h of handles) expect((await h.result()).status).toBe('succeeded');
+      await closedIdle(model);
+    });
+    const record = simulatorRecord(model);
+    expect(record.prompts).toEqual(['k1', 'k2', 'k3']);
+    expect(record.maxAtOnce).toBe(1);
+  });
+
+  it("a run canceled while queued leaves the queue, creates nothing and releases no one else's slot", async () => {
+    const model = newModel(20_000);
+    const taskQueue = `mc-${randomUUID()}`;
+    const worker = await fleetWorker(taskQueue, { [model]: 1 });
+    await during(worker, async () => {
+      const [holder, waiter] = await startInOrder([taskQueue], model, ['holder', 'waiter']);
+      await waiter!.cancel();
+      const error = await waiter!.result().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect((error as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+      const s = await until(
+        () => slots(model),
+        (st) => st.queue.length === 0,
+        'the waiter gone',
+      );
+      expect(s.holders.map((h) => h.workflowId)).toEqual([holder!.workflowId]);
+      await holder!.cancel(); // its job is canceled at Replicate, its slot released
+      await holder!.result().catch(() => undefined);
+      await closedIdle(model);
+    });
+    expect(simulatorRecord(model).prompts).toEqual(['holder']);
+  });
+
+  it('a run that waits until its deadline fails as timed out without creating, and leaves the queue', async () => {
+    const model = newModel(60_000);
+    const taskQueue = `mc-${randomUUID()}`;
+    const worker = await fleetWorker(taskQueue, { [model]: 1 });
+    await during(worker, async () => {
+      const [holder] = await startInOrder([taskQueue], model, ['long']);
+      const waiter = await bed.start(
+        { model, input: { prompt: 'late' }, polling: FAST_POLLING, deadlineMarginMs: 2_000 },
+        { taskQueue, workflowExecutionTimeout: '8s' },
+      );
+      const { failure } = await failureOf(waiter);
+      expect(failure.type).toBe(PredictionFailureType.TimedOut);
+      expect(failure.message).toContain(`waited for a concurrency slot of ${model} (limit 1)`);
+      expect(failure.message).toContain('nothing was created');
+      const s = await slots(model);
+      expect(s.queue).toEqual([]);
+      expect(s.holders.map((h) => h.workflowId)).toEqual([holder!.workflowId]);
+      await holder!.cancel();
+      await holder!.result().catch(() => undefined);
+      await closedIdle(model);
+    });
+    expect(simulatorRecord(model).prompts).toEqual(['long']);
+  });
+
+  it('a holder terminated without releasing: the limiter recovers its slot and the next run gets it', async () => {
+    const model = newModel(60_000);
+    const taskQueue = `mc-${randomUUID()}`;
+    const worker = await fleetWorker(taskQueue, { [model]: 1 });
+    await during(worker, async () => {
+      const [holder, next] = await startInOrder([taskQueue], model, ['doomed', 'next']);
+      await until(
+        () => holder!.query(statusQuery),
+        (s) => s.predictionId !== null,
+        'the holder created',
+      );
+      await holder!.terminate('operator');
+      // the limiter's next check (every second here) finds the holder gone and grants the slot
+      await until(
+        () => next!.query(statusQuery),
+        (s) => s.predictionId !== null,
+        'next created',
+      );
+      await next!.cancel();
+      await next!.result().catch(() => undefined);
+      await closedIdle(model); // the terminated holder's slot is gone too
+    });
+    expect(simulatorRecord(model).prompts).toEqual(['doomed', 'next']);
+  });
+
+  it('concurrencyLimit in the request limits without a worker setting, and a slot survives continue-as-new', async () => {
+    const model = newModel(1_500);
+    const taskQueue = `mc-${randomUUID()}`;
+    const worker = await fleetWorker(taskQueue, {});
+    await during(worker, async () => {
+      const handles = await startInOrder([taskQueue], model, ['x', 'y'], {
+        concurrencyLimit: 1,
+        maxPollsPerRun: 1,
+      });
+      for (const h of handles) expect((await h.result()).status).toBe('succeeded');
+      // x continued as new while it held the slot (its last run's state)
+      const last = bed.env.client.workflow.getHandle(handles[0]!.workflowId);
+      expect((await last.query(statusQuery)).runs).toBeGreaterThan(1);
+      await closedIdle(model);
+    });
+    const record = simulatorRecord(model);
+    expect(record.prompts).toEqual(['x', 'y']);
+    expect(record.maxAtOnce).toBe(1);
+  });
+});
