@@ -50,8 +50,9 @@ export function jobCost(view: JobBudgetView, nowMs: number): { costUsd: number; 
 }
 
 /**
- * When `spentUsd` plus the running jobs' cost reaches `budgetUsd` (ms since the epoch): `nowMs` when it already
- * has, null when it never will (nothing runs). The running cost grows linearly, so the crossing is one division.
+ * When `spentUsd` plus the running jobs' cost reaches `budgetUsd` (ms since the epoch, rounded up): `nowMs` when it
+ * already has, null when it never will (nothing runs). Each job's cost grows linearly from its start, so the total
+ * is piecewise linear: one division per start still ahead (a started_at after `nowMs`: clock skew, or a test).
  */
 export function crossingAtMs(
   budgetUsd: number,
@@ -59,11 +60,21 @@ export function crossingAtMs(
   running: RunningJob[],
   nowMs: number,
 ): number | null {
-  const rate = running.reduce((sum, j) => sum + j.pricePerSecondUsd, 0); // USD per second
-  const now = spentUsd + running.reduce((sum, j) => sum + runningCostUsd(j, nowMs), 0);
-  if (now >= budgetUsd - 1e-12) return nowMs;
-  if (rate <= 0) return null;
-  return nowMs + Math.ceil(((budgetUsd - now) / rate) * 1000);
+  const costAt = (t: number) => spentUsd + running.reduce((sum, j) => sum + runningCostUsd(j, t), 0);
+  if (costAt(nowMs) >= budgetUsd - 1e-12) return nowMs;
+  const starts = [...new Set(running.map((j) => j.startedAtMs).filter((s) => s > nowMs))].sort(
+    (a, b) => a - b,
+  );
+  let from = nowMs;
+  for (const next of [...starts, Infinity]) {
+    const rate = running.reduce((sum, j) => sum + (j.startedAtMs <= from ? j.pricePerSecondUsd : 0), 0);
+    if (rate > 0) {
+      const at = from + ((budgetUsd - costAt(from)) / rate) * 1000;
+      if (at <= next) return Math.max(nowMs, Math.ceil(at));
+    }
+    from = next;
+  }
+  return null;
 }
 
 /** The price of `model` from a `prices` mapping (`owner/name:version` falls back to `owner/name`). */

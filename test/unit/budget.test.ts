@@ -34,6 +34,17 @@ describe('crossingAtMs', () => {
     expect(crossingAtMs(1, 0.5, [], T)).toBeNull();
   });
 
+  it('a start still ahead (clock skew) counts from that start only', () => {
+    const running = [
+      { pricePerSecondUsd: 0.02, startedAtMs: T },
+      { pricePerSecondUsd: 0.02, startedAtMs: T + 2_000 },
+    ];
+    // 0.04 by T+2 s from the first job alone, then 0.04/s together: 0.1 at T+3.5 s
+    expect(crossingAtMs(0.1, 0, running, T)).toBe(T + 3_500);
+    // both still ahead: nothing accrues until T+1 s
+    expect(crossingAtMs(0.02, 0, [{ pricePerSecondUsd: 0.01, startedAtMs: T + 1_000 }], T)).toBe(T + 3_000);
+  });
+
   it('rounds up to whole ms, so the cost at the returned instant has reached the budget', () => {
     const at = crossingAtMs(0.1, 0, [{ pricePerSecondUsd: 0.03, startedAtMs: T }], T)!;
     expect(at).toBe(T + 3_334);
