@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, expect, it } from 'vitest';
+import { parseOptions } from '../bench/src/main';
 
 const run = promisify(execFile);
 const root = path.resolve(__dirname, '..');
@@ -59,6 +60,62 @@ it(
       else expect(all.historyEvents!.min).toBeGreaterThan(5);
     }
     expect(Array.isArray(r.targets)).toBe(true);
+    expect(r.observability).toEqual({ mode: 'off', metrics: null, tracing: null });
+  },
+);
+
+it('--observability: parsed for compare only, a bad value names the option and its values', () => {
+  expect(parseOptions(['--observability', 'both']).observability).toBe('both');
+  expect(parseOptions([]).observability).toBe('off');
+  expect(() => parseOptions(['--observability', 'on'])).toThrow(
+    '--observability must be one of off, metrics, tracing, both, got "on"',
+  );
+  expect(() => parseOptions(['--scenario', 'scale', '--observability', 'metrics'])).toThrow(
+    '--observability goes with --scenario compare',
+  );
+});
+
+it(
+  'compare --observability both: the metrics endpoint was live (replicate_* series, one run end per workflow approach) and the OTLP sink received spans',
+  { timeout: 120_000 },
+  async () => {
+    const r = await bench(
+      '--scenario',
+      'compare',
+      '--size',
+      '1',
+      '--time-factor',
+      '0.02',
+      '--observability',
+      'both',
+    );
+    const approaches = r.approaches as Array<{
+      approach: string;
+      cpuSeconds: number;
+      byClass: { all: { completed: number } };
+    }>;
+    for (const a of approaches) {
+      expect(a.byClass.all.completed).toBe(1);
+      expect(a.cpuSeconds).toBeGreaterThan(0);
+    }
+    const o = r.observability as {
+      mode: string;
+      metrics: { replicateSeries: number; replicateFamilies: number; sample: string[] };
+      tracing: { requests: number; bytes: number };
+    };
+    expect(o.mode).toBe('both');
+    expect(o.metrics.replicateSeries).toBeGreaterThan(10);
+    // three workflow approaches (polling, polling-unscaled, webhooks), one prediction each: three succeeded runs
+    const ends = o.metrics.sample.filter((l) => l.startsWith('replicate_predictions_total{'));
+    expect(ends.every((l) => l.includes('status="succeeded"'))).toBe(true);
+    expect(ends.reduce((sum, l) => sum + Number(l.split(' ').pop()), 0)).toBe(3);
+    expect(
+      o.metrics.sample.some(
+        (l) => l.startsWith('replicate_completion_lag_seconds_count{') && l.includes('source="webhook"'),
+      ),
+    ).toBe(true);
+    expect(o.tracing.requests).toBeGreaterThanOrEqual(1);
+    expect(o.tracing.bytes).toBeGreaterThan(1_000);
   },
 );
 

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import Replicate from 'replicate';
+import type { Client } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import type { WorkerConfig } from '../../src/config';
 import { DEFAULT_POLLING } from '../../src/shared/backoff';
@@ -15,6 +16,7 @@ import { runPrediction } from '../../src/workflows';
 import { workerOptions } from '../../src/worker';
 import { callsById, simTimes, type BenchEnv } from './env';
 import { historyStats, percentiles, rng, type Percentiles } from './lib';
+import { startObservability, type Observability, type ObservabilityReport } from './observability';
 
 export type PredictionClass = 'random' | '20s' | '60s';
 
@@ -69,6 +71,8 @@ export interface ApproachResult {
   description: string;
   polling: Required<PollingOptions> | 'webhook-fallback' | 'replicate.wait 500 ms';
   wallMs: number;
+  /** CPU of the whole bench process over this approach (worker, client, simulator, receiver: all in-process), s */
+  cpuSeconds: number;
   byClass: Record<'all' | PredictionClass, ClassSummary>;
   errors: string[];
 }
@@ -80,6 +84,8 @@ export interface CompareResult {
   seed: number;
   specs: Array<Pick<Spec, 'index' | 'cls' | 'nominalMs' | 'durationMs'>>;
   approaches: ApproachResult[];
+  /** `--observability`: what was on, the end-of-run scrape and the spans the OTLP sink received */
+  observability: ObservabilityReport;
 }
 
 /** N specs: ~20 % fixed 20 s, ~10 % fixed 60 s, the rest uniform in 5–120 s; all scaled by the time factor. */
@@ -157,8 +163,15 @@ async function runDirect(env: BenchEnv, specs: Spec[], tag: string): Promise<Sam
   );
 }
 
+/** The client that starts the workflows and the bundle the worker runs (observability decides both). */
+interface WorkflowSetup {
+  client: Client;
+  bundle: { code: string };
+}
+
 async function runWorkflows(
   env: BenchEnv,
+  setup: WorkflowSetup,
   specs: Spec[],
   tag: string,
   polling: PollingOptions | undefined,
@@ -169,13 +182,15 @@ async function runWorkflows(
     workerConfig(env, taskQueue, webhookBaseUrl),
     env.native,
   );
-  const worker = await Worker.create({ ...options, workflowBundle: await env.bundle() });
+  // prebuilt bundle: the interceptor module (tracing) is in it already
+  const interceptors = { ...options.interceptors, workflowModules: [] };
+  const worker = await Worker.create({ ...options, interceptors, workflowBundle: setup.bundle });
   const samples = await worker.runUntil(
     Promise.all(
       specs.map(async (spec): Promise<Sample> => {
         const submittedAt = Date.now();
         try {
-          const handle = await env.client.workflow.start(runPrediction, {
+          const handle = await setup.client.workflow.start(runPrediction, {
             taskQueue,
             workflowId: `bench-${tag}-${spec.index}`,
             workflowExecutionTimeout: '15m',
@@ -227,9 +242,19 @@ function summarize(samples: Sample[], direct: Sample[] | undefined, workflow: bo
 
 export async function runCompare(
   env: BenchEnv,
-  options: { size: number; timeFactor: number; seed: number; log: (line: string) => void },
+  options: {
+    size: number;
+    timeFactor: number;
+    seed: number;
+    log: (line: string) => void;
+    /** metrics need startBenchEnv's runtime with the Prometheus exporter (bench/src/observability.ts) */
+    observability?: Observability;
+  },
 ): Promise<CompareResult> {
   const { size, timeFactor, seed, log } = options;
+  const observability = await startObservability(env, options.observability ?? 'off', log);
+  // bundled before any approach's clock starts (the traced bundle is bigger and slower to build)
+  const setup: WorkflowSetup = { client: observability.client, bundle: await observability.bundle() };
   const specs = makeSpecs(size, timeFactor, seed, 'bench-compare');
   registerModels(env, specs);
   const receiver = await startWebhookReceiver({
@@ -259,7 +284,7 @@ export async function runCompare(
           ? 'runPrediction, polling only, defaults (3 s × 1.5, cap 30 s)'
           : `runPrediction, polling only, defaults × ${timeFactor}`,
       polling: scaled,
-      run: (tag) => runWorkflows(env, specs, tag, scaled, null),
+      run: (tag) => runWorkflows(env, setup, specs, tag, scaled, null),
     },
     // With scaled durations, also show what the unscaled defaults do to them.
     ...(timeFactor < 1
@@ -268,7 +293,7 @@ export async function runCompare(
             approach: 'polling-unscaled' as const,
             description: 'runPrediction, polling only, unscaled defaults (3 s × 1.5, cap 30 s)',
             polling: { ...DEFAULT_POLLING },
-            run: (tag: string) => runWorkflows(env, specs, tag, undefined, null),
+            run: (tag: string) => runWorkflows(env, setup, specs, tag, undefined, null),
           },
         ]
       : []),
@@ -276,7 +301,7 @@ export async function runCompare(
       approach: 'webhooks',
       description: 'runPrediction with webhooks (in-process receiver), polling as the 30 s fallback',
       polling: 'webhook-fallback',
-      run: (tag) => runWorkflows(env, specs, tag, undefined, receiver.origin),
+      run: (tag) => runWorkflows(env, setup, specs, tag, undefined, receiver.origin),
     },
   ];
   const approaches: ApproachResult[] = [];
@@ -286,8 +311,10 @@ export async function runCompare(
       const tag = `${step.approach}-${randomBytes(3).toString('hex')}`;
       log(`compare: ${step.approach} (${size} predictions)`);
       const t0 = Date.now();
+      const cpu0 = process.cpuUsage();
       const samples = await step.run(tag);
       const wallMs = Date.now() - t0;
+      const cpu = process.cpuUsage(cpu0);
       const calls = callsById(env.sim);
       for (const s of samples) {
         const times = s.predictionId ? simTimes(env.sim, s.predictionId) : undefined;
@@ -308,6 +335,7 @@ export async function runCompare(
         description: step.description,
         polling: step.polling,
         wallMs,
+        cpuSeconds: (cpu.user + cpu.system) / 1e6,
         byClass: {
           all: summarize(samples, cmp, workflow),
           ...(Object.fromEntries(
@@ -323,11 +351,15 @@ export async function runCompare(
         },
         errors: samples.flatMap((s) => (s.error ? [s.error] : [])).slice(0, 5),
       });
-      log(`compare: ${step.approach} done in ${(wallMs / 1000).toFixed(1)} s`);
+      log(
+        `compare: ${step.approach} done in ${(wallMs / 1000).toFixed(1)} s, ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s CPU`,
+      );
     }
   } finally {
     await receiver.stop();
   }
+  const report = await observability.finish();
+  if (report.mode !== 'off') log(`compare: observability ${JSON.stringify(report)}`);
   return {
     scenario: 'compare',
     size,
@@ -335,5 +367,6 @@ export async function runCompare(
     seed,
     specs: specs.map(({ index, cls, nominalMs, durationMs }) => ({ index, cls, nominalMs, durationMs })),
     approaches,
+    observability: report,
   };
 }

@@ -4,8 +4,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, bundleWorkflowCode } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, bundleWorkflowCode } from '@temporalio/worker';
 import { freePort, startDevServer, type DevServer } from '../../src/dev/dev-server';
+import { installRuntime } from '../../src/observability/metrics-endpoint';
 import { ensureSearchAttributes } from '../../src/temporal-setup';
 import { ReplicateSimulator } from '../../simulator';
 import { workflowsPath } from '../../src/worker';
@@ -18,16 +19,26 @@ export interface BenchEnv {
   client: Client;
   native: NativeConnection;
   workDir: string;
+  /** the runtime's Prometheus /metrics when startBenchEnv was asked for metrics (bench/src/observability.ts) */
+  metricsUrl: string | undefined;
   bundle(): Promise<{ code: string }>;
   close(): Promise<void>;
 }
 
 let runtimeInstalled = false;
 
-export async function startBenchEnv(log: (line: string) => void): Promise<BenchEnv> {
+export async function startBenchEnv(
+  log: (line: string) => void,
+  options: {
+    /** serve the runtime's Prometheus /metrics here (the worker's METRICS_PORT) */ metrics?: {
+      port: number;
+      host: string;
+    };
+  } = {},
+): Promise<BenchEnv> {
   if (!runtimeInstalled) {
     // Workflow and activity logs at INFO would cost the in-process worker (and us) CPU; keep warnings only.
-    Runtime.install({ logger: new DefaultLogger('WARN') });
+    installRuntime({ logger: new DefaultLogger('WARN') }, options.metrics);
     runtimeInstalled = true;
   }
   const token = `bench-${randomBytes(8).toString('hex')}`;
@@ -53,6 +64,9 @@ export async function startBenchEnv(log: (line: string) => void): Promise<BenchE
     client,
     native,
     workDir,
+    metricsUrl: options.metrics
+      ? `http://${options.metrics.host}:${options.metrics.port}/metrics`
+      : undefined,
     bundle: () => (bundle ??= bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') })),
     async close() {
       await Promise.allSettled([connection.close(), native.close()]);

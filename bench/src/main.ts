@@ -22,6 +22,7 @@ import { flowSvg, printFlow, readRpmVariant, runFlow } from './flow';
 import { runScaleStep, spawnWorker, WORKER_ENTRY_BENCH, type ScaleStep } from './scale';
 import { barChart } from './svg';
 import { parseTuning, type Tuning } from './worker';
+import { metricsEndpoint, parseObservability, type Observability } from './observability';
 
 const SCENARIOS = ['compare', 'scale', 'tune', 'flow'] as const;
 type Scenario = (typeof SCENARIOS)[number];
@@ -52,12 +53,14 @@ export interface Options {
   maxMinutes: number;
   /** `cluster`: the scale step on the dev server and on the native cluster, two workers each */
   server: 'dev' | 'cluster';
+  /** compare only: the worker's Prometheus metrics and/or OpenTelemetry traces on (bench/src/observability.ts) */
+  observability: Observability;
   /** flow only: one run with REPLICATE_READ_RPM=N instead of before/after */
   readRpm: number | undefined;
 }
 
 const USAGE =
-  'usage: npm run bench -- [--size N] [--scenario compare|scale|tune|flow|all] [--time-factor F] [--out FILE] [--seed S] [--tune JSON] [--max-minutes M] [--server dev|cluster] [--read-rpm N (flow)]';
+  'usage: npm run bench -- [--size N] [--scenario compare|scale|tune|flow|all] [--time-factor F] [--out FILE] [--seed S] [--tune JSON] [--max-minutes M] [--server dev|cluster] [--read-rpm N (flow)] [--observability off|metrics|tracing|both (compare)]';
 
 export function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
@@ -73,6 +76,7 @@ export function parseOptions(argv: string[]): Options {
       tune: { type: 'string' },
       'max-minutes': { type: 'string', default: '60' },
       server: { type: 'string', default: 'dev' },
+      observability: { type: 'string', default: 'off' },
       'read-rpm': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -103,6 +107,9 @@ export function parseOptions(argv: string[]): Options {
     throw new Error('--server must be dev or cluster');
   if (values.server === 'cluster' && scenario !== 'scale')
     throw new Error('--server cluster goes with --scenario scale');
+  const observability = parseObservability(values.observability);
+  if (observability !== 'off' && scenario !== 'compare')
+    throw new Error('--observability goes with --scenario compare');
   return {
     scenarios,
     size,
@@ -116,6 +123,7 @@ export function parseOptions(argv: string[]): Options {
     maxMinutes: num('max-minutes', values['max-minutes'], 1, 600)!,
     readRpm: num('read-rpm', values['read-rpm'], 1, 1_000_000),
     server: values.server,
+    observability,
   };
 }
 
@@ -567,7 +575,7 @@ function write(o: Options, scenario: string, result: object, svg: string): void 
 export async function main(argv: string[]): Promise<number> {
   const o = parseOptions(argv);
   const t0 = Date.now();
-  const env = await startBenchEnv(log);
+  const env = await startBenchEnv(log, { metrics: await metricsEndpoint(o.observability) });
   let timedOut = false;
   const hardStop = setTimeout(() => {
     timedOut = true;
@@ -584,6 +592,7 @@ export async function main(argv: string[]): Promise<number> {
           timeFactor: o.timeFactor ?? 1,
           seed: o.seed,
           log,
+          observability: o.observability,
         });
         const targets = compareTargets(r);
         printCompare(r);
