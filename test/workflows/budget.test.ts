@@ -194,12 +194,15 @@ describe('a run with --max-cost', () => {
           : job(id, 'succeeded', { metrics: { predict_time: 4 } }),
     });
     let state: PredictionState | undefined;
+    let details: string | undefined;
     const { error } = await runOne(
       fake.activities,
       { maxCostUsd: 1, pricePerSecondUsd: 0.01 },
       undefined,
       async (handle) => {
         state = await handle.query(statusQuery);
+        details = (await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata'))
+          .currentDetails;
       },
     );
 
@@ -211,6 +214,8 @@ describe('a run with --max-cost', () => {
       jobStartedAt: null, // the terminal snapshot of the fake carries no started_at
       predictTime: 4,
     });
+    // the Temporal UI's current details carry the same line as `status`
+    expect(details).toContain('budget $1 · cost $0.04 · left $0.96 (at $0.01/s)');
   });
 
   it.each([
@@ -308,7 +313,9 @@ async function runBudgeted(usdLimit: number) {
     const canceledAt = await Promise.all(
       upscale.map(async (c) => (await cancelTimes(env.client.workflow.getHandle(c.workflowId)))[0]!),
     );
-    return { fake, error, upscale, canceledAt, polls };
+    const details = (await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata'))
+      .currentDetails;
+    return { fake, error, upscale, canceledAt, polls, details };
   });
 }
 
@@ -317,7 +324,7 @@ describe('a pipeline with budget: { usd }', () => {
     // generate costs $0.02; the 3 upscale jobs start 1 s after their create at $0.06/s together, so $0.3 is
     // reached 4.67 s later. Their first polls (3 s) tell the parent their started_at; its timer fires at the
     // crossing, before their next polls (7.5 s).
-    const { fake, error, upscale, canceledAt, polls } = await runBudgeted(0.3);
+    const { fake, error, upscale, canceledAt, polls, details } = await runBudgeted(0.3);
 
     const failure = failureOf(error);
     expect(failure.type, failure.message).toBe(BudgetFailureType.Exceeded);
@@ -342,6 +349,10 @@ describe('a pipeline with budget: { usd }', () => {
     expect(budget.canceledPredictionIds.sort()).toEqual(upscale.map((c) => c.id).sort());
     expect(budget.canceledUsd).toBeGreaterThanOrEqual(0.28 - 1e-9);
     expect(budget.running).toEqual([]);
+    // the Temporal UI's current details: the budget line as of the crossing
+    expect(details).toMatch(
+      /^budget \$0\.3 · spent \$0\.3\d* \(completed \$0\.02, canceled \$0, running \$0\.2\d* in 3 jobs\) · left \$0 · EXCEEDED$/,
+    );
 
     // overshoot: what the jobs had cost when their cancels were sent, past the budget
     const spentAtCancels =
