@@ -10,8 +10,10 @@ import { CancelledFailure, WorkflowFailedError, type WorkflowHandle } from '@tem
 import { DefaultLogger, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSlotActivities } from '../../src/activities/slots';
+import { startPipeline } from '../../src/client';
 import type { WorkerConfig } from '../../src/config';
 import { PredictionFailureType } from '../../src/shared/failures';
+import { validatePipelineSpec } from '../../src/shared/pipeline/validate';
 import { slotsWorkflowId, type SlotUpdate, type SlotsState } from '../../src/shared/slots';
 import type { Prediction, PredictionRequest } from '../../src/shared/types';
 import { startWebhookReceiver, type RunningWebhookReceiver } from '../../src/webhooks';
@@ -327,5 +329,30 @@ describe('per-model concurrency across the fleet', () => {
     const record = simulatorRecord(model);
     expect(record.prompts).toEqual(['x', 'y']);
     expect(record.maxAtOnce).toBe(1);
+  });
+
+  it('pipeline status shows where the queued runs of a fanned-out step stand', async () => {
+    const model = newModel(4_000);
+    const taskQueue = `mc-${randomUUID()}`;
+    const worker = await fleetWorker(taskQueue, { [model]: 1 });
+    const checked = validatePipelineSpec({
+      name: `fan-${models}`,
+      steps: { gen: { model, input: { prompt: 'p' }, count: 3 } },
+    });
+    if (!('spec' in checked)) throw new Error(JSON.stringify(checked.errors));
+    await during(worker, async () => {
+      const pipeline = await startPipeline(bed.env.client, { spec: checked.spec }, { taskQueue });
+      const status = () => cliOn(bed, 'pipeline', 'status', pipeline.workflowId).then((r) => r.out);
+      const out = await until(
+        status,
+        (lines) => lines.some((l) => l.includes('position 2')),
+        'two children queued',
+      );
+      expect(out).toContain(`    queued: position 1 for ${model} (limit 1)`);
+      expect(out).toContain(`    queued: position 2 for ${model} (limit 1)`);
+      await pipeline.result();
+      await closedIdle(model);
+    });
+    expect(simulatorRecord(model).maxAtOnce).toBe(1);
   });
 });
