@@ -292,8 +292,8 @@ const behaviour = (model: string, requestedAt: string, id: string) =>
     ? job(id, 'succeeded', { metrics: { predict_time: 2 } })
     : job(id, 'processing', { startedAt: started(requestedAt, 1_000) });
 
-async function runBudgeted(usdLimit: number) {
-  const fake = fakePipelineReplicate(behaviour);
+async function runBudgeted(usdLimit: number, script = behaviour) {
+  const fake = fakePipelineReplicate(script);
   return withWorker(fake.activities, async (taskQueue) => {
     const handle = await env.client.workflow.start(runPipeline, {
       taskQueue,
@@ -392,6 +392,30 @@ describe('a pipeline with budget: { usd }', () => {
       0,
     );
     expect(spentAtCancels - 0.1).toBeLessThanOrEqual(firstIntervalUsd);
+  }, 120_000);
+
+  it('jobs that ended over the budget between two polls: the next step never starts', async () => {
+    // generate's job is first seen ended (predict_time 20 s = $0.2, its start never seen): over the $0.1 budget
+    // at once; upscale must not create anything.
+    const { fake, error } = await runBudgeted(0.1, (model, requestedAt, id) =>
+      model === 'acme/gen'
+        ? job(id, 'succeeded', { metrics: { predict_time: 20 } })
+        : behaviour(model, requestedAt, id),
+    );
+    const failure = failureOf(error);
+    expect(failure.type, failure.message).toBe(BudgetFailureType.Exceeded);
+    expect(failure.message).toBe(
+      'pipeline budgeted reached its budget of $0.1: $0.2 spent ($0.2 by ended jobs, nothing was running) and nothing new started',
+    );
+    const report = failure.details?.[0] as PipelineResult;
+    expect(report.steps.upscale).toMatchObject({
+      status: 'skipped',
+      error: 'skipped: the budget of $0.1 was reached',
+    });
+    expect(report.steps.caption!.status).toBe('skipped');
+    expect(fake.calls.creates.map((c) => c.model)).toEqual(['acme/gen']);
+    expect(fake.calls.cancels).toEqual([]);
+    expect(report.cost.budget).toMatchObject({ completedUsd: 0.2, canceledUsd: 0 });
   }, 120_000);
 
   it('spec validation: budget needs a positive usd and a price for every model', () => {

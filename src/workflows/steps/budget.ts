@@ -37,6 +37,7 @@ export class PipelineBudget {
   /** bumped on every start and end: the watcher re-arms its timer */
   private version = 0;
   exceeded: BudgetExceededDetails | null = null;
+  private onCrossing: ((details: BudgetExceededDetails) => void) | undefined;
 
   constructor(
     readonly usdLimit: number,
@@ -122,19 +123,17 @@ export class PipelineBudget {
    * record what was spent and call `onCrossing` once.
    */
   async watch(finished: () => boolean, onCrossing: (details: BudgetExceededDetails) => void): Promise<void> {
-    while (!finished()) {
+    this.onCrossing = onCrossing;
+    while (!finished() && !this.exceeded) {
       // the Temporal UI's current details: the spend as of this moment (a job started or ended)
       setCurrentDetails(pipelineBudgetLine(this.view(), Date.now()));
-      const running = this.running();
-      const at = crossingAtMs(this.usdLimit, this.endedUsd(), running, Date.now());
+      const at = crossingAtMs(this.usdLimit, this.endedUsd(), this.running(), Date.now());
       if (at !== null && at <= Date.now()) {
-        this.exceeded = this.details(running);
-        setCurrentDetails(pipelineBudgetLine(this.view(), Date.now()));
-        onCrossing(this.exceeded);
+        this.stop();
         return;
       }
       const seen = this.version;
-      const changed = () => finished() || this.version !== seen;
+      const changed = () => finished() || this.exceeded !== null || this.version !== seen;
       if (at === null) await condition(changed);
       else await condition(changed, at - Date.now());
     }
@@ -142,7 +141,28 @@ export class PipelineBudget {
 
   /** The failure message at the crossing. */
   message(name: string, d: BudgetExceededDetails): string {
-    return `pipeline ${name} reached its budget of ${usd(d.budgetUsd)}: ${usd(d.spentUsd)} spent (${usd(d.completedUsd)} by ended jobs, ${usd(d.runningUsd)} by ${d.predictionIds.length} running in step ${d.steps.join(', ')}); the running jobs were canceled at Replicate and nothing new started`;
+    const running =
+      d.steps.length > 0
+        ? `${usd(d.runningUsd)} by ${d.predictionIds.length} running in step ${d.steps.join(', ')}); the running jobs were canceled at Replicate`
+        : 'nothing was running)';
+    return `pipeline ${name} reached its budget of ${usd(d.budgetUsd)}: ${usd(d.spentUsd)} spent (${usd(d.completedUsd)} by ended jobs, ${running} and nothing new started`;
+  }
+
+  /** The crossing: record what was spent and where, then cancel the running steps (once). */
+  stop(): void {
+    if (this.exceeded) return;
+    this.exceeded = this.details(this.running());
+    setCurrentDetails(pipelineBudgetLine(this.view(), Date.now()));
+    this.onCrossing?.(this.exceeded);
+  }
+
+  /**
+   * Whether the spend has reached the budget now: a step checks it before starting its children, since jobs that
+   * ended over the budget (their start unseen between two polls) wake the watcher only after the step's own code.
+   */
+  reached(): boolean {
+    const at = crossingAtMs(this.usdLimit, this.endedUsd(), this.running(), Date.now());
+    return at !== null && at <= Date.now();
   }
 
   private running() {

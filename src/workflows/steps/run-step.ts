@@ -65,11 +65,16 @@ export async function runStep(run: PipelineRun, name: string): Promise<boolean> 
   const { spec, pipelineId, persist, ceiling, result, deps, views, done } = run;
   const ok = await Promise.all((deps[name] ?? []).map((d) => done[d]!));
   const progress = result.steps[name]!;
-  if (ok.some((x) => !x) || run.failFastTriggered) {
+  // budgets-v1: nothing new starts once the spend has reached the budget (the watcher then fails the run)
+  const overBudget = run.budget?.reached() === true;
+  if (overBudget) run.budget!.stop(); // records the crossing: the run fails with BudgetExceeded
+  if (ok.some((x) => !x) || run.failFastTriggered || overBudget) {
     progress.status = 'skipped';
-    progress.error = run.failFastTriggered
-      ? (run.skipReason ?? 'skipped: another step failed (fail-fast)')
-      : `skipped: ${(deps[name] ?? []).filter((_d, i) => !ok[i]).join(', ')} failed`;
+    progress.error = overBudget
+      ? `skipped: the budget of $${run.budget!.usdLimit} was reached`
+      : run.failFastTriggered
+        ? (run.skipReason ?? 'skipped: another step failed (fail-fast)')
+        : `skipped: ${(deps[name] ?? []).filter((_d, i) => !ok[i]).join(', ')} failed`;
     return false;
   }
   progress.status = 'running';
