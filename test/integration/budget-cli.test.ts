@@ -69,6 +69,7 @@ describe('run / start with a budget', () => {
     expect(p.status).toBe('canceled');
     // canceled about 4 s after it started (the durable timer at the crossing), not at the end (30 s)
     const ranMs = Date.parse(p.completed_at!) - Date.parse(p.started_at!);
+    console.log(`budget overshoot, run on a dev server: billed ${ranMs - 4_000} ms past the budget`);
     expect(ranMs).toBeGreaterThanOrEqual(4_000);
     expect(ranMs).toBeLessThan(6_000);
     expect(Date.now() - started).toBeLessThan(20_000);
@@ -147,6 +148,17 @@ describe('pipeline with budget: { usd }', () => {
     expect(budget.canceledPredictionIds.sort()).toEqual([...budget.exceeded!.predictionIds].sort());
     expect(budget.completedUsd).toBe(0);
     expect(budget.canceledUsd).toBeGreaterThanOrEqual(0.006 - 1e-6);
+    // What Replicate (the simulator) billed: the overshoot on a real server, against one polling interval
+    // (the children learn started_at at their 3 s poll, the crossing is ~3 s after the jobs start)
+    const billedUsd = budget.exceeded!.predictionIds.reduce(
+      (sum, id) => sum + bed.sim.prediction(id)!.metrics!.predict_time! * 0.001,
+      0,
+    );
+    console.log(
+      `budget overshoot, pipeline on a dev server (polling): billed $${(billedUsd - 0.006).toFixed(5)}`,
+    );
+    expect(billedUsd).toBeGreaterThanOrEqual(0.006 - 0.0005);
+    expect(billedUsd - 0.006).toBeLessThan(2 * 0.001 * 4.5); // two jobs, one 4.5 s polling interval
     // the next step was never created: no prediction's input is the fan-out's outputs
     expect(
       bed.sim.predictionIds().filter((id) => Array.isArray(bed.sim.prediction(id)!.input?.prompt)),
