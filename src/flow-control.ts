@@ -56,16 +56,20 @@ export function serverRatePerSecond(perMinute: number): number {
 
 /**
  * The second Worker of a worker process: the read activities of `main` (the same instances, so the same HTTP setup)
- * on the reads queue, rate-limited for the whole fleet. Activities only: no workflows run there.
+ * on the reads queue, rate-limited for the whole fleet. Activities only: no workflows run there. With
+ * REPLICATE_READ_RPM=off (null) it still serves the queue, without a limit, so that runs created while a limit was on
+ * (they poll there until they end) still finish; new runs then poll with local activities.
  */
-export function readsWorkerOptions(main: WorkerOptions, readsPerMinute: number): WorkerOptions {
+export function readsWorkerOptions(main: WorkerOptions, readsPerMinute: number | null): WorkerOptions {
   const activities = (main.activities ?? {}) as Record<string, unknown>;
   return {
     connection: main.connection,
     namespace: main.namespace,
     taskQueue: readsTaskQueue(main.taskQueue),
     activities: Object.fromEntries(READ_ACTIVITIES.map((name) => [name, activities[name]])),
-    maxTaskQueueActivitiesPerSecond: serverRatePerSecond(readsPerMinute),
+    ...(readsPerMinute !== null
+      ? { maxTaskQueueActivitiesPerSecond: serverRatePerSecond(readsPerMinute) }
+      : {}),
     ...(main.shutdownGraceTime !== undefined ? { shutdownGraceTime: main.shutdownGraceTime } : {}),
   };
 }

@@ -90,13 +90,14 @@ export function workerOptions(config: WorkerConfig, connection: NativeConnection
 
 /** `log`: the worker's own lines (start-up, problems), text or json as LOG_FORMAT says. */
 /**
- * Every Worker a worker process runs: the workflows' queue (workerOptions), plus the rate-limited reads queue when
- * REPLICATE_READ_RPM is in force. `npm run worker`, the demo and the bench's workers all start exactly these.
+ * Every Worker a worker process runs: the workflows' queue (workerOptions), plus the reads queue whenever the
+ * configuration has rate limits (rate-limited at REPLICATE_READ_RPM; with `off`, unlimited, so runs already polling
+ * there finish). `npm run worker`, the demo and the bench's workers all start exactly these.
  */
 export function workerOptionsAll(config: WorkerConfig, connection: NativeConnection): WorkerOptions[] {
   const main = workerOptions(config, connection);
-  const reads = config.replicateRateLimits?.readsPerMinute;
-  return reads != null ? [main, readsWorkerOptions(main, reads)] : [main];
+  const limits = config.replicateRateLimits;
+  return limits ? [main, readsWorkerOptions(main, limits.readsPerMinute)] : [main];
 }
 
 /**
@@ -189,7 +190,7 @@ async function connectAndRun(
     const limits = config.replicateRateLimits;
     if (limits)
       log.info(
-        `fleet rate limits: creates ${limits.createsPerMinute ?? 'off'}/min, reads ${limits.readsPerMinute ?? 'off (local polls)'}/min${workers.length > 1 ? ` on "${workers[1]!.options.taskQueue}"` : ''}`,
+        `fleet rate limits: creates ${limits.createsPerMinute ?? 'off'}/min, reads ${limits.readsPerMinute === null ? 'off (new runs poll locally)' : `${limits.readsPerMinute}/min`} on "${workers[1]!.options.taskQueue}"`,
       );
     await runWorkers(workers); // resolves after SIGINT/SIGTERM once in-flight work has drained
     await receiver?.stop();

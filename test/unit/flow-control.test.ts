@@ -88,6 +88,13 @@ describe('readsWorkerOptions', () => {
     expect(reads.workflowsPath ?? reads.workflowBundle).toBeUndefined();
     expect(reads.shutdownGraceTime).toBe(1000);
   });
+
+  it('with REPLICATE_READ_RPM=off still serves the queue, without a limit (runs already polling there finish)', () => {
+    const activities = createActivities({ token: 't', baseUrl: 'http://127.0.0.1:1/v1' });
+    const reads = readsWorkerOptions({ taskQueue: 'q', activities } as WorkerOptions, null);
+    expect(reads.taskQueue).toBe('q-replicate-reads');
+    expect(reads.maxTaskQueueActivitiesPerSecond).toBeUndefined();
+  });
 });
 
 describe('createPrediction under fleet-rate-limits-v1 (no maximum attempts)', () => {
