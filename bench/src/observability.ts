@@ -84,7 +84,7 @@ export interface ObservabilityReport {
     replicateFamilies: number;
     temporalSeries: number;
     bytes: number;
-    /** the scrape's replicate_* lines without histogram buckets (counters, _sum, _count), at most 40 */
+    /** the scrape's replicate_* lines without histogram buckets (counters, _sum, _count), at most 6 per name */
     sample: string[];
   } | null;
   /** what the OTLP sink received once the tracer provider was shut down (flushed) */
@@ -98,6 +98,17 @@ export function countSeries(body: string, prefix: string): { series: number; fam
     series: lines.filter((l) => l.startsWith(prefix)).length,
     families: lines.filter((l) => l.startsWith(`# TYPE ${prefix}`)).length,
   };
+}
+
+/** The scrape's replicate_* lines without histogram buckets, at most 6 per metric name (a bench has many models). */
+function sampleOf(body: string): string[] {
+  const seen = new Map<string, number>();
+  return body.split('\n').filter((line) => {
+    const name = /^replicate_[a-z_]+/.exec(line)?.[0];
+    if (!name || name.endsWith('_bucket')) return false;
+    seen.set(name, (seen.get(name) ?? 0) + 1);
+    return seen.get(name)! <= 6;
+  });
 }
 
 /** One compare run's observability: its client, its bundle, and `finish` (flush, scrape, stop). */
@@ -157,10 +168,7 @@ export async function startObservability(
           replicateFamilies: replicate.families,
           temporalSeries: countSeries(body, 'temporal_').series,
           bytes: Buffer.byteLength(body),
-          sample: body
-            .split('\n')
-            .filter((l) => l.startsWith('replicate_') && !l.includes('_bucket{'))
-            .slice(0, 40),
+          sample: sampleOf(body),
         };
       }
       let traces: ObservabilityReport['tracing'] = null;
@@ -210,10 +218,13 @@ function figures(file: string): RunFigures {
   };
 }
 
-const ratioStats = (values: number[]): { median: number; min: number; max: number; each: number[] } => {
-  const p = percentiles(values);
-  return { median: p.p50, min: p.min, max: p.max, each: values };
-};
+/** The median (the mean of the middle two for an even count), the extremes, and every value in pair order. */
+export function ratioStats(values: number[]): { median: number; min: number; max: number; each: number[] } {
+  const v = [...values].sort((a, b) => a - b);
+  const mid = v.length / 2;
+  const median = v.length === 0 ? 0 : v.length % 2 ? v[Math.floor(mid)]! : (v[mid - 1]! + v[mid]!) / 2;
+  return { median, min: v[0] ?? 0, max: v[v.length - 1] ?? 0, each: values };
+}
 
 async function overhead(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -224,6 +235,8 @@ async function overhead(argv: string[]): Promise<void> {
       size: { type: 'string', default: '40' },
       'time-factor': { type: 'string', default: '0.25' },
       seed: { type: 'string', default: '42' },
+      /** no runs: the summary again from the result files already in the directory */
+      'summarize-only': { type: 'boolean', default: false },
     },
   });
   const pairs = Number(values.pairs);
@@ -239,13 +252,18 @@ async function overhead(argv: string[]): Promise<void> {
     // alternate which goes first, so a drift in the machine's load does not favour one mode
     for (const mode of pair % 2 === 1 ? (['off', 'both'] as const) : (['both', 'off'] as const)) {
       const out = path.join(dir, `${mode}-${pair}.json`);
+      if (values['summarize-only']) {
+        got[mode] = figures(out);
+        continue;
+      }
       const args = ['--import', 'tsx', path.join(__dirname, 'main.ts'), '--scenario', 'compare'];
       args.push('--size', values.size!, '--time-factor', values['time-factor']!, '--seed', values.seed!);
       args.push('--observability', mode, '--out', out, '--max-minutes', '20');
       console.error(`[overhead] pair ${pair}: ${mode}`);
       await run(process.execPath, args, { maxBuffer: 16 * 1024 * 1024 });
       got[mode] = figures(out);
-      console.error(`[overhead] ${JSON.stringify(roundAll(got[mode]))}`);
+      const { wallMs, cpuSeconds, lagP50Ms } = got[mode]!;
+      console.error(`[overhead] ${mode}: ${JSON.stringify(roundAll({ wallMs, cpuSeconds, lagP50Ms }))}`);
     }
     runs.push({ pair, off: got.off!, both: got.both! });
   }
