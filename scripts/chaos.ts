@@ -300,11 +300,13 @@ async function main(options: Options): Promise<boolean> {
   const tDrain = Date.now();
   if (!(await pool.waitAllReady(60_000))) log('warning: not every worker came back within 60 s');
   const closedIds = new Set<string>();
+  const runIds = new Set(runs.map((r) => r.workflowId));
   let lastReport = 0;
   while (Date.now() < drainDeadline && !aborted) {
     try {
       for await (const wf of client.workflow.list({ query: `TaskQueue = '${taskQueue}'` })) {
-        if (isClosed(wf.status.name)) closedIds.add(wf.workflowId);
+        // Only our runs count: the worker's orphan-reconciler Schedule runs on this task queue too.
+        if (isClosed(wf.status.name) && runIds.has(wf.workflowId)) closedIds.add(wf.workflowId);
       }
     } catch (error) {
       log(`list failed: ${errorMessage(error)}`);
