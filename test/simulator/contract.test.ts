@@ -20,7 +20,8 @@ import { PROJECT_ROOT } from '../../src/dev/binaries';
 import { TOKEN, clockedSimulator, hookReceiver } from './helpers';
 
 const addFormats = addFormatsImport as unknown as (ajv: Ajv) => Ajv;
-const SPEC_PATH = path.join(PROJECT_ROOT, '..', 'shared', 'reference', 'replicate-openapi.yaml');
+// Replicate's published OpenAPI description, vendored (simulator/reference/README.md says from where and when).
+const SPEC_PATH = path.join(PROJECT_ROOT, 'simulator', 'reference', 'replicate-openapi.yaml');
 const spec = parse(readFileSync(SPEC_PATH, 'utf8')) as Record<string, unknown>;
 const ajv = addFormats(new Ajv({ strict: false, allErrors: true }));
 ajv.addSchema(closed(spec) as object, 'openapi');
