@@ -37,9 +37,9 @@ import {
   type TrainingRequest,
 } from '../../shared/types';
 import { statusQuery, webhookSignal } from '../messages';
+import { JobBudget } from './budget';
 import { JobSlot } from './slot';
 import { RunMetrics } from './metrics';
-import { JobBudget } from './budget';
 import { currentDetails, failureDetails, finish, surface, timedOut, transientPollFailure } from './outcome';
 import {
   DEFAULT_CEILING_MS,
@@ -384,9 +384,7 @@ export class JobRun {
 
   private async cancelRemotely(id: string): Promise<void> {
     try {
-      this.observe(
-        await CancellationScope.nonCancellable(() => this.cancelActivity()(id, this.kind)),
-      );
+      this.observe(await CancellationScope.nonCancellable(() => this.cancelActivity()(id, this.kind)));
     } catch (error) {
       // Replicate's Cancel-After still stops it at the ceiling; report and keep the original error.
       log.error(`could not cancel ${this.kind} ${id}; Replicate's Cancel-After will stop it`, {
