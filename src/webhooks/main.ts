@@ -16,7 +16,7 @@ async function main(): Promise<void> {
   if (config.metrics) {
     // METRICS_PORT: replicate_webhooks_total (and the secret fetch's request) on /metrics; the SDK runtime is
     // loaded only then
-    const { installRuntime } = await import('../observability/metrics-endpoint');
+    const { installRuntime } = await import('../observability/metrics-endpoint.js');
     installRuntime({}, config.metrics);
     log.info(`Prometheus metrics on ${config.metrics.host}:${config.metrics.port}, GET /metrics`);
   }
