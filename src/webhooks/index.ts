@@ -33,6 +33,11 @@ export interface WebhookHandlerConfig {
   /** the token is used only to fetch the secret, and is removed from any text a delivery echoes */
   replicate: { token: string; baseUrl: string };
   log?: WebhookHandlerOptions['log'];
+  /**
+   * where `replicate_webhooks_total` is counted: e.g. `Runtime.instance().metricMeter` of your own runtime; default
+   * the one METRICS_PORT installs (nothing when metrics are off)
+   */
+  metricMeter?: WebhookHandlerOptions['metricMeter'];
 }
 
 /** The handler that verifies Replicate's deliveries and signals the runs they name. */
@@ -88,5 +93,6 @@ function handlerOptions(config: WebhookHandlerConfig): WebhookHandlerOptions {
       }
     },
     log: config.log,
+    ...(config.metricMeter ? { metricMeter: config.metricMeter } : {}),
   };
 }

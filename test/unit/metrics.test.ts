@@ -15,6 +15,8 @@ import {
   withPrometheus,
 } from '../../src/observability/metrics';
 import { WebhookHandler } from '../../src/webhooks/handler';
+import { createWebhookHandler } from '../../src/webhooks';
+import type { Client } from '@temporalio/client';
 
 /** A meter that keeps every recorded value as `name{k=v,...} -> sum`. */
 function recordingMeter() {
@@ -183,5 +185,25 @@ describe('replicate_webhooks_total', () => {
       'replicate_webhooks_total{outcome=late}': 1,
       'replicate_webhooks_total{outcome=rejected}': 2,
     });
+  });
+});
+
+describe('createWebhookHandler({ metricMeter })', () => {
+  it("counts on the embedder's own meter", async () => {
+    const { meter, values } = recordingMeter();
+    const handler = createWebhookHandler({
+      client: {} as Client, // a rejected delivery never reaches Temporal
+      secret: `whsec_${Buffer.from('0123456789abcdef0123456789abcdef').toString('base64')}`,
+      replicate: { token: 'r8_unused', baseUrl: 'http://127.0.0.1:1/v1' },
+      log: () => {},
+      metricMeter: meter,
+    });
+    const response = await handler.handle({
+      headers: { 'webhook-id': 'msg_1', 'webhook-timestamp': '1', 'webhook-signature': 'v1,Zm9yZ2Vk' },
+      body: '{}',
+      workflowId: 'wf',
+    });
+    expect(response.status).toBe(401);
+    expect(values()).toEqual({ 'replicate_webhooks_total{outcome=rejected}': 1 });
   });
 });
