@@ -71,5 +71,7 @@ export function readsWorkerOptions(main: WorkerOptions, readsPerMinute: number |
       ? { maxTaskQueueActivitiesPerSecond: serverRatePerSecond(readsPerMinute) }
       : {}),
     ...(main.shutdownGraceTime !== undefined ? { shutdownGraceTime: main.shutdownGraceTime } : {}),
+    // OTel (OTEL_*): polls and cancels get their activity spans here too; no workflows run on this queue
+    ...(main.interceptors?.activity ? { interceptors: { activity: main.interceptors.activity } } : {}),
   };
 }

@@ -89,6 +89,20 @@ describe('readsWorkerOptions', () => {
     expect(reads.shutdownGraceTime).toBe(1000);
   });
 
+  it("keeps the main Worker's activity interceptors (traces of polls and cancels on the reads queue)", () => {
+    const activities = createActivities({ token: 't', baseUrl: 'http://127.0.0.1:1/v1' });
+    const activityInterceptor = () => ({});
+    const main = {
+      taskQueue: 'q',
+      activities,
+      interceptors: { activity: [activityInterceptor], workflowModules: ['w'] },
+    } as WorkerOptions;
+    expect(readsWorkerOptions(main, 3000).interceptors).toEqual({ activity: [activityInterceptor] });
+    expect(
+      readsWorkerOptions({ taskQueue: 'q', activities } as WorkerOptions, 3000).interceptors,
+    ).toBeUndefined();
+  });
+
   it('with REPLICATE_READ_RPM=off still serves the queue, without a limit (runs already polling there finish)', () => {
     const activities = createActivities({ token: 't', baseUrl: 'http://127.0.0.1:1/v1' });
     const reads = readsWorkerOptions({ taskQueue: 'q', activities } as WorkerOptions, null);
