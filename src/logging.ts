@@ -31,6 +31,8 @@ export function workerRuntimeOptions(
       (entry.level === 'INFO' || entry.level === 'DEBUG')
     )
       return;
+    // The rate-limited reads queue's Worker has no workflows by design (src/flow-control.ts): not a warning.
+    if (component === 'worker' && entry.message.startsWith('No workflows registered')) return;
     if (component === 'core' && /retried \d+ times|tcp connect error|transport error/i.test(entry.message)) {
       // every poller logs each retry: say it once a minute instead
       if (Date.now() - lastOutageLine < 60_000) return;

@@ -225,12 +225,13 @@ describe('process lines', () => {
     });
   });
 
-  it("the worker runtime's logger: json lines for our entries, the SDK's INFO chatter dropped, one outage line", () => {
+  it("the worker runtime's logger: json lines for our entries, the SDK's INFO chatter and the reads Worker's 'no workflows' dropped, one outage line", () => {
     const lines: string[] = [];
     const log = new ProcessLog({ format: 'json', component: 'worker', secrets: [TOKEN] });
     const { logger } = workerRuntimeOptions('localhost:7233', log, (line) => lines.push(line));
     logger!.info('prediction p1 created', { ...activityMeta, sdkComponent: 'activity', predictionId: 'p1' });
     logger!.info('Worker state changed', { sdkComponent: 'worker' });
+    logger!.warn('No workflows registered, not polling for workflow tasks', { sdkComponent: 'worker' });
     logger!.warn('retried 3 times: tcp connect error', { sdkComponent: 'core' });
     logger!.warn('retried 4 times: tcp connect error', { sdkComponent: 'core' });
     logger!.warn(`leaked ${TOKEN}`, { sdkComponent: 'workflow' });
