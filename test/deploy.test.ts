@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { readWorkerConfig } from '../src/config';
+import { readReplicateRateLimits, readWorkerConfig } from '../src/config';
+import { readLogFormat } from '../src/observability/log';
 
 const ROOT = path.join(__dirname, '..');
 const read = (file: string): string => readFileSync(path.join(ROOT, file), 'utf8');
@@ -50,6 +51,7 @@ function variablesReadBy(file: string): Set<string> {
   }
   for (const match of source.matchAll(/\benv\??\.([A-Z][A-Z0-9_]*)/g)) names.add(match[1]!);
   for (const match of source.matchAll(/\(\s*env\s*,\s*['"]([A-Z][A-Z0-9_]*)['"]/g)) names.add(match[1]!);
+  for (const match of source.matchAll(/\bread\(\s*['"]([A-Z][A-Z0-9_]*)['"]/g)) names.add(match[1]!);
   for (const match of source.matchAll(
     /\{\s*([A-Z][A-Z0-9_]*)\s*:\s*['"][^'"]*['"]\s*,\s*\.\.\.process\.env/g,
   ))
@@ -154,13 +156,18 @@ describe('deploy/compose.production.yml', () => {
   });
 
   it('gives the worker only variables src/config.ts reads, with values it accepts', () => {
-    const known = variablesReadBy('src/config.ts');
+    const known = new Set([
+      ...variablesReadBy('src/config.ts'),
+      ...variablesReadBy('src/observability/log.ts'),
+    ]);
     const env = services.worker!.environment!;
     for (const name of Object.keys(env)) expect(known, `src/config.ts reads ${name}`).toContain(name);
     const resolved = Object.fromEntries(
       Object.entries(env).map(([k, v]) => [k, interpolate(String(v), { REPLICATE_API_TOKEN: 'r8_example' })]),
     );
     const config = readWorkerConfig(resolved);
+    expect(readLogFormat(resolved)).toBe('json');
+    expect(readReplicateRateLimits(resolved)).toEqual({ createsPerMinute: 600, readsPerMinute: 3000 });
     // the worker talks to the server service on its frontend port
     const [host, port] = config.address.split(':');
     expect(services).toHaveProperty(host!);
@@ -184,7 +191,11 @@ describe('deploy/compose.production.yml', () => {
   });
 
   it('gives the webhook receiver the worker environment plus its own port, from the same image', () => {
-    const known = new Set([...variablesReadBy('src/config.ts'), ...variablesReadBy('src/webhooks/main.ts')]);
+    const known = new Set([
+      ...variablesReadBy('src/config.ts'),
+      ...variablesReadBy('src/observability/log.ts'),
+      ...variablesReadBy('src/webhooks/main.ts'),
+    ]);
     const env = services.webhooks!.environment!;
     for (const name of Object.keys(env)) expect(known, `the receiver reads ${name}`).toContain(name);
     expect(env).toMatchObject(services.worker!.environment!);
