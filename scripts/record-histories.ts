@@ -3,21 +3,32 @@
  * Run after a deliberate, versioned change of workflow code: `npm run record-histories -- v3` (a new prefix;
  * keep the older files: they are what runs started by older code look like).
  * Committed histories are what old runs look like; the replay test keeps new code compatible with them.
+ * The worker setup is production's (workerOptionsAll with readWorkerConfig's default rate limits): runs poll on the
+ * reads queue. Since v7 also: two runs of a model limited to 1 (one waited for the slot) and their limiter, budgets
+ * (a run stopped by its budget, one under it, a pipeline stopped by its budget) and the reconciler in list mode.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { ensureBinary, PROJECT_ROOT, TEMPORAL_CLI } from '../src/dev/binaries';
 import type { WorkflowHandle } from '@temporalio/client';
 import { loadPipelineFile } from '../src/pipeline-file';
-import { runPipeline } from '../src/workflows';
+import { DEFAULT_CREATE_RPM, DEFAULT_READ_RPM } from '../src/flow-control';
+import { slotKey, slotsWorkflowId } from '../src/shared/slots';
+import { reconcileOrphans, runPipeline } from '../src/workflows';
 import { startWebhookReceiver } from '../src/webhooks';
 import { FAST_POLLING, SECRET_TOKEN, startTestbed } from '../test/helpers/testbed';
 
 async function main(): Promise<void> {
   const version = process.argv[2];
   if (!version || !/^v\d+$/.test(version)) throw new Error('usage: npm run record-histories -- v<N>');
-  const bed = await startTestbed();
+  const bed = await startTestbed(
+    {},
+    { replicateRateLimits: { createsPerMinute: DEFAULT_CREATE_RPM, readsPerMinute: DEFAULT_READ_RPM } },
+  );
+  // [file name, workflow id]: the runs' ids are history-<name> (the replay test replays them under that id)
+  const recorded: [string, string][] = [];
   try {
     const runs = {
       succeeded: { model: 'google/imagen-4-ultra', input: { prompt: 'a lighthouse at dusk' } },
@@ -92,7 +103,93 @@ async function main(): Promise<void> {
     await receiver.stop();
     handles.push(['webhook', webhookRun]);
 
-    for (const [name, handle] of handles) {
+    // Per-model concurrency: two runs of a model limited to 1 started together; the second waits for the slot.
+    bed.sim.setModel('sim/slot', { startDelayMs: 100, durationMs: 1_500, output: 'done' });
+    const slotRuns = await Promise.all(
+      ['slots-first', 'slots-waited'].map((name) =>
+        bed.start(
+          { model: 'sim/slot', input: { run: name }, polling: FAST_POLLING, concurrencyLimit: 1 },
+          { workflowId: `history-${name}` },
+        ),
+      ),
+    );
+    await Promise.all(slotRuns.map((h) => h.result()));
+    const slotJobs = bed.sim
+      .predictionIds() // creation order
+      .map((id) => bed.sim.prediction(id)!)
+      .filter((p) => p.model === 'sim/slot');
+    if (
+      slotJobs.length !== 2 ||
+      Date.parse(slotJobs[1]!.created_at) < Date.parse(slotJobs[0]!.completed_at!)
+    ) {
+      throw new Error('the limited runs did not take turns');
+    }
+    // named by what they did: the one whose job was created second waited
+    const firstName = (slotJobs[0]!.input as { run: string }).run;
+    for (const h of slotRuns)
+      handles.push([h.workflowId === `history-${firstName}` ? 'slots-first' : 'slots-waited', h]);
+    // the limiter stays open (idle exit after 5 min): its history so far, now waiting idle
+    recorded.push(['slots-limiter', slotsWorkflowId(slotKey('sim/slot')!)]);
+
+    // Budgets (budgets-v1): stopped at the crossing (2 s of a 30 s job at $0.001/s), and one ending under budget.
+    bed.sim.setModel('sim/long', { startDelayMs: 100, durationMs: 30_000, output: 'done' });
+    bed.sim.setModel('sim/short', { startDelayMs: 100, durationMs: 500, output: 'done' });
+    for (const [name, model, maxCostUsd] of [
+      ['budget-exceeded', 'sim/long', 0.002],
+      ['budget-under', 'sim/short', 1],
+    ] as const) {
+      const handle = await bed.start(
+        { model, input: {}, polling: FAST_POLLING, maxCostUsd, pricePerSecondUsd: 0.001 },
+        { workflowId: `history-${name}` },
+      );
+      await handle.result().catch(() => undefined);
+      handles.push([name, handle]);
+    }
+    // A pipeline with a budget, stopped by it: two jobs at $0.001/s cross $0.003 after 1.5 s; `after` never starts.
+    const dir = mkdtempSync(path.join(tmpdir(), 'record-histories-'));
+    const spec = path.join(dir, 'budgeted.yaml');
+    writeFileSync(
+      spec,
+      [
+        'name: budgeted',
+        'prices: { sim/long: 0.001 }',
+        'budget: { usd: 0.003 }',
+        'steps:',
+        '  fan: { model: sim/long, count: 2, input: { prompt: hi } }',
+        "  after: { model: sim/long, input: { prompt: '{{ steps.fan.outputs }}' } }",
+        '',
+      ].join('\n'),
+    );
+    const budgeted = await bed.env.client.workflow.start(runPipeline, {
+      taskQueue: bed.config.taskQueue,
+      workflowId: 'history-pipeline-budget',
+      workflowExecutionTimeout: '2m',
+      args: [{ spec: loadPipelineFile(spec) }],
+    });
+    await budgeted.result().catch(() => undefined);
+    handles.push(['pipeline-budget', budgeted]);
+
+    // The orphan reconciler in list mode, with a job to report: its run was terminated, the job runs on.
+    const lost = await bed.start(
+      { model: 'sim/never', input: { orphan: true } },
+      { workflowExecutionTimeout: '5m' },
+    );
+    await bed.sim.waitFor(
+      (p) => p.model === 'sim/never' && p.status === 'processing' && p.input.orphan === true,
+    );
+    await lost.terminate('leaves an orphan for the reconciler');
+    const reconcile = await bed.env.client.workflow.start(reconcileOrphans, {
+      taskQueue: bed.config.taskQueue,
+      workflowId: 'history-reconcile',
+      workflowExecutionTimeout: '1m',
+      args: [{ apply: false, graceSeconds: 0 }],
+    });
+    const report = await reconcile.result();
+    if (report.orphans.length === 0) throw new Error('the reconciler reported no orphan');
+    handles.push(['reconcile', reconcile]);
+
+    recorded.unshift(...handles.map(([name, handle]): [string, string] => [name, handle.workflowId]));
+    for (const [name, workflowId] of recorded) {
       const file = path.join(PROJECT_ROOT, 'test', 'histories', `${version}-${name}.json`);
       // The CLI's JSON is the format Worker.runReplayHistory documents (the SDK's historyToJSON trips on
       // duplicated protobufjs copies in node_modules).
@@ -100,7 +197,7 @@ async function main(): Promise<void> {
         'workflow',
         'show',
         '--workflow-id',
-        handle.workflowId,
+        workflowId,
         '--address',
         bed.config.address,
         '--output',

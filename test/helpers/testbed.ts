@@ -22,12 +22,13 @@ import {
   type LogEntry,
 } from '@temporalio/worker';
 import type { WorkerConfig } from '../../src/config';
+import type { ReplicateRateLimits } from '../../src/flow-control';
 import type { PredictionRequest, PredictionResult } from '../../src/shared/types';
 import { freePort, startDevServer } from '../../src/dev/dev-server';
 import { ReplicateSimulator, type SimulatorOptions } from '../../simulator';
 import { runCli, type CliContext } from '../../src/cli';
 import { runPrediction } from '../../src/workflows';
-import { workerOptions, workflowsPath } from '../../src/worker';
+import { workerOptionsAll, workflowsPath } from '../../src/worker';
 
 /** A token that must never show up in histories or logs. */
 export const SECRET_TOKEN = 'sim-secret-7f3a9c1e5b2d4f6a8c0e';
@@ -68,6 +69,12 @@ let bundle: Promise<{ code: string }> | undefined;
 export interface TestbedOptions {
   /** start the dev server with the search attributes registered (default true); false = a fresh server */
   searchAttributes?: boolean;
+  /**
+   * the fleet rate limits `npm run worker` runs with (readWorkerConfig's defaults: 600 creates, 3,000 reads a minute):
+   * the testbed then also serves the reads queue (workerOptionsAll) and runs poll there. Default: none, polls stay
+   * on the workflows' queue.
+   */
+  replicateRateLimits?: ReplicateRateLimits;
 }
 
 export async function startTestbed(
@@ -98,13 +105,19 @@ export async function startTestbed(
     shutdownGraceTimeMs: 1000,
     outputDir: path.join(tmpdir(), `replicate-temporal-test-${randomUUID()}`),
     webhook: null,
+    ...(options.replicateRateLimits ? { replicateRateLimits: options.replicateRateLimits } : {}),
   };
-  const makeWorker = async (c: WorkerConfig) => {
-    const { workflowsPath: _path, ...options } = workerOptions(c, env.nativeConnection);
-    return Worker.create({ ...options, workflowBundle });
+  // The Workers `npm run worker` starts (workerOptionsAll): the workflows' queue, plus the reads queue with rate
+  // limits. The workflows' Worker gets the bundle built once; the reads Worker runs activities only.
+  const makeWorkers = async (c: WorkerConfig): Promise<Worker[]> => {
+    const [main, ...rest] = workerOptionsAll(c, env.nativeConnection);
+    const { workflowsPath: _path, ...first } = main!;
+    const workers = [await Worker.create({ ...first, workflowBundle })];
+    for (const o of rest) workers.push(await Worker.create(o));
+    return workers;
   };
-  const worker = await makeWorker(config);
-  const running = worker.run();
+  const workers = await makeWorkers(config);
+  const running = Promise.all(workers.map((w) => w.run()));
 
   return {
     env,
@@ -120,11 +133,17 @@ export async function startTestbed(
       }),
     async withWorker(overrides, fn) {
       const c = { ...config, taskQueue: `test-${randomUUID()}`, ...overrides };
-      const w = await makeWorker(c);
-      return w.runUntil(fn(c.taskQueue));
+      const [w, ...rest] = await makeWorkers(c);
+      const others = rest.map((r) => r.run());
+      try {
+        return await w!.runUntil(fn(c.taskQueue));
+      } finally {
+        for (const r of rest) r.shutdown();
+        await Promise.all(others);
+      }
     },
     async teardown() {
-      worker.shutdown();
+      for (const w of workers) w.shutdown();
       await running;
       await env.teardown();
       await server.stop();
