@@ -20,6 +20,10 @@ describe('replay', () => {
   // v5: polls as local activities (the local-activity-polls-v1 patch).
   // v6: polls ride out outages, webhook news per job id (outages-and-late-news-v1); pipelines keep siblings and
   // check step inputs (pipeline-keep-siblings-v1, pipeline-step-checks-v1); outage and claim-check runs.
+  // v7: recorded with production's workers (polls as activities on the reads queue: fleet-rate-limits-v1); two runs
+  // of a model limited to 1, one waiting for its slot, and their limiter replicateSlots (model-concurrency-v1);
+  // budgets-v1 (a run stopped by its budget, one under it, a pipeline stopped by its budget); the reconciler in list
+  // mode (reconcile-without-deadline-v1).
   const MAIN_PATHS = ['aborted', 'deadline', 'failed', 'invalid-input-422', 'succeeded', 'user-canceled'];
   it.each([
     ['v1', MAIN_PATHS],
@@ -28,6 +32,15 @@ describe('replay', () => {
     ['v4', [...MAIN_PATHS, 'pipeline', 'webhook']],
     ['v5', [...MAIN_PATHS, 'pipeline', 'webhook']],
     ['v6', [...MAIN_PATHS, 'pipeline', 'webhook', 'outage', 'large-output']],
+    [
+      'v7',
+      [
+        ...MAIN_PATHS,
+        ...['pipeline', 'webhook', 'outage', 'large-output'],
+        ...['slots-first', 'slots-waited', 'slots-limiter'],
+        ...['budget-exceeded', 'budget-under', 'pipeline-budget', 'reconcile'],
+      ],
+    ],
   ])('has %s histories for the main paths', (version, names) => {
     expect(files.filter((f) => f.startsWith(`${version}-`)).sort()).toEqual(
       names.map((n) => `${version}-${n}.json`).sort(),
