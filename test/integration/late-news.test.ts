@@ -6,30 +6,22 @@
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker, bundleWorkflowCode } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Activities } from '../../src/activities';
-import { ensureBinary, TEMPORAL_TEST_SERVER } from '../../src/dev/binaries';
 import { ReplicateTransientType } from '../../src/shared/failures';
 import type { JobKind } from '../../src/shared/types';
 import { runPrediction, webhookSignal } from '../../src/workflows';
-import { workflowsPath } from '../../src/worker';
 import { job } from '../workflows/fakes';
+import { timeSkipping } from '../workflows/env';
 
 let env: TestWorkflowEnvironment;
 let workflowBundle: { code: string };
 
-beforeAll(async () => {
-  env = await TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: { type: 'existing-path', path: ensureBinary(TEMPORAL_TEST_SERVER) } },
-  });
-  workflowBundle = await bundleWorkflowCode({ workflowsPath, logger: quietLogger });
-});
+beforeAll(async () => ({ env, workflowBundle } = await timeSkipping()));
 afterAll(async () => {
   await env?.teardown();
 });
-
-const quietLogger = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 
 /** A fake Replicate in workflow time: the job runs `durationMs`; GETs fail with 503 inside `outage`. */
 function fakeReplicate(options: { durationMs: number; outage: [number, number] }) {

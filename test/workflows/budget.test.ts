@@ -4,14 +4,12 @@
  * scheduled against Replicate's started_at, in USD past the budget.
  */
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import { Context } from '@temporalio/activity';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker, bundleWorkflowCode } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBinary, TEMPORAL_TEST_SERVER } from '../../src/dev/binaries';
 import { BudgetFailureType, PredictionFailureType } from '../../src/shared/failures';
 import { validatePipelineSpec } from '../../src/shared/pipeline';
 import type { PredictionRequest, PredictionSnapshot, PredictionState } from '../../src/shared/types';
@@ -24,19 +22,12 @@ import {
 } from '../../src/workflows';
 import type { BudgetExceededRunDetails } from '../../src/workflows/job/budget';
 import { type FakeActivities, failureOf, fakeReplicate, gate, job } from './fakes';
+import { timeSkipping } from './env';
 
 let env: TestWorkflowEnvironment;
 let workflowBundle: { code: string };
-// the workflows entry itself (not src/worker.ts, whose start-up this test does not need)
-const workflowsPath = path.join(__dirname, '..', '..', 'src', 'workflows');
-const quietLogger = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 
-beforeAll(async () => {
-  env = await TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: { type: 'existing-path', path: ensureBinary(TEMPORAL_TEST_SERVER) } },
-  });
-  workflowBundle = await bundleWorkflowCode({ workflowsPath, logger: quietLogger });
-});
+beforeAll(async () => ({ env, workflowBundle } = await timeSkipping()));
 afterAll(async () => {
   await env?.teardown();
 });

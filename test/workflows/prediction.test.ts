@@ -5,25 +5,18 @@
 import { randomUUID } from 'node:crypto';
 import { CancelledFailure, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker, bundleWorkflowCode } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBinary, TEMPORAL_TEST_SERVER } from '../../src/dev/binaries';
 import { PipelineFailureType, PredictionFailureType, ReplicateErrorType } from '../../src/shared/failures';
 import type { PredictionFailureDetails, PredictionRequest } from '../../src/shared/types';
 import { runPrediction, webhookSignal } from '../../src/workflows';
-import { workflowsPath } from '../../src/worker';
 import { type FakeActivities, failureOf, fakeReplicate, gate, job, replicateError } from './fakes';
+import { timeSkipping } from './env';
 
 let env: TestWorkflowEnvironment;
 let workflowBundle: { code: string };
-const quietLogger = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 
-beforeAll(async () => {
-  env = await TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: { type: 'existing-path', path: ensureBinary(TEMPORAL_TEST_SERVER) } },
-  });
-  workflowBundle = await bundleWorkflowCode({ workflowsPath, logger: quietLogger });
-});
+beforeAll(async () => ({ env, workflowBundle } = await timeSkipping()));
 afterAll(async () => {
   await env?.teardown();
 });

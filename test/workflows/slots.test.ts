@@ -6,24 +6,17 @@
  */
 import { randomUUID } from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker, bundleWorkflowCode } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSlotActivities, slotNeededFor } from '../../src/activities/slots';
-import { ensureBinary, TEMPORAL_TEST_SERVER } from '../../src/dev/binaries';
 import { runPrediction } from '../../src/workflows';
-import { workflowsPath } from '../../src/worker';
 import { fakeReplicate, job as fakeJob, type FakeActivities } from './fakes';
+import { timeSkipping } from './env';
 
 let env: TestWorkflowEnvironment;
 let workflowBundle: { code: string };
-const quietLogger = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 
-beforeAll(async () => {
-  env = await TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: { type: 'existing-path', path: ensureBinary(TEMPORAL_TEST_SERVER) } },
-  });
-  workflowBundle = await bundleWorkflowCode({ workflowsPath, logger: quietLogger });
-});
+beforeAll(async () => ({ env, workflowBundle } = await timeSkipping()));
 afterAll(async () => {
   await env?.teardown();
 });
