@@ -5,11 +5,16 @@
  * (Temporal's time-skipping test server loses track of its time locks around signal-with-start and external
  * signals, "Unbalanced lock and unlock calls", so the limiter is tested here, in real time, with short jobs.)
  */
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { CancelledFailure, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSlotActivities } from '../../src/activities/slots';
+import { PROJECT_ROOT } from '../../src/dev/binaries';
 import { startPipeline } from '../../src/client';
 import type { WorkerConfig } from '../../src/config';
 import { PredictionFailureType } from '../../src/shared/failures';
@@ -153,6 +158,40 @@ async function grantedAt(handle: WorkflowHandle): Promise<number> {
       return Number(e.eventTime!.seconds) * 1000 + Math.floor(e.eventTime!.nanos! / 1e6);
   }
   throw new Error(`${handle.workflowId} was never granted a slot`);
+}
+
+/**
+ * `npm run worker` as a process on `taskQueue` with REPLICATE_MODEL_CONCURRENCY `limits` (the file's bundle, through
+ * WORKFLOW_BUNDLE, so it starts in seconds); resolves once it polls.
+ */
+async function workerProcess(taskQueue: string, limits: Record<string, number>, bundlePath: string) {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
+    cwd: PROJECT_ROOT,
+    env: {
+      ...process.env,
+      TEMPORAL_ADDRESS: bed.config.address,
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      REPLICATE_API_TOKEN: SECRET_TOKEN,
+      REPLICATE_BASE_URL: bed.sim.baseUrl,
+      REPLICATE_MODEL_CONCURRENCY: Object.entries(limits)
+        .map(([key, n]) => `${key}=${n}`)
+        .join(','),
+      WORKFLOW_BUNDLE: bundlePath,
+    },
+  });
+  let text = '';
+  child.stdout.on('data', (c: Buffer) => (text += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (text += c.toString()));
+  const closed = new Promise<NodeJS.Signals | number | null>((resolve) =>
+    child.on('close', (code, signal) => resolve(signal ?? code)),
+  );
+  await until(
+    async () => text,
+    (t) => t.includes(`worker polling task queue "${taskQueue}"`) || child.exitCode !== null,
+    'the worker process polling',
+  );
+  if (child.exitCode !== null) throw new Error(`the worker process exited: ${text}`);
+  return { child, closed, output: () => text };
 }
 
 const closedIdle = (model: string) =>
@@ -355,4 +394,50 @@ describe('per-model concurrency across the fleet', () => {
     });
     expect(simulatorRecord(model).maxAtOnce).toBe(1);
   });
+
+  it('a worker process SIGKILLed while a run waits for its slot: a new process finishes both, one after the other, one create each', async () => {
+    const model = newModel(4_000);
+    const taskQueue = `mc-${randomUUID()}`;
+    const limits = { [model]: 1 };
+    const dir = mkdtempSync(path.join(tmpdir(), 'mc-kill-'));
+    const bundlePath = path.join(dir, 'workflow-bundle.js');
+    writeFileSync(bundlePath, workflowBundle.code);
+    const processes: Awaited<ReturnType<typeof workerProcess>>[] = [];
+    try {
+      const first = await workerProcess(taskQueue, limits, bundlePath);
+      processes.push(first);
+      const [holder, waiter] = await startInOrder([taskQueue], model, ['kill1', 'kill2']);
+      const queued = await until(
+        () => waiter!.query(statusQuery),
+        (s) => s.queue?.position === 1,
+        'kill2 queued behind kill1',
+      );
+      expect(queued.queue).toEqual({ key: model, position: 1, limit: 1 });
+      expect(queued.predictionId).toBeNull();
+      first.child.kill('SIGKILL'); // no drain, no release: the process is simply gone
+      expect(await first.closed).toBe('SIGKILL');
+      // the kill came while kill2 waited: only kill1's job exists at Replicate
+      expect(simulatorRecord(model).prompts).toEqual(['kill1']);
+
+      const second = await workerProcess(taskQueue, limits, bundlePath);
+      processes.push(second);
+      for (const h of [holder!, waiter!]) expect((await h.result()).status).toBe('succeeded');
+      const idle = await closedIdle(model); // asked of the limiter, which the new process runs
+      expect(idle.limit).toBe(1);
+      expect(second.output()).not.toContain(SECRET_TOKEN);
+    } finally {
+      for (const p of processes)
+        if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGTERM');
+      await Promise.all(processes.map((p) => p.closed));
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const record = simulatorRecord(model);
+    expect(record.predictions).toHaveLength(2); // one create per run: nothing created twice across the kill
+    expect(record.prompts).toEqual(['kill1', 'kill2']);
+    expect(record.predictions.map((p) => p.status)).toEqual(['succeeded', 'succeeded']);
+    expect(record.maxAtOnce).toBe(1);
+    // kill2's job was created only once kill1's had completed, by the simulator's clock
+    const [one, two] = record.predictions;
+    expect(Date.parse(two!.created_at!)).toBeGreaterThanOrEqual(Date.parse(one!.completed_at!));
+  }, 90_000);
 });
