@@ -21,6 +21,7 @@ import { freePort, isPortFree, isTemporalUp, startDevServer, type DevServer } fr
 import { ReplicateSimulator } from '../simulator';
 import { ensureSearchAttributes } from './temporal-setup';
 import { createWorkers, runWorkers } from './worker';
+import { isExpectedSdkNotice } from './logging';
 
 const DEFAULT_ARGS = [
   '--model',
@@ -57,8 +58,11 @@ async function main(): Promise<number> {
 
   try {
     // Worker and activity logs would drown the progress lines; warnings and errors still show.
+    const sdkWarnings = new DefaultLogger('WARN');
     Runtime.install({
-      logger: new DefaultLogger('WARN'),
+      logger: new DefaultLogger('WARN', (entry) => {
+        if (!isExpectedSdkNotice(entry)) sdkWarnings.log(entry.level, entry.message, entry.meta);
+      }),
       shutdownSignals: [],
       telemetryOptions: { logging: { forward: {}, filter: makeTelemetryFilterString({ core: 'WARN' }) } },
     });

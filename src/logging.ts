@@ -31,8 +31,7 @@ export function workerRuntimeOptions(
       (entry.level === 'INFO' || entry.level === 'DEBUG')
     )
       return;
-    // The rate-limited reads queue's Worker has no workflows by design (src/flow-control.ts): not a warning.
-    if (component === 'worker' && entry.message.startsWith('No workflows registered')) return;
+    if (isExpectedSdkNotice(entry)) return;
     if (component === 'core' && /retried \d+ times|tcp connect error|transport error/i.test(entry.message)) {
       // every poller logs each retry: say it once a minute instead
       if (Date.now() - lastOutageLine < 60_000) return;
@@ -51,6 +50,11 @@ export function workerRuntimeOptions(
     logger,
     telemetryOptions: { logging: { forward: {}, filter: makeTelemetryFilterString({ core: 'WARN' }) } },
   };
+}
+
+/** The rate-limited reads queue's Worker has no workflows by design (src/flow-control.ts): not a warning. */
+export function isExpectedSdkNotice(entry: LogEntry): boolean {
+  return entry.meta?.sdkComponent === 'worker' && entry.message.startsWith('No workflows registered');
 }
 
 function defaultWrite(line: string): void {
