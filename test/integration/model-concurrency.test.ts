@@ -384,7 +384,8 @@ describe('per-model concurrency across the fleet', () => {
       const status = () => cliOn(bed, 'pipeline', 'status', pipeline.workflowId).then((r) => r.out);
       const out = await until(
         status,
-        (lines) => lines.some((l) => l.includes('position 2')),
+        // each child learns its position by its own signal from the limiter: wait until both have
+        (lines) => lines.some((l) => l.includes('position 1')) && lines.some((l) => l.includes('position 2')),
         'two children queued',
       );
       expect(out).toContain(`    queued: position 1 for ${model} (limit 1)`);
