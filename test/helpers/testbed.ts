@@ -2,6 +2,7 @@
  * A real Temporal dev server (SDK-managed, `existing-path` binary), the Replicate simulator and one worker
  * running for a whole test file. Logs from workflows and activities are captured for assertions.
  */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -24,6 +25,7 @@ import {
 import type { WorkerConfig } from '../../src/config';
 import type { ReplicateRateLimits } from '../../src/flow-control';
 import type { PredictionRequest, PredictionResult } from '../../src/shared/types';
+import { PROJECT_ROOT } from '../../src/dev/binaries';
 import { freePort, startDevServer } from '../../src/dev/dev-server';
 import { ReplicateSimulator, type SimulatorOptions } from '../../simulator';
 import { runCli, type CliContext } from '../../src/cli';
@@ -197,4 +199,38 @@ export function cliLive(
     ...overrides,
   }).then((code) => ({ code, out, err }));
   return { out, err, done };
+}
+
+/** `npm run worker` as a process against the testbed's server and simulator: its output, and how it closed. */
+export interface WorkerProcess {
+  child: ChildProcessWithoutNullStreams;
+  output(): string;
+  /** the exit code, or the signal that ended it */
+  closed: Promise<NodeJS.Signals | number | null>;
+}
+
+/** Spawn `src/worker.ts` on `taskQueue` with the testbed's address, token and simulator, plus `env`. */
+export function spawnWorker(
+  bed: Testbed,
+  taskQueue: string,
+  env: Record<string, string> = {},
+): WorkerProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
+    cwd: PROJECT_ROOT,
+    env: {
+      ...process.env,
+      TEMPORAL_ADDRESS: bed.config.address,
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      REPLICATE_API_TOKEN: SECRET_TOKEN,
+      REPLICATE_BASE_URL: bed.sim.baseUrl,
+      ...env,
+    },
+  });
+  let text = '';
+  child.stdout.on('data', (c: Buffer) => (text += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (text += c.toString()));
+  const closed = new Promise<NodeJS.Signals | number | null>((resolve) =>
+    child.on('close', (code, signal) => resolve(signal ?? code)),
+  );
+  return { child, output: () => text, closed };
 }

@@ -3,11 +3,11 @@
  * worker starts, 200 once it runs and polls, 503 from SIGTERM on while an in-flight create drains; the process
  * exits 0 after the create completed. /healthz answers 200 throughout.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/dev/binaries';
-import { FAST_POLLING, SECRET_TOKEN, startTestbed, type Testbed } from '../helpers/testbed';
+import { FAST_POLLING, SECRET_TOKEN, spawnWorker, startTestbed, type Testbed } from '../helpers/testbed';
 
 let bed: Testbed;
 beforeAll(async () => {
@@ -33,27 +33,17 @@ async function probe(port: number, path: '/readyz' | '/healthz'): Promise<Probe 
 
 it('readiness follows the worker: 503 starting, 200 polling, 503 draining after SIGTERM; exit 0 once the create completed', async () => {
   const taskQueue = `health-${randomUUID()}`;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
-    cwd: PROJECT_ROOT,
-    env: {
-      ...process.env,
-      TEMPORAL_ADDRESS: bed.config.address,
-      TEMPORAL_TASK_QUEUE: taskQueue,
-      REPLICATE_API_TOKEN: SECRET_TOKEN,
-      REPLICATE_BASE_URL: bed.sim.baseUrl,
-      HEALTH_PORT: '0', // a free port; the worker prints it
-      HEALTH_HOST: '127.0.0.1',
-      SHUTDOWN_GRACE_SECONDS: '20',
-    },
+  const worker = spawnWorker(bed, taskQueue, {
+    HEALTH_PORT: '0', // a free port; the worker prints it
+    HEALTH_HOST: '127.0.0.1',
+    SHUTDOWN_GRACE_SECONDS: '20',
   });
-  let text = '';
-  child.stdout.on('data', (c: Buffer) => (text += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (text += c.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  const { child, output } = worker;
+  const exited = worker.closed;
   try {
     // The endpoints come up before the worker connects and bundles: not ready while it starts.
-    await expect.poll(() => text, { timeout: 15_000 }).toMatch(/health endpoints on port \d+/);
-    const port = Number(/health endpoints on port (\d+)/.exec(text)![1]);
+    await expect.poll(output, { timeout: 15_000 }).toMatch(/health endpoints on port \d+/);
+    const port = Number(/health endpoints on port (\d+)/.exec(output())![1]);
     const seen: Probe[] = [];
     await expect
       .poll(
@@ -71,7 +61,7 @@ it('readiness follows the worker: 503 starting, 200 polling, 503 draining after 
       code: 200,
       body: { alive: true, state: 'RUNNING' },
     });
-    expect(text).toContain(`worker polling task queue "${taskQueue}"`);
+    expect(output()).toContain(`worker polling task queue "${taskQueue}"`);
     // the container's health check (Dockerfile HEALTHCHECK) says the same
     const check = spawnSync(process.execPath, ['--import', 'tsx', 'src/health-probe.ts', '/readyz'], {
       cwd: PROJECT_ROOT,
@@ -113,7 +103,7 @@ it('readiness follows the worker: 503 starting, 200 polling, 503 draining after 
     const history = await handle.fetchHistory();
     expect(history.events?.some((e) => e.activityTaskCompletedEventAttributes)).toBe(true);
     expect(await probe(port, '/readyz')).toBeNull(); // the endpoints went with the process
-    expect(text).not.toContain(SECRET_TOKEN);
+    expect(output()).not.toContain(SECRET_TOKEN);
   } finally {
     bed.sim.setFaults({});
     if (child.exitCode === null) child.kill('SIGKILL');

@@ -20,11 +20,18 @@ import { freePort } from '../../src/dev/dev-server';
 import { METRIC_NAMES } from '../../src/observability/metrics';
 import type { PredictionRequest } from '../../src/shared/types';
 import { reconcileOrphans, runPrediction, statusQuery } from '../../src/workflows';
-import { FAST_POLLING, SECRET_TOKEN, failureOf, startTestbed, type Testbed } from '../helpers/testbed';
+import {
+  FAST_POLLING,
+  SECRET_TOKEN,
+  failureOf,
+  spawnWorker,
+  startTestbed,
+  type Testbed,
+} from '../helpers/testbed';
 
 let bed: Testbed;
 let worker: ChildProcess;
-let output = '';
+let output: () => string = () => '';
 let exited: Promise<unknown>;
 const taskQueue = `metrics-${randomUUID()}`;
 let metricsPort: number;
@@ -36,30 +43,22 @@ beforeAll(async () => {
   bed.sim.setModel('sim/hooked', { output: '$input', durationMs: 300 });
   metricsPort = await freePort();
   webhookPort = await freePort();
-  worker = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
-    cwd: PROJECT_ROOT,
-    env: {
-      ...process.env,
-      TEMPORAL_ADDRESS: bed.config.address,
-      TEMPORAL_TASK_QUEUE: taskQueue,
-      REPLICATE_API_TOKEN: SECRET_TOKEN,
-      REPLICATE_BASE_URL: bed.sim.baseUrl,
-      REPLICATE_WEBHOOK_SECRET: bed.sim.webhookSigningSecret,
-      WEBHOOK_PORT: String(webhookPort), // the receiver only: creates ask for no webhooks (no WEBHOOK_BASE_URL)
-      METRICS_PORT: String(metricsPort),
-      METRICS_HOST: '127.0.0.1',
-      RECONCILE_EVERY: 'off',
-      OUTPUT_DIR: path.join(tmpdir(), `metrics-test-${randomUUID()}`),
-      SHUTDOWN_GRACE_SECONDS: '2',
-    },
+  const spawned = spawnWorker(bed, taskQueue, {
+    REPLICATE_WEBHOOK_SECRET: bed.sim.webhookSigningSecret,
+    WEBHOOK_PORT: String(webhookPort), // the receiver only: creates ask for no webhooks (no WEBHOOK_BASE_URL)
+    METRICS_PORT: String(metricsPort),
+    METRICS_HOST: '127.0.0.1',
+    RECONCILE_EVERY: 'off',
+    OUTPUT_DIR: path.join(tmpdir(), `metrics-test-${randomUUID()}`),
+    SHUTDOWN_GRACE_SECONDS: '2',
   });
-  worker.stdout!.on('data', (c: Buffer) => (output += c.toString()));
-  worker.stderr!.on('data', (c: Buffer) => (output += c.toString()));
-  exited = new Promise((resolve) => worker.on('close', resolve));
+  worker = spawned.child;
+  output = spawned.output;
+  exited = spawned.closed;
   await vi.waitFor(
     () => {
-      if (worker.exitCode !== null) throw new Error(`worker exited: ${output}`);
-      if (!output.includes('worker polling task queue')) throw new Error('worker not polling yet');
+      if (worker.exitCode !== null) throw new Error(`worker exited: ${output()}`);
+      if (!output().includes('worker polling task queue')) throw new Error('worker not polling yet');
     },
     { timeout: 90_000, interval: 200 },
   );
@@ -310,7 +309,7 @@ it('serves every contract metric with exact counts after scripted runs, next to 
   // The token is in no label (nor anywhere in the scrape, nor in the worker's output).
   expect(samples.filter((s) => Object.values(s.labels).some((v) => v.includes(SECRET_TOKEN)))).toEqual([]);
   expect(text).not.toContain(SECRET_TOKEN);
-  expect(output).not.toContain(SECRET_TOKEN);
+  expect(output()).not.toContain(SECRET_TOKEN);
 });
 
 it('the standalone receiver (npm run webhooks) serves its webhook outcomes and its secret fetch', async () => {

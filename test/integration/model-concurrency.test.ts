@@ -5,7 +5,6 @@
  * (Temporal's time-skipping test server loses track of its time locks around signal-with-start and external
  * signals, "Unbalanced lock and unlock calls", so the limiter is tested here, in real time, with short jobs.)
  */
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +13,6 @@ import { CancelledFailure, WorkflowFailedError, type WorkflowHandle } from '@tem
 import { DefaultLogger, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSlotActivities } from '../../src/activities/slots';
-import { PROJECT_ROOT } from '../../src/dev/binaries';
 import { startPipeline } from '../../src/client';
 import type { WorkerConfig } from '../../src/config';
 import { PredictionFailureType } from '../../src/shared/failures';
@@ -24,7 +22,15 @@ import type { Prediction, PredictionRequest } from '../../src/shared/types';
 import { startWebhookReceiver, type RunningWebhookReceiver } from '../../src/webhooks';
 import { runPrediction, slotsQuery, statusQuery } from '../../src/workflows';
 import { workerOptions, workflowsPath } from '../../src/worker';
-import { FAST_POLLING, SECRET_TOKEN, cliOn, failureOf, startTestbed, type Testbed } from '../helpers/testbed';
+import {
+  FAST_POLLING,
+  SECRET_TOKEN,
+  cliOn,
+  failureOf,
+  spawnWorker,
+  startTestbed,
+  type Testbed,
+} from '../helpers/testbed';
 
 let bed: Testbed;
 let workflowBundle: { code: string };
@@ -165,33 +171,19 @@ async function grantedAt(handle: WorkflowHandle): Promise<number> {
  * WORKFLOW_BUNDLE, so it starts in seconds); resolves once it polls.
  */
 async function workerProcess(taskQueue: string, limits: Record<string, number>, bundlePath: string) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
-    cwd: PROJECT_ROOT,
-    env: {
-      ...process.env,
-      TEMPORAL_ADDRESS: bed.config.address,
-      TEMPORAL_TASK_QUEUE: taskQueue,
-      REPLICATE_API_TOKEN: SECRET_TOKEN,
-      REPLICATE_BASE_URL: bed.sim.baseUrl,
-      REPLICATE_MODEL_CONCURRENCY: Object.entries(limits)
-        .map(([key, n]) => `${key}=${n}`)
-        .join(','),
-      WORKFLOW_BUNDLE: bundlePath,
-    },
+  const { child, output, closed } = spawnWorker(bed, taskQueue, {
+    REPLICATE_MODEL_CONCURRENCY: Object.entries(limits)
+      .map(([key, n]) => `${key}=${n}`)
+      .join(','),
+    WORKFLOW_BUNDLE: bundlePath,
   });
-  let text = '';
-  child.stdout.on('data', (c: Buffer) => (text += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (text += c.toString()));
-  const closed = new Promise<NodeJS.Signals | number | null>((resolve) =>
-    child.on('close', (code, signal) => resolve(signal ?? code)),
-  );
   await until(
-    async () => text,
+    async () => output(),
     (t) => t.includes(`worker polling task queue "${taskQueue}"`) || child.exitCode !== null,
     'the worker process polling',
   );
-  if (child.exitCode !== null) throw new Error(`the worker process exited: ${text}`);
-  return { child, closed, output: () => text };
+  if (child.exitCode !== null) throw new Error(`the worker process exited: ${output()}`);
+  return { child, closed, output };
 }
 
 const closedIdle = (model: string) =>

@@ -11,7 +11,7 @@ import { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/dev/binaries';
 import { temporalUnreachableHint } from '../../src/dev/hints';
-import { FAST_POLLING, SECRET_TOKEN, startTestbed, type Testbed } from '../helpers/testbed';
+import { FAST_POLLING, SECRET_TOKEN, spawnWorker, startTestbed, type Testbed } from '../helpers/testbed';
 
 let bed: Testbed;
 beforeAll(async () => {
@@ -24,23 +24,10 @@ afterAll(async () => {
 /** `npm run worker` on its own task queue, against the testbed's server and simulator; resolves once it polls. */
 async function startWorkerProcess(prefix: string, env: Record<string, string>) {
   const taskQueue = `${prefix}-${randomUUID()}`;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
-    cwd: PROJECT_ROOT,
-    env: {
-      ...process.env,
-      TEMPORAL_ADDRESS: bed.config.address,
-      TEMPORAL_TASK_QUEUE: taskQueue,
-      REPLICATE_API_TOKEN: SECRET_TOKEN,
-      REPLICATE_BASE_URL: bed.sim.baseUrl,
-      ...env,
-    },
-  });
-  let text = '';
-  child.stdout.on('data', (c: Buffer) => (text += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (text += c.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-  await expect.poll(() => text, { timeout: 30_000 }).toContain(`worker polling task queue "${taskQueue}"`);
-  return { taskQueue, child, exited, output: () => text };
+  const { child, output, closed } = spawnWorker(bed, taskQueue, env);
+  const exited = closed as Promise<number | null>;
+  await expect.poll(output, { timeout: 30_000 }).toContain(`worker polling task queue "${taskQueue}"`);
+  return { taskQueue, child, exited, output };
 }
 
 it('SIGTERM: the in-flight create completes within the grace period, the worker exits 0, the run resumes elsewhere', async () => {
