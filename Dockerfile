@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # The worker image (also runs the webhook receiver: `node lib/webhooks/main.js`); see deploy/compose.production.yml.
 #   docker build -t replicate-temporal-worker:0.2.0 .
-# build: every dependency, compile lib/ (with lib/health-probe.js, the health check), bundle the workflow code once.
+# build: every dependency, compile lib/ (with lib/worker/health-probe.js, the health check), bundle the workflow code once.
 # runtime: production dependencies only, the compiled lib/ and the prebuilt bundle, as the non-root `node` user.
 
 FROM node:20.20.2-bookworm-slim AS build
@@ -42,6 +42,6 @@ ENV WORKFLOW_BUNDLE=/app/lib/workflow-bundle.js \
 # GET /healthz (liveness) and /readyz (readiness: 503 while starting or draining) for Kubernetes probes
 EXPOSE 8080
 USER node
-# Ready = the worker of this container runs and polls (its /readyz on HEALTH_PORT, see src/health.ts).
-HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 CMD ["node", "lib/health-probe.js", "/readyz"]
-CMD ["node", "lib/worker.js"]
+# Ready = the worker of this container runs and polls (its /readyz on HEALTH_PORT, see src/worker/health.ts).
+HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 CMD ["node", "lib/worker/health-probe.js", "/readyz"]
+CMD ["node", "lib/worker/main.js"]

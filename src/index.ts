@@ -30,7 +30,11 @@ export {
   ReplicateStatus,
   SEARCH_ATTRIBUTES,
 } from './shared/search-attributes';
-export { ensureReconcilerSchedule, ensureSearchAttributes, RECONCILE_SCHEDULE_ID } from './temporal-setup';
+export {
+  ensureReconcilerSchedule,
+  ensureSearchAttributes,
+  RECONCILE_SCHEDULE_ID,
+} from './client/temporal-setup';
 export { isClaimRef, MAX_INLINE_OUTPUT_BYTES, type ClaimRef } from './shared/claims';
 export { fileClaimStore, resolveClaims, type ClaimStore } from './activities/claims';
 export type {

@@ -1,6 +1,6 @@
 /**
  * The container deployment, checked without Docker: deploy/compose.production.yml and the Dockerfile are parsed and
- * held against the code's configuration (src/config.ts reads every variable the compose file sets for the worker,
+ * held against the code's configuration (src/config/index.ts reads every variable the compose file sets for the worker,
  * and accepts their values), the images are pinned, every long-running service has a health check and a restart
  * policy, and the Dockerfile's runtime stage installs the peer dependencies the worker needs.
  */
@@ -40,7 +40,7 @@ const LONG_RUNNING = Object.keys(services).filter((name) => !ONE_SHOT.includes(n
 
 /**
  * Environment variable names a source file reads (`env.X`, `env?.X`, `process.env.X`, `fn(env, 'X', ...)`); for
- * src/config.ts also Temporal's standard ones, which it reads through @temporalio/envconfig (`envProvider['X']`).
+ * src/config/index.ts also Temporal's standard ones, which it reads through @temporalio/envconfig (`envProvider['X']`).
  */
 function variablesReadBy(file: string): Set<string> {
   const source = read(file);
@@ -155,13 +155,13 @@ describe('deploy/compose.production.yml', () => {
     expect(existsSync(path.join(ROOT, 'deploy', mount![0]!, path.basename(dynamic)))).toBe(true);
   });
 
-  it('gives the worker only variables src/config.ts reads, with values it accepts', () => {
+  it('gives the worker only variables src/config/index.ts reads, with values it accepts', () => {
     const known = new Set([
-      ...variablesReadBy('src/config.ts'),
+      ...variablesReadBy('src/config/index.ts'),
       ...variablesReadBy('src/observability/log.ts'),
     ]);
     const env = services.worker!.environment!;
-    for (const name of Object.keys(env)) expect(known, `src/config.ts reads ${name}`).toContain(name);
+    for (const name of Object.keys(env)) expect(known, `src/config/index.ts reads ${name}`).toContain(name);
     const resolved = Object.fromEntries(
       Object.entries(env).map(([k, v]) => [k, interpolate(String(v), { REPLICATE_API_TOKEN: 'r8_example' })]),
     );
@@ -192,7 +192,7 @@ describe('deploy/compose.production.yml', () => {
 
   it('gives the webhook receiver the worker environment plus its own port, from the same image', () => {
     const known = new Set([
-      ...variablesReadBy('src/config.ts'),
+      ...variablesReadBy('src/config/index.ts'),
       ...variablesReadBy('src/observability/log.ts'),
       ...variablesReadBy('src/webhooks/main.ts'),
     ]);
@@ -279,7 +279,12 @@ describe('deploy/compose.production.yml', () => {
       );
     }
     // the worker's health check is the image's: its readiness endpoint
-    expect(services.worker!.healthcheck!.test).toEqual(['CMD', 'node', 'lib/health-probe.js', '/readyz']);
+    expect(services.worker!.healthcheck!.test).toEqual([
+      'CMD',
+      'node',
+      'lib/worker/health-probe.js',
+      '/readyz',
+    ]);
   });
 });
 
@@ -326,10 +331,10 @@ describe('Dockerfile', () => {
     expect(runs).toContain('npm run build ');
     expect(runs).toContain('npm run build:workflows');
     // the health check is compiled with the rest of src/ into lib/
-    expect(existsSync(path.join(ROOT, 'src/health-probe.ts'))).toBe(true);
+    expect(existsSync(path.join(ROOT, 'src/worker/health-probe.ts'))).toBe(true);
   });
 
-  it('runs lib/worker.js as a non-root user with the prebuilt bundle and a health check', () => {
+  it('runs lib/worker/main.js as a non-root user with the prebuilt bundle and a health check', () => {
     const runtimeText = runtime.lines.join('\n');
     expect(runtimeText).toMatch(/npm ci --omit=dev/);
     expect(runtimeText).toMatch(/COPY --from=build \/app\/lib \.\/lib/);
@@ -337,11 +342,11 @@ describe('Dockerfile', () => {
     expect(user).toBeDefined();
     expect(user!.split(/\s+/)[1]).not.toMatch(/^(root|0)(:|$)/);
     const cmd = runtime.lines.filter((l) => l.startsWith('CMD')).at(-1)!;
-    expect(JSON.parse(cmd.slice(3).trim())).toEqual(['node', 'lib/worker.js']);
-    expect(existsSync(path.join(ROOT, 'src/worker.ts'))).toBe(true);
+    expect(JSON.parse(cmd.slice(3).trim())).toEqual(['node', 'lib/worker/main.js']);
+    expect(existsSync(path.join(ROOT, 'src/worker/main.ts'))).toBe(true);
     const health = runtime.lines.find((l) => l.startsWith('HEALTHCHECK'));
-    expect(health).toMatch(/CMD \["node", "lib\/health-probe.js", "\/readyz"\]/);
-    // the worker serves /readyz on the port the probe asks (HEALTH_PORT, read by src/config.ts)
+    expect(health).toMatch(/CMD \["node", "lib\/worker\/health-probe.js", "\/readyz"\]/);
+    // the worker serves /readyz on the port the probe asks (HEALTH_PORT, read by src/config/index.ts)
     const port = /HEALTH_PORT=(\d+)/.exec(runtimeText)?.[1];
     expect(port).toBeDefined();
     expect(readWorkerConfig({ REPLICATE_API_TOKEN: 'r8_x', HEALTH_PORT: port }).health?.port).toBe(

@@ -7,7 +7,7 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, bundleWorkflowCode } from '@temporalio/worker';
 import { freePort, startDevServer, type DevServer } from '../../src/dev/dev-server';
 import { installRuntime } from '../../src/observability/metrics-endpoint';
-import { ensureSearchAttributes } from '../../src/temporal-setup';
+import { ensureSearchAttributes } from '../../src/client/temporal-setup';
 import { ReplicateSimulator } from '../../simulator';
 import { workflowsPath } from '../../src/worker';
 

@@ -1,6 +1,6 @@
 /**
  * `flow`: the read rate at Replicate with N runs in flight (default 2,000), before and after the fleet-wide rate
- * limits (src/flow-control.ts), on the scale runner with two worker processes on one task queue.
+ * limits (src/worker/flow-control.ts), on the scale runner with two worker processes on one task queue.
  * - before: REPLICATE_READ_RPM=off and REPLICATE_CREATE_RPM=off, MAX_TASK_QUEUE_ACTIVITIES_PER_SECOND=10: the
  *   previous release's behaviour (status polls are local activities, outside any queue's rate; creates at the old
  *   queue-wide 10/s);

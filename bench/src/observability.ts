@@ -5,7 +5,7 @@
  *   `installRuntime`, as METRICS_PORT does) and scraped once at the end, to prove it was live;
  * - tracing: `startTracing` with OTEL_TRACES_EXPORTER=otlp towards an in-process OTLP/HTTP sink that only counts what
  *   it receives (like test/integration/tracing.test.ts's receiver, without decoding); the workflow bundle holds the
- *   workflow interceptor, the worker options go through `withTracing` (src/worker.ts's workerOptions), the client has
+ *   workflow interceptor, the worker options go through `withTracing` (src/worker/index.ts's workerOptions), the client has
  *   the tracing client interceptor.
  *
  * Run as a script, it alternates `off` and `both` compare runs (same size and seed) and writes their ratios:

@@ -1,11 +1,11 @@
 /**
- * The bench's worker process: `src/worker.ts`'s createWorkers (every Worker of `npm run worker`) plus tuning read from BENCH_WORKER_OPTIONS (JSON,
+ * The bench's worker process: `src/worker/main.ts`'s createWorkers (every Worker of `npm run worker`) plus tuning read from BENCH_WORKER_OPTIONS (JSON,
  * e.g. {"maxCachedWorkflows":200}), so `tune` can compare settings in a separate, measurable process.
  * Same environment variables as `npm run worker`.
  */
 import { NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { readWorkerConfig } from '../../src/config';
-import { ensureSearchAttributes } from '../../src/temporal-setup';
+import { ensureSearchAttributes } from '../../src/client/temporal-setup';
 import { createWorkers, runWorkers } from '../../src/worker';
 
 export const TUNABLE_KEYS = [
@@ -46,7 +46,7 @@ async function main(): Promise<void> {
   } = parseTuning(process.env.BENCH_WORKER_OPTIONS);
   const connection = await NativeConnection.connect({ address: config.address });
   await ensureSearchAttributes(connection, config.namespace);
-  // every Worker `npm run worker` runs (the reads queue's too, src/flow-control.ts); the tuning applies to the first
+  // every Worker `npm run worker` runs (the reads queue's too, src/worker/flow-control.ts); the tuning applies to the first
   const workers = await createWorkers(config, connection, tuning);
   const stop = (): void => {
     for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();

@@ -1,5 +1,5 @@
 /**
- * K worker processes (`node --import tsx src/worker.ts`), each in its own slot. The chaos loop SIGKILLs them;
+ * K worker processes (`node --import tsx src/worker/index.ts`), each in its own slot. The chaos loop SIGKILLs them;
  * a slot restarts after the delay the kill asked for. A worker that exits on its own (e.g. it could not reach
  * the server while it restarted) is counted and restarted after 1 s.
  */
@@ -117,7 +117,7 @@ export class WorkerPool {
 
   private spawn(slot: Slot): void {
     if (this.stopping) return;
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker/main.ts'], {
       cwd: PROJECT_ROOT,
       env: { ...process.env, ...this.options.env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -5,7 +5,7 @@
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
-import { ensureSearchAttributes } from '../../src/temporal-setup';
+import { ensureSearchAttributes } from '../../src/client/temporal-setup';
 import { SEARCH_ATTRIBUTES } from '../../src/shared/search-attributes';
 
 const GRPC_ALREADY_EXISTS = 6;

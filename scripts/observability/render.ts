@@ -3,7 +3,7 @@
  * drawn from a real Prometheus scrape. Grafana does not install here (no Debian package, nothing on the package
  * registries), so this renders the dashboard's own panels and queries instead of Grafana's UI.
  *
- * Starts a headless Temporal dev server, the Replicate simulator, two worker processes (`src/worker.ts` with
+ * Starts a headless Temporal dev server, the Replicate simulator, two worker processes (`src/worker/main.ts` with
  * METRICS_PORT: one with webhooks and its receiver, one polling), and Prometheus (the Debian binary, scraping both
  * every second and evaluating deploy/prometheus/alerts.yml); runs the scripted load of ./load.ts for N minutes
  * (default 4); then runs every query of deploy/grafana/dashboards/replicate-temporal.json over the Prometheus HTTP
@@ -181,7 +181,7 @@ function startWorker(
   env: NodeJS.ProcessEnv,
 ): { ready: Promise<void>; stop(): Promise<void> } {
   const logFile = createWriteStream(path.join(dir, `worker-${name}.log`));
-  const child: ChildProcess = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), ['src/worker.ts'], {
+  const child: ChildProcess = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), ['src/worker/main.ts'], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -29,7 +29,7 @@ export interface ActivityConfig extends ReplicateHttpConfig {
   /** outputs whose JSON is larger travel as a claim reference (default MAX_INLINE_OUTPUT_BYTES, 256 KiB) */
   maxInlineOutputBytes?: number;
   /**
-   * The rate-limited task queue this fleet serves reads on (src/flow-control.ts): creates hand it to their runs,
+   * The rate-limited task queue this fleet serves reads on (src/worker/flow-control.ts): creates hand it to their runs,
    * which then poll and cancel there. Set it only where a Worker polls that queue; unset = runs poll locally.
    */
   readsTaskQueue?: string;

@@ -110,7 +110,7 @@ async function createJob(
       ? `${config.webhookBaseUrl.replace(/\/+$/, '')}/webhooks/replicate?workflow=${encodeURIComponent(workflowExecution.workflowId)}`
       : undefined;
   if (webhook) Object.assign(data, { webhook, webhook_events_filter: ['start', 'completed'] });
-  // Where this fleet serves rate-limited reads: the run polls and cancels there (src/flow-control.ts).
+  // Where this fleet serves rate-limited reads: the run polls and cancels there (src/worker/flow-control.ts).
   const routing = config.readsTaskQueue ? { readsTaskQueue: config.readsTaskQueue } : {};
   let cancelAfter = '';
   const result = await boundTransientFailures<{ adopted: PredictionSnapshot } | { created: Prediction }>(

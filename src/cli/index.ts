@@ -24,7 +24,7 @@ export { EXIT } from './errors';
 export { connectLazily } from './connect';
 export { closest, USAGE } from './usage';
 export { newLines, terminalLine } from './render';
-export { RECONCILE_SCHEDULE_ID } from '../temporal-setup';
+export { RECONCILE_SCHEDULE_ID } from '../client/temporal-setup';
 export type { CliContext } from './context';
 export type { RunSummary } from '../client/outcome';
 export type { PipelineSummary } from '../client/pipeline';

@@ -9,7 +9,7 @@ import {
   type PipelineHandle,
   type PipelineSummary,
 } from '../client/pipeline';
-import { loadPipelineFile, parseInputOverrides } from '../pipeline-file';
+import { loadPipelineFile, parseInputOverrides } from '../client/pipeline-file';
 import { humanDuration } from '../shared/duration';
 import { PipelineSpecError, type PipelineSpec } from '../shared/pipeline';
 import type { runPipeline } from '../workflows';

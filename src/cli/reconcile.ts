@@ -1,6 +1,6 @@
 /** `reconcile`: find (and with --apply cancel) orphaned predictions, now or on a Schedule. */
 import { parseDuration } from '../shared/duration';
-import { RECONCILE_SCHEDULE_ID, ensureReconcilerSchedule } from '../temporal-setup';
+import { RECONCILE_SCHEDULE_ID, ensureReconcilerSchedule } from '../client/temporal-setup';
 import { reconcileOrphans } from '../workflows';
 import type { OrphanReport, ReconcileOptions } from '../workflows/reconcile';
 import { startWorkflow } from './connect';

@@ -1,6 +1,6 @@
 /** Each command's usage and help, and parsing flags with usage errors that suggest what was meant. */
 import { parseArgs } from 'node:util';
-import { RECONCILE_SCHEDULE_ID } from '../temporal-setup';
+import { RECONCILE_SCHEDULE_ID } from '../client/temporal-setup';
 
 /** How the README and every message invoke the CLI. */
 export const CLI = 'npm run -s client --';

@@ -1,6 +1,6 @@
 /** Registering our search attributes from a client (workers do it at start; a fresh namespace has none). */
 import type { Client } from '@temporalio/client';
-import { ensureSearchAttributes } from '../temporal-setup';
+import { ensureSearchAttributes } from './temporal-setup';
 
 /**
  * Register the `Replicate*` search attributes the workflows upsert on the client's namespace, when missing

@@ -4,7 +4,7 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { Connection, type ConnectionOptions } from '@temporalio/client';
-import { devServerSearchAttributeFlags } from '../temporal-setup';
+import { devServerSearchAttributeFlags } from '../client/temporal-setup';
 import { ensureBinary, TEMPORAL_CLI } from './binaries';
 
 export interface DevServer {

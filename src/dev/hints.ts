@@ -7,7 +7,7 @@ export function temporalUnreachable(address: string, reason: string): string {
   return `cannot reach Temporal at ${address} (${reason}); ${temporalUnreachableHint}`;
 }
 
-/** TLS settings as in TemporalConfig (src/config.ts). */
+/** TLS settings as in TemporalConfig (src/config/index.ts). */
 interface TlsSettings {
   serverNameOverride?: string;
   serverRootCACertificate?: Uint8Array;

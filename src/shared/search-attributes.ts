@@ -1,6 +1,6 @@
 /**
  * Typed search attributes the workflows upsert, so runs can be filtered in the Temporal UI and found by the
- * reconciler. The worker registers them on its namespace at start (src/temporal-setup.ts); the dev server
+ * reconciler. The worker registers them on its namespace at start (src/client/temporal-setup.ts); the dev server
  * started by the demo and the tests gets them as `--search-attribute` flags.
  */
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';

@@ -129,7 +129,7 @@ export interface PredictionSnapshot {
   webhook?: boolean;
   /** (webhook news) the output was too large to carry in a signal: the workflow reads it with a GET */
   outputOmitted?: boolean;
-  /** (a create's answer) the fleet's rate-limited reads queue: the run polls and cancels there (src/flow-control.ts) */
+  /** (a create's answer) the fleet's rate-limited reads queue: the run polls and cancels there (src/worker/flow-control.ts) */
   readsTaskQueue?: string;
 }
 

@@ -23,7 +23,7 @@ import {
   type LogEntry,
 } from '@temporalio/worker';
 import type { WorkerConfig } from '../../src/config';
-import type { ReplicateRateLimits } from '../../src/flow-control';
+import type { ReplicateRateLimits } from '../../src/worker/flow-control';
 import type { PredictionRequest, PredictionResult } from '../../src/shared/types';
 import { PROJECT_ROOT } from '../../src/dev/binaries';
 import { freePort, startDevServer } from '../../src/dev/dev-server';
@@ -209,13 +209,13 @@ export interface WorkerProcess {
   closed: Promise<NodeJS.Signals | number | null>;
 }
 
-/** Spawn `src/worker.ts` on `taskQueue` with the testbed's address, token and simulator, plus `env`. */
+/** Spawn `src/worker/main.ts` on `taskQueue` with the testbed's address, token and simulator, plus `env`. */
 export function spawnWorker(
   bed: Testbed,
   taskQueue: string,
   env: Record<string, string> = {},
 ): WorkerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker/main.ts'], {
     cwd: PROJECT_ROOT,
     env: {
       ...process.env,

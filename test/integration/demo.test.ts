@@ -48,7 +48,7 @@ function launch(command: string, args: string[], env: Record<string, string> = {
 }
 
 const demo = (args: string[], env: Record<string, string>) =>
-  launch(process.execPath, ['--import', 'tsx', 'src/demo.ts', ...args], {
+  launch(process.execPath, ['--import', 'tsx', 'src/dev/demo.ts', ...args], {
     REPLICATE_API_TOKEN: '',
     OUTPUT_DIR: mkdtempSync(path.join(tmpdir(), 'demo-out-')),
     DEMO_DB_FILE: path.join(mkdtempSync(path.join(tmpdir(), 'demo-db-')), 'demo.db'),

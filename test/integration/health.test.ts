@@ -63,7 +63,7 @@ it('readiness follows the worker: 503 starting, 200 polling, 503 draining after 
     });
     expect(output()).toContain(`worker polling task queue "${taskQueue}"`);
     // the container's health check (Dockerfile HEALTHCHECK) says the same
-    const check = spawnSync(process.execPath, ['--import', 'tsx', 'src/health-probe.ts', '/readyz'], {
+    const check = spawnSync(process.execPath, ['--import', 'tsx', 'src/worker/health-probe.ts', '/readyz'], {
       cwd: PROJECT_ROOT,
       env: { ...process.env, HEALTH_PORT: String(port) },
       encoding: 'utf8',

@@ -1,5 +1,5 @@
 /**
- * LOG_FORMAT=json on real processes: a worker (`src/worker.ts`, with its embedded webhook receiver) runs two
+ * LOG_FORMAT=json on real processes: a worker (`src/worker/main.ts`, with its embedded webhook receiver) runs two
  * predictions against the simulator (one started by the CLI process); every line it prints on stdout and stderr is
  * a JSON object, the creation line carries workflowId, runId, predictionId, model and attempt; the CLI prints its
  * diagnostics as JSON lines and its command output as before; the standalone receiver (`src/webhooks/main.ts`)
@@ -87,7 +87,7 @@ async function forgedDelivery(port: number, workflowId: string): Promise<number>
 it('worker, CLI and receivers print one JSON object per line with the known fields, and never the token', async () => {
   const taskQueue = `json-logs-${bed.config.taskQueue}`;
   const webhookPort = await freePort();
-  const worker = start('src/worker.ts', [], {
+  const worker = start('src/worker/main.ts', [], {
     TEMPORAL_TASK_QUEUE: taskQueue,
     WEBHOOK_PORT: String(webhookPort),
     WEBHOOK_HOST: '127.0.0.1',

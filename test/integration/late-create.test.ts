@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PredictionResult } from '../../src/shared/types';
-import { RECONCILE_SCHEDULE_ID, ensureReconcilerSchedule } from '../../src/temporal-setup';
+import { RECONCILE_SCHEDULE_ID, ensureReconcilerSchedule } from '../../src/client/temporal-setup';
 import { statusQuery } from '../../src/workflows';
 import { FAST_POLLING, startTestbed, type Testbed } from '../helpers/testbed';
 

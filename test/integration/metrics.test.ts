@@ -377,7 +377,7 @@ it('the standalone receiver (npm run webhooks) serves its webhook outcomes and i
 it('a busy METRICS_PORT, or a bad one, stops the worker at start with one line naming it (exit 2)', async () => {
   const run = (env: Record<string, string>) =>
     new Promise<{ code: number | null; text: string }>((resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker/main.ts'], {
         cwd: PROJECT_ROOT,
         env: {
           ...process.env,

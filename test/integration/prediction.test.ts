@@ -8,7 +8,7 @@ import { pollDelayMs } from '../../src/shared/backoff';
 import { PredictionFailureType, ReplicateErrorType } from '../../src/shared/failures';
 import type { PredictionFailureDetails } from '../../src/shared/types';
 import { statusQuery } from '../../src/workflows';
-import { sdkRecord } from '../../src/logging';
+import { sdkRecord } from '../../src/worker/logging';
 import { jsonLine, textLine } from '../../src/observability/log';
 import { FAST_POLLING, SECRET_TOKEN, failureOf, logs, startTestbed, type Testbed } from '../helpers/testbed';
 

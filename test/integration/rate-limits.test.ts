@@ -1,5 +1,5 @@
 /**
- * Fleet-wide rate limits (src/flow-control.ts) on a real dev server with the simulator: two worker sets on one task
+ * Fleet-wide rate limits (src/worker/flow-control.ts) on a real dev server with the simulator: two worker sets on one task
  * queue (each the workflows' Worker plus the reads Worker, as `npm run worker` starts them, with distinct
  * identities) share one server-side limit per queue; a long 429 storm only delays runs. Real time: the limits are
  * the server's, so nothing can be skipped. About 5 minutes for the file.
@@ -21,7 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ReplicateSimulator, type RecordedRequest } from '../../simulator';
 import type { WorkerConfig } from '../../src/config';
 import { freePort, startDevServer, type DevServer } from '../../src/dev/dev-server';
-import { readsTaskQueue, serverRatePerSecond } from '../../src/flow-control';
+import { readsTaskQueue, serverRatePerSecond } from '../../src/worker/flow-control';
 import type { PredictionRequest } from '../../src/shared/types';
 import { startWebhookReceiver } from '../../src/webhooks';
 import { runPrediction } from '../../src/workflows';

@@ -10,7 +10,7 @@ import { ReplicatePredictionId } from '../../src/shared/search-attributes';
 import {
   RECONCILE_SCHEDULE_ID as SCHEDULE_ID_SETUP,
   ensureReconcilerSchedule,
-} from '../../src/temporal-setup';
+} from '../../src/client/temporal-setup';
 import { statusQuery } from '../../src/workflows';
 import type { OrphanReport } from '../../src/workflows/reconcile';
 import { SECRET_TOKEN, startTestbed, type Testbed, cliOn } from '../helpers/testbed';

@@ -165,7 +165,7 @@ describe('tracing configuration (standard OTEL_* variables)', () => {
       OTEL_TRACES_EXPORTER: 'zipkin',
     };
     const [worker, cli] = await Promise.all([
-      runProcess('src/worker.ts', [], env),
+      runProcess('src/worker/main.ts', [], env),
       runProcess('src/cli/main.ts', ['status', 'some-id'], env),
     ]);
     expect(worker.code).toBe(2);
@@ -333,7 +333,7 @@ describe('traces of one prediction (worker in process, CLI as a process)', () =>
   it('npm run worker (a process, bundling from source) traces with OTEL_* alone and flushes on SIGTERM', async () => {
     const before = receiver.bodies.length;
     const taskQueue = `tracing-process-${randomUUID()}`;
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker/main.ts'], {
       cwd: PROJECT_ROOT,
       env: {
         ...withoutOtel(),

@@ -9,7 +9,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { defaultVersionFor } from '../../simulator';
 import { PredictionFailureType } from '../../src/shared/failures';
-import { RECONCILE_SCHEDULE_ID, ensureReconcilerSchedule } from '../../src/temporal-setup';
+import { RECONCILE_SCHEDULE_ID, ensureReconcilerSchedule } from '../../src/client/temporal-setup';
 import { runTraining, statusQuery } from '../../src/workflows';
 import { FAST_POLLING, startTestbed, type Testbed } from '../helpers/testbed';
 

@@ -33,7 +33,7 @@ async function startWorkerProcess(prefix: string, env: Record<string, string>) {
 it('SIGTERM: the in-flight create completes within the grace period, the worker exits 0, the run resumes elsewhere', async () => {
   const { taskQueue, child, exited, output } = await startWorkerProcess('worker', {
     SHUTDOWN_GRACE_SECONDS: '10',
-    // the run resumes on the testbed's worker, which serves no reads queue: poll locally (src/flow-control.ts)
+    // the run resumes on the testbed's worker, which serves no reads queue: poll locally (src/worker/flow-control.ts)
     REPLICATE_READ_RPM: 'off',
   });
   expect(output()).not.toContain(SECRET_TOKEN);
@@ -99,7 +99,7 @@ it('WORKFLOW_BUNDLE: the worker runs on a prebuilt bundle (npm run build:workflo
 });
 
 it('an unreachable Temporal: the worker says so at once, with the same hint as the client', async () => {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker/main.ts'], {
     cwd: PROJECT_ROOT,
     env: { ...process.env, TEMPORAL_ADDRESS: '127.0.0.1:1', REPLICATE_API_TOKEN: SECRET_TOKEN },
   });

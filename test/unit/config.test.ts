@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, readWorkerConfig } from '../../src/config';
 import { PROJECT_ROOT } from '../../src/dev/binaries';
-import { serverRatePerSecond } from '../../src/flow-control';
+import { serverRatePerSecond } from '../../src/worker/flow-control';
 
 describe('worker configuration', () => {
   it('applies the documented defaults', () => {
@@ -13,7 +13,7 @@ describe('worker configuration', () => {
       taskQueue: 'replicate',
       replicateToken: 't',
       replicateBaseUrl: 'https://api.replicate.com/v1',
-      // REPLICATE_CREATE_RPM's default (600 a minute) sets the queue's rate (src/flow-control.ts)
+      // REPLICATE_CREATE_RPM's default (600 a minute) sets the queue's rate (src/worker/flow-control.ts)
       maxTaskQueueActivitiesPerSecond: serverRatePerSecond(600),
       replicateRateLimits: { createsPerMinute: 600, readsPerMinute: 3000 },
       shutdownGraceTimeMs: 20_000,
@@ -72,7 +72,7 @@ describe('worker configuration', () => {
   it('npm run worker exits 2 with one line when the token is missing', () => {
     const env = { ...process.env };
     delete env.REPLICATE_API_TOKEN;
-    const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/worker/main.ts'], {
       cwd: PROJECT_ROOT,
       env,
       encoding: 'utf8',

@@ -16,7 +16,7 @@ import {
   readsTaskQueue,
   readsWorkerOptions,
   serverRatePerSecond,
-} from '../../src/flow-control';
+} from '../../src/worker/flow-control';
 
 const base = { REPLICATE_API_TOKEN: 'r8_test' };
 

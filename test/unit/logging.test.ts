@@ -1,5 +1,5 @@
 /**
- * Log lines (src/observability/log.ts, src/logging.ts): LOG_FORMAT, the JSON object of each line and the fields
+ * Log lines (src/observability/log.ts, src/worker/logging.ts): LOG_FORMAT, the JSON object of each line and the fields
  * mapped from the SDK's own workflow and activity log meta, errors as one string, the token redacted whatever path
  * it took, the CLI's diagnostics, and the processes refusing a bad LOG_FORMAT.
  */
@@ -10,7 +10,7 @@ import { workflowLogAttributes } from '@temporalio/workflow/lib/logs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config';
 import { PROJECT_ROOT } from '../../src/dev/binaries';
-import { sdkRecord, workerRuntimeOptions } from '../../src/logging';
+import { sdkRecord, workerRuntimeOptions } from '../../src/worker/logging';
 import {
   ProcessLog,
   cliDiagnostic,
@@ -285,7 +285,7 @@ describe('processes', () => {
 
   it('the worker, the receiver and the CLI refuse a bad LOG_FORMAT in one line (exit 2)', () => {
     for (const [entry, prefix] of [
-      ['src/worker.ts', 'worker: '],
+      ['src/worker/main.ts', 'worker: '],
       ['src/webhooks/main.ts', 'webhooks: '],
       ['src/cli/main.ts', 'error: '],
     ] as const) {

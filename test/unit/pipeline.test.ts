@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadPipelineFile, parseInputOverrides } from '../../src/pipeline-file';
+import { loadPipelineFile, parseInputOverrides } from '../../src/client/pipeline-file';
 import {
   estimateCost,
   expandStep,

@@ -1,5 +1,5 @@
 /**
- * Temporal's environment configuration (src/config.ts over @temporalio/envconfig): TOML profiles, environment
+ * Temporal's environment configuration (src/config/index.ts over @temporalio/envconfig): TOML profiles, environment
  * overrides, TLS and API key into connection options, one-line errors that name the variable and never the key.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';

@@ -1,7 +1,7 @@
 /**
  * Pipelines: Replicate models chained into a DAG of steps wired by `{{ … }}` templates. Pure (imported by the
  * `runPipeline` workflow and the CLI); one concept per module: spec, validate/check-*, templates, graph, fan-out,
- * cost, progress, limits. Reading a spec file: src/pipeline-file.ts.
+ * cost, progress, limits. Reading a spec file: src/client/pipeline-file.ts.
  */
 export { estimateCost } from './cost';
 export { expandStep, flattenOutputs, isFannedOut, stepResultView } from './fan-out';

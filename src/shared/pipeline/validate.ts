@@ -24,7 +24,7 @@ const STEP_NAME = /^[a-zA-Z][a-zA-Z0-9_-]*$/;
 /**
  * Validate an already-parsed spec (from YAML or JSON) and apply defaults: `inputs` {} merged with
  * `inputOverrides` (which replace defaults and may add inputs; values are taken as given, so a string stays a
- * string — `parseInputOverrides` in src/pipeline-file.ts JSON-parses CLI values first), `failure` 'fail-fast',
+ * string — `parseInputOverrides` in src/client/pipeline-file.ts JSON-parses CLI values first), `failure` 'fail-fast',
  * `timeout` '30m', `stepTimeout` '10m', each step's `timeout` (the pipeline's `stepTimeout`) and `input` ({}).
  * Returns every problem at once, each at the path of its field.
  */

@@ -48,7 +48,7 @@ export const POLLING_V5_PATCH = 'local-activity-polls-v1';
  */
 export const RESILIENCE_V6_PATCH = 'outages-and-late-news-v1';
 /**
- * Fleet-wide rate limits (src/flow-control.ts), in one patch: (1) a create has no maximum number of attempts
+ * Fleet-wide rate limits (src/worker/flow-control.ts), in one patch: (1) a create has no maximum number of attempts
  * (createOptionsV7): its schedule-to-close already ends at the run's deadline, so a long 429 storm (low credit) only
  * delays it, each retry after Retry-After; the activity still ends other transient failures at attempt 8. (2) When
  * the create's answer names the fleet's reads queue (`readsTaskQueue`), status polls are regular activities there

@@ -82,7 +82,7 @@ export class JobRun {
   private readonly v6: boolean;
   /** fleet-rate-limits-v1: creates retry 429s until the deadline; polls and cancels go to the fleet's reads queue */
   private readonly fleetLimits: boolean;
-  /** the rate-limited reads queue named by the create (src/flow-control.ts); undefined = local polls */
+  /** the rate-limited reads queue named by the create (src/worker/flow-control.ts); undefined = local polls */
   private readsQueue: string | undefined;
   private readonly pollingV5: boolean;
   /** the job this run follows */

@@ -1,6 +1,6 @@
 /**
- * The container health check (Dockerfile HEALTHCHECK, compose): `node lib/health-probe.js [/readyz|/healthz]` asks
- * this container's worker (HEALTH_PORT, see src/health.ts) and exits 0 on 200, 1 otherwise with one line.
+ * The container health check (Dockerfile HEALTHCHECK, compose): `node lib/worker/health-probe.js [/readyz|/healthz]` asks
+ * this container's worker (HEALTH_PORT, see src/worker/health.ts) and exits 0 on 200, 1 otherwise with one line.
  */
 const path = process.argv[2] ?? '/readyz';
 const port = process.env.HEALTH_PORT?.trim();

@@ -7,7 +7,7 @@ import {
   validatePipelineSpec,
   type PipelineSpec,
   type SpecError,
-} from './shared/pipeline';
+} from '../shared/pipeline';
 
 /**
  * Read, parse and validate the spec at `path`: `.json` is parsed as JSON, anything else (`.yaml`, `.yml`, no or

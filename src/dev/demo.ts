@@ -8,20 +8,20 @@ import path from 'node:path';
 import { NativeConnection, Runtime, DefaultLogger, makeTelemetryFilterString } from '@temporalio/worker';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { connectLazily, EXIT, runCli, terminalLine } from './cli';
+import { connectLazily, EXIT, runCli, terminalLine } from '../cli';
 import {
   DEFAULT_BASE_URL,
   readReplicateRateLimits,
   readTemporalConfig,
   temporalConnectionOptions,
   type WorkerConfig,
-} from './config';
-import { PROJECT_ROOT } from './dev/binaries';
-import { freePort, isPortFree, isTemporalUp, startDevServer, type DevServer } from './dev/dev-server';
-import { ReplicateSimulator } from '../simulator';
-import { ensureSearchAttributes } from './temporal-setup';
-import { createWorkers, runWorkers } from './worker';
-import { isExpectedSdkNotice } from './logging';
+} from '../config';
+import { PROJECT_ROOT } from './binaries';
+import { freePort, isPortFree, isTemporalUp, startDevServer, type DevServer } from './dev-server';
+import { ReplicateSimulator } from '../../simulator';
+import { ensureSearchAttributes } from '../client/temporal-setup';
+import { createWorkers, runWorkers } from '../worker';
+import { isExpectedSdkNotice } from '../worker/logging';
 
 const DEFAULT_ARGS = [
   '--model',

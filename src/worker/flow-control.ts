@@ -3,7 +3,7 @@
  * own mechanism and no new infrastructure: the server-side task-queue rate limit (`maxTaskQueueActivitiesPerSecond`),
  * which the matching service applies to the whole queue, whatever the number of workers polling it.
  *
- * - Creates run on the workflows' task queue, limited to REPLICATE_CREATE_RPM (src/config.ts turns it into that
+ * - Creates run on the workflows' task queue, limited to REPLICATE_CREATE_RPM (src/config/index.ts turns it into that
  *   queue's rate). The few other activities there (output persistence, the reconciler's) share that budget.
  * - Status polls, cancels and lists run on `<taskQueue>-replicate-reads`, limited to REPLICATE_READ_RPM, served by
  *   a second Worker in every worker process (`readsWorkerOptions`). The workflow learns that queue's name from its

@@ -3,16 +3,16 @@ import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { loadClientConfigProfile, toClientOptions, type ClientConfigProfile } from '@temporalio/envconfig';
-import { OutputUrlError, parseOutputUrl } from './activities/output-files/output-url';
-import { parseDuration } from './shared/duration';
-import { parseModelConcurrency } from './shared/slots';
-import { webhookBaseUrlProblem } from './shared/webhook-url';
+import { OutputUrlError, parseOutputUrl } from '../activities/output-files/output-url';
+import { parseDuration } from '../shared/duration';
+import { parseModelConcurrency } from '../shared/slots';
+import { webhookBaseUrlProblem } from '../shared/webhook-url';
 import {
   DEFAULT_CREATE_RPM,
   DEFAULT_READ_RPM,
   serverRatePerSecond,
   type ReplicateRateLimits,
-} from './flow-control';
+} from '../worker/flow-control';
 
 export const DEFAULT_BASE_URL = 'https://api.replicate.com/v1';
 
@@ -41,7 +41,7 @@ export interface WorkerConfig extends TemporalConfig {
   /** server-side cap on activities per second for the whole task queue (all workers together) */
   maxTaskQueueActivitiesPerSecond: number;
   /**
-   * REPLICATE_CREATE_RPM, REPLICATE_READ_RPM: fleet-wide budgets of calls to Replicate (src/flow-control.ts). With
+   * REPLICATE_CREATE_RPM, REPLICATE_READ_RPM: fleet-wide budgets of calls to Replicate (src/worker/flow-control.ts). With
    * a reads budget the worker also serves `<taskQueue>-replicate-reads`; unset (tests' literal configs) = neither.
    */
   replicateRateLimits?: ReplicateRateLimits;
@@ -307,7 +307,7 @@ export function readModelConcurrency(env: Env = process.env): { modelConcurrency
   return { modelConcurrency: parsed };
 }
 
-/** HEALTH_PORT: the worker's liveness/readiness endpoints (src/health.ts); HEALTH_HOST their bind address. */
+/** HEALTH_PORT: the worker's liveness/readiness endpoints (src/worker/health.ts); HEALTH_HOST their bind address. */
 export function readHealth(env: Env = process.env): { health?: { port: number; host: string } } {
   const raw = env.HEALTH_PORT?.trim();
   if (!raw) return {};

@@ -6,7 +6,7 @@ import { ScheduleAlreadyRunning, type Client, type ConnectionLike } from '@tempo
 import { msToNumber } from '@temporalio/common/lib/time';
 import { SearchAttributeType } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
-import { SEARCH_ATTRIBUTES } from './shared/search-attributes';
+import { SEARCH_ATTRIBUTES } from '../shared/search-attributes';
 
 const GRPC_ALREADY_EXISTS = 6;
 

@@ -10,8 +10,8 @@ import {
   type LogEntry,
   type RuntimeOptions,
 } from '@temporalio/worker';
-import { temporalUnreachableHint } from './dev/hints';
-import { ProcessLog, type LogRecord } from './observability/log';
+import { temporalUnreachableHint } from '../dev/hints';
+import { ProcessLog, type LogRecord } from '../observability/log';
 
 /**
  * Runtime options for `npm run worker`: INFO from our code, WARN from the SDK, core logs through the same filter,
@@ -52,7 +52,7 @@ export function workerRuntimeOptions(
   };
 }
 
-/** The rate-limited reads queue's Worker has no workflows by design (src/flow-control.ts): not a warning. */
+/** The rate-limited reads queue's Worker has no workflows by design (src/worker/flow-control.ts): not a warning. */
 export function isExpectedSdkNotice(entry: LogEntry): boolean {
   return entry.meta?.sdkComponent === 'worker' && entry.message.startsWith('No workflows registered');
 }

@@ -13,30 +13,27 @@ import {
   type WorkerOptions,
 } from '@temporalio/worker';
 import { Client } from '@temporalio/client';
-import { createActivities } from './activities';
-import { createReconcileActivities, jobOwnersFromVisibility } from './activities/reconcile';
-import { createSlotActivities } from './activities/slots';
-import { ensureReconcilerSchedule, ensureSearchAttributes } from './temporal-setup';
-import { startWebhookReceiver } from './webhooks';
+import { createActivities } from '../activities';
+import { createReconcileActivities, jobOwnersFromVisibility } from '../activities/reconcile';
+import { createSlotActivities } from '../activities/slots';
+import { ensureReconcilerSchedule, ensureSearchAttributes } from '../client/temporal-setup';
+import { startWebhookReceiver } from '../webhooks';
 import {
-  ConfigError,
   DEFAULT_RECONCILE_EVERY_MS,
-  readWorkerConfig,
   temporalConnectionOptions,
   temporalSecurity,
   type WorkerConfig,
-} from './config';
-import { temporalUnreachable, tlsProblem } from './dev/hints';
+} from '../config';
+import { temporalUnreachable, tlsProblem } from '../dev/hints';
 import { readsTaskQueue, readsWorkerOptions } from './flow-control';
 import { startHealthServer } from './health';
-import { activeTracing, readTracingConfig, startTracing, withTracing } from './observability/tracing';
-import { sdkRecord, workerRuntimeOptions } from './logging';
-import { processLogFromEnv, ProcessLog } from './observability/log';
-import { installRuntime } from './observability/metrics-endpoint';
+import { activeTracing, startTracing, withTracing } from '../observability/tracing';
+import { sdkRecord } from './logging';
+import { ProcessLog } from '../observability/log';
 
 /** Where the workflow code lives; the worker bundles it for Temporal's deterministic sandbox. */
 // A directory: the bundler picks index.ts from source (tsx, tests) or index.js from a build.
-export const workflowsPath = path.join(__dirname, 'workflows');
+export const workflowsPath = path.join(__dirname, '..', 'workflows');
 
 /** Worker options shared by `npm run worker`, the demo and the tests. */
 export function workerOptions(config: WorkerConfig, connection: NativeConnection): WorkerOptions {
@@ -66,7 +63,7 @@ export function workerOptions(config: WorkerConfig, connection: NativeConnection
         jobOwners: jobOwnersFromVisibility(temporalClient),
         // Models limited by REPLICATE_MODEL_CONCURRENCY: the create answers "wait for a slot" first.
         modelConcurrency: config.modelConcurrency,
-        // With a reads budget, creates tell their runs to poll on the rate-limited reads queue (src/flow-control.ts),
+        // With a reads budget, creates tell their runs to poll on the rate-limited reads queue (src/worker/flow-control.ts),
         // which only workerOptionsAll's second Worker serves.
         ...(config.replicateRateLimits?.readsPerMinute != null
           ? { readsTaskQueue: readsTaskQueue(config.taskQueue) }
@@ -134,7 +131,7 @@ export async function runWorker(
   config: WorkerConfig,
   log: ProcessLog = new ProcessLog({ format: 'text', component: 'worker' }),
 ): Promise<void> {
-  // HEALTH_PORT: /healthz from the start, /readyz 200 only while the worker runs and polls (src/health.ts)
+  // HEALTH_PORT: /healthz from the start, /readyz 200 only while the worker runs and polls (src/worker/health.ts)
   let worker: Worker | undefined;
   let phase = 'STARTING';
   const health = config.health
@@ -266,34 +263,4 @@ async function connectWithRetry(config: WorkerConfig, log: ProcessLog): Promise<
       await new Promise((resolve) => setTimeout(resolve, 1_000));
     }
   }
-}
-
-if (require.main === module) {
-  const { log, problem } = processLogFromEnv('worker');
-  if (problem) {
-    log.error(problem.message);
-    process.exit(2);
-  }
-  let config: WorkerConfig;
-  try {
-    config = readWorkerConfig();
-    readTracingConfig(); // a bad OTEL_* value exits 2 here too, before connecting
-    // METRICS_PORT: the runtime also serves Prometheus' /metrics (src/observability/metrics.ts)
-    installRuntime(workerRuntimeOptions(config.address, log), config.metrics);
-    if (config.metrics)
-      log.info(`Prometheus metrics on ${config.metrics.host}:${config.metrics.port}, GET /metrics`);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      log.error(error.message);
-      process.exit(2);
-    }
-    throw error;
-  }
-  runWorker(config, log).then(
-    () => process.exit(0),
-    (error: unknown) => {
-      log.error(error instanceof Error ? error.message : String(error));
-      process.exit(1);
-    },
-  );
 }
