@@ -1,13 +1,10 @@
 /**
- * Record the histories of runPrediction's main paths into test/histories/, for the replay test.
- * Run after a deliberate, versioned change of workflow code: `npm run record-histories -- v3` (a new prefix;
- * keep the older files: they are what runs started by older code look like).
- * Committed histories are what old runs look like; the replay test keeps new code compatible with them.
- * The worker setup is production's (workerOptionsAll with readWorkerConfig's default rate limits): runs poll on the
- * reads queue. Since v7 also: two runs of a model limited to 1 (one waited for the slot) and their limiter, budgets
- * (a run stopped by its budget, one under it, a pipeline stopped by its budget) and the reconciler in list mode.
+ * Record the histories of the workflows' paths into test/histories/<release>/, for the replay test:
+ * `npm run record-histories -- 1.1` after a change of workflow behaviour (gated with patched()); keep the older
+ * folders: they are what runs started by older releases look like, and the replay test keeps new code compatible
+ * with them. The worker setup is production's (workerOptionsAll with readWorkerConfig's default rate limits).
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -21,8 +18,10 @@ import { startWebhookReceiver } from '../src/webhooks';
 import { FAST_POLLING, SECRET_TOKEN, startTestbed } from '../test/helpers/testbed';
 
 async function main(): Promise<void> {
-  const version = process.argv[2];
-  if (!version || !/^v\d+$/.test(version)) throw new Error('usage: npm run record-histories -- v<N>');
+  const release = process.argv[2];
+  if (!release || !/^\d+\.\d+$/.test(release)) throw new Error('usage: npm run record-histories -- <major.minor>');
+  const folder = path.join(PROJECT_ROOT, 'test', 'histories', release);
+  mkdirSync(folder, { recursive: true });
   const bed = await startTestbed(
     {},
     { replicateRateLimits: { createsPerMinute: DEFAULT_CREATE_RPM, readsPerMinute: DEFAULT_READ_RPM } },
@@ -131,7 +130,7 @@ async function main(): Promise<void> {
     // the limiter stays open (idle exit after 5 min): its history so far, now waiting idle
     recorded.push(['slots-limiter', slotsWorkflowId(slotKey('sim/slot')!)]);
 
-    // Budgets (budgets-v1): stopped at the crossing (2 s of a 30 s job at $0.001/s), and one ending under budget.
+    // Budgets: stopped at the crossing (2 s of a 30 s job at $0.001/s), and one ending under budget.
     bed.sim.setModel('sim/long', { startDelayMs: 100, durationMs: 30_000, output: 'done' });
     bed.sim.setModel('sim/short', { startDelayMs: 100, durationMs: 500, output: 'done' });
     for (const [name, model, maxCostUsd] of [
@@ -190,7 +189,7 @@ async function main(): Promise<void> {
 
     recorded.unshift(...handles.map(([name, handle]): [string, string] => [name, handle.workflowId]));
     for (const [name, workflowId] of recorded) {
-      const file = path.join(PROJECT_ROOT, 'test', 'histories', `${version}-${name}.json`);
+      const file = path.join(folder, `${name}.json`);
       // The CLI's JSON is the format Worker.runReplayHistory documents (the SDK's historyToJSON trips on
       // duplicated protobufjs copies in node_modules).
       const json = execFileSync(ensureBinary(TEMPORAL_CLI), [

@@ -7,7 +7,6 @@ import {
   ApplicationFailure,
   CancellationScope,
   defineQuery,
-  patched,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -22,13 +21,12 @@ import {
   validatePipelineSpec,
   type PipelineSpec,
 } from '../shared/pipeline';
-import { BUDGETS_PATCH, jobStartedSignal } from './job/budget';
+import { jobStartedSignal } from './job/budget';
 import { PipelineBudget } from './steps/budget';
-import { PIPELINE_PATCHES, writeManifest } from './steps/policies';
+import { writeManifest } from './steps/policies';
 import { emptyReport, type PipelineResult } from './steps/report';
 import { runStep, type PipelineRun } from './steps/run-step';
 
-export { PIPELINE_PATCHES } from './steps/policies';
 export type { PipelineCost, PipelineResult, StepProgress, StepStatus } from './steps/report';
 
 export interface PipelineRequest {
@@ -60,20 +58,17 @@ export async function runPipeline(request: PipelineRequest): Promise<PipelineRes
   const spec = checked.spec;
   const info = workflowInfo();
   const pipelineId = info.workflowId;
-  if (patched(PIPELINE_PATCHES.stepChecks)) {
-    const problem = childIdProblem(pipelineId, spec);
-    if (problem) {
-      throw ApplicationFailure.create({
-        type: PipelineFailureType.InvalidSpec,
-        message: problem,
-        nonRetryable: true,
-      });
-    }
+  const problem = childIdProblem(pipelineId, spec);
+  if (problem) {
+    throw ApplicationFailure.create({
+      type: PipelineFailureType.InvalidSpec,
+      message: problem,
+      nonRetryable: true,
+    });
   }
   const result = emptyReport(pipelineId, spec);
-  // budgets-v1: children report their jobs' started_at; a watcher cancels everything at the crossing
-  const budget =
-    spec.budget && patched(BUDGETS_PATCH) ? new PipelineBudget(spec.budget.usd, spec) : undefined;
+  // children report their jobs' started_at; a watcher cancels everything at the crossing
+  const budget = spec.budget ? new PipelineBudget(spec.budget.usd, spec) : undefined;
   if (budget) setHandler(jobStartedSignal, (s) => budget.started(s));
   setHandler(progressQuery, () => {
     const snapshot = progressSnapshot(result, Date.now());

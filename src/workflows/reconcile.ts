@@ -3,7 +3,7 @@
  * or may adopt. Every worker keeps it on a Schedule (RECONCILE_EVERY); the rule: docs/architecture.md,
  * "The orphan reconciler".
  */
-import { log, metricMeter, patched, proxyActivities } from '@temporalio/workflow';
+import { log, metricMeter, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { ReconcileActivities } from '../activities/reconcile';
 import { countOrphansCanceled } from '../observability/metrics';
@@ -50,9 +50,6 @@ const { classifyJobs } = proxyActivities<ReconcileActivities>({
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 5 },
 });
 
-/** Patch id: every running job is examined, whether or not the listing echoes its `deadline` (issue 14). */
-export const RECONCILE_WITHOUT_DEADLINE_PATCH = 'reconcile-without-deadline-v1';
-
 export async function reconcileOrphans(options: ReconcileOptions = {}): Promise<OrphanReport> {
   const apply = options.apply === true;
   const now = Date.now();
@@ -60,15 +57,9 @@ export async function reconcileOrphans(options: ReconcileOptions = {}): Promise<
   const graceMs = (options.graceSeconds ?? 120) * 1000;
 
   const jobs = [...(await listRecentJobs(since, 'prediction')), ...(await listRecentJobs(since, 'training'))];
-  // Before RECONCILE_WITHOUT_DEADLINE_PATCH only jobs that echoed a `deadline` were examined: a listing without
-  // that field (the description does not promise it) showed no orphans at all. Ownership never rests on it.
-  const needsDeadline = !patched(RECONCILE_WITHOUT_DEADLINE_PATCH);
-  const running = jobs.filter(
-    (j) =>
-      !isTerminal(j.status) &&
-      (!needsDeadline || j.deadline !== null) &&
-      Date.parse(j.createdAt) <= now - graceMs,
-  );
+  // Every running job is examined, whether or not the listing echoes its `deadline` (the description does not
+  // promise it there); ownership never rests on it.
+  const running = jobs.filter((j) => !isTerminal(j.status) && Date.parse(j.createdAt) <= now - graceMs);
   const classes =
     running.length > 0 ? await classifyJobs(running) : { owned: [], orphans: [], waiting: [], foreign: [] };
   const orphanIds = new Set(classes.orphans);

@@ -1,5 +1,5 @@
 /**
- * A single run's budget (patch `budgets-v1`): the job's running cost is price × (now − Replicate's started_at), so
+ * A single run's budget: the job's running cost is price × (now − Replicate's started_at), so
  * the run knows when it will reach `maxCostUsd` as soon as it learns started_at (from a poll or a webhook) and
  * sleeps on a durable timer until that instant (raced with news); there JobRun cancels the job at Replicate and
  * fails with BudgetExceeded. A pipeline's child also tells its parent when its job started (`jobStartedSignal`),
@@ -11,7 +11,6 @@ import {
   defineSignal,
   getExternalWorkflowHandle,
   log,
-  patched,
   workflowInfo,
 } from '@temporalio/workflow';
 import { crossingAtMs, runningCostUsd, usd, type BudgetExceededDetails } from '../../shared/budget';
@@ -24,9 +23,6 @@ import {
   type PredictionRequest,
   type PredictionSnapshot,
 } from '../../shared/types';
-
-/** Patch id: budgets (a run's maxCostUsd, a pipeline's budget). Only runs that carry a budget see it. */
-export const BUDGETS_PATCH = 'budgets-v1';
 
 /** What a pipeline's child tells its parent once Replicate has started its job. */
 export interface JobStarted {
@@ -48,10 +44,10 @@ export class JobBudget {
     private readonly reportToParent: boolean,
   ) {}
 
-  /** The run's budget, or undefined when it has none (nothing changes then: no patch marker, no timer). */
+  /** The run's budget, or undefined when it has none (nothing changes then: no timer). */
   static of(request: Pick<PredictionRequest, 'maxCostUsd' | 'pricePerSecondUsd' | 'reportStartToParent'>) {
     const wanted = request.maxCostUsd !== undefined || request.reportStartToParent === true;
-    if (!wanted || !patched(BUDGETS_PATCH)) return undefined;
+    if (!wanted) return undefined;
     const limit =
       request.maxCostUsd !== undefined && request.pricePerSecondUsd !== undefined
         ? { maxCostUsd: request.maxCostUsd, pricePerSecondUsd: request.pricePerSecondUsd }

@@ -13,7 +13,6 @@ import {
   condition,
   isCancellation,
   log,
-  patched,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
@@ -45,18 +44,11 @@ import {
   DEFAULT_CEILING_MS,
   DEFAULT_MAX_POLLS_PER_RUN,
   MIN_RUN_MS,
-  POLLING_V5_PATCH,
-  RESILIENCE_V6_PATCH,
-  SEARCH_ATTRIBUTES_PATCH,
   WEBHOOK_FALLBACK_POLLING,
-  WEBHOOK_FALLBACK_POLLING_V4,
   cancelOptions,
   createOptions,
-  createOptionsV7,
-  FLEET_RATE_LIMITS_PATCH,
   defaultDeadlineMarginMs,
   getOptions,
-  getOptionsV6,
 } from './policies';
 
 type JobRequest = PredictionRequest | TrainingRequest;
@@ -79,33 +71,25 @@ export class JobRun {
   private polling: Required<PollingOptions>;
   private readonly maxPollsPerRun: number;
   private readonly useSearchAttributes: boolean;
-  private readonly v6: boolean;
-  /** fleet-rate-limits-v1: creates retry 429s until the deadline; polls and cancels go to the fleet's reads queue */
-  private readonly fleetLimits: boolean;
   /** the rate-limited reads queue named by the create (src/worker/flow-control.ts); undefined = local polls */
   private readsQueue: string | undefined;
-  private readonly pollingV5: boolean;
   /** the job this run follows */
   private current: PredictionSnapshot | undefined;
   private adopted = false;
   private pollsThisRun = 0;
-  /** before v6: the most advanced webhook news, whatever its job */
-  private pushed: PredictionSnapshot | undefined;
-  /** v6: the most advanced news per job id, so news about another prediction can never hide our own */
+  /** the most advanced news per job id, so news about another prediction can never hide our own */
   private readonly news = new Map<string, PredictionSnapshot>();
-  /** webhook mode: decided by the create; v6 carries it across continue-as-new (poll snapshots do not say) */
+  /** webhook mode: decided by the create, carried across continue-as-new (poll snapshots do not say) */
   private webhookMode: boolean;
-  /** v6: the next poll waits at least this long (a 429's Retry-After seen by a failed poll) */
+  /** the next poll waits at least this long (a 429's Retry-After seen by a failed poll) */
   private minNextWaitMs = 0;
-  /** v6: a webhook said the job ended but its output was too large to signal: read it with a GET now */
+  /** a webhook said the job ended but its output was too large to signal: read it with a GET now */
   private pollNow = false;
-  /** the create's schedule-to-close (and before v6 every poll's): the time to the deadline when the run started */
-  private readonly untilDeadlineAtStart: number;
-  /** model-concurrency-v1: the slot of a limited model (waited for before the create, released at the end) */
+  /** the slot of a limited model (waited for before the create, released at the end) */
   private readonly slot: JobSlot;
-  /** replicate_predictions_total at the end, predict time, completion lag (no commands: no patch) */
+  /** replicate_predictions_total at the end, predict time, completion lag */
   private readonly metrics: RunMetrics;
-  /** budgets-v1: the run's maxCostUsd and/or its pipeline parent's budget clock; undefined without either */
+  /** the run's maxCostUsd and/or its pipeline parent's budget clock; undefined without either */
   private readonly budget: JobBudget | undefined;
   private readonly activities: {
     createPrediction: Activities['createPrediction'];
@@ -126,11 +110,9 @@ export class JobRun {
     this.polling = withPollingDefaults(request.polling);
     this.maxPollsPerRun = request.maxPollsPerRun ?? DEFAULT_MAX_POLLS_PER_RUN;
     this.metrics = new RunMetrics(request.model);
-    this.useSearchAttributes = patched(SEARCH_ATTRIBUTES_PATCH) && request.searchAttributes !== false;
-    this.v6 = patched(RESILIENCE_V6_PATCH);
-    this.fleetLimits = patched(FLEET_RATE_LIMITS_PATCH);
-    this.readsQueue = this.fleetLimits ? resume?.readsTaskQueue : undefined;
-    this.webhookMode = this.v6 && resume?.webhook === true;
+    this.useSearchAttributes = request.searchAttributes !== false;
+    this.readsQueue = resume?.readsTaskQueue;
+    this.webhookMode = resume?.webhook === true;
     this.current = resume?.job;
     this.state = {
       kind,
@@ -149,7 +131,7 @@ export class JobRun {
     };
     setHandler(statusQuery, () => this.state);
     this.slot = new JobSlot(request, this.state, resume?.slot);
-    if (this.v6 && resume?.news) this.news.set(resume.news.id, resume.news);
+    if (resume?.news) this.news.set(resume.news.id, resume.news);
     setHandler(webhookSignal, (snapshot) => this.onWebhook(snapshot));
 
     if (!resume && this.deadline - Date.now() < MIN_RUN_MS) {
@@ -163,13 +145,11 @@ export class JobRun {
       upsertSearchAttributes([{ key: ReplicateModel, value: request.model }]);
 
     // Activity proxies whose schedule-to-close timeouts end at our deadline: nothing is retried past it.
-    this.untilDeadlineAtStart = Math.max(1_000, this.deadline - Date.now());
     const { createPrediction, createTraining } = proxyActivities<Activities>({
-      ...(this.fleetLimits ? createOptionsV7 : createOptions),
-      scheduleToCloseTimeout: this.untilDeadlineAtStart,
+      ...createOptions,
+      scheduleToCloseTimeout: Math.max(1_000, this.deadline - Date.now()),
       summary: `create ${kind} for ${request.model}`,
     });
-    this.pollingV5 = patched(POLLING_V5_PATCH);
     const { cancelPrediction } = proxyActivities<Activities>({
       ...cancelOptions,
       summary: `cancel ${kind} at Replicate`,
@@ -215,10 +195,9 @@ export class JobRun {
       };
       this.observe(await this.slot.create(create, this.firstStart, this.deadline));
     }
-    if (this.fleetLimits) this.readsQueue ??= this.current!.readsTaskQueue;
+    this.readsQueue ??= this.current!.readsTaskQueue;
     if (this.current!.webhook) this.webhookMode = true;
-    if ((this.v6 ? this.webhookMode : this.current!.webhook) && this.request.polling === undefined)
-      this.polling = this.pollingV5 ? WEBHOOK_FALLBACK_POLLING : WEBHOOK_FALLBACK_POLLING_V4;
+    if (this.webhookMode && this.request.polling === undefined) this.polling = WEBHOOK_FALLBACK_POLLING;
   }
 
   // ---------------------------------------------------------------- phase 2: wait for news
@@ -239,7 +218,8 @@ export class JobRun {
         polls: this.state.polls,
         startedAt: this.state.startedAt,
         runs: this.state.runs,
-        ...(this.v6 ? { webhook: this.webhookMode, ...(carried ? { news: carried } : {}) } : {}),
+        webhook: this.webhookMode,
+        ...(carried ? { news: carried } : {}),
         ...(this.slot.held() ? { slot: this.slot.held() } : {}),
         ...(this.readsQueue ? { readsTaskQueue: this.readsQueue } : {}),
       },
@@ -250,12 +230,12 @@ export class JobRun {
 
   /**
    * One step of the wait: take webhook news if there is some, else sleep the backoff interval on a durable timer
-   * (cut short by webhook news) and poll. A transient poll failure is recorded and waited out (v6).
+   * (cut short by webhook news) and poll. A transient poll failure is recorded and waited out.
    */
   async waitForNews(): Promise<void> {
     if (this.newsFromWebhook()) {
       const n = this.pendingNews()!;
-      if (this.v6 && n.outputOmitted) {
+      if (n.outputOmitted) {
         // too large to travel in a signal: the GET below stores it out of band
         this.news.delete(n.id);
         this.pollNow = true;
@@ -271,7 +251,7 @@ export class JobRun {
     }
     if (!this.pollNow) {
       const backoff = Math.max(pollDelayMs(this.state.polls, this.polling), this.minNextWaitMs);
-      // budgets-v1: wake at the projected crossing when it comes first (then the next round cancels)
+      // wake at the projected crossing when it comes first (then the next round cancels)
       const wait = Math.min(backoff, this.budget?.msUntilCrossing(this.current!) ?? Infinity);
       this.state.nextPollAt = new Date(Date.now() + wait).toISOString();
       const woken = await condition(() => this.newsFromWebhook(), wait, {
@@ -293,10 +273,6 @@ export class JobRun {
     this.state.polls += 1;
     this.pollsThisRun += 1;
     const id = this.current!.id;
-    if (!this.v6) {
-      this.observe(await this.getPrediction(id, this.state.polls));
-      return;
-    }
     try {
       this.observe(await this.getPrediction(id, this.state.polls));
       this.state.pollError = null;
@@ -317,19 +293,15 @@ export class JobRun {
 
   private getPrediction(id: string, poll: number): Promise<PredictionSnapshot> {
     const options = {
-      ...(this.v6 ? getOptionsV6 : getOptions),
-      // v6: each poll may retry until the deadline, not until a deadline computed once at the start
-      scheduleToCloseTimeout: this.v6
-        ? Math.max(1_000, this.deadline - Date.now())
-        : this.untilDeadlineAtStart,
+      ...getOptions,
+      // each poll may retry until the deadline
+      scheduleToCloseTimeout: Math.max(1_000, this.deadline - Date.now()),
       summary: `poll ${poll}: get ${this.kind} ${id}`,
     };
     return (
-      this.readsQueue // fleet-rate-limits-v1: a regular activity on the reads queue, under the fleet's rate
+      this.readsQueue // a regular activity on the reads queue, under the fleet's rate
         ? proxyActivities<Activities>({ ...options, taskQueue: this.readsQueue })
-        : this.pollingV5
-          ? proxyLocalActivities<Activities>(options)
-          : proxyActivities<Activities>(options)
+        : proxyLocalActivities<Activities>(options)
     ).getPrediction(id, this.kind);
   }
 
@@ -365,7 +337,7 @@ export class JobRun {
   }
 
   /**
-   * budgets-v1: the job's cost reached maxCostUsd: cancel it at Replicate and fail with BudgetExceeded (the spend
+   * The job's cost reached maxCostUsd: cancel it at Replicate and fail with BudgetExceeded (the spend
    * measured at the crossing, the canceled job's predict_time in the details). A job that ended meanwhile keeps
    * its own outcome.
    */
@@ -377,7 +349,7 @@ export class JobRun {
     throw JobBudget.failure(message, { ...failureDetails(this.state, this.current), budget: details });
   }
 
-  /** model-concurrency-v1: give the slot back (or leave the queue) at the end, whatever the end. */
+  /** Give the slot back (or leave the queue) at the end, whatever the end. */
   releaseSlot(): Promise<void> {
     return this.slot.release();
   }
@@ -394,7 +366,7 @@ export class JobRun {
     }
   }
 
-  /** fleet-rate-limits-v1: a cancel counts against the reads budget, on the reads queue when there is one. */
+  /** A cancel counts against the reads budget, on the reads queue when there is one. */
   private cancelActivity(): Activities['cancelPrediction'] {
     if (this.readsQueue === undefined) return this.activities.cancelPrediction;
     return proxyActivities<Activities>({
@@ -407,28 +379,22 @@ export class JobRun {
   // ---------------------------------------------------------------- news and observations
 
   private onWebhook(snapshot: PredictionSnapshot): void {
-    if (this.v6) {
-      const current = this.current;
-      if (current !== undefined && snapshot.id !== current.id) {
-        log.warn(`ignored a webhook about ${this.kind} ${snapshot.id}: this run follows ${current.id}`, {
-          predictionId: current.id,
-          webhookPredictionId: snapshot.id,
-        });
-        return;
-      }
-      const known = this.news.get(snapshot.id);
-      if (known === undefined || progressRank(snapshot.status) > progressRank(known.status)) {
-        if (known === undefined && this.news.size >= MAX_PENDING_NEWS) return; // a flood of strangers before the create
-        this.news.set(snapshot.id, snapshot);
-      }
+    const current = this.current;
+    if (current !== undefined && snapshot.id !== current.id) {
+      log.warn(`ignored a webhook about ${this.kind} ${snapshot.id}: this run follows ${current.id}`, {
+        predictionId: current.id,
+        webhookPredictionId: snapshot.id,
+      });
       return;
     }
-    if (this.pushed === undefined || progressRank(snapshot.status) > progressRank(this.pushed.status))
-      this.pushed = snapshot;
+    const known = this.news.get(snapshot.id);
+    if (known === undefined || progressRank(snapshot.status) > progressRank(known.status)) {
+      if (known === undefined && this.news.size >= MAX_PENDING_NEWS) return; // a flood of strangers before the create
+      this.news.set(snapshot.id, snapshot);
+    }
   }
 
   private pendingNews(): PredictionSnapshot | undefined {
-    if (!this.v6) return this.pushed;
     return this.current === undefined ? undefined : this.news.get(this.current.id);
   }
 

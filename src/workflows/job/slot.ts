@@ -1,5 +1,5 @@
 /**
- * A job run's side of per-model concurrency (model-concurrency-v1): create the job, but when the model is limited
+ * A job run's side of per-model concurrency: create the job, but when the model is limited
  * first wait for a slot of its limiter (../slots.ts), and give the slot back at the end, whatever the end. The
  * limit comes from the create activity (`{ slotNeeded }`: the worker's REPLICATE_MODEL_CONCURRENCY, so a model
  * without a limit costs no event at all) or from the request's `concurrencyLimit`. While queued, the `status`
@@ -12,7 +12,6 @@ import {
   condition,
   getExternalWorkflowHandle,
   log,
-  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -29,9 +28,6 @@ import type {
 } from '../../shared/types';
 import { slotReleaseSignal, slotUpdateSignal } from '../slots';
 import { currentDetails } from './outcome';
-
-/** Patch id: runs of limited models wait for a slot before their create and release it at their end. */
-export const MODEL_CONCURRENCY_PATCH = 'model-concurrency-v1';
 
 /** A slot this run holds: carried across continue-as-new so the last run releases it. */
 export interface HeldSlot {
@@ -79,13 +75,12 @@ export class JobSlot {
   async create(create: Create, startedAt: number, deadline: number): Promise<PredictionSnapshot> {
     const explicit = (this.request as PredictionRequest).concurrencyLimit;
     const key = slotKey(this.request.model, (this.request as PredictionRequest).deployment === true);
-    if (explicit !== undefined && key !== null && patched(MODEL_CONCURRENCY_PATCH)) {
+    if (explicit !== undefined && key !== null) {
       await this.acquire({ key, limit: explicit }, startedAt, deadline);
       return this.created(await create(false));
     }
     const first = await create(true);
     if (!isSlotNeeded(first)) return first;
-    if (!patched(MODEL_CONCURRENCY_PATCH)) throw new Error('unreachable: a slot answer without the patch');
     await this.acquire(first.slotNeeded, startedAt, deadline);
     return this.created(await create(false));
   }

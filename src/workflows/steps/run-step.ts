@@ -2,7 +2,6 @@
  * One step of a pipeline: wait for the steps it depends on, expand it into its runs (one, `count`, or one per
  * `foreach` item), start a child `runPrediction` per run, then record outputs, cost and files. `runPipeline` in
  * ../pipeline.ts starts every step at once in topological order; each waits here for its dependencies.
- * The awaits here are those of the earlier single function, in the same order, so old histories replay.
  */
 import {
   ApplicationFailure,
@@ -11,7 +10,6 @@ import {
   ParentClosePolicy,
   isCancellation,
   log,
-  patched,
   startChild,
 } from '@temporalio/workflow';
 import { PipelineFailureType } from '../../shared/failures';
@@ -30,7 +28,7 @@ import type { PredictionResult } from '../../shared/types';
 import { runPrediction } from '../prediction';
 import type { PipelineBudget } from './budget';
 import { errorType, failedPrediction, messageOf } from './failures';
-import { PIPELINE_PATCHES, persistOutputs } from './policies';
+import { persistOutputs } from './policies';
 import { addCost, addFiles, markCompleted, round, type PipelineResult, type StepProgress } from './report';
 
 /** What the steps of one pipeline run share. */
@@ -52,7 +50,7 @@ export interface PipelineRun {
   /** each step's end: true when it succeeded */
   done: Record<string, Promise<boolean>>;
   failFastTriggered: boolean;
-  /** budgets-v1: the pipeline's budget ledger (children report their start to it), when the spec has a budget */
+  /** the pipeline's budget ledger (children report their start to it), when the spec has a budget */
   budget?: PipelineBudget;
   /** why the steps not started yet are skipped, when it is not fail-fast (the budget) */
   skipReason?: string;
@@ -65,7 +63,7 @@ export async function runStep(run: PipelineRun, name: string): Promise<boolean> 
   const { spec, pipelineId, persist, ceiling, result, deps, views, done } = run;
   const ok = await Promise.all((deps[name] ?? []).map((d) => done[d]!));
   const progress = result.steps[name]!;
-  // budgets-v1: nothing new starts once the spend has reached the budget (the watcher then fails the run)
+  // nothing new starts once the spend has reached the budget (the watcher then fails the run)
   const overBudget = run.budget?.reached() === true;
   if (overBudget) run.budget!.stop(); // records the crossing: the run fails with BudgetExceeded
   if (ok.some((x) => !x) || run.failFastTriggered || overBudget) {
@@ -82,10 +80,8 @@ export async function runStep(run: PipelineRun, name: string): Promise<boolean> 
   try {
     const step = spec.steps[name]!;
     const runs = expandStep(spec, name, { inputs: spec.inputs, steps: views });
-    if (patched(PIPELINE_PATCHES.stepChecks)) {
-      const problem = stepInputProblem(name, runs);
-      if (problem) throw ApplicationFailure.nonRetryable(problem, PipelineFailureType.InvalidSpec);
-    }
+    const problem = stepInputProblem(name, runs);
+    if (problem) throw ApplicationFailure.nonRetryable(problem, PipelineFailureType.InvalidSpec);
     const remaining = ceiling - Date.now() - 5_000;
     const timeout = Math.min(stepTimeoutMs(spec, name), remaining);
     const fannedOut = isFannedOut(step);
@@ -128,32 +124,6 @@ export async function runStep(run: PipelineRun, name: string): Promise<boolean> 
       progress.predictionIds.push(res.id);
       return res;
     };
-
-    if (!patched(PIPELINE_PATCHES.keepSiblings)) {
-      // Before the patch: the first failed child failed the step and its siblings' results were dropped.
-      const results = await Promise.all(runs.map(runChild));
-      views[name] = stepResultView(
-        step,
-        runs.map((r, i) => ({ input: r.input, output: results[i]!.output })),
-      );
-      progress.outputs = views[name]!.outputs;
-      progress.predictTime = results.reduce((sum, r) => sum + (r.metrics.predict_time ?? 0), 0);
-      for (const r of results) addCost(result, spec, name, model, r.metrics.predict_time ?? 0);
-      if (persist) {
-        for (const [index, r] of results.entries()) {
-          const entries = await persistOutputs({
-            pipelineId,
-            step: name,
-            index,
-            predictionId: r.id,
-            output: r.output,
-          });
-          addFiles(result, progress, entries);
-        }
-      }
-      progress.status = 'succeeded';
-      return true;
-    }
 
     // Every child runs to its end; a failure under fail-fast cancels the others at once.
     type Outcome = { index: number; result: PredictionResult } | { index: number; error: unknown };
