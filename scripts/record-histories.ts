@@ -19,7 +19,8 @@ import { FAST_POLLING, SECRET_TOKEN, startTestbed } from '../test/helpers/testbe
 
 async function main(): Promise<void> {
   const release = process.argv[2];
-  if (!release || !/^\d+\.\d+$/.test(release)) throw new Error('usage: npm run record-histories -- <major.minor>');
+  if (!release || !/^\d+\.\d+$/.test(release))
+    throw new Error('usage: npm run record-histories -- <major.minor>');
   const folder = path.join(PROJECT_ROOT, 'test', 'histories', release);
   mkdirSync(folder, { recursive: true });
   const bed = await startTestbed(
