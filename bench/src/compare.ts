@@ -9,7 +9,7 @@ import Replicate from 'replicate';
 import type { Client } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import type { WorkerConfig } from '../../src/config';
-import { DEFAULT_POLLING } from '../../src/shared/backoff';
+import { DEFAULT_POLLING } from '../../src/shared/polling';
 import type { PollingOptions } from '../../src/shared/types';
 import { startWebhookReceiver } from '../../src/webhooks';
 import { runPrediction } from '../../src/workflows';

@@ -4,6 +4,7 @@
  * (./adoption.ts).
  */
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
+import { MIN_CANCEL_AFTER_MS } from '../shared/ceiling';
 import { formatSeconds } from '../shared/duration';
 import { PredictionFailureType, ReplicateTransientType } from '../shared/failures';
 import { isCreateTarget, parseModelRef, type CreateTarget } from '../shared/model-ref';
@@ -11,9 +12,6 @@ import type { JobKind, Prediction, PredictionSnapshot } from '../shared/types';
 import { findOwnJob } from './adoption';
 import { resolveClaims } from './claims';
 import { call, shaped, type ActivitySetup } from './context';
-
-/** Replicate refuses a `Cancel-After` below 5 seconds. */
-export const MIN_CANCEL_AFTER_MS = 5_000;
 
 export interface CreatePredictionArgs {
   model: string;

@@ -25,7 +25,8 @@ import type { SlotNeeded } from '../shared/slots';
 
 export { ADOPTION_MAX_PAGES } from './adoption';
 export { DEFAULT_HTTP_TIMEOUTS, type ActivityConfig } from './context';
-export { MIN_CANCEL_AFTER_MS, type CreatePredictionArgs, type CreateTrainingArgs } from './create';
+export { MIN_CANCEL_AFTER_MS } from '../shared/ceiling';
+export { type CreatePredictionArgs, type CreateTrainingArgs } from './create';
 export { inputDigest, type JobSummary } from './list';
 /** Trim Replicate's prediction object (see ./snapshot); the receiver and tests use it too. */
 export { snapshot } from './snapshot';

@@ -11,7 +11,7 @@ import { CLOCK_SKEW_MS, madeBy, type RecordedCreate } from '../shared/adopt';
 import { isCreateTarget, parseModelRef } from '../shared/model-ref';
 import { ReplicatePredictionId } from '../shared/search-attributes';
 import type { JobKind, PredictionRequest, PredictionState, TrainingRequest } from '../shared/types';
-import { DEFAULT_CEILING_MS } from '../workflows/prediction';
+import { DEFAULT_CEILING_MS } from '../shared/ceiling';
 import { DEFAULT_HTTP_TIMEOUTS } from './context';
 import { inputDigest, type JobSummary } from './list';
 

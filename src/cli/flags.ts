@@ -5,7 +5,7 @@ import type { CliContext } from './context';
 import { UsageError } from './usage';
 
 /** The ceiling flag of run, start and pipeline run: 10 s to 168 h. */
-export function parseCeiling(text: string, command: string): number {
+export function parseCeiling(text: string | number, command: string): number {
   try {
     return ceilingMs(text, text);
   } catch (error) {

@@ -1,4 +1,5 @@
 /** `pipeline run FILE` and `pipeline status ID`. */
+import { DEFAULT_PIPELINE_TIMEOUT } from '../shared/ceiling';
 import { newWorkflowId } from '../client/options';
 import {
   pipelineOutcome,
@@ -51,7 +52,7 @@ export async function pipelineCommand(args: string[], ctx: CliContext): Promise<
     if (error instanceof PipelineSpecError) throw new UsageError(`${positionals[0]}:\n${error.message}`);
     throw new UsageError(`${positionals[0]}: ${(error as Error).message}`, 'pipeline run');
   }
-  const timeoutMs = parseCeiling(values.timeout ?? spec.timeout ?? '30m', 'pipeline run');
+  const timeoutMs = parseCeiling(values.timeout ?? spec.timeout ?? DEFAULT_PIPELINE_TIMEOUT, 'pipeline run');
   checkId(values['pipeline-id'], '--pipeline-id', 'pipeline run');
   const client = await ctx.client();
   const pipelineId = values['pipeline-id'] ?? newWorkflowId(`pipeline-${spec.name}`);

@@ -1,4 +1,5 @@
 /** `run` and `start`: one prediction, waited for (with its progress) or only started. */
+import { DEFAULT_CEILING_MS } from '../shared/ceiling';
 import { newWorkflowId } from '../client/options';
 import { predictionIdPrefix, startPrediction } from '../client/prediction';
 import { humanDuration } from '../shared/duration';
@@ -32,7 +33,7 @@ export async function startCommand(
   if (values.input === undefined)
     throw new UsageError('--input is required (a JSON object, e.g. \'{"prompt": "..."}\')', command);
   const input = parseInput(values.input, ctx, command);
-  const timeoutMs = parseCeiling(values.timeout ?? '10m', command);
+  const timeoutMs = parseCeiling(values.timeout ?? DEFAULT_CEILING_MS, command);
   const request: PredictionRequest = {
     model: values.model,
     input,

@@ -1,10 +1,10 @@
 /** Options shared by the start helpers: the ceiling and the workflow id, checked before anything is sent. */
 import { randomBytes } from 'node:crypto';
+import { CEILING_RANGE_MS } from '../shared/ceiling';
 import { parseDuration } from '../shared/duration';
-import { workflowIdProblem } from '../shared/ids';
 
-/** The shortest and longest ceiling a run or a pipeline accepts: 10 s and 168 h. */
-export const CEILING_RANGE_MS = { min: 10_000, max: 7 * 24 * 3_600_000 } as const;
+export { CEILING_RANGE_MS };
+import { workflowIdProblem } from '../shared/ids';
 
 /**
  * A ceiling in milliseconds from `timeout` (milliseconds, or a duration such as `'10m'` or `'1h30m'`), or

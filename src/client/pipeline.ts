@@ -1,4 +1,5 @@
 /** Start, watch and wait for a pipeline (the `runPipeline` workflow) from a Temporal Client. */
+import { DEFAULT_PIPELINE_TIMEOUT } from '../shared/ceiling';
 import {
   ApplicationFailure,
   CancelledFailure,
@@ -46,7 +47,7 @@ export async function startPipeline(
   { spec, inputs = {} }: { spec: PipelineSpec; inputs?: Record<string, unknown> },
   options: StartPipelineOptions,
 ): Promise<WorkflowHandleWithFirstExecutionRunId<typeof runPipeline>> {
-  const timeoutMs = ceilingMs(options.timeout, spec.timeout ?? '30m');
+  const timeoutMs = ceilingMs(options.timeout, spec.timeout ?? DEFAULT_PIPELINE_TIMEOUT);
   const pipelineId = workflowIdOr(options.workflowId, `pipeline-${spec.name}`);
   return client.workflow.start(runPipeline, {
     taskQueue: options.taskQueue,

@@ -1,4 +1,5 @@
 /** Start, watch, wait for and cancel one prediction (the `runPrediction` workflow) from a Temporal Client. */
+import { DEFAULT_CEILING_MS } from '../shared/ceiling';
 import type { Client, WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { humanDuration } from '../shared/duration';
 import { isTerminal, type PredictionRequest, type PredictionState } from '../shared/types';
@@ -37,7 +38,7 @@ export async function startPrediction(
 ): Promise<WorkflowHandleWithFirstExecutionRunId<typeof runPrediction>> {
   const problems = validateRequest(request);
   if (problems.length > 0) throw new TypeError(problems.join('; '));
-  const timeoutMs = ceilingMs(options.timeout, '10m');
+  const timeoutMs = ceilingMs(options.timeout, DEFAULT_CEILING_MS);
   return client.workflow.start(runPrediction, {
     taskQueue: options.taskQueue,
     workflowId: workflowIdOr(options.workflowId, predictionIdPrefix(request.model)),

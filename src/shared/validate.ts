@@ -1,13 +1,11 @@
 /** Validation of a `PredictionRequest`, shared by the CLI (fast feedback) and the workflow (last line of defence). */
-import { DEFAULT_POLLING } from './backoff';
+import { DEFAULT_POLLING, POLLING_BOUNDS } from './polling';
 import { budgetProblems } from './budget';
 import { parseModelRef, isCreateTarget } from './model-ref';
 import type { PredictionRequest } from './types';
 
 /** Largest model input we accept, as JSON. Temporal payloads are limited to 2 MB; big files belong in URLs. */
 export const MAX_INPUT_BYTES = 1_000_000;
-
-const ONE_HOUR_MS = 3_600_000;
 
 /** Every problem with `request`, each naming the field and the fix. Empty when the request is valid. */
 export function validateRequest(request: unknown): string[] {
@@ -39,9 +37,21 @@ export function validateRequest(request: unknown): string[] {
     if (typeof p !== 'object' || p === null || Array.isArray(p)) {
       problems.push('polling: must be an object {initialIntervalMs, multiplier, maxIntervalMs}');
     } else {
-      checkNumber(problems, 'polling.initialIntervalMs', p.initialIntervalMs, 100, ONE_HOUR_MS);
-      checkNumber(problems, 'polling.multiplier', p.multiplier, 1, 10);
-      checkNumber(problems, 'polling.maxIntervalMs', p.maxIntervalMs, 100, ONE_HOUR_MS);
+      checkNumber(
+        problems,
+        'polling.initialIntervalMs',
+        p.initialIntervalMs,
+        POLLING_BOUNDS.minIntervalMs,
+        POLLING_BOUNDS.maxIntervalMs,
+      );
+      checkNumber(problems, 'polling.multiplier', p.multiplier, 1, POLLING_BOUNDS.maxMultiplier);
+      checkNumber(
+        problems,
+        'polling.maxIntervalMs',
+        p.maxIntervalMs,
+        POLLING_BOUNDS.minIntervalMs,
+        POLLING_BOUNDS.maxIntervalMs,
+      );
       const initial = p.initialIntervalMs ?? DEFAULT_POLLING.initialIntervalMs;
       if (typeof initial === 'number' && typeof p.maxIntervalMs === 'number' && p.maxIntervalMs < initial) {
         problems.push(
@@ -50,7 +60,7 @@ export function validateRequest(request: unknown): string[] {
       }
     }
   }
-  checkNumber(problems, 'deadlineMarginMs', r.deadlineMarginMs, 0, ONE_HOUR_MS);
+  checkNumber(problems, 'deadlineMarginMs', r.deadlineMarginMs, 0, 3_600_000);
   checkNumber(problems, 'maxPollsPerRun', r.maxPollsPerRun, 1, 10_000);
   if (typeof r.maxPollsPerRun === 'number' && !Number.isInteger(r.maxPollsPerRun)) {
     problems.push('maxPollsPerRun: must be a whole number');

@@ -6,7 +6,8 @@
  * execution timeout, because Temporal runs no workflow code when that fires: at our deadline we can still cancel
  * the job remotely. Every early end (deadline, user cancel, non-retryable error) cancels the remote job. Long jobs
  * continue as new, carrying the job, the progress and (through the execution timeout) the deadline.
- * The phases live in ./job/run.ts, the policies and patches in ./job/policies.ts.
+ * The phases live in ./job/run.ts; the ceiling and polling policies in ../shared/ceiling.ts and
+ * ../shared/polling.ts, the activities' retry policies in ./retry-policies.ts.
  */
 import { ApplicationFailure, CancellationScope, workflowInfo } from '@temporalio/workflow';
 import { PredictionFailureType } from '../shared/failures';
@@ -15,12 +16,8 @@ import { validateRequest, validateTrainingRequest } from '../shared/validate';
 import { JobRun } from './job/run';
 
 export { statusQuery, webhookSignal } from './messages';
-export {
-  DEFAULT_CEILING_MS,
-  DEFAULT_MAX_POLLS_PER_RUN,
-  WEBHOOK_FALLBACK_POLLING,
-  defaultDeadlineMarginMs,
-} from './job/policies';
+export { DEFAULT_CEILING_MS, defaultDeadlineMarginMs } from '../shared/ceiling';
+export { DEFAULT_MAX_POLLS_PER_RUN, WEBHOOK_FALLBACK_POLLING } from '../shared/polling';
 
 export async function runPrediction(request: PredictionRequest): Promise<PredictionResult> {
   return runJob('prediction', request, validateRequest(request));

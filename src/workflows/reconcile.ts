@@ -7,7 +7,7 @@ import { log, metricMeter, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { ReconcileActivities } from '../activities/reconcile';
 import { countOrphansCanceled } from '../observability/metrics';
-import { NON_RETRYABLE_REPLICATE_ERRORS } from '../shared/failures';
+import { classifyJobsOptions, reconcileReplicateOptions } from './retry-policies';
 import { isTerminal, type JobKind } from '../shared/types';
 
 export interface ReconcileOptions {
@@ -35,20 +35,8 @@ export interface OrphanReport {
   cancelFailed: string[];
 }
 
-const { listRecentJobs, cancelPrediction } = proxyActivities<Activities>({
-  startToCloseTimeout: '2m',
-  retry: {
-    initialInterval: '1s',
-    backoffCoefficient: 2,
-    maximumInterval: '30s',
-    maximumAttempts: 5,
-    nonRetryableErrorTypes: NON_RETRYABLE_REPLICATE_ERRORS,
-  },
-});
-const { classifyJobs } = proxyActivities<ReconcileActivities>({
-  startToCloseTimeout: '3m',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 5 },
-});
+const { listRecentJobs, cancelPrediction } = proxyActivities<Activities>(reconcileReplicateOptions);
+const { classifyJobs } = proxyActivities<ReconcileActivities>(classifyJobsOptions);
 
 export async function reconcileOrphans(options: ReconcileOptions = {}): Promise<OrphanReport> {
   const apply = options.apply === true;

@@ -28,6 +28,7 @@ import {
   type SlotUpdate,
   type SlotsState,
 } from '../shared/slots';
+import { slotHoldersOptions } from './retry-policies';
 
 /** A run asks for a slot (sent through signalWithStart by the `requestSlot` activity). */
 export const slotAcquireSignal = defineSignal<[SlotRequest]>('slotAcquire');
@@ -66,10 +67,7 @@ export async function replicateSlots(args: SlotsArgs): Promise<void> {
   const idleCheckEveryMs = options.idleCheckEveryMs ?? 300_000;
   const idleExitMs = options.idleExitMs ?? 300_000;
   const maxHistoryEvents = options.maxHistoryEvents ?? 5_000;
-  const { slotHoldersGone } = proxyActivities<SlotActivities>({
-    startToCloseTimeout: '30s',
-    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
-  });
+  const { slotHoldersGone } = proxyActivities<SlotActivities>(slotHoldersOptions);
 
   let dirty = true;
   setHandler(slotAcquireSignal, (request) => {

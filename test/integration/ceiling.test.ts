@@ -8,7 +8,7 @@ import { Worker, bundleWorkflowCode } from '@temporalio/worker';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createActivities } from '../../src/activities';
 import { ensureBinary, TEMPORAL_TEST_SERVER } from '../../src/dev/binaries';
-import { DEFAULT_POLLING, pollSchedule } from '../../src/shared/backoff';
+import { DEFAULT_POLLING, pollSchedule } from '../../src/shared/polling';
 import { PredictionFailureType } from '../../src/shared/failures';
 import type { PredictionFailureDetails } from '../../src/shared/types';
 import { ReplicateSimulator } from '../../simulator';

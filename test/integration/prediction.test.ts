@@ -4,7 +4,7 @@
  */
 import { CancelledFailure, WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pollDelayMs } from '../../src/shared/backoff';
+import { pollDelayMs } from '../../src/shared/polling';
 import { PredictionFailureType, ReplicateErrorType } from '../../src/shared/failures';
 import type { PredictionFailureDetails } from '../../src/shared/types';
 import { statusQuery } from '../../src/workflows';

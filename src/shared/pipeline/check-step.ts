@@ -1,4 +1,6 @@
 /** Validating one step's own fields (model or deployment, input, fan-out, timeout, needs, polling), and field checks. */
+import { PIPELINE_TIMEOUT_RANGE_MS } from '../ceiling';
+import { POLLING_BOUNDS } from '../polling';
 import { parseDuration } from '../duration';
 import { isCreateTarget, parseModelRef } from '../model-ref';
 import { MAX_INPUT_BYTES } from '../validate';
@@ -25,7 +27,6 @@ const STEP_FIELDS = [
   'polling',
 ] as const;
 const POLLING_FIELDS = ['initialIntervalMs', 'multiplier', 'maxIntervalMs'] as const;
-const ONE_HOUR_MS = 3_600_000;
 
 /** Report every key of `obj` not in `known`, with a "did you mean" when one is close. */
 export function checkUnknownFields(
@@ -54,7 +55,7 @@ export function checkTimeout(value: unknown, path: string, fallback: string, err
   const d = parseDuration(value);
   if ('error' in d) {
     err(path, d.error);
-  } else if (d.ms < PIPELINE_LIMITS.minTimeoutMs || d.ms > PIPELINE_LIMITS.maxTimeoutMs) {
+  } else if (d.ms < PIPELINE_TIMEOUT_RANGE_MS.min || d.ms > PIPELINE_TIMEOUT_RANGE_MS.max) {
     err(path, `"${value}" is out of range; a timeout is from 10s to 24h`);
   }
   return value;
@@ -159,9 +160,21 @@ export function checkStepShape(
     } else {
       checkUnknownFields(p, `${path}.polling.`, POLLING_FIELDS, err);
       const checks = [
-        checkRange(p.initialIntervalMs, `${path}.polling.initialIntervalMs`, 100, ONE_HOUR_MS, err),
-        checkRange(p.multiplier, `${path}.polling.multiplier`, 1, 10, err),
-        checkRange(p.maxIntervalMs, `${path}.polling.maxIntervalMs`, 100, ONE_HOUR_MS, err),
+        checkRange(
+          p.initialIntervalMs,
+          `${path}.polling.initialIntervalMs`,
+          POLLING_BOUNDS.minIntervalMs,
+          POLLING_BOUNDS.maxIntervalMs,
+          err,
+        ),
+        checkRange(p.multiplier, `${path}.polling.multiplier`, 1, POLLING_BOUNDS.maxMultiplier, err),
+        checkRange(
+          p.maxIntervalMs,
+          `${path}.polling.maxIntervalMs`,
+          POLLING_BOUNDS.minIntervalMs,
+          POLLING_BOUNDS.maxIntervalMs,
+          err,
+        ),
       ];
       const ok = checks.every(Boolean);
       if (

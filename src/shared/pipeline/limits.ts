@@ -6,8 +6,6 @@ import { PIPELINE_DEFAULTS, PipelineSpecError, type PipelineSpec } from './spec'
 export const PIPELINE_LIMITS = {
   maxCount: 50,
   maxForeachItems: 100,
-  minTimeoutMs: 10_000,
-  maxTimeoutMs: 86_400_000,
   maxNameLength: 60,
 } as const;
 

@@ -1,4 +1,5 @@
 /** A pipeline spec: its shape once validated (see ./validate.ts), the defaults, and the error that lists problems. */
+import { DEFAULT_PIPELINE_TIMEOUT, DEFAULT_STEP_TIMEOUT } from '../ceiling';
 
 export interface StepSpec {
   /** owner/name, owner/name:version, or a bare version id (exactly one of model / deployment) */
@@ -56,4 +57,8 @@ export class PipelineSpecError extends Error {
   }
 }
 
-export const PIPELINE_DEFAULTS = { failure: 'fail-fast', timeout: '30m', stepTimeout: '10m' } as const;
+export const PIPELINE_DEFAULTS = {
+  failure: 'fail-fast',
+  timeout: DEFAULT_PIPELINE_TIMEOUT,
+  stepTimeout: DEFAULT_STEP_TIMEOUT,
+} as const;

@@ -21,7 +21,6 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../../activities';
-import { pollDelayMs, withPollingDefaults } from '../../shared/backoff';
 import { humanDuration } from '../../shared/duration';
 import { PredictionFailureType } from '../../shared/failures';
 import { ReplicateModel, ReplicatePredictionId, ReplicateStatus } from '../../shared/search-attributes';
@@ -40,16 +39,14 @@ import { JobBudget } from './budget';
 import { JobSlot } from './slot';
 import { RunMetrics } from './metrics';
 import { currentDetails, failureDetails, finish, surface, timedOut, transientPollFailure } from './outcome';
+import { DEFAULT_CEILING_MS, MIN_RUN_MS, defaultDeadlineMarginMs } from '../../shared/ceiling';
 import {
-  DEFAULT_CEILING_MS,
   DEFAULT_MAX_POLLS_PER_RUN,
-  MIN_RUN_MS,
   WEBHOOK_FALLBACK_POLLING,
-  cancelOptions,
-  createOptions,
-  defaultDeadlineMarginMs,
-  getOptions,
-} from './policies';
+  pollDelayMs,
+  withPollingDefaults,
+} from '../../shared/polling';
+import { cancelOptions, createOptions, getOptions } from '../retry-policies';
 
 type JobRequest = PredictionRequest | TrainingRequest;
 

@@ -27,6 +27,7 @@ import type {
   TrainingRequest,
 } from '../../shared/types';
 import { slotReleaseSignal, slotUpdateSignal } from '../slots';
+import { requestSlotOptions } from '../retry-policies';
 import { currentDetails } from './outcome';
 
 /** A slot this run holds: carried across continue-as-new so the last run releases it. */
@@ -108,9 +109,8 @@ export class JobSlot {
     this.state.queue = { key: slot.key, position: null, limit: slot.limit };
     setCurrentDetails(currentDetails(this.state));
     const { requestSlot } = proxyActivities<SlotActivities>({
-      startToCloseTimeout: '20s',
+      ...requestSlotOptions,
       scheduleToCloseTimeout: Math.max(1_000, deadline - Date.now()),
-      retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s' },
       summary: `ask for a slot of ${slot.key} (limit ${slot.limit})`,
     });
     // Non-cancellable: a request on the wire must land before any release, or the queue would keep a ghost.

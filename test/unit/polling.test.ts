@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_POLLING, pollDelayMs, pollSchedule, withPollingDefaults } from '../../src/shared/backoff';
+import { DEFAULT_POLLING, pollDelayMs, pollSchedule, withPollingDefaults } from '../../src/shared/polling';
 
 describe('poll backoff', () => {
   it('starts at 3 s, grows ×1.5 and caps at 30 s by default', () => {

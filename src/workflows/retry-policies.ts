@@ -1,0 +1,96 @@
+/**
+ * The retry policies and timeouts of every activity the workflows call, in one place. They are explicit (not SDK
+ * defaults) so they read the same here and in the workflow history. Changing one changes workflow behaviour: from
+ * 1.0 on, only behind `patched()` with newly recorded histories (CHANGELOG.md, "Workflow compatibility").
+ * A schedule-to-close that ends at the run's deadline is added where the activity is called.
+ */
+import type { ActivityOptions } from '@temporalio/workflow';
+import { NON_RETRYABLE_REPLICATE_ERRORS, PipelineFailureType } from '../shared/failures';
+import { PERSIST_ACTIVITY } from '../shared/pipeline';
+
+/**
+ * A create has no maximum number of attempts: its schedule-to-close ends at the run's deadline, so a long 429 storm
+ * (low credit) only delays it, each retry after Retry-After; the activity itself ends other transient failures at
+ * attempt 8 (CREATE_MAX_ATTEMPTS_UNLESS_RATE_LIMITED).
+ */
+export const createOptions: ActivityOptions = {
+  startToCloseTimeout: '40s', // HTTP timeout 30 s + margin; a listing for adoption stays well inside
+  retry: {
+    initialInterval: '1s',
+    backoffCoefficient: 2,
+    maximumInterval: '20s',
+    nonRetryableErrorTypes: NON_RETRYABLE_REPLICATE_ERRORS,
+  },
+};
+
+/**
+ * Polls: a short retry inside one poll absorbs a blip; a longer outage is ridden out by the workflow's own backoff
+ * between polls (durable timers), until the deadline. Nothing here gives up on the job.
+ */
+export const getOptions: ActivityOptions = {
+  startToCloseTimeout: '20s', // HTTP timeout 15 s + margin
+  retry: {
+    initialInterval: '1s',
+    backoffCoefficient: 2,
+    maximumInterval: '4s',
+    maximumAttempts: 3,
+    nonRetryableErrorTypes: NON_RETRYABLE_REPLICATE_ERRORS,
+  },
+};
+
+/** A remote cancel: quick, bounded (Replicate's Cancel-After still stops the job if it fails). */
+export const cancelOptions: ActivityOptions = {
+  startToCloseTimeout: '12s', // HTTP timeout 10 s + margin
+  scheduleToCloseTimeout: '40s',
+  retry: {
+    initialInterval: '500ms',
+    backoffCoefficient: 2,
+    maximumInterval: '4s',
+    maximumAttempts: 5,
+    nonRetryableErrorTypes: NON_RETRYABLE_REPLICATE_ERRORS,
+  },
+};
+
+/** A run asks its model's limiter for a slot (signal-with-start); retried until the run's deadline. */
+export const requestSlotOptions: ActivityOptions = {
+  startToCloseTimeout: '20s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s' },
+};
+
+/** The limiter asks Temporal which of its holders still run. */
+export const slotHoldersOptions: ActivityOptions = {
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
+};
+
+/** The reconciler's listing and cancels at Replicate. */
+export const reconcileReplicateOptions: ActivityOptions = {
+  startToCloseTimeout: '2m',
+  retry: {
+    initialInterval: '1s',
+    backoffCoefficient: 2,
+    maximumInterval: '30s',
+    maximumAttempts: 5,
+    nonRetryableErrorTypes: NON_RETRYABLE_REPLICATE_ERRORS,
+  },
+};
+
+/** The reconciler's look at Temporal: which runs made and own the listed jobs. */
+export const classifyJobsOptions: ActivityOptions = {
+  startToCloseTimeout: '3m',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 5 },
+};
+
+/** Persisting a step's outputs and writing the manifest: heartbeats every 5 s; a retry resumes where it stopped. */
+export const persistOptions: ActivityOptions = {
+  startToCloseTimeout: '30m',
+  // the activity heartbeats every 5 s (also while a download waits); its own idle timeout ends stalled downloads
+  heartbeatTimeout: PERSIST_ACTIVITY.heartbeatTimeoutMs,
+  retry: {
+    initialInterval: '1s',
+    backoffCoefficient: 2,
+    maximumInterval: '30s',
+    maximumAttempts: 5,
+    nonRetryableErrorTypes: [PipelineFailureType.OutputUnavailable, PipelineFailureType.OutputTooLarge],
+  },
+};
