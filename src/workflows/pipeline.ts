@@ -23,7 +23,7 @@ import {
 } from '../shared/pipeline';
 import { jobStartedSignal } from './job/budget';
 import { PipelineBudget } from './steps/budget';
-import { writeManifest } from './steps/activities';
+import { writeManifest } from './steps/persist';
 import { emptyReport, type PipelineResult } from './steps/report';
 import { runStep, type PipelineRun } from './steps/run-step';
 

@@ -28,7 +28,7 @@ import type { PredictionResult } from '../../shared/types';
 import { runPrediction } from '../prediction';
 import type { PipelineBudget } from './budget';
 import { errorType, failedPrediction, messageOf } from './failures';
-import { persistOutputs } from './activities';
+import { persistOutputs } from './persist';
 import { addCost, addFiles, markCompleted, round, type PipelineResult, type StepProgress } from './report';
 
 /** What the steps of one pipeline run share. */
