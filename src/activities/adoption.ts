@@ -1,109 +1,82 @@
 /**
- * Adoption: on a retried create, the job a lost attempt of this run made (its answer never arrived) is found in
- * Replicate's listing and adopted instead of creating another. The rule itself is in src/shared/adopt.ts.
+ * `findOwnJobs`: after a create attempt that may have committed without an answer (a timeout, a lost connection, a
+ * worker that died mid-attempt), the jobs that attempt may have made, best first. The workflow calls it before its
+ * next attempt (to adopt the job instead of paying for a second one) and, for a while after, to catch a create
+ * Replicate committed late (src/workflows/late-commits.ts). It only finds candidates: the workflow takes one only
+ * by winning its claim. The rule is in src/shared/adopt.ts.
  */
-import { Context, log } from '@temporalio/activity';
-import {
-  adoptionCreate,
-  adoptionWindowStart,
-  canonicalJson,
-  chooseAdoption,
-  matchBasis,
-} from '../shared/adopt';
-import { countAdoption } from '../observability/metrics';
-import type { CreateTarget } from '../shared/model-ref';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { CLOCK_SKEW_MS, ownCandidates, type OwnCreate } from '../shared/adopt';
+import { PredictionFailureType } from '../shared/failures';
+import { isCreateTarget, parseModelRef } from '../shared/model-ref';
 import type { JobKind, PredictionSnapshot } from '../shared/types';
-import { call, shaped, type ActivitySetup } from './context';
-import type { CreatePredictionArgs } from './create';
+import { resolveClaims } from './claims';
+import { shaped, type ActivitySetup } from './context';
+import { webhookUrlFor } from './create';
 import { lacksEchoedFields, withEchoedFields } from './echoed';
 import { listSince } from './list';
 
-/** How far back (pages of 100) a retried create looks for the job its lost attempt made. */
+/** How far back (pages of 100) a search for a lost attempt's job looks. */
 export const ADOPTION_MAX_PAGES = 20;
+/** At most this many candidates are returned (each is read and shaped for the workflow). */
+export const MAX_CANDIDATES = 10;
 
-/** The job a lost attempt of this run created, if the listing shows exactly one (see src/shared/adopt.ts). */
-export async function findOwnJob(
-  setup: ActivitySetup,
-  kind: JobKind,
-  args: CreatePredictionArgs,
-  target: CreateTarget,
-  webhook: string | undefined,
-  attemptTimeoutMs: number,
-): Promise<PredictionSnapshot | undefined> {
-  const { config } = setup;
-  const workflowId = Context.current().info.workflowExecution?.workflowId;
-  const firstAttemptMs = args.requestedAt
-    ? Date.parse(args.requestedAt)
-    : Context.current().info.scheduledTimestampMs;
-  const from = adoptionWindowStart(firstAttemptMs);
-  const listed = await listSince(setup, kind, from, ADOPTION_MAX_PAGES);
-  const criteria = {
-    target,
-    input: args.input,
-    cancelAtMs: Date.parse(args.cancelAt),
-    firstAttemptMs,
-    nowMs: Date.now(),
-    attemptTimeoutMs,
-    ...(workflowId === undefined ? {} : { workflowId }),
-    ...(webhook === undefined ? {} : { webhook }),
-  };
-  // Matches whose listing echoes neither deadline nor webhook (not promised there): read each once, GET may.
-  const unclear = chooseAdoption(listed, criteria).matches.filter(lacksEchoedFields);
-  const read = new Map((await withEchoedFields(setup, kind, unclear)).map((p) => [p.id, p]));
-  const candidates = listed.map((p) => read.get(p.id) ?? p);
-  let choice = chooseAdoption(candidates, criteria);
-  // Unless our webhook URL proves it, a match may be a sibling's (same input, started close by; deadlines alike):
-  // leave out those another open run already owns (src/shared/adopt.ts, MatchBasis).
-  const unproven = choice.adopt
-    ? matchBasis(
-        { ...choice.adopt, inputKey: canonicalJson(choice.adopt.input ?? null) },
-        adoptionCreate(criteria),
-      ) !== 'webhook'
-    : choice.matches.length > 1;
-  if (unproven && config.jobOwners) {
-    const owners = await config.jobOwners(choice.matches.map((m) => m.id)).catch((error: unknown) => {
-      log.warn(`could not look up which runs own ${kind}s; deciding without`, { error: String(error) });
-      return new Map<string, string>();
-    });
-    const ownedElsewhere = new Set([...owners].filter(([, wf]) => wf !== workflowId).map(([id]) => id));
-    if (ownedElsewhere.size > 0) choice = chooseAdoption(candidates, { ...criteria, ownedElsewhere });
-  }
-  const { adopt, matches, extras } = choice;
-  if (adopt) {
-    countAdoption(Context.current().metricMeter);
-    log.warn(`adopted ${kind} ${adopt.id}: an earlier create attempt made it and its answer was lost`, {
-      predictionId: adopt.id,
-      kind,
-      scanned: candidates.length,
-    });
-    // Other creates of this run that Replicate committed late: provably ours (webhook URL), never wanted.
-    for (const extra of extras) await cancelExtra(setup, kind, extra.id, adopt.id);
-    return { ...(await shaped(setup, adopt)), adopted: true };
-  }
-  if (matches.length > 1) {
-    log.warn(`${matches.length} ${kind}s match this run and another one; adopting none, creating anew`, {
-      candidates: matches.map((m) => m.id),
-    });
-  }
-  return undefined;
+export interface FindOwnJobsArgs {
+  kind: JobKind;
+  model: string;
+  deployment?: boolean;
+  /** the input the create attempts sent */
+  input: Record<string, unknown>;
+  /** the create attempts' Cancel-After target (ISO 8601) */
+  cancelAt: string;
+  /** when the first attempt that may have committed was sent (ISO 8601) */
+  since: string;
+  /** jobs to leave out: the run's own, and those another run has claimed */
+  exclude?: string[];
+  /** the run whose attempts these were (default: the calling workflow) */
+  workflowId?: string;
 }
 
-/** Cancel a duplicate this run made; best effort (the reconciler and its Cancel-After remain). */
-async function cancelExtra(
+export async function findOwnJobs(
   setup: ActivitySetup,
-  kind: JobKind,
-  id: string,
-  adoptedId: string,
-): Promise<void> {
-  try {
-    await call(setup, `cancel extra ${kind} ${id}`, setup.timeouts.cancelMs, (client) =>
-      kind === 'training' ? client.trainings.cancel(id) : client.predictions.cancel(id),
-    );
-    log.warn(`canceled ${kind} ${id}: a duplicate create of this run (adopted ${adoptedId})`, {
-      predictionId: id,
-      kind,
+  args: FindOwnJobsArgs,
+): Promise<PredictionSnapshot[]> {
+  const target = parseModelRef(args.model, args.deployment === true);
+  if (!isCreateTarget(target)) {
+    throw ApplicationFailure.create({
+      type: PredictionFailureType.InvalidRequest,
+      message: target.error,
+      nonRetryable: true,
     });
-  } catch (error) {
-    log.warn(`could not cancel duplicate ${kind} ${id}; the reconciler will`, { error: String(error) });
   }
+  const workflowId = args.workflowId ?? Context.current().info.workflowExecution?.workflowId;
+  const webhook = webhookUrlFor(setup.config.webhookBaseUrl, workflowId);
+  const since = Date.parse(args.since);
+  // what Replicate received: claim references resolved, as the create sent them
+  const input = await resolveClaims(args.input, setup.claims);
+  const own = (nowMs: number): OwnCreate => ({
+    target,
+    input,
+    cancelAtMs: Date.parse(args.cancelAt),
+    sinceMs: since,
+    nowMs,
+    ...(workflowId === undefined ? {} : { workflowId }),
+    ...(webhook === undefined ? {} : { webhook }),
+  });
+  const exclude = new Set(args.exclude ?? []);
+  const listed = await listSince(setup, args.kind, since - CLOCK_SKEW_MS, ADOPTION_MAX_PAGES);
+  // Matches whose listing echoes neither deadline nor webhook (not promised there): read each once, GET may.
+  const unclear = ownCandidates(listed, own(Date.now()), exclude).filter(lacksEchoedFields);
+  const read = new Map((await withEchoedFields(setup, args.kind, unclear)).map((p) => [p.id, p]));
+  const candidates = ownCandidates(
+    listed.map((p) => read.get(p.id) ?? p),
+    own(Date.now()),
+    exclude,
+  ).slice(0, MAX_CANDIDATES);
+  // as the create would have answered: whether webhooks were asked for, and where the fleet serves reads
+  const routing = setup.config.readsTaskQueue ? { readsTaskQueue: setup.config.readsTaskQueue } : {};
+  const out: PredictionSnapshot[] = [];
+  for (const c of candidates)
+    out.push({ ...(await shaped(setup, c)), webhook: webhook !== undefined, ...routing });
+  return out;
 }

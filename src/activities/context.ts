@@ -6,6 +6,8 @@
  */
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type Replicate from 'replicate';
+import type { CreateOutcome, ReplicateCallDetails } from '../shared/failure-details';
+import type { Classified } from '../shared/classify';
 import type { Prediction, PredictionSnapshot } from '../shared/types';
 import { fileClaimStore, type ClaimStore } from './claims';
 import { ReplicateCallError, replicateCall, type ReplicateHttpConfig } from './replicate-client';
@@ -16,11 +18,6 @@ export interface ActivityConfig extends ReplicateHttpConfig {
   webhookBaseUrl?: string;
   /** per-request timeouts, ms */
   timeouts?: { createMs?: number; getMs?: number; cancelMs?: number };
-  /**
-   * Which open runs own these job ids (job id -> workflow id), e.g. from Temporal visibility: a retried create
-   * never adopts a job another run owns. Optional: without it, ambiguous matches are simply not adopted.
-   */
-  jobOwners?: (ids: string[]) => Promise<Map<string, string>>;
   /**
    * Where outputs too large for a Temporal payload are kept (claim checks): a folder shared with the CLI
    * (default `outputs/.claims`), or any ClaimStore.
@@ -74,6 +71,7 @@ export async function call<T>(
   operation: string,
   timeoutMs: number,
   fn: (client: Replicate) => Promise<T>,
+  kind: 'read' | 'create' = 'read',
 ): Promise<T> {
   const { config } = setup;
   const ctx = Context.current();
@@ -107,8 +105,19 @@ export async function call<T>(
           invalidFields: c.invalidFields ?? null,
           // the workflow reads a 429's Retry-After here (nextRetryDelay does not reach workflow code)
           retryAfterMs: c.nextRetryDelayMs ?? null,
-        },
+          ...(kind === 'create' ? { createOutcome: createOutcomeOf(c) } : {}),
+        } satisfies ReplicateCallDetails,
       ],
     });
   }
+}
+
+/**
+ * Whether a failed create may have made a prediction: only a 4xx answer (429 included) or a connection never made
+ * proves it did not; a 5xx, a timeout or a connection lost after the body left may have committed.
+ */
+export function createOutcomeOf(c: Classified): CreateOutcome {
+  if (c.notSent) return 'not-created';
+  if (c.status !== undefined && c.status >= 400 && c.status < 500 && c.status !== 408) return 'not-created';
+  return 'may-have-committed';
 }

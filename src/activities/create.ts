@@ -1,15 +1,15 @@
 /**
- * `createPrediction` and `createTraining`: at most one POST per attempt, with `Cancel-After` so Replicate stops
- * the job even if every worker is dead. A retried attempt first looks for the job its lost predecessor made
- * (./adoption.ts).
+ * `createPrediction` and `createTraining`: exactly one POST per call, with `Cancel-After` so Replicate stops the job
+ * even if every worker is dead. The workflow calls them once per attempt (no Temporal retries: each attempt's
+ * outcome must be in the history) and searches for a lost attempt's job itself (./adoption.ts, `findOwnJobs`).
  */
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import { MIN_CANCEL_AFTER_MS } from '../shared/ceiling';
 import { formatSeconds } from '../shared/duration';
-import { PredictionFailureType, ReplicateTransientType } from '../shared/failures';
-import { isCreateTarget, parseModelRef, type CreateTarget } from '../shared/model-ref';
+import type { ReplicateCallDetails } from '../shared/failure-details';
+import { PredictionFailureType } from '../shared/failures';
+import { isCreateTarget, parseModelRef } from '../shared/model-ref';
 import type { JobKind, Prediction, PredictionSnapshot } from '../shared/types';
-import { findOwnJob } from './adoption';
 import { resolveClaims } from './claims';
 import { call, shaped, type ActivitySetup } from './context';
 
@@ -22,7 +22,7 @@ export interface CreatePredictionArgs {
    * so the job stops even if every worker is dead. The workflow's own deadline comes a margin earlier.
    */
   cancelAt: string;
-  /** when the workflow first asked for the create (ISO 8601): the start of the window searched for adoption */
+  /** when the workflow asked for this attempt (ISO 8601) */
   requestedAt?: string;
   /**
    * the run can wait for a concurrency slot: when the worker limits this model (REPLICATE_MODEL_CONCURRENCY),
@@ -44,7 +44,10 @@ export async function createPrediction(
   args: CreatePredictionArgs,
 ): Promise<PredictionSnapshot> {
   // A pipeline may pass an earlier step's large output (a claim reference): Replicate gets the value.
-  args = { ...args, input: (await resolveClaims(args.input, setup.claims)) as Record<string, unknown> };
+  args = {
+    ...args,
+    input: (await beforeSending(() => resolveClaims(args.input, setup.claims))) as Record<string, unknown>,
+  };
   const target = parseModelRef(args.model, args.deployment === true);
   if (!isCreateTarget(target)) {
     throw ApplicationFailure.create({
@@ -59,7 +62,7 @@ export async function createPrediction(
       : `/${target.route === 'model' ? 'models' : 'deployments'}/${target.owner}/${target.name}/predictions`;
   const data =
     target.route === 'version' ? { version: target.version, input: args.input } : { input: args.input };
-  return createJob(setup, 'prediction', args, target, route, data);
+  return createJob(setup, 'prediction', args, route, data);
 }
 
 /** Start a training of `owner/name:version` into `destination`. */
@@ -67,7 +70,10 @@ export async function createTraining(
   setup: ActivitySetup,
   args: CreateTrainingArgs,
 ): Promise<PredictionSnapshot> {
-  args = { ...args, input: (await resolveClaims(args.input, setup.claims)) as Record<string, unknown> };
+  args = {
+    ...args,
+    input: (await beforeSending(() => resolveClaims(args.input, setup.claims))) as Record<string, unknown>,
+  };
   const target = parseModelRef(args.model);
   if (!isCreateTarget(target) || target.route !== 'version' || target.model === null) {
     throw ApplicationFailure.create({
@@ -77,106 +83,94 @@ export async function createTraining(
     });
   }
   const route = `/models/${target.model}/versions/${target.version}/trainings`;
-  return createJob(setup, 'training', args, target, route, {
+  return createJob(setup, 'training', args, route, {
     destination: args.destination,
     input: args.input,
   });
 }
 
 /**
- * Create a prediction or training, at most one POST per attempt. On a retry (the previous attempt's outcome is
- * unknown: it may have created the job and lost the answer) first look for that job and adopt it.
+ * Create a prediction or training: exactly one POST, never a listing (the workflow decides when to look for a lost
+ * attempt's job: only after an attempt that may have committed, see src/workflows/job/create.ts). Every failure says
+ * whether the attempt may have made a prediction (`createOutcome` in its details).
  */
 async function createJob(
   setup: ActivitySetup,
   kind: JobKind,
   args: CreatePredictionArgs,
-  target: CreateTarget,
   route: string,
   data: Record<string, unknown>,
 ): Promise<PredictionSnapshot> {
   const { config, timeouts } = setup;
-  cancelAfterFor(args.cancelAt); // refuse early when the minimum no longer fits
-  const { attempt, workflowExecution, startToCloseTimeoutMs } = Context.current().info;
-  // The attempt's timeout in force: the HTTP create timeout, never longer than the activity's own timeout. It
-  // bounds how late Replicate may commit this create, so adoption's deadline window is widened by exactly it.
+  const { workflowExecution, startToCloseTimeoutMs } = Context.current().info;
+  // The attempt's timeout in force: the HTTP create timeout, never longer than the activity's own timeout.
   const attemptTimeoutMs = Math.min(timeouts.createMs, startToCloseTimeoutMs || Infinity);
-  // The workflow id travels in the webhook URL: the receiver signals that workflow, and a retried create can
-  // recognise its own lost job by it.
-  const webhook =
-    config.webhookBaseUrl && workflowExecution
-      ? `${config.webhookBaseUrl.replace(/\/+$/, '')}/webhooks/replicate?workflow=${encodeURIComponent(workflowExecution.workflowId)}`
-      : undefined;
+  // The workflow id travels in the webhook URL: the receiver signals that workflow, and a later search for a lost
+  // attempt's job recognises it by it.
+  const webhook = webhookUrlFor(config.webhookBaseUrl, workflowExecution?.workflowId);
   if (webhook) Object.assign(data, { webhook, webhook_events_filter: ['start', 'completed'] });
   // Where this fleet serves rate-limited reads: the run polls and cancels there (src/worker/flow-control.ts).
   const routing = config.readsTaskQueue ? { readsTaskQueue: config.readsTaskQueue } : {};
-  let cancelAfter = '';
-  const result = await boundTransientFailures<{ adopted: PredictionSnapshot } | { created: Prediction }>(
-    attempt,
-    async () => {
-      if (attempt > 1) {
-        const adopted = await findOwnJob(setup, kind, args, target, webhook, attemptTimeoutMs);
-        if (adopted) return { adopted };
-      }
-      // Computed right before the POST (after any listing), so the request's delay is only the HTTP exchange.
-      cancelAfter = cancelAfterFor(args.cancelAt);
-      const created = await call(
-        setup,
-        `create ${kind} for ${args.model}`,
-        attemptTimeoutMs,
-        async (client) => {
-          // predictions.create() cannot send extra headers, so we use the client's request() for Cancel-After.
-          const response = await client.request(route, {
-            method: 'POST',
-            headers: { 'Cancel-After': cancelAfter },
-            data,
-          });
-          return (await response.json()) as Prediction;
-        },
-      );
-      return { created };
+  // Computed right before the POST, so the request's delay is only the HTTP exchange.
+  const cancelAfter = await beforeSending(async () => cancelAfterFor(args.cancelAt));
+  const job = await call(
+    setup,
+    `create ${kind} for ${args.model}`,
+    attemptTimeoutMs,
+    async (client) => {
+      // predictions.create() cannot send extra headers, so we use the client's request() for Cancel-After.
+      const response = await client.request(route, {
+        method: 'POST',
+        headers: { 'Cancel-After': cancelAfter },
+        data,
+      });
+      return (await response.json()) as Prediction;
     },
+    'create',
   );
-  if ('adopted' in result) return { ...result.adopted, webhook: webhook !== undefined, ...routing };
-  const job = result.created;
   log.info(`${kind} ${job.id} created for ${args.model}`, {
     predictionId: job.id,
     kind,
     model: args.model,
     status: job.status,
     cancelAfter,
-    attempt,
+    attempt: Context.current().info.attempt,
   });
   return { ...(await shaped(setup, job)), webhook: webhook !== undefined, ...routing };
 }
 
-/** A create's failures other than 429 end the activity at this attempt (the earlier `maximumAttempts: 8`). */
-export const CREATE_MAX_ATTEMPTS_UNLESS_RATE_LIMITED = 8;
+/** The webhook URL a create sends (`?workflow=<id>` names the run), or undefined without a receiver. */
+export function webhookUrlFor(base: string | undefined, workflowId: string | undefined): string | undefined {
+  return base && workflowId
+    ? `${base.replace(/\/+$/, '')}/webhooks/replicate?workflow=${encodeURIComponent(workflowId)}`
+    : undefined;
+}
 
 /**
- * Since fleet-rate-limits-v1 a create has no maximum number of attempts (its schedule-to-close ends at the run's
- * deadline), so that a long 429 storm (low credit) only delays it. Every other retryable failure (5xx, timeouts,
- * resets) still ends it at attempt 8, as before.
+ * Anything that fails before the POST leaves (a bad model reference, claims that cannot be read, too little time
+ * left) provably created nothing: say so, so the workflow never searches for a job that cannot exist.
  */
-async function boundTransientFailures<T>(attempt: number, fn: () => Promise<T>): Promise<T> {
+async function beforeSending<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (error) {
-    if (
-      attempt >= CREATE_MAX_ATTEMPTS_UNLESS_RATE_LIMITED &&
-      error instanceof ApplicationFailure &&
-      !error.nonRetryable &&
-      error.type !== ReplicateTransientType.RateLimited
-    ) {
-      throw ApplicationFailure.create({
-        type: error.type ?? undefined,
-        message: `${error.message} (attempt ${attempt}: giving up; only 429s are retried until the deadline)`,
-        nonRetryable: true,
-        details: error.details ?? undefined,
-        cause: error.cause,
-      });
-    }
-    throw error;
+    if (error instanceof ApplicationFailure && error.nonRetryable) throw error;
+    const failure = error instanceof ApplicationFailure ? error : undefined;
+    throw ApplicationFailure.create({
+      type: failure?.type ?? 'CreateNotSent',
+      message: (error as Error)?.message ?? String(error),
+      nonRetryable: false,
+      details: [
+        {
+          httpStatus: null,
+          detail: null,
+          invalidFields: null,
+          retryAfterMs: null,
+          createOutcome: 'not-created',
+        } satisfies ReplicateCallDetails,
+      ],
+      cause: error instanceof Error ? error : undefined,
+    });
   }
 }
 

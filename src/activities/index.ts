@@ -8,7 +8,7 @@
 import type { JobKind, PredictionSnapshot } from '../shared/types';
 import { assertWebhookBaseUrl } from '../shared/webhook-url';
 import { fileClaimStore, storeClaimStore } from './claims';
-import { ADOPTION_MAX_PAGES } from './adoption';
+import { ADOPTION_MAX_PAGES, findOwnJobs, type FindOwnJobsArgs } from './adoption';
 import { cancelJob } from './cancel';
 import { activitySetup, type ActivityConfig } from './context';
 import {
@@ -23,7 +23,7 @@ import { getJob } from './status';
 import { slotNeededFor } from './slots';
 import type { SlotNeeded } from '../shared/slots';
 
-export { ADOPTION_MAX_PAGES } from './adoption';
+export { ADOPTION_MAX_PAGES, type FindOwnJobsArgs } from './adoption';
 export { DEFAULT_HTTP_TIMEOUTS, type ActivityConfig } from './context';
 export { MIN_CANCEL_AFTER_MS } from '../shared/ceiling';
 export { type CreatePredictionArgs, type CreateTrainingArgs } from './create';
@@ -96,6 +96,11 @@ export function createActivities(config: ActivitiesOptions) {
       createPrediction(setup, args),
     /** Start a training of `owner/name:version` into `destination`. */
     createTraining: (args: CreateTrainingArgs): Promise<PredictionSnapshot> => createTraining(setup, args),
+    /**
+     * After a create attempt that may have committed without an answer: the jobs it may have made, best first
+     * (candidates only: the workflow takes one by winning its claim).
+     */
+    findOwnJobs: (args: FindOwnJobsArgs): Promise<PredictionSnapshot[]> => findOwnJobs(setup, args),
     /** Read a prediction's (or training's) current state. */
     getPrediction: (jobId: string, kind: JobKind = 'prediction'): Promise<PredictionSnapshot> =>
       getJob(setup, jobId, kind),

@@ -1,7 +1,8 @@
 /**
- * Adopt instead of duplicate. Pure: decides which prediction (if any) a retried create may adopt, and which
- * predictions a run's recorded create made (the reconciler uses the same rule). The rule, and why it holds:
- * docs/architecture.md, "Adopt instead of duplicate".
+ * Which listed jobs a run's create attempts may have made: candidates for a run whose attempt may have committed
+ * without an answer, and for the reconciler. Pure. Ownership is never decided here: a run takes a job only by
+ * winning its claim (src/workflows/claim.ts). The rule and why it holds: docs/architecture.md, "Adopt instead of
+ * duplicate".
  */
 import type { CreateTarget } from './model-ref';
 import { isTerminal, type Prediction } from './types';
@@ -9,26 +10,19 @@ import { isTerminal, type Prediction } from './types';
 export const CLOCK_SKEW_MS = 60_000;
 export const DEADLINE_TOLERANCE_MS = 5_000;
 
-export interface AdoptionCriteria {
+/** What a run's create attempts looked like, for finding the job one of them made and lost the answer to. */
+export interface OwnCreate {
   target: CreateTarget;
   input: unknown;
   /** the instant our Cancel-After aims at (ms since epoch) */
   cancelAtMs: number;
-  /** when the first create attempt was scheduled (ms since epoch) */
-  firstAttemptMs: number;
+  /** when the first attempt that may have committed was sent (ms since epoch) */
+  sinceMs: number;
   nowMs: number;
-  /** the create attempt's timeout in force (the HTTP create timeout): how late Replicate's deadline may be */
-  attemptTimeoutMs: number;
   /** our workflow id: a candidate whose webhook URL names it is ours, one naming another is not */
   workflowId?: string;
   /** our webhook URL, if we send one */
   webhook?: string;
-  /** ids of predictions that other open runs already own */
-  ownedElsewhere?: ReadonlySet<string>;
-}
-
-export function adoptionWindowStart(firstAttemptMs: number): number {
-  return firstAttemptMs - CLOCK_SKEW_MS;
 }
 
 /** Does a prediction's deadline fit a create aiming Cancel-After at `cancelAtMs`? (late side: the delay) */
@@ -117,49 +111,40 @@ export function madeBy(job: JobFacts, create: RecordedCreate): boolean {
   return matchBasis(job, create) !== null;
 }
 
-/** The recorded create an adoption looks for: this run's create, as its criteria describe it. */
-export function adoptionCreate(c: AdoptionCriteria): RecordedCreate {
+/**
+ * The recorded create a search for our own lost job looks for. Replicate may commit a create long after the attempt
+ * gave up (we have seen 38 s), and its deadline is then late by as much, so a commit as late as now is allowed.
+ */
+export function ownCreateRecord(c: OwnCreate): RecordedCreate {
   return {
     target: c.target,
     inputKey: canonicalJson(c.input),
     cancelAtMs: c.cancelAtMs,
-    fromMs: adoptionWindowStart(c.firstAttemptMs),
+    fromMs: c.sinceMs - CLOCK_SKEW_MS,
     untilMs: c.nowMs + CLOCK_SKEW_MS,
-    attemptTimeoutMs: c.attemptTimeoutMs,
+    attemptTimeoutMs: Math.max(0, c.nowMs - c.sinceMs),
     ...(c.workflowId === undefined ? {} : { workflowId: c.workflowId }),
     ...(c.webhook === undefined ? {} : { webhook: c.webhook }),
   };
 }
 
-export function matchingPredictions(candidates: Prediction[], c: AdoptionCriteria): Prediction[] {
-  const create = adoptionCreate(c);
-  return candidates.filter(
-    (p) => !c.ownedElsewhere?.has(p.id) && madeBy({ ...p, inputKey: canonicalJson(p.input ?? null) }, create),
-  );
-}
-
 /**
- * The prediction to adopt (or undefined: none, or ambiguous), the matches, and the `extras`: predictions that are
- * provably ours (our webhook URL) besides the adopted one, to be canceled at once.
+ * The listed jobs one of our attempts may have made, best first: a succeeded one (already paid for), then running
+ * ones, then other ended ones; older first. A match only makes a candidate: a run takes one only by winning its
+ * claim (src/workflows/claim.ts), so two runs that cannot tell their jobs apart never share one.
  */
-export function chooseAdoption(
-  candidates: Prediction[],
-  c: AdoptionCriteria,
-): {
-  adopt?: Prediction;
-  matches: Prediction[];
-  extras: Prediction[];
-} {
-  const matches = matchingPredictions(candidates, c);
-  if (matches.length === 1) return { adopt: matches[0], matches, extras: [] };
-  const proven = matches.filter((p) => webhookVerdict(p.webhook, c) === 'ours');
-  if (proven.length === 0) return { matches, extras: [] };
-  // Prefer the one furthest along (a finished one is already paid for), then the oldest.
-  const rank = (p: Prediction) => (p.status === 'succeeded' ? 0 : isTerminal(p.status) ? 3 : 1);
-  const [adopt, ...extras] = [...proven].sort(
-    (a, b) => rank(a) - rank(b) || Date.parse(a.created_at ?? '') - Date.parse(b.created_at ?? '') || 0,
-  );
-  return { adopt, matches, extras: extras.filter((p) => !isTerminal(p.status)) };
+export function ownCandidates(
+  listed: Prediction[],
+  c: OwnCreate,
+  exclude: ReadonlySet<string> = new Set(),
+): Prediction[] {
+  const create = ownCreateRecord(c);
+  const rank = (p: Prediction) => (p.status === 'succeeded' ? 0 : isTerminal(p.status) ? 2 : 1);
+  return listed
+    .filter((p) => !exclude.has(p.id) && madeBy({ ...p, inputKey: canonicalJson(p.input ?? null) }, create))
+    .sort(
+      (a, b) => rank(a) - rank(b) || Date.parse(a.created_at ?? '') - Date.parse(b.created_at ?? '') || 0,
+    );
 }
 
 function sameTarget(p: Omit<JobFacts, 'inputKey'>, target: CreateTarget): boolean {

@@ -15,7 +15,24 @@ export interface Classified {
   /** Replicate's `detail` (problem+json), quoted in `message` */
   detail?: string;
   invalidFields?: { field?: string; description?: string; type?: string }[];
+  /** no connection was made: the request never left (a refused connection, an unknown host, a TLS failure) */
+  notSent?: boolean;
 }
+
+/** Network error codes that mean the connection was never made, so the request never left (undici, Node). */
+const NOT_SENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'CERT_HAS_EXPIRED',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+]);
 
 /** Only the header lookups we need; `Headers` fits. */
 export interface HeaderLookup {
@@ -93,8 +110,14 @@ export function classifyHttpError(
 
 /** Classify an error thrown by `fetch` (no response): always retryable. */
 export function classifyNetworkError(operation: string, error: unknown, timeoutMs: number): Classified {
-  const e = error as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+  const e = error as {
+    name?: string;
+    message?: string;
+    code?: string;
+    cause?: { code?: string; message?: string };
+  };
   const timedOut = e?.name === 'TimeoutError';
+  const code = e?.cause?.code ?? e?.code;
   const reason = timedOut
     ? `no answer within ${timeoutMs} ms`
     : [e?.message, e?.cause?.code ?? e?.cause?.message].filter(Boolean).join(': ') || String(error);
@@ -102,6 +125,7 @@ export function classifyNetworkError(operation: string, error: unknown, timeoutM
     type: ReplicateTransientType.NetworkError,
     nonRetryable: false,
     message: `Replicate ${operation} did not complete (${reason}); will retry`,
+    ...(!timedOut && code !== undefined && NOT_SENT_CODES.has(code) ? { notSent: true } : {}),
   };
 }
 

@@ -40,6 +40,11 @@ export interface PredictionRequest {
   /** continue-as-new after this many polls in one run, to keep histories small (default 500) */
   maxPollsPerRun?: number;
   /**
+   * after a create attempt that may have committed without an answer, look for and cancel a late commit of it for
+   * this long after the last such attempt, ms (default 180 000: 3 minutes; 30 s to 1 h)
+   */
+  lateCommitWindowMs?: number;
+  /**
    * (budgets-v1) cancel the job and fail with BudgetExceeded once price × (now − started_at) reaches this, USD;
    * needs `pricePerSecondUsd` (src/shared/budget.ts)
    */

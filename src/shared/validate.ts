@@ -62,6 +62,7 @@ export function validateRequest(request: unknown): string[] {
   }
   checkNumber(problems, 'deadlineMarginMs', r.deadlineMarginMs, 0, 3_600_000);
   checkNumber(problems, 'maxPollsPerRun', r.maxPollsPerRun, 1, 10_000);
+  checkNumber(problems, 'lateCommitWindowMs', r.lateCommitWindowMs, 30_000, 3_600_000);
   if (typeof r.maxPollsPerRun === 'number' && !Number.isInteger(r.maxPollsPerRun)) {
     problems.push('maxPollsPerRun: must be a whole number');
   }

@@ -14,7 +14,7 @@ import {
 } from '@temporalio/worker';
 import { Client } from '@temporalio/client';
 import { createActivities } from '../activities';
-import { createReconcileActivities, jobOwnersFromVisibility } from '../activities/reconcile';
+import { createReconcileActivities } from '../activities/reconcile';
 import { createSlotActivities } from '../activities/slots';
 import { ensureReconcilerSchedule, ensureSearchAttributes } from '../client/temporal-setup';
 import { startWebhookReceiver } from '../webhooks';
@@ -59,8 +59,6 @@ export function workerOptions(config: WorkerConfig, connection: NativeConnection
         outputStore: config.outputUrl ?? config.outputDir,
         outputAllowedOrigins: config.outputAllowedOrigins,
         ...(config.httpTimeouts ? { timeouts: config.httpTimeouts } : {}),
-        // A retried create never adopts a job another open run owns.
-        jobOwners: jobOwnersFromVisibility(temporalClient),
         // Models limited by REPLICATE_MODEL_CONCURRENCY: the create answers "wait for a slot" first.
         modelConcurrency: config.modelConcurrency,
         // With a reads budget, creates tell their runs to poll on the rate-limited reads queue (src/worker/flow-control.ts),

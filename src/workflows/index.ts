@@ -2,6 +2,8 @@
 // file: safe to import from your own workflow code and to bundle with your worker's workflows.
 export { runPrediction, runTraining, statusQuery, webhookSignal } from './prediction';
 export { reconcileOrphans, type OrphanReport, type ReconcileOptions } from './reconcile';
+export { replicateClaim, type JobClaim } from './claim';
+export { watchLateCommits, type LateCommitReport, type LateCommitWatch } from './late-commits';
 export { runPipeline, progressQuery, type PipelineRequest, type PipelineResult } from './pipeline';
 export {
   replicateSlots,

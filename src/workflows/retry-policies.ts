@@ -9,19 +9,45 @@ import { NON_RETRYABLE_REPLICATE_ERRORS, PipelineFailureType } from '../shared/f
 import { PERSIST_ACTIVITY } from '../shared/pipeline';
 
 /**
- * A create has no maximum number of attempts: its schedule-to-close ends at the run's deadline, so a long 429 storm
- * (low credit) only delays it, each retry after Retry-After; the activity itself ends other transient failures at
- * attempt 8 (CREATE_MAX_ATTEMPTS_UNLESS_RATE_LIMITED).
+ * One create attempt per activity execution (no Temporal retry): whether an attempt may have made a prediction must
+ * be in the history before the next one is sent, so the workflow retries creates itself (CREATE_RETRY, in
+ * ./job/create.ts): only after an attempt that may have committed does it search for that attempt's job first.
  */
 export const createOptions: ActivityOptions = {
-  startToCloseTimeout: '40s', // HTTP timeout 30 s + margin; a listing for adoption stays well inside
+  startToCloseTimeout: '40s', // HTTP timeout 30 s + margin
+  retry: { maximumAttempts: 1 },
+};
+
+/**
+ * The workflow's retries of a create: 1 s, ×2, at most 20 s apart, and never sooner than a 429's Retry-After. A 429
+ * storm (low credit) only delays the create, until the run's deadline; any other transient failure (5xx, network,
+ * timeout) ends the run at attempt 8.
+ */
+export const CREATE_RETRY = {
+  initialIntervalMs: 1_000,
+  multiplier: 2,
+  maxIntervalMs: 20_000,
+  maxAttemptsUnlessRateLimited: 8,
+} as const;
+
+/** The search for a lost attempt's job: a listing and a few reads (on the reads queue when the fleet has one). */
+export const findOwnJobsOptions: ActivityOptions = {
+  startToCloseTimeout: '2m',
   retry: {
     initialInterval: '1s',
     backoffCoefficient: 2,
-    maximumInterval: '20s',
+    maximumInterval: '10s',
+    maximumAttempts: 5,
     nonRetryableErrorTypes: NON_RETRYABLE_REPLICATE_ERRORS,
   },
 };
+
+/**
+ * After an attempt that may have committed, Replicate may still commit it long after (we have seen 38 s): the run's
+ * late-commit watch (./late-commits.ts) looks for such a job every `everyMs` until `windowMs` after the last such
+ * attempt was sent, and cancels it (a commit is canceled within about everyMs plus one listing of its appearance).
+ */
+export const LATE_COMMIT_WATCH = { windowMs: 180_000, everyMs: 15_000 } as const;
 
 /**
  * Polls: a short retry inside one poll absorbs a blip; a longer outage is ridden out by the workflow's own backoff

@@ -1,21 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import {
-  adoptionCreate,
   canonicalJson,
-  chooseAdoption,
   matchBasis,
-  type AdoptionCriteria,
+  ownCandidates,
+  ownCreateRecord,
+  type OwnCreate,
 } from '../../src/shared/adopt';
 import type { Prediction } from '../../src/shared/types';
 
 const T0 = Date.parse('2026-11-25T12:00:00Z');
-const criteria: AdoptionCriteria = {
+/** a run whose first uncertain attempt was sent at T0, searching 40 s later */
+const own: OwnCreate = {
   target: { route: 'model', owner: 'google', name: 'imagen-4-ultra' },
   input: { prompt: 'a cat', seed: 1 },
   cancelAtMs: T0 + 600_000,
-  firstAttemptMs: T0,
+  sinceMs: T0,
   nowMs: T0 + 40_000,
-  attemptTimeoutMs: 30_000,
 };
 const p = (over: Partial<Prediction> = {}): Prediction => ({
   id: 'p1',
@@ -27,46 +27,50 @@ const p = (over: Partial<Prediction> = {}): Prediction => ({
   deadline: new Date(T0 + 600_400).toISOString(),
   ...over,
 });
+const ids = (list: Prediction[]) => list.map((x) => x.id);
 
-describe('adoption rule', () => {
-  it('adopts the one prediction with our model, input (any key order) and deadline', () => {
-    expect(chooseAdoption([p()], criteria).adopt?.id).toBe('p1');
+describe('candidates for a lost attempt', () => {
+  it('a prediction with our model, input (any key order) and deadline', () => {
+    expect(ids(ownCandidates([p()], own))).toEqual(['p1']);
   });
 
   it.each([
     ['another model', { model: 'google/imagen-4' }],
     ['another input', { input: { prompt: 'a dog', seed: 1 } }],
     ['an earlier deadline (another run)', { deadline: new Date(T0 + 590_000).toISOString() }],
-    [
-      'a deadline later than the attempt timeout explains (another run)',
-      { deadline: new Date(T0 + 640_000).toISOString() },
-    ],
+    ['a deadline later than a commit as late as now', { deadline: new Date(T0 + 646_000).toISOString() }],
     ['created before the window', { created_at: new Date(T0 - 61_000).toISOString() }],
-  ])('does not adopt a prediction with %s', (_name, over) => {
-    expect(chooseAdoption([p(over)], criteria).adopt).toBeUndefined();
+  ])('never one with %s', (_name, over) => {
+    expect(ownCandidates([p(over)], own)).toEqual([]);
   });
 
-  it('adopts a finished prediction too: it is ours and already paid for', () => {
-    expect(chooseAdoption([p({ status: 'succeeded' })], criteria).adopt?.id).toBe('p1');
+  it('every match, best first: succeeded (already paid for), then running, then other ends; older first', () => {
+    const at = (s: number) => new Date(T0 + s * 1000).toISOString();
+    const list = [
+      p({ id: 'failed', status: 'failed', created_at: at(1) }),
+      p({ id: 'late-running', created_at: at(9) }),
+      p({ id: 'running', created_at: at(2) }),
+      p({ id: 'done', status: 'succeeded', created_at: at(8) }),
+    ];
+    expect(ids(ownCandidates(list, own))).toEqual(['done', 'running', 'late-running', 'failed']);
   });
 
-  it('adopts none when two runs are indistinguishable', () => {
-    const { adopt, matches } = chooseAdoption([p(), p({ id: 'p2' })], criteria);
-    expect(adopt).toBeUndefined();
-    expect(matches.map((m) => m.id)).toEqual(['p1', 'p2']);
+  it('two runs it cannot tell apart are both candidates: only a claim decides (src/workflows/claim.ts)', () => {
+    expect(ids(ownCandidates([p(), p({ id: 'twin' })], own))).toEqual(['p1', 'twin']);
+  });
+
+  it('leaves out the jobs it is told to (its own, those claimed by others)', () => {
+    expect(ids(ownCandidates([p(), p({ id: 'twin' })], own, new Set(['p1'])))).toEqual(['twin']);
   });
 
   it('matches versions and deployments by their route', () => {
     const v = 'a'.repeat(64);
-    const byVersion = { ...criteria, target: { route: 'version' as const, version: v, model: null } };
-    expect(chooseAdoption([p({ version: v })], byVersion).adopt).toBeDefined();
-    expect(chooseAdoption([p()], byVersion).adopt).toBeUndefined();
-    const byDeployment = {
-      ...criteria,
-      target: { route: 'deployment' as const, owner: 'acme', name: 'prod' },
-    };
-    expect(chooseAdoption([p({ deployment: 'acme/prod' })], byDeployment).adopt).toBeDefined();
-    expect(chooseAdoption([p({ deployment: 'acme/other' })], byDeployment).adopt).toBeUndefined();
+    const byVersion = { ...own, target: { route: 'version' as const, version: v, model: null } };
+    expect(ownCandidates([p({ version: v })], byVersion)).toHaveLength(1);
+    expect(ownCandidates([p()], byVersion)).toEqual([]);
+    const byDeployment = { ...own, target: { route: 'deployment' as const, owner: 'acme', name: 'prod' } };
+    expect(ownCandidates([p({ deployment: 'acme/prod' })], byDeployment)).toHaveLength(1);
+    expect(ownCandidates([p({ deployment: 'acme/other' })], byDeployment)).toEqual([]);
   });
 
   it('canonical JSON ignores key order at every depth', () => {
@@ -76,77 +80,50 @@ describe('adoption rule', () => {
   });
 });
 
-describe('adoption after a late create (issue 9, A.2)', () => {
-  // The server's deadline is our target plus the request's delay, and the delay is bounded by the attempt's
-  // timeout: a create answered after our 30 s timeout carries a deadline up to 30 s (+ skew) after the target.
+describe('a create Replicate committed late', () => {
+  // Replicate counts Cancel-After from its commit: a create committed late carries a deadline as late as the commit.
   const late = (ms: number) => p({ deadline: new Date(T0 + 600_000 + ms).toISOString() });
 
-  it('adopts a prediction whose deadline is late by up to the attempt timeout plus the skew tolerance', () => {
-    expect(chooseAdoption([late(7_000)], criteria).adopt?.id).toBe('p1');
-    expect(chooseAdoption([late(29_000)], criteria).adopt?.id).toBe('p1');
-    expect(chooseAdoption([late(34_000)], criteria).adopt?.id).toBe('p1');
+  it('matches a deadline late by up to the time since the attempt was sent, plus the skew tolerance', () => {
+    expect(ids(ownCandidates([late(7_000)], own))).toEqual(['p1']);
+    expect(ids(ownCandidates([late(38_000)], own))).toEqual(['p1']); // committed 38 s late: seen 40 s after
+    expect(ids(ownCandidates([late(44_000)], own))).toEqual(['p1']);
   });
 
-  it('widens only the late side, and only by the attempt timeout actually in force', () => {
-    expect(chooseAdoption([late(36_000)], criteria).adopt).toBeUndefined();
-    expect(chooseAdoption([late(-6_000)], criteria).adopt).toBeUndefined();
-    const short = { ...criteria, attemptTimeoutMs: 2_000 };
-    expect(chooseAdoption([late(6_500)], short).adopt?.id).toBe('p1');
-    expect(chooseAdoption([late(7_500)], short).adopt).toBeUndefined();
+  it('widens only the late side, and only by the time that has passed', () => {
+    expect(ownCandidates([late(46_000)], own)).toEqual([]);
+    expect(ownCandidates([late(-6_000)], own)).toEqual([]);
+    const later = { ...own, nowMs: T0 + 120_000 };
+    expect(ids(ownCandidates([late(110_000)], later))).toEqual(['p1']);
   });
 
   const hook = (workflowId: string) =>
     `https://hooks.example.com/webhooks/replicate?workflow=${encodeURIComponent(workflowId)}`;
-  const withHooks = { ...criteria, workflowId: 'run-1', webhook: hook('run-1') };
+  const withHooks = { ...own, workflowId: 'run-1', webhook: hook('run-1') };
 
   it("a candidate's webhook URL alone decides: ours whatever its deadline, not ours whatever its deadline", () => {
     const ours = p({ webhook: hook('run-1'), deadline: new Date(T0 + 700_000).toISOString() });
-    expect(chooseAdoption([ours], withHooks).adopt?.id).toBe('p1');
+    expect(ids(ownCandidates([ours], withHooks))).toEqual(['p1']);
     // another base URL (a worker configured differently) naming the same run is still ours
     const moved = p({ webhook: 'https://other.example.com/webhooks/replicate?workflow=run-1' });
-    expect(chooseAdoption([moved], withHooks).adopt?.id).toBe('p1');
-    expect(chooseAdoption([moved], criteria).adopt).toBeUndefined(); // our run has no id to compare: not provable
-    const theirs = p({ webhook: hook('run-2') });
-    expect(chooseAdoption([theirs], withHooks).adopt).toBeUndefined();
-    expect(
-      chooseAdoption([p({ webhook: 'https://example.org/their-hook' })], criteria).adopt,
-    ).toBeUndefined();
-  });
-
-  it('adopts one of several predictions its webhook proves are ours and returns the others to cancel', () => {
-    const a = p({ id: 'a', webhook: hook('run-1'), created_at: new Date(T0 + 500).toISOString() });
-    const b = p({ id: 'b', webhook: hook('run-1'), created_at: new Date(T0 + 9_000).toISOString() });
-    const { adopt, extras } = chooseAdoption([b, a], withHooks);
-    expect(adopt?.id).toBe('a');
-    expect(extras.map((e) => e.id)).toEqual(['b']);
-  });
-
-  it('excludes candidates another open run owns; adopts none while still ambiguous', () => {
-    const sibling = p({ id: 'sibling' });
-    expect(chooseAdoption([p(), sibling], criteria).adopt).toBeUndefined();
-    const owned = { ...criteria, ownedElsewhere: new Set(['sibling']) };
-    const { adopt, extras } = chooseAdoption([p(), sibling], owned);
-    expect(adopt?.id).toBe('p1');
-    expect(extras).toEqual([]);
-    const { adopt: none, matches } = chooseAdoption([p(), p({ id: 'p2' }), sibling], owned);
-    expect(none).toBeUndefined();
-    expect(matches.map((m) => m.id)).toEqual(['p1', 'p2']);
+    expect(ids(ownCandidates([moved], withHooks))).toEqual(['p1']);
+    expect(ownCandidates([moved], own)).toEqual([]); // our run has no id to compare: not provable
+    expect(ownCandidates([p({ webhook: hook('run-2') })], withHooks)).toEqual([]);
+    expect(ownCandidates([p({ webhook: 'https://example.org/their-hook' })], own)).toEqual([]);
   });
 });
 
-describe('the fallback when answers echo neither deadline nor webhook (issue 14)', () => {
+describe('the fallback when answers echo neither deadline nor webhook', () => {
   const lean = (over: Partial<Prediction> = {}) => {
     const { deadline: _d, ...rest } = p(over);
     return rest;
   };
-  const create = adoptionCreate(criteria);
+  const create = ownCreateRecord(own);
   const facts = (x: Prediction) => ({ ...x, inputKey: canonicalJson(x.input ?? null) });
 
   it('names what matched: webhook, deadline, else model, input and window', () => {
-    const own = { ...criteria, workflowId: 'wf-1' };
-    expect(matchBasis(facts(p({ webhook: 'https://h.example/w?workflow=wf-1' })), adoptionCreate(own))).toBe(
-      'webhook',
-    );
+    const withId = ownCreateRecord({ ...own, workflowId: 'wf-1' });
+    expect(matchBasis(facts(p({ webhook: 'https://h.example/w?workflow=wf-1' })), withId)).toBe('webhook');
     expect(matchBasis(facts(p()), create)).toBe('deadline');
     expect(matchBasis(facts(lean()), create)).toBe('input-and-window');
     expect(matchBasis(facts(lean({ input: { prompt: 'a dog', seed: 1 } })), create)).toBeNull();
@@ -155,24 +132,12 @@ describe('the fallback when answers echo neither deadline nor webhook (issue 14)
     expect(matchBasis(facts(lean({ created_at: new Date(T0 + 101_000).toISOString() })), create)).toBeNull();
   });
 
-  it('adopts a lone match on model, input and window; none of two it cannot tell apart', () => {
-    expect(chooseAdoption([lean()], criteria).adopt?.id).toBe('p1');
-    const both = chooseAdoption([lean(), lean({ id: 'p2' })], criteria);
-    expect(both.adopt).toBeUndefined();
-    expect(both.extras).toEqual([]); // nothing is canceled on the fallback alone
-    const owned = chooseAdoption([lean(), lean({ id: 'p2' })], {
-      ...criteria,
-      ownedElsewhere: new Set(['p1']),
-    });
-    expect(owned.adopt?.id).toBe('p2');
-  });
-
   it('never matches a job of another model, another input or outside the window, whatever it lacks', () => {
     const others = [
       lean({ id: 'm', model: 'someone/else' }),
       lean({ id: 'i', input: { prompt: 'a cat', seed: 2 } }),
       lean({ id: 'early', created_at: new Date(T0 - 120_000).toISOString() }),
     ];
-    expect(chooseAdoption(others, criteria).matches).toEqual([]);
+    expect(ownCandidates(others, own)).toEqual([]);
   });
 });

@@ -3,6 +3,8 @@
  * the rate asked of Temporal (no 60 s window can hold more than the budget), the reads Worker, the create's bound on
  * non-429 failures, and the simulator's 429 storm.
  */
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { WorkerOptions } from '@temporalio/worker';
@@ -111,7 +113,7 @@ describe('readsWorkerOptions', () => {
   });
 });
 
-describe('createPrediction under fleet-rate-limits-v1 (no maximum attempts)', () => {
+describe('createPrediction: one POST, and what a failed attempt may have created', () => {
   const args = () => ({
     model: 'sim/echo',
     input: { a: 1 },
@@ -146,21 +148,41 @@ describe('createPrediction under fleet-rate-limits-v1 (no maximum attempts)', ()
     expect(value?.readsTaskQueue).toBe('q-replicate-reads');
   });
 
-  it('a 429 stays retryable at any attempt', async () => {
-    const { error } = await attempt({ rateLimitNext: 100 }, 30);
-    expect(error).toMatchObject({ type: 'ReplicateRateLimited', nonRetryable: false });
+  it.each([
+    ['a 429', { rateLimitNext: 1 }, 'ReplicateRateLimited', 'not-created'],
+    [
+      'a reset before the create was stored',
+      { resetBeforeStoreRate: 1 },
+      'ReplicateNetworkError',
+      'may-have-committed',
+    ],
+    [
+      'a reset after it was stored',
+      { resetAfterStoreRate: 1 },
+      'ReplicateNetworkError',
+      'may-have-committed',
+    ],
+    ['a 5xx', { serverErrorRate: 1, serverErrorRoutes: 'all' }, 'ReplicateServerError', 'may-have-committed'],
+  ])('%s: retryable, createOutcome %s', async (_name, faults, type, outcome) => {
+    const { error } = await attempt(faults, 1);
+    expect(error).toMatchObject({ type, nonRetryable: false });
+    expect((error as { details?: { createOutcome?: string }[] }).details?.[0]?.createOutcome).toBe(outcome);
   });
 
-  it('any other transient failure ends it at attempt 8, as before, and not earlier', async () => {
-    const failing = { serverErrorRate: 1, serverErrorRoutes: 'all' };
-    expect((await attempt(failing, 7)).error).toMatchObject({
-      type: 'ReplicateServerError',
-      nonRetryable: false,
-    });
-    expect((await attempt(failing, 8)).error).toMatchObject({
-      type: 'ReplicateServerError',
-      nonRetryable: true,
-    });
+  it('a connection never made: not created', async () => {
+    // a port nothing listens on: the connection is refused, the body never leaves
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const acts = createActivities({ token: 't', baseUrl: `http://127.0.0.1:${port}/v1` });
+    const env = new MockActivityEnvironment({ workflowExecution: { workflowId: 'w', runId: 'r' } });
+    const error = (await env.run(acts.createPrediction, args()).catch((e: unknown) => e)) as {
+      type?: string;
+      details?: { createOutcome?: string }[];
+    };
+    expect(error.type).toBe('ReplicateNetworkError');
+    expect(error.details?.[0]?.createOutcome).toBe('not-created');
   });
 });
 

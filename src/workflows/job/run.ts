@@ -13,10 +13,12 @@ import {
   condition,
   isCancellation,
   log,
+  ParentClosePolicy,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
+  startChild,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -46,7 +48,16 @@ import {
   pollDelayMs,
   withPollingDefaults,
 } from '../../shared/polling';
-import { cancelOptions, createOptions, getOptions } from '../retry-policies';
+import type { SlotNeeded } from '../../shared/slots';
+import { watchLateCommits } from '../late-commits';
+import {
+  LATE_COMMIT_WATCH,
+  cancelOptions,
+  createOptions,
+  findOwnJobsOptions,
+  getOptions,
+} from '../retry-policies';
+import { CreateAttempts } from './create';
 
 type JobRequest = PredictionRequest | TrainingRequest;
 
@@ -88,11 +99,11 @@ export class JobRun {
   private readonly metrics: RunMetrics;
   /** the run's maxCostUsd and/or its pipeline parent's budget clock; undefined without either */
   private readonly budget: JobBudget | undefined;
-  private readonly activities: {
-    createPrediction: Activities['createPrediction'];
-    createTraining: Activities['createTraining'];
-    cancelPrediction: Activities['cancelPrediction'];
-  };
+  private readonly activities: { cancelPrediction: Activities['cancelPrediction'] };
+  /** the create phase: attempts, adoption of a lost attempt's job, claims (./create.ts) */
+  private readonly attempts: CreateAttempts;
+  /** the late-commit watch was started (once per run) */
+  private watchStarted = false;
 
   constructor(
     private readonly kind: JobKind,
@@ -141,17 +152,19 @@ export class JobRun {
     if (this.useSearchAttributes && !resume)
       upsertSearchAttributes([{ key: ReplicateModel, value: request.model }]);
 
-    // Activity proxies whose schedule-to-close timeouts end at our deadline: nothing is retried past it.
-    const { createPrediction, createTraining } = proxyActivities<Activities>({
-      ...createOptions,
-      scheduleToCloseTimeout: Math.max(1_000, this.deadline - Date.now()),
-      summary: `create ${kind} for ${request.model}`,
-    });
     const { cancelPrediction } = proxyActivities<Activities>({
       ...cancelOptions,
       summary: `cancel ${kind} at Replicate`,
     });
-    this.activities = { createPrediction, createTraining, cancelPrediction };
+    this.activities = { cancelPrediction };
+    this.attempts = new CreateAttempts(kind, request, info.workflowId, {
+      create: (checkConcurrency, requestedAt) => this.createOnce(checkConcurrency, requestedAt),
+      findOwnJobs: (since, exclude) =>
+        proxyActivities<Activities>({
+          ...findOwnJobsOptions,
+          summary: `look for the ${kind} a lost create attempt made`,
+        }).findOwnJobs({ ...this.jobRequest(), kind, since, exclude }),
+    });
     this.budget = JobBudget.of(request);
     this.state.budget = this.budget?.view(this.current);
   }
@@ -167,34 +180,82 @@ export class JobRun {
 
   // ---------------------------------------------------------------- phase 1: create or adopt
 
-  /** Create the job (the activity adopts a lost attempt's job instead of duplicating it), unless resuming. */
+  /**
+   * Create the job and claim it, or adopt and claim the job a lost attempt made (./create.ts), unless resuming. A
+   * limited model waits for a slot first (./slot.ts); checkConcurrency costs an unlimited one nothing.
+   */
   async createOrAdopt(): Promise<void> {
     if (this.current === undefined) {
-      const { createPrediction, createTraining } = this.activities;
-      // A limited model waits for a slot first (./slot.ts); checkConcurrency costs an unlimited one nothing.
-      const create = (checkConcurrency: boolean) => {
-        const args = {
-          model: this.request.model,
-          input: this.request.input,
-          cancelAt: new Date(this.ceiling).toISOString(),
-          requestedAt: new Date().toISOString(),
-        };
-        // Non-cancellable: a create already on the wire must finish so we learn the id and can cancel it.
-        return CancellationScope.nonCancellable(() =>
-          this.kind === 'training'
-            ? createTraining({ ...args, destination: (this.request as TrainingRequest).destination })
-            : createPrediction({
-                ...args,
-                deployment: (this.request as PredictionRequest).deployment,
-                ...(checkConcurrency ? { checkConcurrency } : {}),
-              }),
-        );
-      };
-      this.observe(await this.slot.create(create, this.firstStart, this.deadline));
+      this.observe(
+        await this.slot.create((check) => this.attempts.run(check), this.firstStart, this.deadline),
+      );
+      await this.watchLateCommits();
     }
     this.readsQueue ??= this.current!.readsTaskQueue;
     if (this.current!.webhook) this.webhookMode = true;
     if (this.webhookMode && this.request.polling === undefined) this.polling = WEBHOOK_FALLBACK_POLLING;
+  }
+
+  /** What every create attempt and search sends: the model, the input and Cancel-After's target. */
+  private jobRequest() {
+    return {
+      model: this.request.model,
+      deployment: (this.request as PredictionRequest).deployment,
+      input: this.request.input,
+      cancelAt: new Date(this.ceiling).toISOString(),
+    };
+  }
+
+  /** One create attempt: one activity execution, one POST. */
+  private createOnce(
+    checkConcurrency: boolean,
+    requestedAt: string,
+  ): Promise<PredictionSnapshot | SlotNeeded> {
+    const { createPrediction, createTraining } = proxyActivities<Activities>({
+      ...createOptions,
+      // nothing is sent past our deadline
+      scheduleToCloseTimeout: Math.max(1_000, this.deadline - Date.now()),
+      summary: `create ${this.kind} for ${this.request.model}`,
+    });
+    const { deployment, ...args } = { ...this.jobRequest(), requestedAt };
+    // Non-cancellable: a create already on the wire must finish so we learn the id and can cancel it.
+    return CancellationScope.nonCancellable(() =>
+      this.kind === 'training'
+        ? createTraining({ ...args, destination: (this.request as TrainingRequest).destination })
+        : createPrediction({ ...args, deployment, ...(checkConcurrency ? { checkConcurrency } : {}) }),
+    );
+  }
+
+  /**
+   * After an attempt that may have committed, Replicate may still commit it later: a watch (../late-commits.ts, a
+   * child that outlives this run) claims and cancels any such job for a while. Started once, when the run has its
+   * job or ends without one.
+   */
+  private async watchLateCommits(): Promise<void> {
+    const uncertain = this.attempts.uncertain;
+    if (uncertain === undefined || this.watchStarted) return;
+    this.watchStarted = true;
+    const info = workflowInfo();
+    await CancellationScope.nonCancellable(() =>
+      startChild(watchLateCommits, {
+        workflowId: `replicate-late-commits:${info.workflowId}:${info.runId}`,
+        args: [
+          {
+            ...this.jobRequest(),
+            kind: this.kind,
+            owner: info.workflowId,
+            keep: this.current?.id ?? null,
+            since: new Date(uncertain.sinceMs).toISOString(),
+            until: new Date(
+              uncertain.lastMs + (this.request.lateCommitWindowMs ?? LATE_COMMIT_WATCH.windowMs),
+            ).toISOString(),
+            ...(this.readsQueue ? { readsTaskQueue: this.readsQueue } : {}),
+          },
+        ],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        staticSummary: `cancel late commits of ${info.workflowId}'s create (${this.request.model})`,
+      }),
+    );
   }
 
   // ---------------------------------------------------------------- phase 2: wait for news
@@ -321,6 +382,7 @@ export class JobRun {
     this.state.nextPollAt = null;
     const current = this.current;
     if (current !== undefined && !isTerminal(current.status)) await this.cancelRemotely(current.id);
+    await this.watchLateCommits(); // a lost attempt's job may still appear
     this.state.completedAt = new Date().toISOString();
     this.metrics.endedEarly(error);
     if (isCancellation(error)) {
