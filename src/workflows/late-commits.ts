@@ -10,7 +10,7 @@
 import { log, proxyActivities, setCurrentDetails, sleep, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { isTerminal, type JobKind } from '../shared/types';
-import { claimJob } from './claim';
+import { claimJob, claimsSettled } from './claim';
 import { LATE_COMMIT_WATCH, cancelOptions, findOwnJobsOptions } from './retry-policies';
 
 export interface LateCommitWatch {
@@ -94,5 +94,6 @@ export async function watchLateCommits(watch: LateCommitWatch): Promise<LateComm
     }
     show();
   }
+  await claimsSettled();
   return report;
 }

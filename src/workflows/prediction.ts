@@ -13,6 +13,7 @@ import { ApplicationFailure, CancellationScope, workflowInfo } from '@temporalio
 import { PredictionFailureType } from '../shared/failures';
 import type { JobKind, PredictionRequest, PredictionResult, TrainingRequest } from '../shared/types';
 import { validateRequest, validateTrainingRequest } from '../shared/validate';
+import { claimsSettled } from './claim';
 import { JobRun } from './job/run';
 
 export { statusQuery, webhookSignal } from './messages';
@@ -47,6 +48,7 @@ async function runJob(
     throw await run.cleanUp(error);
   } finally {
     await run.releaseSlot(); // no-op unless the run waited for or holds a concurrency slot
+    await CancellationScope.nonCancellable(claimsSettled); // its claims have ended (normally long ago)
   }
 }
 

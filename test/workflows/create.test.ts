@@ -6,35 +6,17 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import { ApplicationFailure } from '@temporalio/common';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker, bundleWorkflowCode } from '@temporalio/worker';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { Worker } from '@temporalio/worker';
+import { describe, expect, it } from 'vitest';
 import type { Activities, FindOwnJobsArgs } from '../../src/activities';
 import type { CreateOutcome } from '../../src/shared/failure-details';
 import { claimWorkflowId } from '../../src/shared/ids';
 import type { PredictionRequest, PredictionSnapshot } from '../../src/shared/types';
 import { replicateClaim, runPrediction, watchLateCommits } from '../../src/workflows';
-import { ensureBinary, TEMPORAL_TEST_SERVER } from '../../src/dev/binaries';
-import { workflowsPath } from '../../src/worker';
-import { quietLogger } from './env';
+import { timeSkippingPerTest } from './env';
 import { job } from './fakes';
 
-let env: TestWorkflowEnvironment;
-let workflowBundle: { code: string };
-beforeAll(async () => {
-  workflowBundle = await bundleWorkflowCode({ workflowsPath, logger: quietLogger });
-});
-// A fresh test server per test: claims and late-commit watches are child workflows, and the time-skipping server
-// loses count of its time locks around them over a file's worth of runs (then it stops skipping time, and a run's
-// 16 s retry timer takes 16 s). Each test alone skips time reliably (about a second a server).
-beforeEach(async () => {
-  env = await TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: { type: 'existing-path', path: ensureBinary(TEMPORAL_TEST_SERVER) } },
-  });
-});
-afterEach(async () => {
-  await env?.teardown();
-});
+const t = timeSkippingPerTest();
 
 /** A failed create attempt as the activity throws it. */
 function createFailure(type: string, outcome: CreateOutcome | undefined, retryAfterMs: number | null = null) {
@@ -58,7 +40,7 @@ const serverError = () => createFailure('ReplicateServerError', 'may-have-commit
 
 /** Another run's claim of `jobId` (it only has to exist: ended at once, so no worker need run it). */
 async function claimedByATwin(jobId: string): Promise<void> {
-  const claim = await env.client.workflow.start(replicateClaim, {
+  const claim = await t.env.client.workflow.start(replicateClaim, {
     taskQueue: `nobody-${randomUUID()}`,
     workflowId: claimWorkflowId(jobId),
     workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
@@ -112,20 +94,20 @@ function scripted(
 }
 
 async function run(
-  { activities, seen }: { activities: Fakes; seen: Set<string> },
+  { activities }: { activities: Fakes },
   request: Partial<PredictionRequest> = {},
   after: (workflowId: string) => Promise<void> = async () => {},
 ) {
   const taskQueue = `create-${randomUUID()}`;
   const worker = await Worker.create({
-    connection: env.nativeConnection,
+    connection: t.env.nativeConnection,
     taskQueue,
-    workflowBundle,
+    workflowBundle: t.workflowBundle,
     activities,
   });
   const workflowId = `create-${randomUUID()}`;
   return worker.runUntil(async () => {
-    const handle = await env.client.workflow.start(runPrediction, {
+    const handle = await t.env.client.workflow.start(runPrediction, {
       taskQueue,
       workflowId,
       workflowExecutionTimeout: '10m',
@@ -136,18 +118,9 @@ async function run(
       (error: unknown) => ({ result: undefined, error }),
     );
     await after(workflowId);
-    // Claims and a late-commit watch outlive their run; left without a worker they would hold the test server's
-    // clock: let the claims end, stop the watch.
-    for (const id of seen) {
-      const claim = env.client.workflow.getHandle(claimWorkflowId(id));
-      const status = await claim.describe().then(
-        (d) => d.status.name,
-        () => 'NONE',
-      );
-      if (status === 'RUNNING') await claim.result();
-    }
+    // A late-commit watch outlives its run; left without a worker it would hold the test server's clock.
     const { runId } = await handle.describe();
-    await env.client.workflow
+    await t.env.client.workflow
       .getHandle(`replicate-late-commits:${workflowId}:${runId}`)
       .terminate('test over')
       .catch(() => undefined);
@@ -182,7 +155,7 @@ describe('a failed attempt that may have committed', () => {
     expect(result).toMatchObject({ id: 'lost-1', adopted: true });
     expect(fake.calls.creates).toBe(1); // no second paid create
     expect(fake.calls.searches[0]!.exclude).toEqual([]); // then the late-commit watch looks too
-    const claim = await env.client.workflow.getHandle(claimWorkflowId('lost-1')).result();
+    const claim = await t.env.client.workflow.getHandle(claimWorkflowId('lost-1')).result();
     expect(claim).toEqual({ jobId: 'lost-1', kind: 'prediction', owner: workflowId });
   });
 
@@ -231,9 +204,9 @@ describe('the late-commit watch', () => {
     let report: { canceled: string[] } | undefined;
     let watchClosed = 0;
     const { result, workflowId, handle } = await run(fake, { lateCommitWindowMs: 60_000 }, async (id) => {
-      const { runId } = await env.client.workflow.getHandle(id).describe();
+      const { runId } = await t.env.client.workflow.getHandle(id).describe();
       // the watch is a child that outlives the run
-      const watch = env.client.workflow.getHandle<typeof watchLateCommits>(
+      const watch = t.env.client.workflow.getHandle<typeof watchLateCommits>(
         `replicate-late-commits:${id}:${runId}`,
       );
       report = await watch.result();
@@ -243,7 +216,7 @@ describe('the late-commit watch', () => {
     expect(report?.canceled).toEqual(['late-1']);
     expect(fake.calls.cancels).toEqual(['late-1']);
     expect(fake.calls.searches.slice(1).every((s) => s.exclude?.includes(fake.id(2)))).toBe(true);
-    const claim = await env.client.workflow.getHandle(claimWorkflowId('late-1')).result();
+    const claim = await t.env.client.workflow.getHandle(claimWorkflowId('late-1')).result();
     expect(claim).toMatchObject({ owner: workflowId });
     const closed = (await handle.describe()).closeTime!.getTime();
     expect(watchClosed).toBeGreaterThan(closed);

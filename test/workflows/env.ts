@@ -6,6 +6,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { ensureBinary, TEMPORAL_TEST_SERVER } from '../../src/dev/binaries';
 import { workflowsPath } from '../../src/worker';
+import { afterEach, beforeAll, beforeEach } from 'vitest';
 
 /** Keeps webpack's report out of the test output. */
 export const quietLogger = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
@@ -19,4 +20,41 @@ export async function timeSkipping(): Promise<{
   });
   const workflowBundle = await bundleWorkflowCode({ workflowsPath, logger: quietLogger });
   return { env, workflowBundle };
+}
+
+/**
+ * A fresh time-skipping server for every test of the file, and one bundle for the file: `const t =
+ * timeSkippingPerTest();` then `t.env` and `t.workflowBundle` inside tests. Every run claims its job with a child
+ * workflow (src/workflows/claim.ts), and claims are per server: a fake job id reused by the next test would be
+ * claimed already. The server also loses count of its time locks around child workflows over many runs (it then
+ * stops skipping time); a fresh one per test (about a second) avoids both.
+ */
+export function timeSkippingPerTest(): {
+  readonly env: TestWorkflowEnvironment;
+  readonly workflowBundle: { code: string };
+} {
+  let env: TestWorkflowEnvironment | undefined;
+  let workflowBundle: { code: string } | undefined;
+  beforeAll(async () => {
+    workflowBundle = await bundleWorkflowCode({ workflowsPath, logger: quietLogger });
+  });
+  beforeEach(async () => {
+    env = await TestWorkflowEnvironment.createTimeSkipping({
+      server: { executable: { type: 'existing-path', path: ensureBinary(TEMPORAL_TEST_SERVER) } },
+    });
+  });
+  afterEach(async () => {
+    await env?.teardown();
+    env = undefined;
+  });
+  return {
+    get env() {
+      if (!env) throw new Error('timeSkippingPerTest: no server outside a test');
+      return env;
+    },
+    get workflowBundle() {
+      if (!workflowBundle) throw new Error('timeSkippingPerTest: no bundle before beforeAll');
+      return workflowBundle;
+    },
+  };
 }

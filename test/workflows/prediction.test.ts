@@ -4,22 +4,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import { CancelledFailure, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PipelineFailureType, PredictionFailureType, ReplicateErrorType } from '../../src/shared/failures';
 import type { PredictionFailureDetails, PredictionRequest } from '../../src/shared/types';
 import { runPrediction, webhookSignal } from '../../src/workflows';
 import { type FakeActivities, failureOf, fakeReplicate, gate, job, replicateError } from './fakes';
-import { timeSkipping } from './env';
+import { timeSkippingPerTest } from './env';
 
-let env: TestWorkflowEnvironment;
-let workflowBundle: { code: string };
-
-beforeAll(async () => ({ env, workflowBundle } = await timeSkipping()));
-afterAll(async () => {
-  await env?.teardown();
-});
+const t = timeSkippingPerTest();
 
 /**
  * Starts runPrediction on a fresh worker with `activities`, runs `during` (with the handle, before waiting for
@@ -32,13 +25,13 @@ async function run(
 ) {
   const taskQueue = `wf-${randomUUID()}`;
   const worker = await Worker.create({
-    connection: env.nativeConnection,
+    connection: t.env.nativeConnection,
     taskQueue,
-    workflowBundle,
+    workflowBundle: t.workflowBundle,
     activities,
   });
   return worker.runUntil(async () => {
-    const handle = await env.client.workflow.start(runPrediction, {
+    const handle = await t.env.client.workflow.start(runPrediction, {
       taskQueue,
       workflowId: `wf-${randomUUID()}`,
       // The ceiling. The time-skipping server does not tell the workflow its execution timeout, so the workflow
@@ -180,7 +173,7 @@ describe('webhooks and long runs', () => {
     expect(fake.calls.creates).toBe(1);
     expect(fake.calls.gets).toEqual(['p-1', 'p-1', 'p-1']);
     // the result came from a later run of the chain
-    const latest = await env.client.workflow.getHandle(handle.workflowId).describe();
+    const latest = await t.env.client.workflow.getHandle(handle.workflowId).describe();
     expect(latest.runId).not.toBe(handle.firstExecutionRunId);
   });
 });

@@ -11,11 +11,11 @@
  * - Retries follow CREATE_RETRY, at least a 429's Retry-After; only the run's deadline ends a 429 storm.
  * Deterministic code only.
  */
-import { log, metricMeter, sleep } from '@temporalio/workflow';
+import { ApplicationFailure, log, metricMeter, sleep } from '@temporalio/workflow';
 import { countAdoption } from '../../observability/metrics';
 import { humanDuration } from '../../shared/duration';
 import { failureFacts, isTransient } from '../../shared/failure-details';
-import { ReplicateTransientType } from '../../shared/failures';
+import { PredictionFailureType, ReplicateTransientType } from '../../shared/failures';
 import { isSlotNeeded, type SlotNeeded } from '../../shared/slots';
 import type { JobKind, PredictionRequest, PredictionSnapshot, TrainingRequest } from '../../shared/types';
 import { claimJob } from '../claim';
@@ -40,12 +40,17 @@ export function createRetryDelayMs(attempt: number): number {
   return Math.round(Math.min(raw, CREATE_RETRY.maxIntervalMs));
 }
 
+/** A run whose new jobs keep being claimed by others gives up (it cannot happen with Replicate's unique ids). */
+const MAX_LOST_CLAIMS = 5;
+
 export class CreateAttempts {
   /** set once an attempt may have committed: the late-commit watch covers this window */
   uncertain: Uncertainty | undefined;
   attempts = 0;
   /** jobs this run saw claimed by another run */
   private readonly takenByOthers = new Set<string>();
+  /** jobs this run created that another run claimed first */
+  private lostClaims = 0;
 
   constructor(
     private readonly kind: JobKind,
@@ -73,8 +78,15 @@ export class CreateAttempts {
       if (isSlotNeeded(answer)) return answer;
       if (await this.claim(answer.id)) return answer;
       // A twin's search found our new job and claimed it first: it follows it now. This attempt was certain (we
-      // have its answer), so the next one needs no search on its account.
+      // have its answer), so the next one needs no search on its account. Replicate never answers two creates
+      // with one id, so this can only repeat while twins keep searching: bounded all the same.
       this.takenByOthers.add(answer.id);
+      if (++this.lostClaims >= MAX_LOST_CLAIMS) {
+        throw ApplicationFailure.nonRetryable(
+          `${this.lostClaims} jobs this run created were claimed by other runs first (last: ${answer.id}); giving up`,
+          PredictionFailureType.InvalidRequest,
+        );
+      }
       log.warn(`${this.kind} ${answer.id} was claimed by another run first; creating another`, {
         predictionId: answer.id,
       });
