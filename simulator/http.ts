@@ -30,9 +30,9 @@ export function problem(
   return new HttpProblem(status, { ...(title === undefined ? {} : { title }), detail, status, ...extra });
 }
 
-/** 404 body as observed (§5): no title. */
-export const notFound = (): HttpProblem =>
-  problem(404, undefined, 'The requested resource could not be found.');
+/** 404 body as observed (§5): no title. `hint` (e.g. " Did you mean owner/name?") is appended to the detail. */
+export const notFound = (hint = ''): HttpProblem =>
+  problem(404, undefined, `The requested resource could not be found.${hint}`);
 
 /** 401 as observed (§5). */
 export const unauthenticated = (): HttpProblem =>
