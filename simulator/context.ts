@@ -13,6 +13,8 @@ export interface RecordedRequest {
   status: number;
   /** id of the prediction or training the request created or addressed */
   predictionId?: string;
+  /** creates only: when the run was stored (absent when nothing was: an error answer, a reset before the commit) */
+  committedAt?: number;
   headers: Record<string, string>;
   body?: unknown;
 }

@@ -105,7 +105,7 @@ export async function createRun(
     return;
   }
   // Fault: a slow commit. The prediction is stored after the delay even if the client gave up meanwhile.
-  const commitDelay = faults.current.createCommitDelayMs ?? 0;
+  const commitDelay = faults.takeCommitDelay();
   if (commitDelay > 0) await new Promise((resolve) => setTimeout(resolve, commitDelay));
 
   const now = ctx.clock();
@@ -132,6 +132,7 @@ export async function createRun(
   };
   store.add(rec);
   recorded.predictionId = id;
+  recorded.committedAt = now;
 
   // Fault: stored and running, but the client never hears back (§10: the create is ambiguous).
   if (faults.chance(faults.current.resetAfterStoreRate)) {

@@ -8,6 +8,8 @@ import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { RecordedRequest, SimContext } from './context';
+import { createLog } from './create-log';
+import type { CreateLogEntry } from './create-log';
 import { FaultInjector } from './faults';
 import type { Faults } from './faults';
 import { DEFAULT_MAX_BODY_BYTES } from './http';
@@ -39,6 +41,7 @@ export { signWebhook } from './webhooks';
 export type { WebhookDelivery, WebhookEvent } from './webhooks';
 export type { Faults } from './faults';
 export type { RecordedRequest } from './context';
+export type { CreateLogEntry } from './create-log';
 export type { PredictionCounters, WaitForOptions } from './store';
 
 export interface SimulatorOptions {
@@ -247,6 +250,15 @@ export class ReplicateSimulator {
   /** Training ids in creation order. */
   trainingIds(): string[] {
     return this.store.ids('training');
+  }
+
+  /**
+   * Every create request so far (the four create routes, in arrival order): arrival and commit times on the
+   * simulator's clock, the id it made (none when nothing was stored: a 429, a 4xx, a reset before the commit) and
+   * when a cancel of that run took effect.
+   */
+  createLog(): CreateLogEntry[] {
+    return createLog(this.requests, this.store);
   }
 
   /** GET/cancel calls for a prediction or a training id. */

@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { URL } from 'node:url';
 import type { RecordedRequest, SimContext } from './context';
 import { createRun, rejectIfScripted } from './create';
+import { CREATE_ROUTES, createLog } from './create-log';
 import type { Faults } from './faults';
 import {
   DEFAULT_MAX_BODY_BYTES,
@@ -28,13 +29,6 @@ import type { Entry } from './store';
 import { kindOf } from './store';
 import { makeTar } from './tar';
 import { leanView, outputFileNames } from './timeline';
-
-const CREATE_ROUTES = new Set([
-  'predictions.create',
-  'models.predictions.create',
-  'deployments.predictions.create',
-  'trainings.create',
-]);
 
 /** Route name and path parameters for a /v1 path (without the /v1 prefix). */
 function matchRoute(method: string, path: string): { name: string; params: string[] } {
@@ -250,6 +244,7 @@ async function handleAdmin(
         trainings: runs(trainings),
         requests: ctx.requests.length,
         webhooks: store.webhookDeliveries.length,
+        createLog: createLog(ctx.requests, store),
       });
     }
     case 'POST /_sim/faults':
