@@ -1,5 +1,6 @@
 /** What the request handlers (routes.ts, create.ts, list.ts) share with the ReplicateSimulator that owns them. */
 import type { FaultInjector } from './faults';
+import type { FileStore } from './files';
 import type { ModelScript } from './models';
 import type { LeanMode } from './timeline';
 import type { RunStore } from './store';
@@ -31,6 +32,10 @@ export interface SimContext {
   /** deployment (`owner/name`) -> model ref */
   readonly deployments: Map<string, string>;
   readonly store: RunStore;
+  /** uploads (POST /v1/files) */
+  readonly files: FileStore;
+  /** the largest upload accepted (default 100 MiB) */
+  readonly maxFileBytes: number;
   readonly faults: FaultInjector;
   /** page size of the list routes */
   readonly pageSize: number;

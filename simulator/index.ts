@@ -12,6 +12,8 @@ import { createLog } from './create-log';
 import type { CreateLogEntry } from './create-log';
 import { FaultInjector } from './faults';
 import type { Faults } from './faults';
+import { DEFAULT_FILE_TTL_MS, DEFAULT_MAX_FILE_BYTES, FileStore, fileView } from './files';
+import type { FileView } from './files';
 import { DEFAULT_MAX_BODY_BYTES } from './http';
 import { BUILTIN_DEPLOYMENTS, BUILTIN_MODELS } from './models';
 import type { ModelScript, Prediction, Training } from './models';
@@ -40,6 +42,7 @@ export type { Deviation } from './deviations';
 export { signWebhook } from './webhooks';
 export type { WebhookDelivery, WebhookEvent } from './webhooks';
 export type { Faults } from './faults';
+export type { FileView } from './files';
 export type { RecordedRequest } from './context';
 export type { CreateLogEntry } from './create-log';
 export type { PredictionCounters, WaitForOptions } from './store';
@@ -64,6 +67,10 @@ export interface SimulatorOptions {
   webhookRetryDelaysMs?: number[];
   /** create bodies (any create route, trainings too) over this many bytes get 413 unparsed (default 10 MB) */
   maxBodyBytes?: number;
+  /** uploads (POST /v1/files) over this many bytes get 413 (default 100 MiB) */
+  maxFileBytes?: number;
+  /** uploads expire this long after they were created, on the simulator's clock (default 24 h) */
+  fileTtlMs?: number;
   /**
    * Leave `deadline`, `webhook` and `webhook_events_filter` out of list results ('list'), or out of list, get,
    * cancel and create answers ('list-and-get'): the description does not promise them. Default: echoed.
@@ -82,6 +89,7 @@ export class ReplicateSimulator {
   private readonly sockets = new Set<Socket>();
   private readonly faults: FaultInjector;
   private readonly store: RunStore;
+  private readonly files: FileStore;
   private readonly webhooks: WebhookSender;
   private readonly context: SimContext;
   private server: Server | undefined;
@@ -119,6 +127,7 @@ export class ReplicateSimulator {
       webhooks: this.webhooks,
     });
     this.webhookDeliveries = this.store.webhookDeliveries;
+    this.files = new FileStore(clock, options.fileTtlMs ?? DEFAULT_FILE_TTL_MS);
     const origin = (): string => this.origin; // known once start() has listened
     this.leanMode = options.lean;
     const lean = (): LeanMode | undefined => this.leanMode;
@@ -134,6 +143,8 @@ export class ReplicateSimulator {
       models: this.models,
       deployments: this.deployments,
       store: this.store,
+      files: this.files,
+      maxFileBytes: options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES,
       faults,
       pageSize: options.pageSize ?? 100,
       maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
@@ -216,10 +227,11 @@ export class ReplicateSimulator {
     this.deployments.set(name, model);
   }
 
-  /** Forgets predictions, trainings, recorded requests and webhook deliveries; faults and lean go back to the options. */
+  /** Forgets predictions, trainings, uploads, recorded requests and webhook deliveries; faults and lean go back to the options. */
   reset(): void {
     this.webhooks.cancelAll();
     this.store.reset();
+    this.files.reset();
     this.requests.length = 0;
     this.faults.reset(this.options.faults ?? {});
     this.leanMode = this.options.lean;
@@ -280,6 +292,23 @@ export class ReplicateSimulator {
   training(id: string): Training | undefined {
     const entry = this.store.get(id);
     return entry && kindOf(entry.rec) === 'training' ? (this.store.refresh(entry) as Training) : undefined;
+  }
+
+  /** An upload as GET /v1/files/{id} would answer it now; undefined once deleted or expired. */
+  file(id: string): FileView | undefined {
+    const file = this.files.get(id);
+    return file ? fileView(file, this.baseUrl) : undefined;
+  }
+
+  /**
+   * A signed download URL for an upload (`/v1/files/{id}/download?owner&expiry&signature`, the description's
+   * files.download), valid for `validForMs` on the simulator's clock (default 1 h). Replicate hands these out
+   * through channels the description does not document; tests and models get them here.
+   */
+  fileDownloadUrl(id: string, validForMs = 60 * 60 * 1000): string {
+    const expiry = Math.floor((this.context.clock() + validForMs) / 1000);
+    const query = new URLSearchParams(this.files.sign(id, expiry));
+    return `${this.baseUrl}/files/${encodeURIComponent(id)}/download?${query.toString()}`;
   }
 
   /**

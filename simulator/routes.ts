@@ -17,10 +17,20 @@ import {
   parseJsonBody,
   problem,
   readBody,
+  readBodyBytes,
   sendJson,
   sendProblem,
   unauthenticated,
 } from './http';
+import {
+  MULTIPART_OVERHEAD_BYTES,
+  createFile,
+  deleteFile,
+  downloadFile,
+  fileTooLarge,
+  getFile,
+  listFiles,
+} from './files-api';
 import { listRuns } from './list';
 import { isTerminal, resolveScript } from './models';
 import type { ModelScript, Prediction } from './models';
@@ -44,6 +54,11 @@ function matchRoute(method: string, path: string): { name: string; params: strin
     ['GET', 'trainings.get', /^\/trainings\/([^/]+)$/],
     ['POST', 'trainings.cancel', /^\/trainings\/([^/]+)\/cancel$/],
     ['GET', 'webhooks.default.secret.get', /^\/webhooks\/default\/secret$/],
+    ['POST', 'files.create', /^\/files$/],
+    ['GET', 'files.list', /^\/files$/],
+    ['GET', 'files.get', /^\/files\/([^/]+)$/],
+    ['DELETE', 'files.delete', /^\/files\/([^/]+)$/],
+    ['GET', 'files.download', /^\/files\/([^/]+)\/download$/],
   ];
   let pathMatched = false;
   for (const [m, name, re] of routes) {
@@ -121,15 +136,25 @@ async function handleApi(
   // §6: rate-limit headers on every response; polling has its own, larger bucket.
   for (const [k, v] of Object.entries(faults.rateLimitHeaders(route.name, isCreate))) res.setHeader(k, v);
 
-  // Oversized create bodies: 413 without parsing (like the API gateway), before auth.
+  // Oversized create bodies and uploads: 413 without parsing (like the API gateway), before auth.
+  const upload = route.name === 'files.create';
   const limit = isCreate ? ctx.maxBodyBytes : DEFAULT_MAX_BODY_BYTES;
-  const body = req.method === 'POST' ? parseRecordedBody(await readBody(req, limit), recorded) : undefined;
+  const raw = upload
+    ? await readBodyBytes(req, ctx.maxFileBytes + MULTIPART_OVERHEAD_BYTES, () =>
+        fileTooLarge(ctx.maxFileBytes),
+      )
+    : undefined;
+  const body =
+    req.method === 'POST' && !upload ? parseRecordedBody(await readBody(req, limit), recorded) : undefined;
 
   const latency = faults.current.latencyMs ?? 0;
   if (latency > 0) await new Promise((resolve) => setTimeout(resolve, latency));
   if (res.destroyed) return;
 
-  if (req.headers.authorization !== `Bearer ${ctx.token}`) throw unauthenticated();
+  // A download URL is signed instead (files.download): it needs no token.
+  if (route.name !== 'files.download' && req.headers.authorization !== `Bearer ${ctx.token}`) {
+    throw unauthenticated();
+  }
 
   if (faults.takeRateLimit(isCreate)) throw faults.throttled();
   if (faults.serverErrorDue(route.name, isCreate)) return faults.sendServerError(res);
@@ -160,6 +185,16 @@ async function handleApi(
       return sendJson(res, 200, listRuns(ctx, params, 'training'));
     case 'webhooks.default.secret.get':
       return sendJson(res, 200, { key: ctx.webhookSecret });
+    case 'files.create':
+      return createFile(ctx, req, res, raw!, recorded);
+    case 'files.list':
+      return sendJson(res, 200, listFiles(ctx, params));
+    case 'files.get':
+      return sendJson(res, 200, getFile(ctx, route.params[0]!));
+    case 'files.delete':
+      return deleteFile(ctx, res, route.params[0]!);
+    case 'files.download':
+      return downloadFile(ctx, res, route.params[0]!, params);
     case 'method_not_allowed':
       throw problem(405, 'Method Not Allowed', `Method "${req.method ?? ''}" not allowed.`);
     default:
@@ -244,6 +279,7 @@ async function handleAdmin(
         trainings: runs(trainings),
         requests: ctx.requests.length,
         webhooks: store.webhookDeliveries.length,
+        files: ctx.files.live().length,
         createLog: createLog(ctx.requests, store),
       });
     }
