@@ -10,6 +10,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { RecordedRequest, SimContext } from './context';
 import { createLog } from './create-log';
 import type { CreateLogEntry } from './create-log';
+import { outputPicture } from './behaviour';
 import { FaultInjector } from './faults';
 import type { Faults } from './faults';
 import { DEFAULT_FILE_TTL_MS, DEFAULT_MAX_FILE_BYTES, FileStore, fileView } from './files';
@@ -17,7 +18,10 @@ import type { FileView } from './files';
 import { DEFAULT_MAX_BODY_BYTES } from './http';
 import { BUILTIN_DEPLOYMENTS, BUILTIN_MODELS } from './models';
 import type { ModelScript, Prediction, Training } from './models';
+import { readInputs } from './inputs';
+import type { FileSources } from './inputs';
 import { handleRequest } from './routes';
+import { outputFileAt } from './timeline';
 import type { LeanMode } from './timeline';
 import { RunStore, kindOf } from './store';
 import type { PredictionCounters, WaitForOptions } from './store';
@@ -105,6 +109,7 @@ export class ReplicateSimulator {
     for (const [name, model] of Object.entries({ ...BUILTIN_DEPLOYMENTS, ...options.deployments })) {
       this.deployments.set(name, model);
     }
+    const origin = (): string => this.origin; // known once start() has listened
     const faults = new FaultInjector(options.seed ?? randomInt(2 ** 31), clock);
     faults.set(options.faults ?? {});
     this.faults = faults;
@@ -119,16 +124,31 @@ export class ReplicateSimulator {
       random: () => faults.random(),
       record: (d) => this.store.recordWebhook(d),
     });
+    const outputTtlMs = options.outputTtlMs ?? 60 * 60 * 1000;
+    const sources: FileSources = {
+      get origin() {
+        return origin();
+      },
+      output: (id, name, at) => {
+        const rec = this.store.get(id)?.rec;
+        if (!rec) return undefined;
+        this.store.settleReads(rec, at);
+        if (!outputFileAt(rec, name, { origin: this.origin, now: at, at, outputTtlMs })) return undefined;
+        return name.endsWith('.png') ? { picture: outputPicture(rec, name) } : {};
+      },
+      upload: (id, at) => this.files.get(id, at)?.bytes,
+      signed: (id, query, at) => this.files.verify(id, query, at),
+    };
     this.store = new RunStore({
       clock,
       origin: () => this.origin,
-      outputTtlMs: options.outputTtlMs ?? 60 * 60 * 1000,
+      outputTtlMs,
       running: () => this.server !== undefined,
       webhooks: this.webhooks,
+      readInputs: (rec, at) => readInputs(rec.input, at, sources),
     });
     this.webhookDeliveries = this.store.webhookDeliveries;
     this.files = new FileStore(clock, options.fileTtlMs ?? DEFAULT_FILE_TTL_MS);
-    const origin = (): string => this.origin; // known once start() has listened
     this.leanMode = options.lean;
     const lean = (): LeanMode | undefined => this.leanMode;
     this.context = {

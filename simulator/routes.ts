@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { URL } from 'node:url';
 import type { RecordedRequest, SimContext } from './context';
+import { outputPicture } from './behaviour';
 import { createRun, rejectIfScripted } from './create';
 import { CREATE_ROUTES, createLog } from './create-log';
 import type { Faults } from './faults';
@@ -34,7 +35,7 @@ import {
 import { listRuns } from './list';
 import { isTerminal, resolveScript } from './models';
 import type { ModelScript, Prediction } from './models';
-import { makePng } from './png';
+import { pictureBytes } from './picture';
 import type { Entry } from './store';
 import { kindOf } from './store';
 import { makeTar } from './tar';
@@ -211,7 +212,8 @@ function lookup(ctx: SimContext, id: string, training: boolean): Entry {
 
 /**
  * GET /files/{id}/{name}: like replicate.delivery, no auth; 404 once data is removed (§8). Prediction
- * outputs are PNGs; a training's `weights.tar` is a small tar archive.
+ * outputs are PNGs drawn by picture.ts (what they show: behaviour.ts); a training's `weights.tar` is a small
+ * tar archive.
  */
 function serveFile(ctx: SimContext, req: IncomingMessage, res: ServerResponse, path: string): void {
   const parts = path.split('/'); // ['', 'files', id, name]
@@ -223,7 +225,7 @@ function serveFile(ctx: SimContext, req: IncomingMessage, res: ServerResponse, p
     throw notFound();
   }
   const tar = name.endsWith('.tar');
-  const bytes = tar ? makeTar(`${id}/${name}`) : makePng(`${id}/${name}`);
+  const bytes = tar ? makeTar(`${id}/${name}`) : pictureBytes(outputPicture(entry.rec, name));
   res.writeHead(200, {
     'content-type': tar ? 'application/x-tar' : 'image/png',
     'content-length': String(bytes.length),
