@@ -1,5 +1,5 @@
 /**
- * The files routes (§13; the description's files.* operations): POST /v1/files (multipart/form-data: `content`,
+ * The files routes (the description's files.* operations): POST /v1/files (multipart/form-data: `content`,
  * `filename`, `type`, `metadata`), GET /v1/files (paginated like predictions), GET and DELETE /v1/files/{id}, and
  * GET /v1/files/{id}/download (no token: a signed URL). Anything gone (unknown, deleted, expired, a bad or expired
  * signature) answers the description's 404 `File not found`.

@@ -1,12 +1,15 @@
 /**
- * Uploaded files (POST /v1/files, docs/replicate-api.md §13): their bytes, checksums and metadata, the 24-hour
- * expiry on the simulator's clock, deletion, the JSON view the files routes answer, and the signed download URL
- * (`/v1/files/{id}/download?owner&expiry&signature`, the signature a base64 HMAC-SHA256 of "{owner} {id} {expiry}").
+ * Uploaded files (POST /v1/files, the description's files.* operations): their bytes, checksums and metadata, the
+ * 24-hour expiry on the simulator's clock, deletion, the JSON view the files routes answer, and the signed download
+ * URL (`/v1/files/{id}/download?owner&expiry&signature`, the signature a base64 HMAC-SHA256 of "{owner} {id} {expiry}").
  * A file that is deleted or expired is gone: every route answers 404 and a model that reads it fails (inputs.ts).
  */
 import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 
-/** Uploads expire 24 hours after they were created (§13; recorded traffic: expires_at = created_at + 24 h). */
+/**
+ * Uploads expire 24 hours after they were created (../shared/docs/replicate-api.md §13; recorded traffic:
+ * expires_at = created_at + 24 h).
+ */
 export const DEFAULT_FILE_TTL_MS = 24 * 60 * 60 * 1000;
 /** "Files must be less than 100MB in size" (the description's 413); the npm client's own upload limit is 100 MiB. */
 export const DEFAULT_MAX_FILE_BYTES = 100 * 1024 * 1024;

@@ -1,4 +1,5 @@
-// The files API (§13): uploads, list, get, delete, signed downloads, the 24-hour expiry and the size limit.
+// The files API (the description's files.* operations): uploads, list, get, delete, signed downloads, the 24-hour
+// expiry and the size limit.
 import { createHash } from 'node:crypto';
 import Replicate from 'replicate';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
