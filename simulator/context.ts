@@ -1,5 +1,6 @@
 /** What the request handlers (routes.ts, create.ts, list.ts) share with the ReplicateSimulator that owns them. */
 import type { FaultInjector } from './faults';
+import type { FileStore } from './files';
 import type { ModelScript } from './models';
 import type { LeanMode } from './timeline';
 import type { RunStore } from './store';
@@ -13,6 +14,8 @@ export interface RecordedRequest {
   status: number;
   /** id of the prediction or training the request created or addressed */
   predictionId?: string;
+  /** creates only: when the run was stored (absent when nothing was: an error answer, a reset before the commit) */
+  committedAt?: number;
   headers: Record<string, string>;
   body?: unknown;
 }
@@ -29,6 +32,10 @@ export interface SimContext {
   /** deployment (`owner/name`) -> model ref */
   readonly deployments: Map<string, string>;
   readonly store: RunStore;
+  /** uploads (POST /v1/files) */
+  readonly files: FileStore;
+  /** the largest upload accepted (default 100 MiB) */
+  readonly maxFileBytes: number;
   readonly faults: FaultInjector;
   /** page size of the list routes */
   readonly pageSize: number;

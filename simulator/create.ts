@@ -22,6 +22,7 @@ import {
 import type { InvalidField } from './http';
 import { isTerminal, materialiseOutput, rejectionBody, resolveScript, trainingOutput } from './models';
 import type { ModelScript, RunKind } from './models';
+import { didYouMean } from './suggest';
 import { createView, leanView } from './timeline';
 import type { PredictionRecord } from './timeline';
 import { WEBHOOK_EVENTS } from './webhooks';
@@ -58,16 +59,17 @@ export async function createRun(
     // POST /models/{owner}/{name}/versions/{version_id}/trainings: unknown model 404, unknown version 422.
     modelRef = `${params[0]!}/${params[1]!}`;
     const model = ctx.models.get(modelRef);
-    if (!model) throw notFound();
+    if (!model) throw notFound(didYouMean(modelRef, ctx.models.keys()));
     if (resolveScript(modelRef, model).version !== params[2]) throw invalidVersion();
     hiddenAllowed = false;
   } else if (route === 'models.predictions.create') {
     modelRef = `${params[0]!}/${params[1]!}`;
-    if (!ctx.models.has(modelRef)) throw notFound();
+    if (!ctx.models.has(modelRef)) throw notFound(didYouMean(modelRef, ctx.models.keys()));
   } else {
     deployment = `${params[0]!}/${params[1]!}`;
     const target = ctx.deployments.get(deployment);
-    if (target === undefined || !ctx.models.has(target)) throw notFound();
+    if (target === undefined) throw notFound(didYouMean(deployment, ctx.deployments.keys()));
+    if (!ctx.models.has(target)) throw notFound();
     modelRef = target;
   }
   rejectIfScripted(ctx.models, modelRef, 'create');
@@ -103,7 +105,7 @@ export async function createRun(
     return;
   }
   // Fault: a slow commit. The prediction is stored after the delay even if the client gave up meanwhile.
-  const commitDelay = faults.current.createCommitDelayMs ?? 0;
+  const commitDelay = faults.takeCommitDelay();
   if (commitDelay > 0) await new Promise((resolve) => setTimeout(resolve, commitDelay));
 
   const now = ctx.clock();
@@ -130,6 +132,7 @@ export async function createRun(
   };
   store.add(rec);
   recorded.predictionId = id;
+  recorded.committedAt = now;
 
   // Fault: stored and running, but the client never hears back (§10: the create is ambiguous).
   if (faults.chance(faults.current.resetAfterStoreRate)) {
@@ -183,7 +186,7 @@ function resolveVersion(
   if (!m) throw invalidVersion();
   const ref = m[1]!;
   const script = models.get(ref);
-  if (!script) throw invalidVersion();
+  if (!script) throw invalidVersion(didYouMean(ref, models.keys()));
   if (m[2] !== undefined && resolveScript(ref, script).version !== m[2]) throw invalidVersion();
   return { ref, bareName: m[2] === undefined };
 }
@@ -308,12 +311,12 @@ export function httpsOrLoopback(url: string): boolean {
   );
 }
 
-/** 422 for a version that does not exist or is not ours (§5). */
-function invalidVersion(): HttpProblem {
+/** 422 for a version that does not exist or is not ours (§5); `hint` names the nearest model when one is close. */
+function invalidVersion(hint = ''): HttpProblem {
   return problem(
     422,
     'Invalid version or not permitted',
-    "The specified version does not exist (or perhaps you don't have permission to use it?)",
+    `The specified version does not exist (or perhaps you don't have permission to use it?)${hint}`,
   );
 }
 

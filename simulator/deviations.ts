@@ -37,6 +37,7 @@ const TRAININGS = [
   'trainings.list',
   'webhook (training)',
 ];
+const FILES = ['files.create', 'files.get', 'files.list'];
 const ERRORS = [400, 401, 402, 403, 404, 405, 409, 413, 422, 429, 500].map((s) => `error ${s}`);
 const RECORDED = 'recorded traffic: replicate/replicate-python tests/cassettes';
 const NPM_TYPES = 'the official client replicate@1.4.0, index.d.ts';
@@ -115,6 +116,21 @@ export const DEVIATIONS: readonly Deviation[] = [
     evidence:
       'none from Replicate: a simulator convenience (the create body has it: schemas_training_request)',
   },
+  ...(
+    [
+      ['name', '', 'the uploaded file name'],
+      ['etag', '', "the content's MD5, as an ETag"],
+      ['md5', '/checksums', 'an MD5 checksum next to sha256'],
+    ] as const
+  ).map(([property, path, what]) => ({
+    id: `file-${property}`,
+    operations: FILES,
+    path,
+    keyword: 'additionalProperties',
+    property,
+    why: `a file resource carries \`${property}\` (${what}), like the real API; the schema does not list it. Nothing we ship reads it`,
+    evidence: `${RECORDED}/file-operations.yaml (POST, GET and list of /v1/files); replicate/replicate-python replicate/file.py (File.name, File.etag)`,
+  })),
   ...(['title', 'status', 'invalid_fields'] as const).map((property) => ({
     id: `problem-${property}`,
     operations: ERRORS,

@@ -13,6 +13,8 @@ export interface Faults {
   serverErrorRoutes?: 'all' | 'get' | 'create';
   /** a create is received, then committed this many ms later (created_at and the Cancel-After deadline count from the commit), then answered: a slow Replicate whose answer may come after the client gave up. The prediction is stored even when the client has disconnected meanwhile. */
   createCommitDelayMs?: number;
+  /** with createCommitDelayMs: only the next N creates that reach the commit (not those answered 429, 4xx or reset before) are committed late, the others at once. Unset: every create is late. */
+  lateCommitNext?: number;
   /** extra latency added to every /v1 response, ms */
   latencyMs?: number;
   /** probability that a create request's connection is destroyed BEFORE the prediction is stored */
@@ -91,6 +93,16 @@ export class FaultInjector {
     const headers: Record<string, string> = { 'ratelimit-remaining': '0' };
     if (style === 'header') headers['retry-after'] = String(seconds);
     return new HttpProblem(429, body, headers);
+  }
+
+  /** How long this create waits before it is committed: createCommitDelayMs, counting down lateCommitNext when set. */
+  takeCommitDelay(): number {
+    const delay = this.faults.createCommitDelayMs ?? 0;
+    const left = this.faults.lateCommitNext;
+    if (delay <= 0 || left === undefined) return Math.max(0, delay);
+    if (left <= 0) return 0;
+    this.faults.lateCommitNext = left - 1;
+    return delay;
   }
 
   /** Whether a server error is due for this request (the routes it applies to, then the rate). */

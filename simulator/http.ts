@@ -30,9 +30,9 @@ export function problem(
   return new HttpProblem(status, { ...(title === undefined ? {} : { title }), detail, status, ...extra });
 }
 
-/** 404 body as observed (§5): no title. */
-export const notFound = (): HttpProblem =>
-  problem(404, undefined, 'The requested resource could not be found.');
+/** 404 body as observed (§5): no title. `hint` (e.g. " Did you mean owner/name?") is appended to the detail. */
+export const notFound = (hint = ''): HttpProblem =>
+  problem(404, undefined, `The requested resource could not be found.${hint}`);
 
 /** 401 as observed (§5). */
 export const unauthenticated = (): HttpProblem =>
@@ -96,6 +96,15 @@ export const payloadTooLarge = (limit: number): HttpProblem =>
  * seeing a reset) and throws 413.
  */
 export async function readBody(req: IncomingMessage, limit = DEFAULT_MAX_BODY_BYTES): Promise<string> {
+  return (await readBodyBytes(req, limit)).toString('utf8');
+}
+
+/** readBody's bytes; over `limit` it throws `tooLarge(limit)` (default: payloadTooLarge) once the rest is drained. */
+export async function readBodyBytes(
+  req: IncomingMessage,
+  limit: number,
+  tooLarge: (limit: number) => HttpProblem = payloadTooLarge,
+): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   let over = Number.isFinite(declared) && declared > limit;
   const chunks: Buffer[] = [];
@@ -113,8 +122,8 @@ export async function readBody(req: IncomingMessage, limit = DEFAULT_MAX_BODY_BY
     req.once('error', reject);
     req.once('close', () => (req.complete ? resolve() : reject(new Error('client aborted the request'))));
   });
-  if (over) throw payloadTooLarge(limit);
-  return Buffer.concat(chunks).toString('utf8');
+  if (over) throw tooLarge(limit);
+  return Buffer.concat(chunks);
 }
 
 /** Parses a JSON request body; an empty body is `undefined`; malformed JSON is a 400 like DRF's parser. */

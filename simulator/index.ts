@@ -8,12 +8,20 @@ import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { RecordedRequest, SimContext } from './context';
+import { createLog } from './create-log';
+import type { CreateLogEntry } from './create-log';
+import { outputPicture } from './behaviour';
 import { FaultInjector } from './faults';
 import type { Faults } from './faults';
+import { DEFAULT_FILE_TTL_MS, DEFAULT_MAX_FILE_BYTES, FileStore, fileView } from './files';
+import type { FileView } from './files';
 import { DEFAULT_MAX_BODY_BYTES } from './http';
 import { BUILTIN_DEPLOYMENTS, BUILTIN_MODELS } from './models';
 import type { ModelScript, Prediction, Training } from './models';
+import { readInputs } from './inputs';
+import type { FileSources } from './inputs';
 import { handleRequest } from './routes';
+import { outputFileAt } from './timeline';
 import type { LeanMode } from './timeline';
 import { RunStore, kindOf } from './store';
 import type { PredictionCounters, WaitForOptions } from './store';
@@ -38,7 +46,9 @@ export type { Deviation } from './deviations';
 export { signWebhook } from './webhooks';
 export type { WebhookDelivery, WebhookEvent } from './webhooks';
 export type { Faults } from './faults';
+export type { FileView } from './files';
 export type { RecordedRequest } from './context';
+export type { CreateLogEntry } from './create-log';
 export type { PredictionCounters, WaitForOptions } from './store';
 
 export interface SimulatorOptions {
@@ -61,6 +71,10 @@ export interface SimulatorOptions {
   webhookRetryDelaysMs?: number[];
   /** create bodies (any create route, trainings too) over this many bytes get 413 unparsed (default 10 MB) */
   maxBodyBytes?: number;
+  /** uploads (POST /v1/files) over this many bytes get 413 (default 100 MiB) */
+  maxFileBytes?: number;
+  /** uploads expire this long after they were created, on the simulator's clock (default 24 h) */
+  fileTtlMs?: number;
   /**
    * Leave `deadline`, `webhook` and `webhook_events_filter` out of list results ('list'), or out of list, get,
    * cancel and create answers ('list-and-get'): the description does not promise them. Default: echoed.
@@ -79,6 +93,7 @@ export class ReplicateSimulator {
   private readonly sockets = new Set<Socket>();
   private readonly faults: FaultInjector;
   private readonly store: RunStore;
+  private readonly files: FileStore;
   private readonly webhooks: WebhookSender;
   private readonly context: SimContext;
   private server: Server | undefined;
@@ -94,6 +109,7 @@ export class ReplicateSimulator {
     for (const [name, model] of Object.entries({ ...BUILTIN_DEPLOYMENTS, ...options.deployments })) {
       this.deployments.set(name, model);
     }
+    const origin = (): string => this.origin; // known once start() has listened
     const faults = new FaultInjector(options.seed ?? randomInt(2 ** 31), clock);
     faults.set(options.faults ?? {});
     this.faults = faults;
@@ -108,15 +124,31 @@ export class ReplicateSimulator {
       random: () => faults.random(),
       record: (d) => this.store.recordWebhook(d),
     });
+    const outputTtlMs = options.outputTtlMs ?? 60 * 60 * 1000;
+    const sources: FileSources = {
+      get origin() {
+        return origin();
+      },
+      output: (id, name, at) => {
+        const rec = this.store.get(id)?.rec;
+        if (!rec) return undefined;
+        this.store.settleReads(rec, at);
+        if (!outputFileAt(rec, name, { origin: this.origin, now: at, at, outputTtlMs })) return undefined;
+        return name.endsWith('.png') ? { picture: outputPicture(rec, name) } : {};
+      },
+      upload: (id, at) => this.files.get(id, at)?.bytes,
+      signed: (id, query, at) => this.files.verify(id, query, at),
+    };
     this.store = new RunStore({
       clock,
       origin: () => this.origin,
-      outputTtlMs: options.outputTtlMs ?? 60 * 60 * 1000,
+      outputTtlMs,
       running: () => this.server !== undefined,
       webhooks: this.webhooks,
+      readInputs: (rec, at) => readInputs(rec.input, at, sources),
     });
     this.webhookDeliveries = this.store.webhookDeliveries;
-    const origin = (): string => this.origin; // known once start() has listened
+    this.files = new FileStore(clock, options.fileTtlMs ?? DEFAULT_FILE_TTL_MS);
     this.leanMode = options.lean;
     const lean = (): LeanMode | undefined => this.leanMode;
     this.context = {
@@ -131,6 +163,8 @@ export class ReplicateSimulator {
       models: this.models,
       deployments: this.deployments,
       store: this.store,
+      files: this.files,
+      maxFileBytes: options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES,
       faults,
       pageSize: options.pageSize ?? 100,
       maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
@@ -213,10 +247,11 @@ export class ReplicateSimulator {
     this.deployments.set(name, model);
   }
 
-  /** Forgets predictions, trainings, recorded requests and webhook deliveries; faults and lean go back to the options. */
+  /** Forgets predictions, trainings, uploads, recorded requests and webhook deliveries; faults and lean go back to the options. */
   reset(): void {
     this.webhooks.cancelAll();
     this.store.reset();
+    this.files.reset();
     this.requests.length = 0;
     this.faults.reset(this.options.faults ?? {});
     this.leanMode = this.options.lean;
@@ -249,6 +284,15 @@ export class ReplicateSimulator {
     return this.store.ids('training');
   }
 
+  /**
+   * Every create request so far (the four create routes, in arrival order): arrival and commit times on the
+   * simulator's clock, the id it made (none when nothing was stored: a 429, a 4xx, a reset before the commit) and
+   * when a cancel of that run took effect.
+   */
+  createLog(): CreateLogEntry[] {
+    return createLog(this.requests, this.store);
+  }
+
   /** GET/cancel calls for a prediction or a training id. */
   counters(id: string): PredictionCounters {
     const c = this.store.get(id)?.counters;
@@ -268,6 +312,23 @@ export class ReplicateSimulator {
   training(id: string): Training | undefined {
     const entry = this.store.get(id);
     return entry && kindOf(entry.rec) === 'training' ? (this.store.refresh(entry) as Training) : undefined;
+  }
+
+  /** An upload as GET /v1/files/{id} would answer it now; undefined once deleted or expired. */
+  file(id: string): FileView | undefined {
+    const file = this.files.get(id);
+    return file ? fileView(file, this.baseUrl) : undefined;
+  }
+
+  /**
+   * A signed download URL for an upload (`/v1/files/{id}/download?owner&expiry&signature`, the description's
+   * files.download), valid for `validForMs` on the simulator's clock (default 1 h). Replicate hands these out
+   * through channels the description does not document; tests and models get them here.
+   */
+  fileDownloadUrl(id: string, validForMs = 60 * 60 * 1000): string {
+    const expiry = Math.floor((this.context.clock() + validForMs) / 1000);
+    const query = new URLSearchParams(this.files.sign(id, expiry));
+    return `${this.baseUrl}/files/${encodeURIComponent(id)}/download?${query.toString()}`;
   }
 
   /**

@@ -2,7 +2,7 @@
  * GET /v1/predictions and GET /v1/trainings (§9): newest first, `created_after` (inclusive) /
  * `created_before` (exclusive) filters, cursor pagination with ABSOLUTE `next`/`previous` URLs that keep the
  * filters; null at the ends. The cursor is opaque base64 like DRF's CursorPagination (`p=<position>`, `r=1`
- * for reverse).
+ * for reverse). `paginate` does the same for GET /v1/files.
  */
 import type { SimContext } from './context';
 import { problem } from './http';
@@ -45,6 +45,31 @@ export function listRuns(
     .reverse();
   if (source === 'web') all = []; // every simulated prediction comes from the API
 
+  const page = paginate(
+    all,
+    (e) => e.rec.seq,
+    params,
+    pageSize,
+    (cursor) => {
+      const q = new URLSearchParams(filters);
+      q.set('cursor', cursor);
+      return `${ctx.baseUrl}/${kind === 'training' ? 'trainings' : 'predictions'}?${q.toString()}`;
+    },
+  );
+  return { ...page, results: page.results.map((e) => leanView(store.refresh(e), ctx.lean, 'list')) };
+}
+
+/**
+ * One page of `all` (newest first; `seqOf` increases with creation order) after `params.cursor`, with absolute
+ * `next`/`previous` links built by `link(cursor)`; null at the ends. Also used by GET /v1/files.
+ */
+export function paginate<T>(
+  all: readonly T[],
+  seqOf: (item: T) => number,
+  params: URLSearchParams,
+  pageSize: number,
+  link: (cursor: string) => string,
+): { next: string | null; previous: string | null; results: T[] } {
   const cursor = params.get('cursor');
   let start = 0;
   let end = Math.min(pageSize, all.length);
@@ -53,28 +78,23 @@ export function listRuns(
     if (!decoded) throw problem(404, undefined, 'Invalid cursor');
     if (decoded.reverse) {
       // The page of items just newer than position p.
-      const firstOlder = all.findIndex((e) => e.rec.seq <= decoded.position);
+      const firstOlder = all.findIndex((item) => seqOf(item) <= decoded.position);
       end = firstOlder === -1 ? all.length : firstOlder;
       start = Math.max(0, end - pageSize);
     } else {
       // The page of items just older than position p.
-      start = all.findIndex((e) => e.rec.seq < decoded.position);
+      start = all.findIndex((item) => seqOf(item) < decoded.position);
       if (start === -1) start = all.length;
       end = Math.min(start + pageSize, all.length);
     }
   }
   const page = all.slice(start, end);
-  const link = (c: string): string => {
-    const q = new URLSearchParams(filters);
-    q.set('cursor', c);
-    return `${ctx.baseUrl}/${kind === 'training' ? 'trainings' : 'predictions'}?${q.toString()}`;
-  };
   const last = page[page.length - 1];
   const first = page[0];
   return {
-    next: end < all.length && last ? link(encodeCursor(last.rec.seq, false)) : null,
-    previous: start > 0 && first ? link(encodeCursor(first.rec.seq, true)) : null,
-    results: page.map((e) => leanView(store.refresh(e), ctx.lean, 'list')),
+    next: end < all.length && last !== undefined ? link(encodeCursor(seqOf(last), false)) : null,
+    previous: start > 0 && first !== undefined ? link(encodeCursor(seqOf(first), true)) : null,
+    results: page,
   };
 }
 

@@ -14,7 +14,8 @@ export interface ModelScript {
   /** terminal outcome when the time is up (default 'succeeded'). 'never' = stays processing forever. */
   outcome?: 'succeeded' | 'failed' | 'canceled' | 'aborted' | 'never';
   /** output on success; default: one file URL served by the simulator (`${origin}/files/<predictionId>/out-0.png`).
-   *  The string '$files:N' means N such file URLs (an array). Any other JSON value is returned as is. */
+   *  The string '$files:N' means N such file URLs (an array); '$input' echoes the input; '$caption' describes
+   *  `input.image` ("a picture of <its prompt>" for the simulator's own pictures). Any other JSON value is returned as is. */
   output?: unknown;
   /** error message for outcome 'failed' (default 'CUDA out of memory') */
   error?: string;
@@ -30,6 +31,11 @@ export interface ModelScript {
   trainingDurationMs?: number;
   /** answer requests for this model with an error instead of running it (see ScriptedRejection) */
   reject?: ScriptedRejection;
+  /**
+   * what its output files show (behaviour.ts): 'prompt' = a picture of `input.prompt`; 'upscale' = `input.image`
+   * redrawn `scale` times larger. Default: a picture of nothing in particular.
+   */
+  picture?: 'prompt' | 'upscale';
 }
 
 /**
@@ -119,6 +125,7 @@ export interface ResolvedScript {
   requiredInputs: string[];
   version: string;
   hiddenVersion: boolean;
+  picture?: 'prompt' | 'upscale';
 }
 
 export const DEFAULT_LOGS: readonly string[] = [
@@ -131,14 +138,15 @@ export const DEFAULT_LOGS: readonly string[] = [
 
 /** Models always present (options.models and setModel() merge over them). */
 export const BUILTIN_MODELS: Readonly<Record<string, ModelScript>> = {
-  'google/imagen-4-ultra': { requiredInputs: ['prompt'], startDelayMs: 300, durationMs: 1500 },
-  'stability-ai/sdxl': { output: '$files:2' },
-  'nightmareai/real-esrgan': { requiredInputs: ['image'] },
-  'salesforce/blip': {
-    requiredInputs: ['image'],
-    durationMs: 600,
-    output: 'a lighthouse on a rocky cliff at dusk, oil painting',
+  'google/imagen-4-ultra': {
+    requiredInputs: ['prompt'],
+    startDelayMs: 300,
+    durationMs: 1500,
+    picture: 'prompt',
   },
+  'stability-ai/sdxl': { output: '$files:2', picture: 'prompt' },
+  'nightmareai/real-esrgan': { requiredInputs: ['image'], picture: 'upscale' },
+  'salesforce/blip': { requiredInputs: ['image'], durationMs: 600, output: '$caption' },
   'sim/fail': {
     outcome: 'failed',
     error: 'CUDA out of memory',
@@ -199,6 +207,7 @@ export function resolveScript(
     requiredInputs: script.requiredInputs ?? [],
     version: script.version ?? defaultVersionFor(ref),
     hiddenVersion: script.hiddenVersion ?? false,
+    ...(script.picture === undefined ? {} : { picture: script.picture }),
   };
 }
 
@@ -209,7 +218,8 @@ export function fileUrl(origin: string, predictionId: string, n: number): string
 
 /**
  * Output value fixed at creation: the default is one simulator-served PNG URL; '$files:N' means N of
- * them; '$input' (used by sim/echo) echoes the input object; anything else is returned as is.
+ * them; '$input' (used by sim/echo) echoes the input object; '$caption' is written once the model has read
+ * its input (behaviour.ts); anything else is returned as is.
  */
 export function materialiseOutput(
   script: ResolvedScript,
@@ -220,6 +230,7 @@ export function materialiseOutput(
   const out = script.output;
   if (out === undefined) return fileUrl(origin, id, 0);
   if (out === '$input') return input;
+  if (out === '$caption') return null; // written when the model has read its image (behaviour.ts)
   if (typeof out === 'string') {
     const m = /^\$files:(\d+)$/.exec(out);
     if (m) return Array.from({ length: Number(m[1]) }, (_, i) => fileUrl(origin, id, i));

@@ -5,7 +5,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { URL } from 'node:url';
 import type { RecordedRequest, SimContext } from './context';
+import { outputPicture } from './behaviour';
 import { createRun, rejectIfScripted } from './create';
+import { CREATE_ROUTES, createLog } from './create-log';
 import type { Faults } from './faults';
 import {
   DEFAULT_MAX_BODY_BYTES,
@@ -16,25 +18,28 @@ import {
   parseJsonBody,
   problem,
   readBody,
+  readBodyBytes,
   sendJson,
   sendProblem,
   unauthenticated,
 } from './http';
+import {
+  MULTIPART_OVERHEAD_BYTES,
+  createFile,
+  deleteFile,
+  downloadFile,
+  fileTooLarge,
+  getFile,
+  listFiles,
+} from './files-api';
 import { listRuns } from './list';
 import { isTerminal, resolveScript } from './models';
 import type { ModelScript, Prediction } from './models';
-import { makePng } from './png';
+import { pictureBytes } from './picture';
 import type { Entry } from './store';
 import { kindOf } from './store';
 import { makeTar } from './tar';
 import { leanView, outputFileNames } from './timeline';
-
-const CREATE_ROUTES = new Set([
-  'predictions.create',
-  'models.predictions.create',
-  'deployments.predictions.create',
-  'trainings.create',
-]);
 
 /** Route name and path parameters for a /v1 path (without the /v1 prefix). */
 function matchRoute(method: string, path: string): { name: string; params: string[] } {
@@ -50,6 +55,11 @@ function matchRoute(method: string, path: string): { name: string; params: strin
     ['GET', 'trainings.get', /^\/trainings\/([^/]+)$/],
     ['POST', 'trainings.cancel', /^\/trainings\/([^/]+)\/cancel$/],
     ['GET', 'webhooks.default.secret.get', /^\/webhooks\/default\/secret$/],
+    ['POST', 'files.create', /^\/files$/],
+    ['GET', 'files.list', /^\/files$/],
+    ['GET', 'files.get', /^\/files\/([^/]+)$/],
+    ['DELETE', 'files.delete', /^\/files\/([^/]+)$/],
+    ['GET', 'files.download', /^\/files\/([^/]+)\/download$/],
   ];
   let pathMatched = false;
   for (const [m, name, re] of routes) {
@@ -127,15 +137,25 @@ async function handleApi(
   // §6: rate-limit headers on every response; polling has its own, larger bucket.
   for (const [k, v] of Object.entries(faults.rateLimitHeaders(route.name, isCreate))) res.setHeader(k, v);
 
-  // Oversized create bodies: 413 without parsing (like the API gateway), before auth.
+  // Oversized create bodies and uploads: 413 without parsing (like the API gateway), before auth.
+  const upload = route.name === 'files.create';
   const limit = isCreate ? ctx.maxBodyBytes : DEFAULT_MAX_BODY_BYTES;
-  const body = req.method === 'POST' ? parseRecordedBody(await readBody(req, limit), recorded) : undefined;
+  const raw = upload
+    ? await readBodyBytes(req, ctx.maxFileBytes + MULTIPART_OVERHEAD_BYTES, () =>
+        fileTooLarge(ctx.maxFileBytes),
+      )
+    : undefined;
+  const body =
+    req.method === 'POST' && !upload ? parseRecordedBody(await readBody(req, limit), recorded) : undefined;
 
   const latency = faults.current.latencyMs ?? 0;
   if (latency > 0) await new Promise((resolve) => setTimeout(resolve, latency));
   if (res.destroyed) return;
 
-  if (req.headers.authorization !== `Bearer ${ctx.token}`) throw unauthenticated();
+  // A download URL is signed instead (files.download): it needs no token.
+  if (route.name !== 'files.download' && req.headers.authorization !== `Bearer ${ctx.token}`) {
+    throw unauthenticated();
+  }
 
   if (faults.takeRateLimit(isCreate)) throw faults.throttled();
   if (faults.serverErrorDue(route.name, isCreate)) return faults.sendServerError(res);
@@ -166,6 +186,16 @@ async function handleApi(
       return sendJson(res, 200, listRuns(ctx, params, 'training'));
     case 'webhooks.default.secret.get':
       return sendJson(res, 200, { key: ctx.webhookSecret });
+    case 'files.create':
+      return createFile(ctx, req, res, raw!, recorded);
+    case 'files.list':
+      return sendJson(res, 200, listFiles(ctx, params));
+    case 'files.get':
+      return sendJson(res, 200, getFile(ctx, route.params[0]!));
+    case 'files.delete':
+      return deleteFile(ctx, res, route.params[0]!);
+    case 'files.download':
+      return downloadFile(ctx, res, route.params[0]!, params);
     case 'method_not_allowed':
       throw problem(405, 'Method Not Allowed', `Method "${req.method ?? ''}" not allowed.`);
     default:
@@ -182,7 +212,8 @@ function lookup(ctx: SimContext, id: string, training: boolean): Entry {
 
 /**
  * GET /files/{id}/{name}: like replicate.delivery, no auth; 404 once data is removed (§8). Prediction
- * outputs are PNGs; a training's `weights.tar` is a small tar archive.
+ * outputs are PNGs drawn by picture.ts (what they show: behaviour.ts); a training's `weights.tar` is a small
+ * tar archive.
  */
 function serveFile(ctx: SimContext, req: IncomingMessage, res: ServerResponse, path: string): void {
   const parts = path.split('/'); // ['', 'files', id, name]
@@ -194,7 +225,7 @@ function serveFile(ctx: SimContext, req: IncomingMessage, res: ServerResponse, p
     throw notFound();
   }
   const tar = name.endsWith('.tar');
-  const bytes = tar ? makeTar(`${id}/${name}`) : makePng(`${id}/${name}`);
+  const bytes = tar ? makeTar(`${id}/${name}`) : pictureBytes(outputPicture(entry.rec, name));
   res.writeHead(200, {
     'content-type': tar ? 'application/x-tar' : 'image/png',
     'content-length': String(bytes.length),
@@ -250,6 +281,8 @@ async function handleAdmin(
         trainings: runs(trainings),
         requests: ctx.requests.length,
         webhooks: store.webhookDeliveries.length,
+        files: ctx.files.live().length,
+        createLog: createLog(ctx.requests, store),
       });
     }
     case 'POST /_sim/faults':

@@ -6,7 +6,9 @@ import { EventEmitter } from 'node:events';
 import { randomInt } from 'node:crypto';
 import { isTerminal } from './models';
 import type { Prediction, RunKind } from './models';
-import { predictionView, timeline, transitionTimes } from './timeline';
+import { outputAfterReading } from './behaviour';
+import type { InputReads } from './inputs';
+import { predictionView, startTime, timeline, transitionTimes } from './timeline';
 import type { PredictionRecord } from './timeline';
 import { DEFAULT_WEBHOOK_EVENTS } from './webhooks';
 import type { DeliveryJob, WebhookDelivery, WebhookEvent } from './webhooks';
@@ -41,6 +43,8 @@ export interface StoreOptions {
   /** false once the server stopped: no timers are scheduled then */
   running: () => boolean;
   webhooks: { send(job: DeliveryJob): void; settle(predictionId: string): void };
+  /** what a run finds reading its file inputs at `at` (inputs.ts) */
+  readInputs(rec: PredictionRecord, at: number): InputReads;
 }
 
 export function kindOf(rec: PredictionRecord): RunKind {
@@ -120,7 +124,22 @@ export class RunStore {
   /** The current view without emitting anything. */
   peek(entry: Entry): Prediction {
     const { clock, origin, outputTtlMs } = this.options;
-    return predictionView(entry.rec, { origin: origin(), now: clock(), outputTtlMs });
+    const now = clock();
+    this.settleReads(entry.rec, now);
+    return predictionView(entry.rec, { origin: origin(), now, outputTtlMs });
+  }
+
+  /**
+   * Once a run has started by `now`, what it read when it started (as of its start time, whenever this is
+   * evaluated): a missing file fails it, a caption describes its image. Settled once.
+   */
+  settleReads(rec: PredictionRecord, now: number): void {
+    if (rec.reads !== undefined) return;
+    const start = startTime(rec);
+    if (start === undefined || now < start) return;
+    rec.reads = { pictures: {} }; // while reading: a run that (indirectly) reads itself finds nothing more
+    rec.reads = this.options.readInputs(rec, start);
+    rec.output = outputAfterReading(rec);
   }
 
   /** Re-evaluates every run against the clock and emits changes. */
@@ -146,6 +165,7 @@ export class RunStore {
   /** Computes the current view; emits 'update' (and webhooks) when it changed; schedules the next change. */
   refresh(entry: Entry): Prediction {
     const now = this.options.clock();
+    this.settleReads(entry.rec, now);
     const view = predictionView(entry.rec, {
       origin: this.options.origin(),
       now,

@@ -8,6 +8,8 @@
  * in `kind`, their URLs (`/v1/trainings/{id}`), a `destination` key and a fixed `{version, weights}` output.
  * Mirrors docs/replicate-api.md §3 (sparse shapes), §4 (status values), §8 (retention).
  */
+import type { InputReads } from './inputs';
+import { missingInputError } from './inputs';
 import type { Prediction, PredictionStatus, ResolvedScript, RunKind } from './models';
 
 /** Everything the timeline needs about one stored prediction (or training). Times are epoch ms (fractional allowed). */
@@ -33,6 +35,8 @@ export interface PredictionRecord {
   micros: number;
   deadlineAt?: number;
   canceledAt?: number;
+  /** what the model read when it started (inputs.ts), settled once it has started; a missing file fails it */
+  reads?: InputReads;
 }
 
 export interface TimelineState {
@@ -52,7 +56,9 @@ export interface TimelineState {
 export function timeline(rec: PredictionRecord, now: number): TimelineState {
   const s = rec.script;
   const startAt = rec.createdAt + s.startDelayMs;
-  const naturalEnd = s.outcome === 'never' ? Infinity : startAt + s.durationMs;
+  // a file input that did not resolve fails the prediction the moment it starts (and reads it)
+  const unreadable = rec.reads?.missing !== undefined;
+  const naturalEnd = unreadable ? startAt : s.outcome === 'never' ? Infinity : startAt + s.durationMs;
   const runs = s.outcome !== 'aborted';
 
   // The first interruption that happened before the natural end.
@@ -79,6 +85,7 @@ export function timeline(rec: PredictionRecord, now: number): TimelineState {
   const base = { completedAt: endAt, ...(started ? { startedAt: startAt } : {}) };
   if (interruptBy === 'cancel') return { status: 'canceled', ...base, logLines };
   if (interruptBy === 'deadline') return { status: started ? 'canceled' : 'aborted', ...base, logLines };
+  if (unreadable) return { status: 'failed', ...base, logLines: 0 };
   switch (s.outcome) {
     case 'aborted':
       return { status: 'aborted', ...base, logLines: 0 };
@@ -89,6 +96,17 @@ export function timeline(rec: PredictionRecord, now: number): TimelineState {
     default:
       return { status: 'succeeded', ...base, logLines: s.logs.length };
   }
+}
+
+/**
+ * When the run starts processing, and so reads its inputs; undefined when it never does (outcome 'aborted', or a
+ * cancel or deadline before the start). Independent of what it reads.
+ */
+export function startTime(rec: PredictionRecord): number | undefined {
+  const startAt = rec.createdAt + rec.script.startDelayMs;
+  if (rec.script.outcome === 'aborted') return undefined;
+  if ((rec.canceledAt ?? Infinity) < startAt || (rec.deadlineAt ?? Infinity) < startAt) return undefined;
+  return startAt;
 }
 
 /** Log line i (0-based) becomes visible at durationMs * i / n after processing starts. */
@@ -162,7 +180,12 @@ export function predictionView(rec: PredictionRecord, ctx: ViewContext): Predict
     version: rec.version,
     input: removed ? {} : rec.input,
     logs,
-    error: st.status === 'failed' ? rec.script.error : null,
+    error:
+      st.status !== 'failed'
+        ? null
+        : rec.reads?.missing
+          ? missingInputError(rec.reads.missing)
+          : rec.script.error,
     source: 'api',
     status: st.status,
     created_at: ts(rec.createdAt),
@@ -235,6 +258,20 @@ function predictionUrls(rec: PredictionRecord, origin: string): Prediction['urls
   };
   if (rec.stream) urls.stream = `${origin}/stream/${rec.id}`;
   return urls;
+}
+
+/** Whether output file `name` of this run can be downloaded at `at`: it succeeded, its data is not yet removed (§8). */
+export function outputFileAt(
+  rec: PredictionRecord,
+  name: string,
+  ctx: ViewContext & { at: number },
+): boolean {
+  const st = timeline(rec, ctx.at);
+  return (
+    st.status === 'succeeded' &&
+    ctx.at < st.completedAt! + ctx.outputTtlMs &&
+    outputFileNames(rec, ctx.origin).has(name)
+  );
 }
 
 /** File names (e.g. 'out-0.png') this prediction's output links to on this simulator. */

@@ -1,6 +1,6 @@
 /**
  * The simulator against Replicate's published API: every response it gives (the three create routes, get, cancel,
- * list, trainings, the webhook secret, webhook deliveries, errors) is validated against the OpenAPI description's
+ * list, trainings, the webhook secret, webhook deliveries, the files routes, errors) is validated against the OpenAPI description's
  * schemas (../shared/reference/replicate-openapi.yaml, $refs resolved by Ajv), and so is every request body our
  * activities send. Failures must be exactly the deviations listed in simulator/deviations.ts: an unlisted one
  * fails, and so does a listed one that no longer occurs.
@@ -72,10 +72,14 @@ const SCHEMAS: Record<string, string> = {
   'webhooks.default.secret.get': inline('/webhooks/default/secret', 'get', '200'),
   'webhook (prediction)': PREDICTION,
   'webhook (training)': TRAINING,
+  'files.create': component('schemas_file_response'),
+  'files.get': component('schemas_file_response'),
+  'files.list': component('schemas_file_response'),
 };
 const PAGES: Record<string, string> = {
   'predictions.list': inline('/predictions', 'get', '200'),
   'trainings.list': inline('/trainings', 'get', '200'),
+  'files.list': inline('/files', 'get', '200'),
 };
 /** Statuses the description documents per operation. */
 const DOCUMENTED: Record<string, number[]> = {
@@ -83,6 +87,10 @@ const DOCUMENTED: Record<string, number[]> = {
   'models.predictions.create': [200, 201, 202],
   'deployments.predictions.create': [201, 202],
   'trainings.create': [201],
+  'files.create': [201, 413],
+  'files.get': [200, 404],
+  'files.delete': [204, 404],
+  'files.download': [200, 404],
 };
 
 interface Failure {
@@ -116,6 +124,9 @@ function record(operation: string, status: number, errors: ErrorObject[] | null 
 function check(operation: string, status: number, body: unknown, contentType: string | null): void {
   validated++;
   const before = failures.length;
+  if (status >= 400 && operation.startsWith('files.') && !DOCUMENTED[operation]!.includes(status)) {
+    failures.push({ operation, status, path: '', keyword: 'status', message: `${status} not documented` });
+  }
   if (status >= 400) {
     if (!/^application\/problem\+json/.test(contentType ?? '')) {
       failures.push({ operation, status, path: '', keyword: 'content-type', message: contentType ?? 'none' });
@@ -159,6 +170,7 @@ const { sim, advance } = clockedSimulator({
   deployments: { 'acme/fast': 'c/fast' },
   outputTtlMs: 60_000,
   maxBodyBytes: 2_000,
+  maxFileBytes: 2_000,
 });
 let base = '';
 let hooks: Awaited<ReturnType<typeof hookReceiver>>;
@@ -201,6 +213,49 @@ async function exchange(
   return { status: response.status, json };
 }
 const TERMINAL = ['succeeded', 'failed', 'canceled', 'aborted'];
+
+/** A files.* request (multipart upload, or a bodiless one), its answer validated as `operation`. */
+async function fileExchange(
+  operation: string,
+  method: string,
+  route: string,
+  form?: FormData,
+  headers: Record<string, string> = { authorization: `Bearer ${TOKEN}` },
+): Promise<{ status: number; json: Record<string, unknown>; bytes: Buffer }> {
+  const response = await fetch(route.startsWith('http') ? route : `${base}${route}`, {
+    method,
+    headers,
+    ...(form === undefined ? {} : { body: form }),
+  });
+  const bytes = Buffer.from(await response.arrayBuffer());
+  const type = response.headers.get('content-type');
+  const documented = DOCUMENTED[operation]!;
+  if (response.status === 204 || (operation === 'files.download' && response.status === 200)) {
+    // no JSON: a 204 has no body; a download is the description's application/octet-stream
+    validated++;
+    const expected = response.status === 204 ? null : 'application/octet-stream';
+    if (type !== expected || !documented.includes(response.status)) {
+      failures.push({
+        operation,
+        status: response.status,
+        path: '',
+        keyword: 'content-type',
+        message: type ?? 'none',
+      });
+      failedResponses++;
+    }
+    return { status: response.status, json: {}, bytes };
+  }
+  const json = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
+  check(operation, response.status, json, type);
+  return { status: response.status, json, bytes };
+}
+const uploadForm = (content: string, metadata?: object): FormData => {
+  const form = new FormData();
+  form.append('content', new Blob([content], { type: 'text/plain' }), 'contract.txt');
+  if (metadata) form.append('metadata', JSON.stringify(metadata));
+  return form;
+};
 const later = (ms: number) => {
   advance(ms);
   sim.tick();
@@ -295,6 +350,24 @@ describe('every simulator answer against the OpenAPI description', () => {
       const body = JSON.parse(a.body) as { destination?: string };
       check(body.destination ? 'webhook (training)' : 'webhook (prediction)', 200, body, 'application/json');
     }
+
+    // Files: create, get, list (two pages), download, delete, then the 404s and a 413.
+    const upload = await fileExchange('files.create', 'POST', '/files', uploadForm('one', { ref: 1 }));
+    expect(upload.status).toBe(201);
+    await fileExchange('files.create', 'POST', '/files', uploadForm('two'));
+    const fileId = upload.json.id as string;
+    await fileExchange('files.get', 'GET', `/files/${fileId}`);
+    await fileExchange('files.list', 'GET', '/files');
+    const download = await fileExchange('files.download', 'GET', sim.fileDownloadUrl(fileId), undefined, {});
+    expect(download.bytes.toString()).toBe('one');
+    expect((await fileExchange('files.delete', 'DELETE', `/files/${fileId}`)).status).toBe(204);
+    expect((await fileExchange('files.get', 'GET', `/files/${fileId}`)).status).toBe(404);
+    expect((await fileExchange('files.delete', 'DELETE', `/files/${fileId}`)).status).toBe(404);
+    const gone = await fileExchange('files.download', 'GET', sim.fileDownloadUrl(fileId), undefined, {});
+    expect(gone.status).toBe(404);
+    expect((await fileExchange('files.create', 'POST', '/files', uploadForm('x'.repeat(3_000)))).status).toBe(
+      413,
+    );
 
     // Errors.
     const unauthenticated = await fetch(`${base}/predictions/${id}`);
