@@ -28,12 +28,20 @@ export interface PersistHeartbeat {
   bytes?: number;
 }
 
-/** Every file URL in an output (strings, arrays, nested objects), in order. */
+/** Every file URL in an output (strings, arrays, nested objects), in order; iterative, so any depth is fine. */
 export function fileUrls(output: unknown): string[] {
-  if (typeof output === 'string') return /^(https?:|data:)/.test(output) ? [output] : [];
-  if (Array.isArray(output)) return output.flatMap(fileUrls);
-  if (output && typeof output === 'object') return Object.values(output).flatMap(fileUrls);
-  return [];
+  const urls: string[] = [];
+  const stack: unknown[] = [output];
+  while (stack.length > 0) {
+    const value = stack.pop();
+    if (typeof value === 'string') {
+      if (/^(https?:|data:)/.test(value)) urls.push(value);
+    } else if (value && typeof value === 'object') {
+      const children = Array.isArray(value) ? value : Object.values(value);
+      for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]);
+    }
+  }
+  return urls;
 }
 
 /**

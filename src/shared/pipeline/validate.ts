@@ -1,4 +1,5 @@
 /** Validating a parsed spec: every problem at once, each at the path of its field; defaults filled in. */
+import { checkSpecDepth } from './check-depth';
 import { checkStepShape, checkTimeout, checkUnknownFields } from './check-step';
 import { checkStepTemplates } from './check-templates';
 import { findCycles } from './graph';
@@ -36,6 +37,9 @@ export function validatePipelineSpec(
   const err = (path: string, message: string): void => {
     errors.push({ path, message });
   };
+  // first: nothing below walks a value nested too deep
+  const deep = checkSpecDepth(raw, inputOverrides);
+  if (deep.length > 0) return { errors: deep };
   if (!isPlainObject(raw)) {
     err('(spec)', `must be a mapping with name and steps, got ${describeType(raw)}`);
     return { errors };
