@@ -9,7 +9,7 @@ import { PredictionFailureType, ReplicateTransientType } from '../shared/failure
 import { isCreateTarget, parseModelRef, type CreateTarget } from '../shared/model-ref';
 import type { JobKind, Prediction, PredictionSnapshot } from '../shared/types';
 import { findOwnJob } from './adoption';
-import { resolveClaims } from './claims';
+import { ClaimResolutionError, resolveClaims } from './claims';
 import { call, shaped, type ActivitySetup } from './context';
 
 /** Replicate refuses a `Cancel-After` below 5 seconds. */
@@ -45,8 +45,7 @@ export async function createPrediction(
   setup: ActivitySetup,
   args: CreatePredictionArgs,
 ): Promise<PredictionSnapshot> {
-  // A pipeline may pass an earlier step's large output (a claim reference): Replicate gets the value.
-  args = { ...args, input: (await resolveClaims(args.input, setup.claims)) as Record<string, unknown> };
+  args = { ...args, input: await resolvedInput(setup, args.input) };
   const target = parseModelRef(args.model, args.deployment === true);
   if (!isCreateTarget(target)) {
     throw ApplicationFailure.create({
@@ -69,7 +68,7 @@ export async function createTraining(
   setup: ActivitySetup,
   args: CreateTrainingArgs,
 ): Promise<PredictionSnapshot> {
-  args = { ...args, input: (await resolveClaims(args.input, setup.claims)) as Record<string, unknown> };
+  args = { ...args, input: await resolvedInput(setup, args.input) };
   const target = parseModelRef(args.model);
   if (!isCreateTarget(target) || target.route !== 'version' || target.model === null) {
     throw ApplicationFailure.create({
@@ -83,6 +82,27 @@ export async function createTraining(
     destination: args.destination,
     input: args.input,
   });
+}
+
+/**
+ * A pipeline may pass an earlier step's large output (a claim reference a worker signed): Replicate gets the
+ * value. Any other `{"$claim": …}` is sent as the data it is; an input that would grow past the input limit (or
+ * nest past the depth limit) fails at once, not retried.
+ */
+async function resolvedInput(
+  setup: ActivitySetup,
+  input: Record<string, unknown>,
+): Promise<Record<string, unknown>> {
+  try {
+    return (await resolveClaims(input, setup.claims, { key: setup.claimKey })) as Record<string, unknown>;
+  } catch (error) {
+    if (!(error instanceof ClaimResolutionError)) throw error;
+    throw ApplicationFailure.create({
+      type: PredictionFailureType.InvalidRequest,
+      message: error.message,
+      nonRetryable: true,
+    });
+  }
 }
 
 /**

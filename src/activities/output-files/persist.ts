@@ -4,7 +4,7 @@
  * file by a retried attempt.
  */
 import { Context, heartbeat, log } from '@temporalio/activity';
-import { resolveClaims } from '../claims';
+import { readOutputClaim } from '../claims';
 import { download, verified } from './download';
 import { extensionOf, folderKey } from './folders';
 import type { ManifestEntry } from './manifest';
@@ -50,9 +50,10 @@ export function fileUrls(output: unknown): string[] {
  * far, and a retried attempt skips those that are still in the store, verified by size and sha256.
  */
 export async function persistOutputs(setup: OutputSetup, args: PersistArgs): Promise<ManifestEntry[]> {
-  const { allowed, allowedText, beatMs, claims, store } = setup;
-  // an output kept out of band arrives as a claim reference: its files are in the stored value
-  const urls = fileUrls(await resolveClaims(args.output, claims));
+  const { allowed, allowedText, beatMs, claims, claimKey, store } = setup;
+  // an output kept out of band arrives as a reference a worker signed: its files are in the stored value
+  const output = claimKey ? await readOutputClaim(args.output, claims, claimKey) : args.output;
+  const urls = fileUrls(output);
   for (const url of urls)
     if (!url.startsWith('data:') && !allowedOrigin(url, allowed)) throw notAllowed(url, allowedText);
   const stepFolder = folderKey(args.step);
