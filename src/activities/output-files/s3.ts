@@ -75,7 +75,7 @@ export function s3OutputStore(location: S3Location, options: S3StoreOptions = {}
     location: `s3://${bucket}${prefix ? `/${prefix}` : ''}`,
     objectKey: fullKey,
     locate: url,
-    async write(key, body, { contentType } = {}) {
+    async write(key, body, { contentType, attachment } = {}) {
       const [client, { Upload }] = await Promise.all([s3(), import('@aws-sdk/lib-storage')]);
       const source = asReadable(body);
       const { meter, result } = hashing();
@@ -92,6 +92,7 @@ export function s3OutputStore(location: S3Location, options: S3StoreOptions = {}
           Key: fullKey(key),
           Body: meter,
           ...(contentType ? { ContentType: contentType } : {}),
+          ...(attachment ? { ContentDisposition: 'attachment' } : {}),
         },
         partSize: options.partSize,
         queueSize: options.queueSize,

@@ -31,12 +31,13 @@ export interface OutputStore {
   locate(key: string): string;
   /**
    * Stream `body` into `key`, hashing it on the way: the object appears whole or not at all (a temporary file
-   * renamed, or a multipart upload completed). An error of `body` is thrown as it is.
+   * renamed, or a multipart upload completed). An error of `body` is thrown as it is. `contentType` and
+   * `attachment` (Content-Disposition) are what a server of the bucket answers with; a folder has neither.
    */
   write(
     key: string,
     body: Readable | Buffer | string,
-    options?: { contentType?: string | null },
+    options?: { contentType?: string | null; attachment?: boolean },
   ): Promise<StoredObject>;
   /** the object's size, or null when there is none */
   size(key: string): Promise<number | null>;
