@@ -180,6 +180,21 @@ describe('allowed origins (SSRF)', () => {
     expect(api.hits.length).toBeLessThanOrEqual(6);
   });
 
+  it('a data: URI with a malformed % escape fails at once as OutputUnavailable, not retried', async () => {
+    const dir = outputDir();
+    const { persistOutputs } = createOutputActivities(config(dir));
+    const failure = await failureFrom(
+      new MockActivityEnvironment().run(
+        persistOutputs,
+        args(['data:text/plain,100%', 'data:text/plain,%E0%A4%A']),
+      ),
+    );
+    expect(failure.type).toBe('OutputUnavailable');
+    expect(failure.nonRetryable).toBe(true);
+    expect(failure.message).toMatch(/malformed %-escape/);
+    expect(filesUnder(dir)).toEqual([]);
+  });
+
   it('accepts origins the operator added, and data: URIs; Replicate delivery hosts are allowed by default', async () => {
     const dir = outputDir();
     const seen: string[] = [];
