@@ -8,6 +8,7 @@ import {
   type PipelineSpec,
   type SpecError,
 } from '../shared/pipeline';
+import { RESERVED_INPUT_NAMES, reservedInputName } from '../shared/pipeline/helpers';
 import { MAX_INPUT_DEPTH } from '../shared/depth';
 import { yamlNestsDeeperThan } from './yaml-depth';
 
@@ -99,6 +100,11 @@ export function parseInputOverrides(pairs: string[]): Record<string, unknown> {
       errors.push({ path: '--input', message: `"${pair}" ${problem}; write --input KEY=VALUE` });
       continue;
     }
+    const name = pair.slice(0, eq).trim();
+    if (RESERVED_INPUT_NAMES.includes(name)) {
+      errors.push({ path: '--input', message: reservedInputName(name) });
+      continue;
+    }
     const value = pair.slice(eq + 1);
     let parsed: unknown = value;
     try {
@@ -106,7 +112,7 @@ export function parseInputOverrides(pairs: string[]): Record<string, unknown> {
     } catch {
       // not JSON: keep the text
     }
-    inputs[pair.slice(0, eq).trim()] = parsed;
+    inputs[name] = parsed;
   }
   if (errors.length > 0) throw new PipelineSpecError(errors);
   return inputs;

@@ -3,7 +3,14 @@ import { checkSpecDepth } from './check-depth';
 import { checkStepShape, checkTimeout, checkUnknownFields } from './check-step';
 import { checkStepTemplates } from './check-templates';
 import { findCycles } from './graph';
-import { cloneData, describeType, describeValue, isPlainObject } from './helpers';
+import {
+  RESERVED_INPUT_NAMES,
+  cloneData,
+  describeType,
+  describeValue,
+  isPlainObject,
+  reservedInputName,
+} from './helpers';
 import { PIPELINE_LIMITS } from './limits';
 import { checkBudget, checkPrices } from './prices';
 import { PIPELINE_DEFAULTS, type PipelineSpec, type SpecError, type StepSpec } from './spec';
@@ -66,6 +73,10 @@ export function validatePipelineSpec(
 
   // inputs
   let inputs: Record<string, unknown> = {};
+  for (const name of RESERVED_INPUT_NAMES) {
+    const given = [raw.inputs, inputOverrides].some((m) => isPlainObject(m) && Object.hasOwn(m, name));
+    if (given) err(`inputs.${name}`, reservedInputName(name));
+  }
   if (raw.inputs !== undefined && raw.inputs !== null) {
     if (isPlainObject(raw.inputs)) inputs = cloneData(raw.inputs) as Record<string, unknown>;
     else err('inputs', `must be a mapping of input names to default values, got ${describeType(raw.inputs)}`);
