@@ -95,6 +95,23 @@ describe('prediction requests', () => {
     expect(err.join('\n')).toContain(`input.${DEEP_PATH}: ${LIMIT_TEXT}`);
   });
 
+  it('a --prices file nested 20,000 deep is refused before the YAML parser recurses into it', async () => {
+    const err: string[] = [];
+    const deep = `owner/model: ${'['.repeat(20_000)}${']'.repeat(20_000)}\n`;
+    const code = await runCli(
+      ['run', '--model', 'owner/model', '--input', '{}', '--max-cost', '1', '--prices', 'prices.yaml'],
+      {
+        client: () => Promise.reject(new Error('must not connect')),
+        taskQueue: 'q',
+        out: () => undefined,
+        err: (line) => err.push(line),
+        readFile: () => deep,
+      },
+    );
+    expect(code).toBe(2);
+    expect(err.join('\n')).toContain('--prices: cannot read prices.yaml: nested too deep');
+  });
+
   it('`npm run -s client -- run` exits 2 with the typed error', () => {
     const result = spawnSync(
       process.execPath,
