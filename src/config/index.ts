@@ -70,6 +70,8 @@ export interface WorkerConfig extends TemporalConfig {
   httpTimeouts?: { createMs?: number; getMs?: number; cancelMs?: number };
   /** REPLICATE_MODEL_CONCURRENCY: model key -> at most this many at Replicate at once, fleet-wide; unset = none */
   modelConcurrency?: Record<string, number>;
+  /** METRICS_MODELS: models whose runs keep their name in the `model` label even before one succeeded here */
+  metricsModels?: string[];
 }
 
 export interface WebhookConfig {
@@ -267,7 +269,24 @@ export function readWorkerConfig(env: Env = process.env): WorkerConfig {
     ...readCacheSize(env),
     reconcileEveryMs: readReconcileEvery(env),
     ...readModelConcurrency(env),
+    ...readMetricsModels(env),
   };
+}
+
+/** METRICS_MODELS="owner/name,owner/other": comma-separated model strings (src/observability/model-labels.ts). */
+export function readMetricsModels(env: Env = process.env): { metricsModels?: string[] } {
+  const raw = env.METRICS_MODELS?.trim();
+  if (!raw) return {};
+  const models = raw
+    .split(',')
+    .map((m) => m.trim())
+    .filter(Boolean);
+  const bad = models.find((m) => m.length > 200 || /[\s"\\]/.test(m));
+  if (bad !== undefined)
+    throw new ConfigError(
+      `METRICS_MODELS: "${bad.slice(0, 60)}" is not a model; list owner/name (or owner/name:version, deployments/owner/name) values separated by commas`,
+    );
+  return { metricsModels: models };
 }
 
 /** Far above any Replicate account's limits: a larger value is a typo. */

@@ -16,7 +16,10 @@ try {
   config = readWorkerConfig();
   readTracingConfig(); // a bad OTEL_* value exits 2 here too, before connecting
   // METRICS_PORT: the runtime also serves Prometheus' /metrics (src/observability/metrics.ts)
-  installRuntime(workerRuntimeOptions(config.address, log), config.metrics);
+  installRuntime(workerRuntimeOptions(config.address, log), config.metrics, [
+    ...(config.metricsModels ?? []),
+    ...Object.keys(config.modelConcurrency ?? {}),
+  ]);
   if (config.metrics)
     log.info(`Prometheus metrics on ${config.metrics.host}:${config.metrics.port}, GET /metrics`);
 } catch (error) {
