@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { loadClientConfigProfile, toClientOptions, type ClientConfigProfile } from '@temporalio/envconfig';
+import { DEFAULT_CLAIM_RETENTION_MS, MIN_CLAIM_RETENTION_MS } from '../activities/claim-retention';
 import { OutputUrlError, parseOutputUrl } from '../activities/output-files/output-url';
 import { parseDuration } from '../shared/duration';
 import { parseModelConcurrency } from '../shared/slots';
@@ -72,6 +73,8 @@ export interface WorkerConfig extends TemporalConfig {
   modelConcurrency?: Record<string, number>;
   /** METRICS_MODELS: models whose runs keep their name in the `model` label even before one succeeded here */
   metricsModels?: string[];
+  /** CLAIM_RETENTION: claims older than this are deleted (ms; default 240h, at least 168h); null = kept forever */
+  claimRetentionMs?: number | null;
 }
 
 export interface WebhookConfig {
@@ -270,7 +273,22 @@ export function readWorkerConfig(env: Env = process.env): WorkerConfig {
     reconcileEveryMs: readReconcileEvery(env),
     ...readModelConcurrency(env),
     ...readMetricsModels(env),
+    claimRetentionMs: readClaimRetention(env),
   };
+}
+
+/** CLAIM_RETENTION: a duration of at least the longest run (168h; default 240h), or `off`. */
+export function readClaimRetention(env: Env = process.env): number | null {
+  const raw = env.CLAIM_RETENTION?.trim();
+  if (!raw) return DEFAULT_CLAIM_RETENTION_MS;
+  if (/^off$/i.test(raw)) return null;
+  const d = parseDuration(raw);
+  if ('error' in d || d.ms < MIN_CLAIM_RETENTION_MS || d.ms > 100 * 365 * 24 * 3_600_000) {
+    throw new ConfigError(
+      `CLAIM_RETENTION="${raw}" must be a duration of at least 168h (the longest run), e.g. 240h (the default), or off to keep claims forever`,
+    );
+  }
+  return d.ms;
 }
 
 /** METRICS_MODELS="owner/name,owner/other": comma-separated model strings (src/observability/model-labels.ts). */

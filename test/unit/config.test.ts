@@ -20,6 +20,7 @@ describe('worker configuration', () => {
       outputDir: 'outputs',
       webhook: null,
       reconcileEveryMs: 300_000,
+      claimRetentionMs: 240 * 3_600_000, // CLAIM_RETENTION's default
     });
   });
 

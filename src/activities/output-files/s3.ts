@@ -128,5 +128,43 @@ export function s3OutputStore(location: S3Location, options: S3StoreOptions = {}
         throw failed('GET', key, error);
       }
     },
+    async *list(folder) {
+      const [client, { ListObjectsV2Command }] = await Promise.all([s3(), sdk()]);
+      const under = [...(prefix ? [prefix] : []), ...(folder === '' ? [] : keySegments(folder))].join('/');
+      const strip = prefix ? `${prefix}/` : '';
+      let token: string | undefined;
+      do {
+        let page;
+        try {
+          page = await client.send(
+            new ListObjectsV2Command({
+              Bucket: bucket,
+              Prefix: under ? `${under}/` : '',
+              Delimiter: '/',
+              ContinuationToken: token,
+            }),
+          );
+        } catch (error) {
+          throw failed('LIST', folder || '.', error);
+        }
+        for (const o of page.Contents ?? []) {
+          if (!o.Key?.startsWith(strip)) continue;
+          yield {
+            key: o.Key.slice(strip.length),
+            bytes: o.Size ?? 0,
+            modifiedMs: o.LastModified?.getTime() ?? 0,
+          };
+        }
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
+    },
+    async remove(key) {
+      const [client, { DeleteObjectCommand }] = await Promise.all([s3(), sdk()]);
+      try {
+        await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: fullKey(key) }));
+      } catch (error) {
+        if (!notFound(error)) throw failed('DELETE', key, error);
+      }
+    },
   };
 }

@@ -6,7 +6,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -43,6 +43,19 @@ export interface OutputStore {
   size(key: string): Promise<number | null>;
   /** the object's content as a stream, or null when there is none */
   read(key: string): Promise<Readable | null>;
+  /** the objects directly in `folder` (a key; '' = the root), with their sizes and when they were written */
+  list?(folder: string): AsyncIterable<ListedObject>;
+  /** delete `key` (nothing when there is none) */
+  remove?(key: string): Promise<void>;
+}
+
+/** An object as `list` sees it. */
+export interface ListedObject {
+  /** its key in the store */
+  key: string;
+  bytes: number;
+  /** when it was last written, ms since the epoch */
+  modifiedMs: number;
 }
 
 /** The segments of a store key, each checked: no empty, '.', '..' or separator, so a key never leaves the store. */
@@ -153,6 +166,24 @@ export function localOutputStore(root: string): OutputStore {
         throw error;
       }
       return stream;
+    },
+    async *list(folder) {
+      const dir = folder === '' ? base : fileOf(folder);
+      let names: string[];
+      try {
+        names = await readdir(dir);
+      } catch (error) {
+        if (missing(error)) return;
+        throw error;
+      }
+      for (const name of names) {
+        const key = folder === '' ? name : `${folder}/${name}`;
+        const s = await stat(path.join(dir, name)).catch(() => null);
+        if (s?.isFile()) yield { key, bytes: s.size, modifiedMs: s.mtimeMs };
+      }
+    },
+    async remove(key) {
+      await rm(fileOf(key), { force: true });
     },
   };
 }
