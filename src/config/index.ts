@@ -18,6 +18,9 @@ import {
 
 export const DEFAULT_BASE_URL = 'https://api.replicate.com/v1';
 
+/** Where the worker's own endpoints (HEALTH_PORT, METRICS_PORT) listen unless told otherwise: this machine only. */
+const LOOPBACK = '127.0.0.1';
+
 export interface TemporalConfig {
   address: string;
   namespace: string;
@@ -49,9 +52,9 @@ export interface WorkerConfig extends TemporalConfig {
   replicateRateLimits?: ReplicateRateLimits;
   /** how long in-flight activities may finish after SIGINT/SIGTERM, ms */
   shutdownGraceTimeMs: number;
-  /** HEALTH_PORT (and HEALTH_HOST, default 0.0.0.0): serve GET /healthz and /readyz there; unset = off */
+  /** HEALTH_PORT (and HEALTH_HOST, default 127.0.0.1): serve GET /healthz and /readyz there; unset = off */
   health?: { port: number; host: string };
-  /** METRICS_PORT (and METRICS_HOST, default 0.0.0.0): Prometheus /metrics there; unset = off */
+  /** METRICS_PORT (and METRICS_HOST, default 127.0.0.1): Prometheus /metrics there; unset = off */
   metrics?: { port: number; host: string };
   /** where pipelines persist their outputs (OUTPUT_DIR, default ./outputs) */
   outputDir: string;
@@ -354,25 +357,28 @@ export function readModelConcurrency(env: Env = process.env): { modelConcurrency
   return { modelConcurrency: parsed };
 }
 
-/** HEALTH_PORT: the worker's liveness/readiness endpoints (src/worker/health.ts); HEALTH_HOST their bind address. */
+/**
+ * HEALTH_PORT: the worker's liveness/readiness endpoints (src/worker/health.ts); HEALTH_HOST their bind address,
+ * default 127.0.0.1 (this machine only; a container whose probes come from outside sets 0.0.0.0).
+ */
 export function readHealth(env: Env = process.env): { health?: { port: number; host: string } } {
   const port = readPort(env, 'HEALTH_PORT', 0, 'for GET /healthz and /readyz, or unset (no endpoints)');
   if (port === undefined) return {};
-  return { health: { port, host: env.HEALTH_HOST?.trim() || '0.0.0.0' } };
+  return { health: { port, host: env.HEALTH_HOST?.trim() || LOOPBACK } };
 }
 
 /**
- * METRICS_PORT: the Prometheus endpoint (/metrics, served by the SDK's runtime); METRICS_HOST its bind address
- * (default 0.0.0.0). Port 0 is refused: the runtime cannot say which port it would pick.
+ * METRICS_PORT: the Prometheus endpoint (/metrics: our server, forwarding to the SDK runtime's exporter on a private
+ * loopback port); METRICS_HOST its bind address, default 127.0.0.1 (a container scraped from outside sets 0.0.0.0).
+ * Port 0 is refused: Prometheus must be told the port.
  */
 export function readMetrics(env: Env = process.env): { metrics?: { port: number; host: string } } {
   const port = readPort(env, 'METRICS_PORT', 1, "for Prometheus' GET /metrics, or unset (no metrics)");
   if (port === undefined) return {};
-  const host = env.METRICS_HOST?.trim() || '0.0.0.0';
+  const host = env.METRICS_HOST?.trim() || LOOPBACK;
   if (isIP(host) === 0) {
-    // the SDK's exporter takes a socket address: an IP, not a host name
     throw new ConfigError(
-      `METRICS_HOST="${host}" must be an IP address to bind /metrics to, e.g. 0.0.0.0 (default), 127.0.0.1 or ::`,
+      `METRICS_HOST="${host}" must be an IP address to bind /metrics to, e.g. 127.0.0.1 (default), 0.0.0.0 or ::`,
     );
   }
   return { metrics: { port, host } };
