@@ -35,9 +35,13 @@ RUN node -e " \
  && npm cache clean --force
 COPY --from=build /app/lib ./lib
 RUN mkdir -p /data/outputs && chown node:node /data/outputs
+# The endpoints bind 127.0.0.1 by default; in a container, probes (kubelet) and scrapers (Prometheus) come from
+# outside it, so they listen on every interface of the container (docs/security.md, "What binds where").
 ENV WORKFLOW_BUNDLE=/app/lib/workflow-bundle.js \
     OUTPUT_DIR=/data/outputs \
     HEALTH_PORT=8080 \
+    HEALTH_HOST=0.0.0.0 \
+    METRICS_HOST=0.0.0.0 \
     NODE_OPTIONS=--max-old-space-size=384
 # GET /healthz (liveness) and /readyz (readiness: 503 while starting or draining) for Kubernetes probes
 EXPOSE 8080

@@ -36,7 +36,14 @@ export {
   RECONCILE_SCHEDULE_ID,
 } from './client/temporal-setup';
 export { isClaimRef, MAX_INLINE_OUTPUT_BYTES, type ClaimRef } from './shared/claims';
-export { fileClaimStore, resolveClaims, type ClaimStore } from './activities/claims';
+export {
+  claimKey,
+  fileClaimStore,
+  readOutputClaim,
+  resolveClaims,
+  type ClaimKey,
+  type ClaimStore,
+} from './activities/claims';
 export type {
   JobKind,
   PollingOptions,

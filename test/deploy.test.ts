@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { readReplicateRateLimits, readWorkerConfig } from '../src/config';
+import { readMetrics, readReplicateRateLimits, readWorkerConfig } from '../src/config';
 import { readLogFormat } from '../src/observability/log';
 
 const ROOT = path.join(__dirname, '..');
@@ -215,6 +215,12 @@ describe('deploy/compose.production.yml', () => {
     const port = services.worker!.environment!.METRICS_PORT!;
     expect(port).toMatch(/^\d+$/);
     expect(services.webhooks!.environment!.METRICS_PORT).toBe(port);
+    // scraped from the prometheus container: bound to every interface of the worker's (loopback is the default)
+    for (const name of ['worker', 'webhooks']) {
+      const env = services[name]!.environment!;
+      expect(env.METRICS_HOST, name).toBe('0.0.0.0');
+      expect(readMetrics(env).metrics).toEqual({ port: Number(port), host: '0.0.0.0' });
+    }
     for (const name of ['worker', 'webhooks'])
       expect((services[name] as Service & { expose?: string[] }).expose).toContain(port);
     const prometheus = services.prometheus!;
@@ -353,6 +359,12 @@ describe('Dockerfile', () => {
       Number(port),
     );
     expect(runtimeText).toContain(`EXPOSE ${port}`);
+    // the endpoints bind loopback unless told otherwise: a container's probes and scrapers come from outside it
+    expect(readWorkerConfig({ REPLICATE_API_TOKEN: 'r8_x', HEALTH_PORT: port }).health?.host).toBe(
+      '127.0.0.1',
+    );
+    expect(runtimeText).toMatch(/HEALTH_HOST=0\.0\.0\.0/);
+    expect(runtimeText).toMatch(/METRICS_HOST=0\.0\.0\.0/);
     // USER comes before CMD and HEALTHCHECK: neither runs as root
     const order = (prefix: string) => runtime.lines.findIndex((l) => l.startsWith(prefix));
     expect(order('USER')).toBeLessThan(order('CMD'));

@@ -38,7 +38,7 @@ export async function startBenchEnv(
 ): Promise<BenchEnv> {
   if (!runtimeInstalled) {
     // Workflow and activity logs at INFO would cost the in-process worker (and us) CPU; keep warnings only.
-    installRuntime({ logger: new DefaultLogger('WARN') }, options.metrics);
+    await installRuntime({ logger: new DefaultLogger('WARN') }, options.metrics);
     runtimeInstalled = true;
   }
   const token = `bench-${randomBytes(8).toString('hex')}`;

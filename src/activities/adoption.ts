@@ -53,7 +53,7 @@ export async function findOwnJobs(
   const webhook = webhookUrlFor(setup.config.webhookBaseUrl, workflowId);
   const since = Date.parse(args.since);
   // what Replicate received: claim references resolved, as the create sent them
-  const input = await resolveClaims(args.input, setup.claims);
+  const input = await resolveClaims(args.input, setup.claims, { key: setup.claimKey });
   const own = (nowMs: number): OwnCreate => ({
     target,
     input,

@@ -9,7 +9,7 @@ import type Replicate from 'replicate';
 import type { CreateOutcome, ReplicateCallDetails } from '../shared/failure-details';
 import type { Classified } from '../shared/classify';
 import type { Prediction, PredictionSnapshot } from '../shared/types';
-import { fileClaimStore, type ClaimStore } from './claims';
+import { claimKey, fileClaimStore, signClaim, type ClaimKey, type ClaimStore } from './claims';
 import { ReplicateCallError, replicateCall, type ReplicateHttpConfig } from './replicate-client';
 import { needsClaim, redact, snapshot } from './snapshot';
 
@@ -39,6 +39,8 @@ export interface ActivitySetup {
   config: ActivityConfig;
   timeouts: typeof DEFAULT_HTTP_TIMEOUTS;
   claims: ClaimStore;
+  /** signs the claim references this worker places, and verifies those it is asked to expand */
+  claimKey: ClaimKey;
 }
 
 export function activitySetup(config: ActivityConfig): ActivitySetup {
@@ -47,6 +49,7 @@ export function activitySetup(config: ActivityConfig): ActivitySetup {
     timeouts: { ...DEFAULT_HTTP_TIMEOUTS, ...config.timeouts },
     claims:
       typeof config.claims === 'object' ? config.claims : fileClaimStore(config.claims ?? 'outputs/.claims'),
+    claimKey: claimKey(config.token),
   };
 }
 
@@ -56,7 +59,7 @@ export async function shaped(setup: ActivitySetup, job: Prediction): Promise<Pre
   const s = snapshot(job, { token: config.token, maxInlineOutputBytes: config.maxInlineOutputBytes });
   if (!needsClaim(s)) return s;
   const { outputOmitted: _omitted, ...rest } = s;
-  const ref = await claims.put(job.output);
+  const ref = signClaim(await claims.put(job.output), setup.claimKey);
   log.info(`${s.id}: output of ${ref.bytes} bytes stored out of band as ${ref.$claim}`, {
     predictionId: s.id,
     model: s.model,

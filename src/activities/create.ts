@@ -10,7 +10,7 @@ import type { ReplicateCallDetails } from '../shared/failure-details';
 import { PredictionFailureType } from '../shared/failures';
 import { isCreateTarget, parseModelRef } from '../shared/model-ref';
 import type { JobKind, Prediction, PredictionSnapshot } from '../shared/types';
-import { resolveClaims } from './claims';
+import { ClaimResolutionError, resolveClaims } from './claims';
 import { call, shaped, type ActivitySetup } from './context';
 
 export interface CreatePredictionArgs {
@@ -43,10 +43,9 @@ export async function createPrediction(
   setup: ActivitySetup,
   args: CreatePredictionArgs,
 ): Promise<PredictionSnapshot> {
-  // A pipeline may pass an earlier step's large output (a claim reference): Replicate gets the value.
   args = {
     ...args,
-    input: (await beforeSending(() => resolveClaims(args.input, setup.claims))) as Record<string, unknown>,
+    input: await beforeSending(() => resolvedInput(setup, args.input)),
   };
   const target = parseModelRef(args.model, args.deployment === true);
   if (!isCreateTarget(target)) {
@@ -72,7 +71,7 @@ export async function createTraining(
 ): Promise<PredictionSnapshot> {
   args = {
     ...args,
-    input: (await beforeSending(() => resolveClaims(args.input, setup.claims))) as Record<string, unknown>,
+    input: await beforeSending(() => resolvedInput(setup, args.input)),
   };
   const target = parseModelRef(args.model);
   if (!isCreateTarget(target) || target.route !== 'version' || target.model === null) {
@@ -87,6 +86,27 @@ export async function createTraining(
     destination: args.destination,
     input: args.input,
   });
+}
+
+/**
+ * A pipeline may pass an earlier step's large output (a claim reference a worker signed): Replicate gets the
+ * value. Any other `{"$claim": …}` is sent as the data it is; an input that would grow past the input limit (or
+ * nest past the depth limit) fails at once, not retried.
+ */
+async function resolvedInput(
+  setup: ActivitySetup,
+  input: Record<string, unknown>,
+): Promise<Record<string, unknown>> {
+  try {
+    return (await resolveClaims(input, setup.claims, { key: setup.claimKey })) as Record<string, unknown>;
+  } catch (error) {
+    if (!(error instanceof ClaimResolutionError)) throw error;
+    throw ApplicationFailure.create({
+      type: PredictionFailureType.InvalidRequest,
+      message: error.message,
+      nonRetryable: true,
+    });
+  }
 }
 
 /**

@@ -42,7 +42,18 @@ export {
 } from './outputs';
 export { createReconcileActivities, type ReconcileActivities } from './reconcile';
 export { createSlotActivities, type SlotActivities } from './slots';
-export { fileClaimStore, resolveClaims, storeClaimStore, type ClaimStore } from './claims';
+export {
+  claimKey,
+  ClaimResolutionError,
+  fileClaimStore,
+  readOutputClaim,
+  resolveClaims,
+  signClaim,
+  storeClaimStore,
+  type ClaimKey,
+  type ClaimStore,
+  type ResolveClaimsOptions,
+} from './claims';
 
 export interface ActivitiesOptions extends ActivityConfig {
   /**
@@ -86,6 +97,7 @@ export function createActivities(config: ActivitiesOptions) {
       store,
       allowedOrigins: [...apiOrigin, ...(config.outputAllowedOrigins ?? [])],
       claims,
+      claimKey: setup.claimKey,
     }),
     /**
      * Start a prediction asynchronously (no `Prefer: wait`) and return its first snapshot; with `checkConcurrency`,

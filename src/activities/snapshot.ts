@@ -3,8 +3,11 @@
  * untrusted input (texts capped and cleaned of the token; outputs over the inline limit left out, for the caller
  * to store as a claim check).
  */
+import { ApplicationFailure } from '@temporalio/common';
 import { isTerminal, type Prediction, type PredictionSnapshot } from '../shared/types';
 import { MAX_INLINE_OUTPUT_BYTES, jsonBytes } from '../shared/claims';
+import { MAX_OUTPUT_DEPTH, tooDeep, tooDeepMessage } from '../shared/depth';
+import { PredictionFailureType } from '../shared/failures';
 
 export const LOGS_TAIL_LINES = 20;
 /** A model's log line or error message is text it chose: capped, so one line cannot fill a history. */
@@ -17,11 +20,22 @@ export interface SnapshotOptions {
   maxInlineOutputBytes?: number;
 }
 
-/** Trim Replicate's prediction object to what the workflow needs. */
+/**
+ * Trim Replicate's prediction object to what the workflow needs. An output nested past MAX_OUTPUT_DEPTH is
+ * refused (non-retryable `PredictionOutputRefused`): nothing could carry or walk it safely.
+ */
 export function snapshot(p: Prediction, options: SnapshotOptions = {}): PredictionSnapshot {
   const clean = (text: string) => cap(redact(text, options.token ?? ''));
   const logs = typeof p.logs === 'string' ? p.logs.split('\n').filter((l) => l.trim() !== '') : [];
   const output = p.output ?? null;
+  const deep = tooDeep(output, MAX_OUTPUT_DEPTH, 'output');
+  if (deep) {
+    throw ApplicationFailure.create({
+      type: PredictionFailureType.OutputRefused,
+      message: `${p.id}: the model's ${tooDeepMessage(deep).replace(/; flatten it.*$/, '')}; it cannot be passed on`,
+      nonRetryable: true,
+    });
+  }
   const tooLarge =
     output !== null && jsonBytes(output) > (options.maxInlineOutputBytes ?? MAX_INLINE_OUTPUT_BYTES);
   return {

@@ -4,6 +4,7 @@
  * checked by the same code). Replicate has no price API, so the price always comes from the user.
  */
 import { parse } from 'yaml';
+import { yamlNestsDeeperThan } from '../client/yaml-depth';
 import { priceOf } from '../shared/budget';
 import { checkPrices, type SpecError } from '../shared/pipeline';
 import type { CliContext } from './context';
@@ -55,7 +56,10 @@ function priceFromFile(file: string, model: string, ctx: CliContext, command: st
   if (!ctx.readFile) throw new UsageError('--prices FILE is not supported here', command);
   let raw: unknown;
   try {
-    raw = parse(ctx.readFile(file));
+    const text = ctx.readFile(file);
+    // a prices file is a flat mapping: anything deep is refused before the YAML parser recurses into it
+    if (yamlNestsDeeperThan(text, 8)) throw new Error('nested too deep for a mapping of model -> price');
+    raw = parse(text);
   } catch (error) {
     throw new UsageError(
       `--prices: cannot read ${file}: ${(error as Error).message.split('\n')[0]}`,

@@ -1,6 +1,6 @@
 /** What a command needs from its surroundings: a client, where to print, Ctrl-C. Tests pass their own. */
 import type { Client } from '@temporalio/client';
-import type { ClaimStore } from '../activities/claims';
+import type { ClaimKey, ClaimStore } from '../activities/claims';
 
 export interface CliContext {
   /** lazily connected Temporal client */
@@ -18,4 +18,6 @@ export interface CliContext {
   live?: (line: string | null) => void;
   /** where the workers keep outputs too large for Temporal (claim checks; OUTPUT_DIR/.claims): printed whole */
   claims?: ClaimStore;
+  /** the fleet's claim key (from REPLICATE_API_TOKEN when set): only references the workers signed are printed whole */
+  claimKey?: ClaimKey;
 }

@@ -4,7 +4,7 @@
  * (src/observability/log.ts); what a command prints on stdout (results, tables, `--json`) stays as it is.
  */
 import { readFileSync } from 'node:fs';
-import { storeClaimStore } from '../activities/claims';
+import { claimKey, storeClaimStore } from '../activities/claims';
 import { outputStore } from '../activities/outputs';
 import { readTemporalConfig, type TemporalConfig } from '../config';
 import { cliDiagnostic, processLogFromEnv } from '../observability/log';
@@ -39,6 +39,9 @@ async function main(): Promise<number> {
     claims: storeClaimStore(
       outputStore(process.env.OUTPUT_URL?.trim() || process.env.OUTPUT_DIR?.trim() || 'outputs'),
     ),
+    ...(process.env.REPLICATE_API_TOKEN?.trim()
+      ? { claimKey: claimKey(process.env.REPLICATE_API_TOKEN.trim()) }
+      : {}),
     signal: interrupt.signal,
     live: process.stdout.isTTY ? terminalLine(process.stdout) : undefined,
   });

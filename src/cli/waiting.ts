@@ -115,7 +115,7 @@ export async function awaitOutcome(
   let summary: RunSummary;
   try {
     const outcome = await Promise.race([
-      predictionOutcome(handle, { claims: ctx.claims }),
+      predictionOutcome(handle, { claims: ctx.claims, claimKey: ctx.claimKey }),
       interrupted(ctx.signal),
     ]);
     if (outcome === 'interrupted') return stoppedWatching(ctx, handle.workflowId);

@@ -7,7 +7,7 @@ import {
   WorkflowFailedError,
   type WorkflowHandle,
 } from '@temporalio/client';
-import { resolveClaims, type ClaimStore } from '../activities/claims';
+import { readOutputClaim, type ClaimKey, type ClaimStore } from '../activities/claims';
 import { PredictionFailureType } from '../shared/failures';
 import type { PredictionFailureDetails, PredictionResult } from '../shared/types';
 import type { runPrediction } from '../workflows';
@@ -30,8 +30,13 @@ export interface RunSummary {
 
 /** What outcome helpers may read large outputs from. */
 export interface OutcomeOptions {
-  /** where the workers keep outputs too large for Temporal (claim checks): references are replaced by values */
+  /** where the workers keep outputs too large for Temporal (claim checks): a run's reference is replaced by its value */
   claims?: ClaimStore;
+  /**
+   * the fleet's claim key (`claimKey(REPLICATE_API_TOKEN)`): with it, only a reference the workers signed is read;
+   * without it, any output that is a reference is read from `claims` (whoever reads has that store anyway)
+   */
+  claimKey?: ClaimKey;
 }
 
 const STATUS_BY_TYPE: Record<string, RunSummary['status']> = {
@@ -48,7 +53,7 @@ const STATUS_BY_TYPE: Record<string, RunSummary['status']> = {
  */
 export async function predictionOutcome(
   handle: WorkflowHandle<typeof runPrediction>,
-  { claims }: OutcomeOptions = {},
+  { claims, claimKey }: OutcomeOptions = {},
 ): Promise<RunSummary> {
   const base = { workflowId: handle.workflowId, output: null, metrics: null };
   try {
@@ -57,7 +62,9 @@ export async function predictionOutcome(
       ...base,
       predictionId: result.id,
       status: 'succeeded',
-      output: claims ? await resolveClaims(result.output, claims).catch(() => result.output) : result.output,
+      output: claims
+        ? await readOutputClaim(result.output, claims, claimKey).catch(() => result.output)
+        : result.output,
       metrics: result.metrics,
       error: null,
     };

@@ -8,6 +8,9 @@ import {
   type PipelineSpec,
   type SpecError,
 } from '../shared/pipeline';
+import { RESERVED_INPUT_NAMES, reservedInputName } from '../shared/pipeline/helpers';
+import { MAX_INPUT_DEPTH } from '../shared/depth';
+import { yamlNestsDeeperThan } from './yaml-depth';
 
 /**
  * Read, parse and validate the spec at `path`: `.json` is parsed as JSON, anything else (`.yaml`, `.yml`, no or
@@ -29,7 +32,21 @@ export function loadPipelineFile(path: string, inputOverrides?: Record<string, u
   return result.spec;
 }
 
+/**
+ * How deep a YAML text may nest before it is parsed (./yaml-depth.ts says why): far above what a valid spec needs
+ * (inputs nest at most MAX_INPUT_DEPTH levels, checked with their paths after parsing).
+ */
+const MAX_YAML_DEPTH = 256;
+
 function parseYaml(text: string): unknown {
+  if (yamlNestsDeeperThan(text, MAX_YAML_DEPTH)) {
+    throw new PipelineSpecError([
+      {
+        path: '(file)',
+        message: `nested more than ${MAX_YAML_DEPTH} levels deep (mappings and lists inside each other); inputs may nest ${MAX_INPUT_DEPTH} levels: flatten them, or pass deep data as file URLs`,
+      },
+    ]);
+  }
   const doc = parseDocument(text);
   if (doc.errors.length > 0) {
     const errors: SpecError[] = doc.errors.map((e) => {
@@ -83,6 +100,11 @@ export function parseInputOverrides(pairs: string[]): Record<string, unknown> {
       errors.push({ path: '--input', message: `"${pair}" ${problem}; write --input KEY=VALUE` });
       continue;
     }
+    const name = pair.slice(0, eq).trim();
+    if (RESERVED_INPUT_NAMES.includes(name)) {
+      errors.push({ path: '--input', message: reservedInputName(name) });
+      continue;
+    }
     const value = pair.slice(eq + 1);
     let parsed: unknown = value;
     try {
@@ -90,7 +112,7 @@ export function parseInputOverrides(pairs: string[]): Record<string, unknown> {
     } catch {
       // not JSON: keep the text
     }
-    inputs[pair.slice(0, eq).trim()] = parsed;
+    inputs[name] = parsed;
   }
   if (errors.length > 0) throw new PipelineSpecError(errors);
   return inputs;

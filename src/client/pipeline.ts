@@ -11,7 +11,7 @@ import {
   type WorkflowHandleWithFirstExecutionRunId,
 } from '@temporalio/client';
 import { BudgetFailureType, PipelineFailureType } from '../shared/failures';
-import type { PipelineSpec } from '../shared/pipeline';
+import { PipelineSpecError, validatePipelineSpec, type PipelineSpec } from '../shared/pipeline';
 import { ReplicatePipelineId } from '../shared/search-attributes';
 import { queuedLine } from '../shared/slots';
 import { progressQuery, runPipeline, statusQuery } from '../workflows';
@@ -39,14 +39,17 @@ export interface StartPipelineOptions {
 }
 
 /**
- * Start `runPipeline` with a spec (e.g. from a YAML file) and values for its inputs. The workflow checks the spec:
- * an invalid one ends the run with `InvalidPipelineSpec`.
+ * Start `runPipeline` with a spec (e.g. from a YAML file) and values for its inputs. The spec and inputs are
+ * validated here first (PipelineSpecError, every problem at its path) and again by the workflow, which ends an
+ * invalid run with `InvalidPipelineSpec`.
  */
 export async function startPipeline(
   client: Client,
   { spec, inputs = {} }: { spec: PipelineSpec; inputs?: Record<string, unknown> },
   options: StartPipelineOptions,
 ): Promise<WorkflowHandleWithFirstExecutionRunId<typeof runPipeline>> {
+  const checked = validatePipelineSpec(spec, inputs);
+  if ('errors' in checked) throw new PipelineSpecError(checked.errors);
   const timeoutMs = ceilingMs(options.timeout, spec.timeout ?? DEFAULT_PIPELINE_TIMEOUT);
   const pipelineId = workflowIdOr(options.workflowId, `pipeline-${spec.name}`);
   return client.workflow.start(runPipeline, {

@@ -3,10 +3,12 @@ import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { loadClientConfigProfile, toClientOptions, type ClientConfigProfile } from '@temporalio/envconfig';
+import { DEFAULT_CLAIM_RETENTION_MS, MIN_CLAIM_RETENTION_MS } from '../activities/claim-retention';
 import { OutputUrlError, parseOutputUrl } from '../activities/output-files/output-url';
 import { parseDuration } from '../shared/duration';
 import { parseModelConcurrency } from '../shared/slots';
 import { webhookBaseUrlProblem } from '../shared/webhook-url';
+import { ConfigError, readBoolean, readDecimal, readPort, type Env } from './env-values';
 import {
   DEFAULT_CREATE_RPM,
   DEFAULT_READ_RPM,
@@ -15,6 +17,9 @@ import {
 } from '../worker/flow-control';
 
 export const DEFAULT_BASE_URL = 'https://api.replicate.com/v1';
+
+/** Where the worker's own endpoints (HEALTH_PORT, METRICS_PORT) listen unless told otherwise: this machine only. */
+const LOOPBACK = '127.0.0.1';
 
 export interface TemporalConfig {
   address: string;
@@ -47,9 +52,9 @@ export interface WorkerConfig extends TemporalConfig {
   replicateRateLimits?: ReplicateRateLimits;
   /** how long in-flight activities may finish after SIGINT/SIGTERM, ms */
   shutdownGraceTimeMs: number;
-  /** HEALTH_PORT (and HEALTH_HOST, default 0.0.0.0): serve GET /healthz and /readyz there; unset = off */
+  /** HEALTH_PORT (and HEALTH_HOST, default 127.0.0.1): serve GET /healthz and /readyz there; unset = off */
   health?: { port: number; host: string };
-  /** METRICS_PORT (and METRICS_HOST, default 0.0.0.0): Prometheus /metrics there; unset = off */
+  /** METRICS_PORT (and METRICS_HOST, default 127.0.0.1): Prometheus /metrics there; unset = off */
   metrics?: { port: number; host: string };
   /** where pipelines persist their outputs (OUTPUT_DIR, default ./outputs) */
   outputDir: string;
@@ -69,6 +74,10 @@ export interface WorkerConfig extends TemporalConfig {
   httpTimeouts?: { createMs?: number; getMs?: number; cancelMs?: number };
   /** REPLICATE_MODEL_CONCURRENCY: model key -> at most this many at Replicate at once, fleet-wide; unset = none */
   modelConcurrency?: Record<string, number>;
+  /** METRICS_MODELS: models whose runs keep their name in the `model` label even before one succeeded here */
+  metricsModels?: string[];
+  /** CLAIM_RETENTION: claims older than this are deleted (ms; default 240h, at least 168h); null = kept forever */
+  claimRetentionMs?: number | null;
 }
 
 export interface WebhookConfig {
@@ -90,10 +99,7 @@ export function readWebhookConfig(env: Env = process.env): WebhookConfig | null 
     const problem = webhookBaseUrlProblem(baseUrl, 'WEBHOOK_BASE_URL');
     if (problem !== null) throw new ConfigError(problem);
   }
-  const port = portText === null ? null : Number(portText);
-  if (port !== null && !(Number.isInteger(port) && port >= 0 && port <= 65535)) {
-    throw new ConfigError(`WEBHOOK_PORT="${portText}" must be a port number (0-65535)`);
-  }
+  const port = readPort(env, 'WEBHOOK_PORT', 0, 'for the webhook receiver, or unset') ?? null;
   const secret = env.REPLICATE_WEBHOOK_SECRET?.trim() || null;
   if (secret !== null && !secret.startsWith('whsec_')) {
     throw new ConfigError(
@@ -103,12 +109,7 @@ export function readWebhookConfig(env: Env = process.env): WebhookConfig | null 
   return { baseUrl, port, secret };
 }
 
-/** A configuration problem, explained in one line. */
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
-
-type Env = Record<string, string | undefined>;
+export { ConfigError, readBoolean } from './env-values';
 
 /**
  * Temporal's environment configuration, read by the SDK's own package (`@temporalio/envconfig`): the profile
@@ -132,7 +133,13 @@ export function readTemporalConfig(env: Env = process.env): TemporalConfig {
     );
   }
   const where = file ? `"${file}"` : 'the Temporal config file';
-  if (/^(1|true)$/i.test(vars.TEMPORAL_TLS_DISABLE_HOST_VERIFICATION ?? '')) {
+  // The SDK's own reading takes only '1' and 'true' as true; ours takes every usual spelling and refuses the rest.
+  const tls = readBoolean(vars, 'TEMPORAL_TLS');
+  if (tls !== undefined) vars.TEMPORAL_TLS = String(tls);
+  const noHostVerification = readBoolean(vars, 'TEMPORAL_TLS_DISABLE_HOST_VERIFICATION');
+  // false is the default: passed on, the SDK would take the variable's mere presence as a TLS setting
+  if (noHostVerification === false) delete vars.TEMPORAL_TLS_DISABLE_HOST_VERIFICATION;
+  if (noHostVerification === true) {
     throw new ConfigError(
       "TEMPORAL_TLS_DISABLE_HOST_VERIFICATION is not supported by Temporal's TypeScript SDK: set TEMPORAL_TLS_SERVER_NAME to a name in the server's certificate (and TEMPORAL_TLS_SERVER_CA_CERT_PATH to its CA) instead, or unset it",
     );
@@ -188,13 +195,13 @@ export function readTemporalConfig(env: Env = process.env): TemporalConfig {
     namespace: namespace?.trim() || 'default',
     taskQueue: env.TEMPORAL_TASK_QUEUE?.trim() || 'replicate',
   };
-  const tls = connectionOptions.tls;
-  if (tls === true) config.tls = {};
-  else if (tls) {
+  const options = connectionOptions.tls;
+  if (options === true) config.tls = {};
+  else if (options) {
     config.tls = {};
-    if (tls.serverNameOverride) config.tls.serverNameOverride = tls.serverNameOverride;
-    if (tls.serverRootCACertificate) config.tls.serverRootCACertificate = tls.serverRootCACertificate;
-    if (tls.clientCertPair) config.tls.clientCertPair = tls.clientCertPair;
+    if (options.serverNameOverride) config.tls.serverNameOverride = options.serverNameOverride;
+    if (options.serverRootCACertificate) config.tls.serverRootCACertificate = options.serverRootCACertificate;
+    if (options.clientCertPair) config.tls.clientCertPair = options.clientCertPair;
   }
   if (connectionOptions.apiKey) config.apiKey = connectionOptions.apiKey;
   if (profile.grpcMeta && Object.keys(profile.grpcMeta).length > 0) config.grpcMeta = profile.grpcMeta;
@@ -251,7 +258,13 @@ export function readWorkerConfig(env: Env = process.env): WorkerConfig {
     replicateBaseUrl,
     maxTaskQueueActivitiesPerSecond: mainQueueRate(env, replicateRateLimits),
     replicateRateLimits,
-    shutdownGraceTimeMs: positiveNumber(env, 'SHUTDOWN_GRACE_SECONDS', 20) * 1000,
+    shutdownGraceTimeMs:
+      readDecimal(env, 'SHUTDOWN_GRACE_SECONDS', {
+        min: 0.1,
+        max: 3600,
+        fallback: 20,
+        meaning: 'seconds in-flight activities may finish after SIGTERM',
+      }) * 1000,
     ...readHealth(env),
     ...readMetrics(env),
     outputDir: env.OUTPUT_DIR?.trim() || 'outputs',
@@ -262,8 +275,43 @@ export function readWorkerConfig(env: Env = process.env): WorkerConfig {
     ...readCacheSize(env),
     reconcileEveryMs: readReconcileEvery(env),
     ...readModelConcurrency(env),
+    ...readMetricsModels(env),
+    claimRetentionMs: readClaimRetention(env),
   };
 }
+
+/** CLAIM_RETENTION: a duration of at least the longest run (168h; default 240h), or `off`. */
+export function readClaimRetention(env: Env = process.env): number | null {
+  const raw = env.CLAIM_RETENTION?.trim();
+  if (!raw) return DEFAULT_CLAIM_RETENTION_MS;
+  if (/^off$/i.test(raw)) return null;
+  const d = parseDuration(raw);
+  if ('error' in d || d.ms < MIN_CLAIM_RETENTION_MS || d.ms > 100 * 365 * 24 * 3_600_000) {
+    throw new ConfigError(
+      `CLAIM_RETENTION="${raw}" must be a duration of at least 168h (the longest run), e.g. 240h (the default), or off to keep claims forever`,
+    );
+  }
+  return d.ms;
+}
+
+/** METRICS_MODELS="owner/name,owner/other": comma-separated model strings (src/observability/model-labels.ts). */
+export function readMetricsModels(env: Env = process.env): { metricsModels?: string[] } {
+  const raw = env.METRICS_MODELS?.trim();
+  if (!raw) return {};
+  const models = raw
+    .split(',')
+    .map((m) => m.trim())
+    .filter(Boolean);
+  const bad = models.find((m) => m.length > 200 || /[\s"\\]/.test(m));
+  if (bad !== undefined)
+    throw new ConfigError(
+      `METRICS_MODELS: "${bad.slice(0, 60)}" is not a model; list owner/name (or owner/name:version, deployments/owner/name) values separated by commas`,
+    );
+  return { metricsModels: models };
+}
+
+/** Far above any Replicate account's limits: a larger value is a typo. */
+const MAX_RPM = 1_000_000;
 
 /** REPLICATE_CREATE_RPM (default 600) and REPLICATE_READ_RPM (default 3000): calls a minute, or `off`. */
 export function readReplicateRateLimits(env: Env = process.env): ReplicateRateLimits {
@@ -272,9 +320,9 @@ export function readReplicateRateLimits(env: Env = process.env): ReplicateRateLi
     if (!raw) return fallback;
     if (/^off$/i.test(raw)) return null;
     const value = Number(raw);
-    if (!Number.isFinite(value) || value < 1) {
+    if (!/^\d+$/.test(raw) || value < 1 || value > MAX_RPM) {
       throw new ConfigError(
-        `${name}="${raw}" must be a number of calls a minute of at least 1 for the whole fleet (default ${fallback}), or off`,
+        `${name}="${raw}" must be a whole number from 1 to ${MAX_RPM.toLocaleString('en-US')} (calls a minute for the whole fleet, default ${fallback}), in plain digits, or off`,
       );
     }
     return value;
@@ -290,9 +338,11 @@ export function readReplicateRateLimits(env: Env = process.env): ReplicateRateLi
  * MAX_TASK_QUEUE_ACTIVITIES_PER_SECOND, when set, can only lower it (and alone decides with REPLICATE_CREATE_RPM=off).
  */
 function mainQueueRate(env: Env, limits: ReplicateRateLimits): number {
-  const explicit = env.MAX_TASK_QUEUE_ACTIVITIES_PER_SECOND?.trim()
-    ? positiveNumber(env, 'MAX_TASK_QUEUE_ACTIVITIES_PER_SECOND', 10)
-    : undefined;
+  const explicit = readDecimal(env, 'MAX_TASK_QUEUE_ACTIVITIES_PER_SECOND', {
+    min: 0.01,
+    max: 1_000_000,
+    meaning: "activities a second on the workflows' task queue, all workers together",
+  });
   if (limits.createsPerMinute === null) return explicit ?? 10;
   const fromCreates = serverRatePerSecond(limits.createsPerMinute);
   return explicit === undefined ? fromCreates : Math.min(explicit, fromCreates);
@@ -307,37 +357,28 @@ export function readModelConcurrency(env: Env = process.env): { modelConcurrency
   return { modelConcurrency: parsed };
 }
 
-/** HEALTH_PORT: the worker's liveness/readiness endpoints (src/worker/health.ts); HEALTH_HOST their bind address. */
+/**
+ * HEALTH_PORT: the worker's liveness/readiness endpoints (src/worker/health.ts); HEALTH_HOST their bind address,
+ * default 127.0.0.1 (this machine only; a container whose probes come from outside sets 0.0.0.0).
+ */
 export function readHealth(env: Env = process.env): { health?: { port: number; host: string } } {
-  const raw = env.HEALTH_PORT?.trim();
-  if (!raw) return {};
-  const port = Number(raw);
-  if (!(Number.isInteger(port) && port >= 0 && port <= 65535)) {
-    throw new ConfigError(
-      `HEALTH_PORT="${raw}" must be a port number (0-65535) for GET /healthz and /readyz, or unset (no endpoints)`,
-    );
-  }
-  return { health: { port, host: env.HEALTH_HOST?.trim() || '0.0.0.0' } };
+  const port = readPort(env, 'HEALTH_PORT', 0, 'for GET /healthz and /readyz, or unset (no endpoints)');
+  if (port === undefined) return {};
+  return { health: { port, host: env.HEALTH_HOST?.trim() || LOOPBACK } };
 }
 
 /**
- * METRICS_PORT: the Prometheus endpoint (/metrics, served by the SDK's runtime); METRICS_HOST its bind address
- * (default 0.0.0.0). Port 0 is refused: the runtime cannot say which port it would pick.
+ * METRICS_PORT: the Prometheus endpoint (/metrics: our server, forwarding to the SDK runtime's exporter on a private
+ * loopback port); METRICS_HOST its bind address, default 127.0.0.1 (a container scraped from outside sets 0.0.0.0).
+ * Port 0 is refused: Prometheus must be told the port.
  */
 export function readMetrics(env: Env = process.env): { metrics?: { port: number; host: string } } {
-  const raw = env.METRICS_PORT?.trim();
-  if (!raw) return {};
-  const port = Number(raw);
-  if (!(Number.isInteger(port) && port >= 1 && port <= 65535)) {
-    throw new ConfigError(
-      `METRICS_PORT="${raw}" must be a port number (1-65535) for Prometheus' GET /metrics, or unset (no metrics)`,
-    );
-  }
-  const host = env.METRICS_HOST?.trim() || '0.0.0.0';
+  const port = readPort(env, 'METRICS_PORT', 1, "for Prometheus' GET /metrics, or unset (no metrics)");
+  if (port === undefined) return {};
+  const host = env.METRICS_HOST?.trim() || LOOPBACK;
   if (isIP(host) === 0) {
-    // the SDK's exporter takes a socket address: an IP, not a host name
     throw new ConfigError(
-      `METRICS_HOST="${host}" must be an IP address to bind /metrics to, e.g. 0.0.0.0 (default), 127.0.0.1 or ::`,
+      `METRICS_HOST="${host}" must be an IP address to bind /metrics to, e.g. 127.0.0.1 (default), 0.0.0.0 or ::`,
     );
   }
   return { metrics: { port, host } };
@@ -403,15 +444,13 @@ function readOutputAllowedOrigins(env: Env): { outputAllowedOrigins?: string[] }
 }
 
 function readCacheSize(env: Env): { maxCachedWorkflows?: number } {
-  const raw = env.MAX_CACHED_WORKFLOWS?.trim();
-  if (!raw) return {};
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0) {
-    throw new ConfigError(
-      `MAX_CACHED_WORKFLOWS="${raw}" must be a whole number ≥ 0 (0 disables the cache; unset = the SDK's default)`,
-    );
-  }
-  return { maxCachedWorkflows: value };
+  const value = readDecimal(env, 'MAX_CACHED_WORKFLOWS', {
+    min: 0,
+    max: 1_000_000,
+    integer: true,
+    meaning: "workflows in the sticky cache; 0 disables it, unset = the SDK's default",
+  });
+  return value === undefined ? {} : { maxCachedWorkflows: value };
 }
 
 function readBundlePath(env: Env): { workflowBundlePath?: string } {
@@ -423,14 +462,4 @@ function readBundlePath(env: Env): { workflowBundlePath?: string } {
     );
   }
   return { workflowBundlePath: path.resolve(raw) };
-}
-
-function positiveNumber(env: Env, name: string, fallback: number): number {
-  const raw = env[name]?.trim();
-  if (!raw) return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0) {
-    throw new ConfigError(`${name}="${raw}" must be a positive number (default ${fallback})`);
-  }
-  return value;
 }

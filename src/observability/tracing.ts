@@ -18,7 +18,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ClientInterceptors } from '@temporalio/client';
 import type { InjectedSinks, WorkerOptions } from '@temporalio/worker';
-import { ConfigError } from '../config';
+import { ConfigError, readBoolean } from '../config';
 
 type Env = Record<string, string | undefined>;
 
@@ -49,7 +49,7 @@ export function bundleHasTracing(code: string): boolean {
 /** Whether the environment turns traces on, and how they are sent; a bad value is a ConfigError naming it. */
 export function readTracingConfig(env: Env = process.env): TracingConfig | null {
   const value = (name: string) => env[name]?.trim() || undefined;
-  if (value('OTEL_SDK_DISABLED')?.toLowerCase() === 'true') return null;
+  if (readBoolean(env, 'OTEL_SDK_DISABLED') === true) return null;
   const exporters = (value('OTEL_TRACES_EXPORTER') ?? '')
     .split(',')
     .map((name) => name.trim().toLowerCase())

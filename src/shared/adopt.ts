@@ -4,6 +4,7 @@
  * winning its claim (src/workflows/claim.ts). The rule and why it holds: docs/architecture.md, "Adopt instead of
  * duplicate".
  */
+import { MAX_OUTPUT_DEPTH, tooDeep } from './depth';
 import type { CreateTarget } from './model-ref';
 import { isTerminal, type Prediction } from './types';
 
@@ -162,8 +163,15 @@ function sameTarget(p: Omit<JobFacts, 'inputKey'>, target: CreateTarget): boolea
   }
 }
 
-/** JSON with object keys sorted, so equal inputs compare equal whatever their key order. */
+/** What canonicalJson gives for a value nested too deep: not JSON, so it equals no input we create with. */
+export const TOO_DEEP_KEY = '#nested-too-deep';
+
+/**
+ * JSON with object keys sorted, so equal inputs compare equal whatever their key order. A listed job's input is
+ * whatever its creator sent: past MAX_OUTPUT_DEPTH (ours never nest past MAX_INPUT_DEPTH) it is not walked.
+ */
 export function canonicalJson(value: unknown): string {
+  if (tooDeep(value, MAX_OUTPUT_DEPTH, 'input')) return TOO_DEEP_KEY;
   return JSON.stringify(value, (_key, v: unknown) =>
     v && typeof v === 'object' && !Array.isArray(v)
       ? Object.fromEntries(

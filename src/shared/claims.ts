@@ -1,7 +1,7 @@
 /**
  * Claim checks: a model output too large for Temporal's payloads (2 MB each) is stored out of band by the
- * activity that read it, and workflows carry this small reference instead. Pure: the store is in
- * src/activities/claims.ts; the CLI and the activities resolve references back to the value.
+ * activity that read it, and workflows carry this small reference instead. Pure: the store, the signature and
+ * the resolution are in src/activities/claims.ts; the CLI reads a run's reference back for display.
  */
 
 /** Outputs whose JSON is larger than this travel as a claim reference (default; configurable per worker). */
@@ -15,6 +15,12 @@ export interface ClaimRef {
   bytes: number;
   /** for a person reading the history */
   note: string;
+  /**
+   * `hmac-sha256:<64 hex>` over the hash and the size, with a key every worker of the fleet derives from its
+   * Replicate token: proof that a worker placed this reference. Only signed references are ever expanded; any
+   * other `{"$claim": …}` (in a user's input, in a model's output) is data.
+   */
+  sig?: string;
 }
 
 export function isClaimRef(value: unknown): value is ClaimRef {
@@ -25,6 +31,11 @@ export function isClaimRef(value: unknown): value is ClaimRef {
     typeof (value as ClaimRef).$claim === 'string' &&
     /^sha256:[0-9a-f]{64}$/.test((value as ClaimRef).$claim)
   );
+}
+
+/** What a reference's signature covers: its hash and its size. */
+export function claimSigningText(ref: Pick<ClaimRef, '$claim' | 'bytes'>): string {
+  return `${ref.$claim}:${ref.bytes}`;
 }
 
 /** Size in bytes of `value` as JSON (what a Temporal payload would carry). */

@@ -27,6 +27,7 @@ export const PredictionFailureType = {
   Aborted: 'PredictionAborted', // status `aborted`: ended before it ran (not billed)
   TimedOut: 'PredictionTimedOut', // our deadline was reached; the prediction was canceled remotely
   InvalidRequest: 'InvalidPredictionRequest', // our own validation of the workflow input
+  OutputRefused: 'PredictionOutputRefused', // the model's output cannot be carried (nested past MAX_OUTPUT_DEPTH)
 } as const;
 
 /** How a pipeline or one of its outputs fails. */

@@ -1,6 +1,7 @@
 /** Validation of a `PredictionRequest`, shared by the CLI (fast feedback) and the workflow (last line of defence). */
 import { DEFAULT_POLLING, POLLING_BOUNDS } from './polling';
 import { budgetProblems } from './budget';
+import { MAX_INPUT_DEPTH, tooDeep, tooDeepMessage } from './depth';
 import { parseModelRef, isCreateTarget } from './model-ref';
 import type { PredictionRequest } from './types';
 
@@ -13,6 +14,9 @@ export function validateRequest(request: unknown): string[] {
     return ['request: must be an object {model, input, ...}'];
   }
   const r = request as Partial<PredictionRequest>;
+  // First, before anything walks it: the input may nest MAX_INPUT_DEPTH levels, every other field far less.
+  const deep = tooDeep(r.input, MAX_INPUT_DEPTH, 'input') ?? tooDeep(request, MAX_INPUT_DEPTH + 1, '');
+  if (deep) return [tooDeepMessage(deep)];
   const problems: string[] = [];
   for (const flag of ['deployment', 'searchAttributes', 'reportStartToParent'] as const) {
     if (r[flag] !== undefined && typeof r[flag] !== 'boolean')

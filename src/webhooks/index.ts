@@ -5,9 +5,10 @@
  * others), or run the standalone receiver (`startWebhookReceiver`: in the worker with WEBHOOK_PORT, or alone with
  * `npm run webhooks`).
  */
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { ApplicationFailure, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { snapshot } from '../activities/snapshot';
 import { replicateCall } from '../activities/replicate-client';
+import { PredictionFailureType } from '../shared/failures';
 import type { Prediction } from '../shared/types';
 import { webhookSignal } from '../workflows/messages';
 import { WebhookHandler, type WebhookHandlerOptions, type WebhookReceiverStats } from './handler';
@@ -81,10 +82,17 @@ function handlerOptions(config: WebhookHandlerConfig): WebhookHandlerOptions {
         return body.key;
       }),
     deliver: async ({ workflowId, body }) => {
+      let news: ReturnType<typeof snapshot>;
       try {
-        await config.client.workflow
-          .getHandle(workflowId)
-          .signal(webhookSignal, snapshot(body as Prediction, { token: config.replicate.token }));
+        news = snapshot(body as Prediction, { token: config.replicate.token });
+      } catch (error) {
+        // An output nothing can carry (nested too deep): acknowledged, not signaled; the run's own poll meets the
+        // same refusal and fails with it.
+        if (error instanceof ApplicationFailure && error.type === PredictionFailureType.OutputRefused) return;
+        throw error;
+      }
+      try {
+        await config.client.workflow.getHandle(workflowId).signal(webhookSignal, news);
       } catch (error) {
         // The run has closed (or never existed): nothing can use the news, and a 503 would only make Replicate
         // retry for hours. Any other failure (Temporal down) stays a 503, so the delivery is retried.

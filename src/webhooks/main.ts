@@ -13,11 +13,12 @@ const { log, problem } = processLogFromEnv('webhooks');
 async function main(): Promise<void> {
   if (problem) throw problem;
   const config = readWorkerConfig({ WEBHOOK_PORT: '8788', ...process.env });
+  let metrics: { stop(): Promise<void> } | undefined;
   if (config.metrics) {
     // METRICS_PORT: replicate_webhooks_total (and the secret fetch's request) on /metrics; the SDK runtime is
     // loaded only then
     const { installRuntime } = await import('../observability/metrics-endpoint.js');
-    installRuntime({}, config.metrics);
+    metrics = await installRuntime({}, config.metrics);
     log.info(`Prometheus metrics on ${config.metrics.host}:${config.metrics.port}, GET /metrics`);
   }
   const connection = await Connection.connect(temporalConnectionOptions(config)).catch(
@@ -42,6 +43,7 @@ async function main(): Promise<void> {
   });
   await receiver.stop();
   await connection.close();
+  await metrics?.stop();
 }
 
 main().catch((error: unknown) => {

@@ -3,9 +3,9 @@
  * `npm run webhooks`) answering `POST /webhooks/replicate?workflow=<workflowId>` with the handler of ./handler.ts
  * (404 elsewhere, 405 for other methods). To mount the same handler in your own server, see ./node.ts.
  */
-import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { createHardenedServer, type HttpServerLimits } from '../http/server';
 import { WebhookHandler, type WebhookHandlerOptions, type WebhookReceiverStats } from './handler';
 import { nodeWebhookHandler, send } from './node';
 
@@ -27,6 +27,8 @@ export interface WebhookReceiverOptions extends WebhookHandlerOptions {
   host?: string;
   /** default 1 MiB; larger -> 413 without reading it all */
   maxBodyBytes?: number;
+  /** connections and timeouts (src/http/server.ts; default 256 connections, requests in 30 s, idle 30 s) */
+  limits?: HttpServerLimits;
 }
 
 export class WebhookReceiver {
@@ -47,18 +49,21 @@ export class WebhookReceiver {
   /** Starts listening; resolves with the origin, e.g. `http://127.0.0.1:PORT`. */
   async start(): Promise<string> {
     if (this.server) throw new Error('WebhookReceiver already started');
-    const server = createServer((req, res) => {
-      const url = new URL(req.url ?? '/', 'http://receiver.local');
-      if (url.pathname !== REPLICATE_WEBHOOK_PATH) {
-        return send(res, this.handler.reject(404, 'not-found', { method: req.method }));
-      }
-      if (req.method !== 'POST') {
-        res.setHeader('allow', 'POST');
-        return send(res, this.handler.reject(405, 'method-not-allowed', { method: req.method }));
-      }
-      void this.listener(req, res);
-    });
-    server.requestTimeout = 30_000; // a slow sender cannot hold a request open for the 5 min default
+    const server = createHardenedServer(
+      (req, res) => {
+        const url = new URL(req.url ?? '/', 'http://receiver.local');
+        if (url.pathname !== REPLICATE_WEBHOOK_PATH) {
+          return send(res, this.handler.reject(404, 'not-found', { method: req.method }));
+        }
+        if (req.method !== 'POST') {
+          res.setHeader('allow', 'POST');
+          return send(res, this.handler.reject(405, 'method-not-allowed', { method: req.method }));
+        }
+        void this.listener(req, res);
+      },
+      // a delivery may wait on Temporal for a while without a byte on the socket
+      { idleTimeoutMs: 30_000, ...this.options.limits },
+    );
     server.on('connection', (socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));

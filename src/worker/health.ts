@@ -4,9 +4,8 @@
  * is RUNNING with both pollers polling, 503 while it starts (connecting, bundling), drains after SIGTERM or has
  * stopped. Both bodies are JSON with the worker's state.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { WorkerStatus } from '@temporalio/worker';
+import { startHttpServer } from '../http/server';
 
 /** What the endpoints report: the Worker's status once it exists, else the phase of start-up. */
 export type HealthSource = () => { state: string; status?: WorkerStatus };
@@ -43,42 +42,32 @@ export function healthReport(source: HealthSource): HealthReport {
   };
 }
 
+/** The endpoints on `host:port` (HEALTH_HOST, default 127.0.0.1), with the limits of src/http/server.ts. */
 export async function startHealthServer(options: {
   port: number;
   host: string;
   source: HealthSource;
 }): Promise<HealthServer> {
-  const server: Server = createServer((request, response) => {
-    const path = (request.url ?? '/').split('?')[0];
-    const send = (code: number, body: unknown): void => {
-      response.writeHead(code, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-      response.end(request.method === 'HEAD' ? undefined : `${JSON.stringify(body)}\n`);
-    };
-    if (request.method !== 'GET' && request.method !== 'HEAD') {
-      send(405, { error: 'use GET' });
-    } else if (path === '/healthz') {
-      send(200, { alive: true, state: healthReport(options.source).state });
-    } else if (path === '/readyz') {
-      const report = healthReport(options.source);
-      send(report.ready ? 200 : 503, report);
-    } else {
-      send(404, { error: 'not found: GET /healthz or /readyz' });
-    }
-  });
-  server.keepAliveTimeout = 1_000; // probes open a connection per check; none should hold up the exit
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  return {
-    port: (server.address() as AddressInfo).port,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  const running = await startHttpServer(
+    (request, response) => {
+      const path = (request.url ?? '/').split('?')[0];
+      const send = (code: number, body: unknown): void => {
+        response.writeHead(code, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+        response.end(request.method === 'HEAD' ? undefined : `${JSON.stringify(body)}\n`);
+      };
+      if (request.method !== 'GET' && request.method !== 'HEAD') {
+        send(405, { error: 'use GET' });
+      } else if (path === '/healthz') {
+        send(200, { alive: true, state: healthReport(options.source).state });
+      } else if (path === '/readyz') {
+        const report = healthReport(options.source);
+        send(report.ready ? 200 : 503, report);
+      } else {
+        send(404, { error: 'not found: GET /healthz or /readyz' });
+      }
+    },
+    // probes open a connection per check; none should hold up the exit
+    { port: options.port, host: options.host, keepAliveTimeoutMs: 1_000 },
+  );
+  return { port: running.port, stop: running.stop };
 }

@@ -14,6 +14,8 @@ import {
 } from '@temporalio/worker';
 import { Client } from '@temporalio/client';
 import { createActivities } from '../activities';
+import { DEFAULT_CLAIM_RETENTION_MS, startClaimPruning } from '../activities/claim-retention';
+import { outputStore } from '../activities/outputs';
 import { createReconcileActivities } from '../activities/reconcile';
 import { createSlotActivities } from '../activities/slots';
 import { ensureReconcilerSchedule, ensureSearchAttributes } from '../client/temporal-setup';
@@ -162,6 +164,7 @@ async function connectAndRun(
     const workers = await createWorkers(config, connection, {}, log);
     const worker = workers[0]!;
     created(worker);
+    const stopPruning = pruneClaimsEvery(config, log);
     const webhookLog = new ProcessLog({ format: log.format, component: 'webhooks' });
     const receiver =
       config.webhook?.port != null
@@ -188,11 +191,22 @@ async function connectAndRun(
         `fleet rate limits: creates ${limits.createsPerMinute ?? 'off'}/min, reads ${limits.readsPerMinute === null ? 'off (new runs poll locally)' : `${limits.readsPerMinute}/min`} on "${workers[1]!.options.taskQueue}"`,
       );
     await runWorkers(workers); // resolves after SIGINT/SIGTERM once in-flight work has drained
+    stopPruning?.();
     await receiver?.stop();
   } finally {
     await connection.close();
     await tracing?.shutdown(); // export the last spans
   }
+}
+
+/**
+ * CLAIM_RETENTION (default 240h, `off` = never): claims older than that are deleted from the store the activities
+ * keep them in, now and every hour, with a line reporting the store's size each time.
+ */
+function pruneClaimsEvery(config: WorkerConfig, log: ProcessLog): (() => void) | undefined {
+  if (config.claimRetentionMs === null) return undefined;
+  const store = outputStore(config.outputUrl ?? config.outputDir);
+  return startClaimPruning(store, config.claimRetentionMs ?? DEFAULT_CLAIM_RETENTION_MS, log);
 }
 
 /**

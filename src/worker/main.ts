@@ -7,29 +7,35 @@ import { runWorker } from '.';
 import { workerRuntimeOptions } from './logging';
 
 const { log, problem } = processLogFromEnv('worker');
-if (problem) {
-  log.error(problem.message);
-  process.exit(2);
-}
-let config: WorkerConfig;
-try {
-  config = readWorkerConfig();
+
+/** The configuration and the runtime (with /metrics when METRICS_PORT is set); a ConfigError exits 2. */
+async function configure(): Promise<WorkerConfig> {
+  if (problem) throw problem;
+  const config = readWorkerConfig();
   readTracingConfig(); // a bad OTEL_* value exits 2 here too, before connecting
-  // METRICS_PORT: the runtime also serves Prometheus' /metrics (src/observability/metrics.ts)
-  installRuntime(workerRuntimeOptions(config.address, log), config.metrics);
-  if (config.metrics)
-    log.info(`Prometheus metrics on ${config.metrics.host}:${config.metrics.port}, GET /metrics`);
-} catch (error) {
-  if (error instanceof ConfigError) {
-    log.error(error.message);
-    process.exit(2);
-  }
-  throw error;
+  // METRICS_PORT: our server answers /metrics from the runtime's exporter (src/observability/metrics-endpoint.ts)
+  const metrics = await installRuntime(workerRuntimeOptions(config.address, log), config.metrics, [
+    ...(config.metricsModels ?? []),
+    ...Object.keys(config.modelConcurrency ?? {}),
+  ]);
+  if (config.metrics && metrics)
+    log.info(`Prometheus metrics on ${config.metrics.host}:${metrics.port}, GET /metrics`);
+  return config;
 }
-runWorker(config, log).then(
-  () => process.exit(0),
-  (error: unknown) => {
-    log.error(error instanceof Error ? error.message : String(error));
-    process.exit(1);
-  },
-);
+
+configure()
+  .catch((error: unknown) => {
+    if (error instanceof ConfigError) {
+      log.error(error.message);
+      process.exit(2);
+    }
+    throw error;
+  })
+  .then((config) => runWorker(config, log))
+  .then(
+    () => process.exit(0),
+    (error: unknown) => {
+      log.error(error instanceof Error ? error.message : String(error));
+      process.exit(1);
+    },
+  );

@@ -48,6 +48,8 @@ beforeAll(async () => {
     WEBHOOK_PORT: String(webhookPort), // the receiver only: creates ask for no webhooks (no WEBHOOK_BASE_URL)
     METRICS_PORT: String(metricsPort),
     METRICS_HOST: '127.0.0.1',
+    // named, so each keeps its own `model` label though it never succeeds here (else: `other`)
+    METRICS_MODELS: 'sim/fail,sim/abort,sim/never',
     RECONCILE_EVERY: 'off',
     OUTPUT_DIR: path.join(tmpdir(), `metrics-test-${randomUUID()}`),
     SHUTDOWN_GRACE_SECONDS: '2',
@@ -398,7 +400,7 @@ it('a busy METRICS_PORT, or a bad one, stops the worker at start with one line n
   const busy = await run({ METRICS_PORT: String(metricsPort), METRICS_HOST: '127.0.0.1' });
   expect(busy.code).toBe(2);
   expect(busy.text).toContain(
-    `METRICS_PORT=${metricsPort}: cannot serve /metrics on 127.0.0.1:${metricsPort} (Failed to start prometheus metrics exporter: Address already in use`,
+    `METRICS_PORT=${metricsPort}: cannot serve /metrics on 127.0.0.1:${metricsPort} (address already in use); choose a free port or unset METRICS_PORT`,
   );
   expect(busy.text.trim().split('\n')).toHaveLength(1);
   const bad = await run({ METRICS_PORT: '9464', METRICS_HOST: 'localhost' });

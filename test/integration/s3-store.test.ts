@@ -15,6 +15,7 @@ import { ListMultipartUploadsCommand, PutObjectCommand } from '@aws-sdk/client-s
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MIN_CLAIM_RETENTION_MS, pruneClaims } from '../../src/activities/claim-retention';
 import { storeClaimStore } from '../../src/activities/claims';
 import { readAll } from '../../src/activities/output-files/store';
 import {
@@ -131,6 +132,27 @@ describe('S3 output store', () => {
       await expect(st.write(bad, 'x'), bad).rejects.toThrow(/not an output key/);
     expect(await s3.list(BUCKET, 'confined')).toEqual([]);
     expect(() => st.locate('..')).toThrow(/not an output key/);
+  });
+
+  it('claim retention in the bucket: lists the claims, deletes those past the retention, reports the size', async () => {
+    const st = store('retention');
+    const claims = storeClaimStore(st);
+    const a = await claims.put({ a: 'x'.repeat(100) });
+    await claims.put({ b: 1 });
+    await st.write('.claims/not-a-claim.txt', 'keep');
+    await st.write('pipeline/manifest.json', '{}');
+    const now = await pruneClaims(st, { retentionMs: MIN_CLAIM_RETENTION_MS });
+    expect(now).toEqual({ kept: { count: 2, bytes: a.bytes + 7 }, pruned: { count: 0, bytes: 0 } });
+    // a month from now every claim is past the retention; what is not a claim stays
+    const later = await pruneClaims(st, {
+      retentionMs: MIN_CLAIM_RETENTION_MS,
+      nowMs: Date.now() + 30 * 24 * 3_600_000,
+    });
+    expect(later).toEqual({ kept: { count: 0, bytes: 0 }, pruned: { count: 2, bytes: a.bytes + 7 } });
+    expect((await s3.list(BUCKET, 'retention/')).map((o) => o.Key).sort()).toEqual([
+      'retention/.claims/not-a-claim.txt',
+      'retention/pipeline/manifest.json',
+    ]);
   });
 
   it('claim checks in the bucket: put, get, and a tampered object is refused', async () => {

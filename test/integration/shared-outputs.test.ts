@@ -147,6 +147,7 @@ it('a 3 MB output is claim-checked into the bucket and `run --json` (the CLI pro
           TEMPORAL_TASK_QUEUE: queue,
           OUTPUT_URL,
           OUTPUT_DIR: mkdtempSync(path.join(tmpdir(), 'fleet-cli-')), // not where the claim is: must not be read
+          REPLICATE_API_TOKEN: bed.config.replicateToken, // the fleet's: the CLI checks the reference's signature
         },
       },
     );

@@ -20,6 +20,7 @@ describe('worker configuration', () => {
       outputDir: 'outputs',
       webhook: null,
       reconcileEveryMs: 300_000,
+      claimRetentionMs: 240 * 3_600_000, // CLAIM_RETENTION's default
     });
   });
 
@@ -58,7 +59,10 @@ describe('worker configuration', () => {
     [{ REPLICATE_API_TOKEN: 't', TEMPORAL_ADDRESS: 'http://x' }, 'must be host:port'],
     [{ REPLICATE_API_TOKEN: 't', REPLICATE_BASE_URL: 'not a url' }, 'is not a URL'],
     [{ REPLICATE_API_TOKEN: 't', REPLICATE_BASE_URL: 'ftp://x' }, 'must start with https://'],
-    [{ REPLICATE_API_TOKEN: 't', MAX_TASK_QUEUE_ACTIVITIES_PER_SECOND: '-1' }, 'must be a positive number'],
+    [
+      { REPLICATE_API_TOKEN: 't', MAX_TASK_QUEUE_ACTIVITIES_PER_SECOND: '-1' },
+      'must be a decimal number from 0.01',
+    ],
     [{ REPLICATE_API_TOKEN: 't', WORKFLOW_BUNDLE: 'no/such/bundle.js' }, 'run `npm run build:workflows`'],
     [
       { REPLICATE_API_TOKEN: 't', MAX_CACHED_WORKFLOWS: 'many' },

@@ -37,7 +37,7 @@ describe('REPLICATE_CREATE_RPM and REPLICATE_READ_RPM', () => {
   it.each(['0', '-5', 'fast', '0.5'])('refuse %s naming the variable and the fix', (raw) => {
     expect(() => readReplicateRateLimits({ REPLICATE_READ_RPM: raw })).toThrow(ConfigError);
     expect(() => readReplicateRateLimits({ REPLICATE_READ_RPM: raw })).toThrow(
-      `REPLICATE_READ_RPM="${raw}" must be a number of calls a minute of at least 1 for the whole fleet (default 3000), or off`,
+      `REPLICATE_READ_RPM="${raw}" must be a whole number from 1 to 1,000,000 (calls a minute for the whole fleet, default 3000), in plain digits, or off`,
     );
   });
 

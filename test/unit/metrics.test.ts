@@ -36,9 +36,9 @@ function recordingMeter() {
 }
 
 describe('METRICS_PORT and METRICS_HOST', () => {
-  it('are off when unset, on with a port (host 0.0.0.0 by default)', () => {
+  it('are off when unset, on with a port (host 127.0.0.1 by default: this machine only)', () => {
     expect(readMetrics({})).toEqual({});
-    expect(readMetrics({ METRICS_PORT: ' 9464 ' })).toEqual({ metrics: { port: 9464, host: '0.0.0.0' } });
+    expect(readMetrics({ METRICS_PORT: ' 9464 ' })).toEqual({ metrics: { port: 9464, host: '127.0.0.1' } });
     expect(readMetrics({ METRICS_PORT: '9464', METRICS_HOST: '::1' })).toEqual({
       metrics: { port: 9464, host: '::1' },
     });

@@ -20,7 +20,7 @@ import {
   type OutputConfig,
   type PersistArgs,
 } from '../../src/activities/outputs';
-import { fileClaimStore } from '../../src/activities/claims';
+import { claimKey, fileClaimStore, signClaim } from '../../src/activities/claims';
 import { ConfigError, readWorkerConfig } from '../../src/config';
 import { PERSIST_ACTIVITY } from '../../src/shared/pipeline';
 
@@ -178,6 +178,21 @@ describe('allowed origins (SSRF)', () => {
     expect(loop.nonRetryable).toBe(true);
     expect(loop.message).toMatch(/redirects/);
     expect(api.hits.length).toBeLessThanOrEqual(6);
+  });
+
+  it('a data: URI with a malformed % escape fails at once as OutputUnavailable, not retried', async () => {
+    const dir = outputDir();
+    const { persistOutputs } = createOutputActivities(config(dir));
+    const failure = await failureFrom(
+      new MockActivityEnvironment().run(
+        persistOutputs,
+        args(['data:text/plain,100%', 'data:text/plain,%E0%A4%A']),
+      ),
+    );
+    expect(failure.type).toBe('OutputUnavailable');
+    expect(failure.nonRetryable).toBe(true);
+    expect(failure.message).toMatch(/malformed %-escape/);
+    expect(filesUnder(dir)).toEqual([]);
   });
 
   it('accepts origins the operator added, and data: URIs; Replicate delivery hosts are allowed by default', async () => {
@@ -381,20 +396,26 @@ describe('OUTPUT_ALLOWED_ORIGINS', () => {
 });
 
 describe('claim-checked outputs', () => {
-  it('persists the files of an output kept out of band (a claim reference), not nothing', async () => {
+  const key = claimKey('r8_fleet-token');
+
+  it('persists the files of an output kept out of band (a reference the workers signed), not nothing', async () => {
     const api = await local({ '/files/big/0.png': file(), '/files/big/1.png': file() });
     servers.push(api);
     const dir = outputDir();
     const claims = fileClaimStore(path.join(dir, '.claims'));
     // an output too large for Temporal: thousands of entries, two of them files
-    const ref = await claims.put({
-      images: [`${api.origin}/files/big/0.png`, `${api.origin}/files/big/1.png`],
-      tokens: 'x'.repeat(300_000),
-    });
+    const ref = signClaim(
+      await claims.put({
+        images: [`${api.origin}/files/big/0.png`, `${api.origin}/files/big/1.png`],
+        tokens: 'x'.repeat(300_000),
+      }),
+      key,
+    );
     const { persistOutputs } = createOutputActivities({
       outputDir: dir,
       allowedOrigins: [api.origin],
       claims,
+      claimKey: key,
     });
     const entries: ManifestEntry[] = await new MockActivityEnvironment().run(persistOutputs, args(ref));
     expect(entries.map((e) => e.sourceUrl)).toEqual([
@@ -402,5 +423,24 @@ describe('claim-checked outputs', () => {
       `${api.origin}/files/big/1.png`,
     ]);
     expect(api.hits).toEqual(['/files/big/0.png', '/files/big/1.png']);
+  });
+
+  it("never reads a reference the workers did not sign (a model's output shaped like one)", async () => {
+    const api = await local({ '/files/big/0.png': file() });
+    servers.push(api);
+    const dir = outputDir();
+    const claims = fileClaimStore(path.join(dir, '.claims'));
+    const stored = await claims.put({ images: [`${api.origin}/files/big/0.png`] });
+    const { persistOutputs } = createOutputActivities({
+      outputDir: dir,
+      allowedOrigins: [api.origin],
+      claims,
+      claimKey: key,
+    });
+    for (const forged of [stored, signClaim(stored, claimKey('another fleet')), [stored, stored]]) {
+      const entries: ManifestEntry[] = await new MockActivityEnvironment().run(persistOutputs, args(forged));
+      expect(entries).toEqual([]);
+    }
+    expect(api.hits).toEqual([]);
   });
 });

@@ -174,9 +174,9 @@ describe('Temporal connection from the environment', () => {
 describe('worker health endpoints', () => {
   it('HEALTH_PORT unset = off; a port and HEALTH_HOST; a wrong port in one line', () => {
     expect(readHealth({})).toEqual({});
-    expect(readHealth({ HEALTH_PORT: '8080' })).toEqual({ health: { port: 8080, host: '0.0.0.0' } });
-    expect(readHealth({ HEALTH_PORT: '0', HEALTH_HOST: '127.0.0.1' })).toEqual({
-      health: { port: 0, host: '127.0.0.1' },
+    expect(readHealth({ HEALTH_PORT: '8080' })).toEqual({ health: { port: 8080, host: '127.0.0.1' } });
+    expect(readHealth({ HEALTH_PORT: '0', HEALTH_HOST: '0.0.0.0' })).toEqual({
+      health: { port: 0, host: '0.0.0.0' },
     });
     expect(() => readHealth({ HEALTH_PORT: 'http' })).toThrow('HEALTH_PORT="http" must be a port number');
   });

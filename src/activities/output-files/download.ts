@@ -10,7 +10,8 @@ import { PipelineFailureType } from '../../shared/failures';
 import type { ManifestEntry } from './manifest';
 import { allowedOrigin, notAllowed } from './origins';
 import type { OutputSetup } from './setup';
-import { holds, OutputStoreError } from './store';
+import { storedType } from './content-types';
+import { holds, OutputStoreError, type OutputStore, type StoredObject } from './store';
 
 /** GET `url`, following redirects only while every hop stays on an allowed origin. */
 async function fetchAllowed(setup: OutputSetup, url: string, signal: AbortSignal): Promise<Response> {
@@ -41,6 +42,19 @@ async function fetchAllowed(setup: OutputSetup, url: string, signal: AbortSignal
   }
 }
 
+/** A data: URI's payload; a malformed %-escape is the model's error, so retrying cannot fix it. */
+function dataUriBytes(url: string, payload: string, base64: boolean): Buffer {
+  if (base64) return Buffer.from(payload, 'base64');
+  try {
+    return Buffer.from(decodeURIComponent(payload));
+  } catch {
+    throw ApplicationFailure.nonRetryable(
+      `data URI output ${url.slice(0, 40)}... has a malformed %-escape (a % not followed by two hex digits of UTF-8)`,
+      PipelineFailureType.OutputUnavailable,
+    );
+  }
+}
+
 /** A failure of the store while writing: retryable (the persist activity's retry policy bounds it). */
 function storeFailure(error: unknown): ApplicationFailure | undefined {
   if (error instanceof OutputStoreError)
@@ -58,7 +72,7 @@ export async function download(
   key: string,
   signal: AbortSignal,
   progress: (bytes: number) => void,
-): Promise<{ bytes: number; sha256: string; contentType: string | null }> {
+): Promise<StoredFile> {
   const { idleMs, maxBytes, store } = setup;
   if (url.startsWith('data:')) {
     const m = /^data:([^;,]*)(;base64)?,(.*)$/s.exec(url);
@@ -67,13 +81,7 @@ export async function download(
         `malformed data URI output`,
         PipelineFailureType.OutputUnavailable,
       );
-    const data = m[2] ? Buffer.from(m[3]!, 'base64') : Buffer.from(decodeURIComponent(m[3]!));
-    const contentType = m[1] || null;
-    try {
-      return { ...(await store.write(key, data, { contentType })), contentType };
-    } catch (error) {
-      throw storeFailure(error) ?? error;
-    }
+    return writeInert(store, key, dataUriBytes(url, m[3]!, m[2] !== undefined), m[1] || null);
   }
   const idle = new AbortController();
   let timer = setTimeout(() => idle.abort(new Error(`no data for ${idleMs} ms`)), idleMs);
@@ -131,9 +139,8 @@ export async function download(
     const source = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream);
     source.once('error', (error) => meter.destroy(error));
     source.pipe(meter);
-    const contentType = response.headers.get('content-type');
     try {
-      return { ...(await store.write(key, meter, { contentType })), contentType };
+      return await writeInert(store, key, meter, response.headers.get('content-type'));
     } catch (error) {
       source.destroy();
       if (error instanceof ApplicationFailure) throw error;
@@ -149,6 +156,26 @@ export async function download(
     clearTimeout(timer);
     signal.removeEventListener('abort', onAbort);
   }
+}
+
+/** What a download stored: size and hash, the type it was stored as, and the declared one when that differs. */
+export type StoredFile = StoredObject & { contentType: string; declaredContentType?: string | null };
+
+/** Write a file as an inert type (./content-types.ts); a failure of the store is retryable. */
+async function writeInert(
+  store: OutputStore,
+  key: string,
+  body: Buffer | Transform,
+  declared: string | null,
+): Promise<StoredFile> {
+  const { contentType, attachment } = storedType(declared);
+  let stored: StoredObject;
+  try {
+    stored = await store.write(key, body, { contentType, ...(attachment ? { attachment } : {}) });
+  } catch (error) {
+    throw storeFailure(error) ?? error;
+  }
+  return { ...stored, contentType, ...(declared !== contentType ? { declaredContentType: declared } : {}) };
 }
 
 /** True when `entry` (from an earlier attempt's heartbeat) is still in the store with its recorded size and hash. */

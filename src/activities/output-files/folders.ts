@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/activity';
+import { extensionOfType, safeExtension } from './content-types';
 
 const MAX_FOLDER_NAME = 200;
 
@@ -32,15 +33,13 @@ export function folderKey(...segments: string[]): string {
   return segments.map(folderName).join('/');
 }
 
-/** The file extension for an output URL: from a data: URI's type, else from the URL's path when plausible. */
+/**
+ * The file extension for an output URL: from a data: URI's type, else from the URL's path; only extensions that
+ * no server maps to an executable type (./content-types.ts), else `.bin`; none when the path has none.
+ */
 export function extensionOf(url: string): string {
-  if (url.startsWith('data:')) {
-    const type = /^data:([^;,]*)/.exec(url)?.[1] ?? '';
-    return (
-      { 'image/png': '.png', 'image/jpeg': '.jpg', 'image/webp': '.webp', 'text/plain': '.txt' }[type] ??
-      '.bin'
-    );
-  }
+  if (url.startsWith('data:')) return extensionOfType(/^data:([^;,]*)/.exec(url)?.[1]);
   const ext = path.extname(new URL(url).pathname);
-  return /^\.[a-zA-Z0-9]{1,8}$/.test(ext) ? ext : '';
+  if (ext === '') return '';
+  return /^\.[a-zA-Z0-9]{1,12}$/.test(ext) ? safeExtension(ext) : '.bin';
 }

@@ -16,7 +16,10 @@ export interface ManifestEntry {
   url?: string;
   bytes: number;
   sha256: string;
+  /** the type it is stored as: its declared type when inert (images, audio, video, JSON, text), else application/octet-stream */
   contentType: string | null;
+  /** what the source declared, when it was not stored as such (null: it declared none) */
+  declaredContentType?: string | null;
 }
 
 /** Write manifest.json in the pipeline's folder of the store; returns where it is (absolute path or s3:// URL). */

@@ -4,7 +4,7 @@
  * file by a retried attempt.
  */
 import { Context, heartbeat, log } from '@temporalio/activity';
-import { resolveClaims } from '../claims';
+import { readOutputClaim } from '../claims';
 import { download, verified } from './download';
 import { extensionOf, folderKey } from './folders';
 import type { ManifestEntry } from './manifest';
@@ -28,12 +28,20 @@ export interface PersistHeartbeat {
   bytes?: number;
 }
 
-/** Every file URL in an output (strings, arrays, nested objects), in order. */
+/** Every file URL in an output (strings, arrays, nested objects), in order; iterative, so any depth is fine. */
 export function fileUrls(output: unknown): string[] {
-  if (typeof output === 'string') return /^(https?:|data:)/.test(output) ? [output] : [];
-  if (Array.isArray(output)) return output.flatMap(fileUrls);
-  if (output && typeof output === 'object') return Object.values(output).flatMap(fileUrls);
-  return [];
+  const urls: string[] = [];
+  const stack: unknown[] = [output];
+  while (stack.length > 0) {
+    const value = stack.pop();
+    if (typeof value === 'string') {
+      if (/^(https?:|data:)/.test(value)) urls.push(value);
+    } else if (value && typeof value === 'object') {
+      const children = Array.isArray(value) ? value : Object.values(value);
+      for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]);
+    }
+  }
+  return urls;
 }
 
 /**
@@ -42,9 +50,10 @@ export function fileUrls(output: unknown): string[] {
  * far, and a retried attempt skips those that are still in the store, verified by size and sha256.
  */
 export async function persistOutputs(setup: OutputSetup, args: PersistArgs): Promise<ManifestEntry[]> {
-  const { allowed, allowedText, beatMs, claims, store } = setup;
-  // an output kept out of band arrives as a claim reference: its files are in the stored value
-  const urls = fileUrls(await resolveClaims(args.output, claims));
+  const { allowed, allowedText, beatMs, claims, claimKey, store } = setup;
+  // an output kept out of band arrives as a reference a worker signed: its files are in the stored value
+  const output = claimKey ? await readOutputClaim(args.output, claims, claimKey) : args.output;
+  const urls = fileUrls(output);
   for (const url of urls)
     if (!url.startsWith('data:') && !allowedOrigin(url, allowed)) throw notAllowed(url, allowedText);
   const stepFolder = folderKey(args.step);

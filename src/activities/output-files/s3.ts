@@ -75,7 +75,7 @@ export function s3OutputStore(location: S3Location, options: S3StoreOptions = {}
     location: `s3://${bucket}${prefix ? `/${prefix}` : ''}`,
     objectKey: fullKey,
     locate: url,
-    async write(key, body, { contentType } = {}) {
+    async write(key, body, { contentType, attachment } = {}) {
       const [client, { Upload }] = await Promise.all([s3(), import('@aws-sdk/lib-storage')]);
       const source = asReadable(body);
       const { meter, result } = hashing();
@@ -92,6 +92,7 @@ export function s3OutputStore(location: S3Location, options: S3StoreOptions = {}
           Key: fullKey(key),
           Body: meter,
           ...(contentType ? { ContentType: contentType } : {}),
+          ...(attachment ? { ContentDisposition: 'attachment' } : {}),
         },
         partSize: options.partSize,
         queueSize: options.queueSize,
@@ -125,6 +126,44 @@ export function s3OutputStore(location: S3Location, options: S3StoreOptions = {}
       } catch (error) {
         if (notFound(error)) return null;
         throw failed('GET', key, error);
+      }
+    },
+    async *list(folder) {
+      const [client, { ListObjectsV2Command }] = await Promise.all([s3(), sdk()]);
+      const under = [...(prefix ? [prefix] : []), ...(folder === '' ? [] : keySegments(folder))].join('/');
+      const strip = prefix ? `${prefix}/` : '';
+      let token: string | undefined;
+      do {
+        let page;
+        try {
+          page = await client.send(
+            new ListObjectsV2Command({
+              Bucket: bucket,
+              Prefix: under ? `${under}/` : '',
+              Delimiter: '/',
+              ContinuationToken: token,
+            }),
+          );
+        } catch (error) {
+          throw failed('LIST', folder || '.', error);
+        }
+        for (const o of page.Contents ?? []) {
+          if (!o.Key?.startsWith(strip)) continue;
+          yield {
+            key: o.Key.slice(strip.length),
+            bytes: o.Size ?? 0,
+            modifiedMs: o.LastModified?.getTime() ?? 0,
+          };
+        }
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
+    },
+    async remove(key) {
+      const [client, { DeleteObjectCommand }] = await Promise.all([s3(), sdk()]);
+      try {
+        await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: fullKey(key) }));
+      } catch (error) {
+        if (!notFound(error)) throw failed('DELETE', key, error);
       }
     },
   };

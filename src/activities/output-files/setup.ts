@@ -1,6 +1,6 @@
 /** The configuration of the output activities, and the setup they share once its defaults are applied. */
 import { PERSIST_ACTIVITY } from '../../shared/pipeline';
-import { storeClaimStore, type ClaimStore } from '../claims';
+import { storeClaimStore, type ClaimKey, type ClaimStore } from '../claims';
 import { REPLICATE_DELIVERY_DOMAIN } from './origins';
 import type { OutputStore } from './store';
 import { outputStore } from './stores';
@@ -28,6 +28,11 @@ export interface OutputConfig {
   maxRedirects?: number;
   /** where outputs too large for Temporal are kept (claim checks; default `.claims/` in the store) */
   claims?: ClaimStore;
+  /**
+   * the fleet's claim key (`claimKey(token)`; createActivities passes it): an output that is a reference it signed
+   * is read from `claims` for its files. Without it, no reference is read.
+   */
+  claimKey?: ClaimKey;
   fetch?: typeof fetch;
 }
 
@@ -40,6 +45,7 @@ export interface OutputSetup {
   beatMs: number;
   maxRedirects: number;
   claims: ClaimStore;
+  claimKey: ClaimKey | undefined;
   fetch: typeof fetch;
   /** the configured extra origins (Replicate's delivery hosts are always allowed) */
   allowed: Set<string>;
@@ -58,6 +64,7 @@ export function outputSetup(config: OutputConfig): OutputSetup {
     beatMs: config.heartbeatIntervalMs ?? PERSIST_ACTIVITY.heartbeatIntervalMs,
     maxRedirects: config.maxRedirects ?? 5,
     claims: config.claims ?? storeClaimStore(store),
+    claimKey: config.claimKey,
     fetch: config.fetch ?? fetch,
     allowed,
     allowedText: [

@@ -6,7 +6,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -31,17 +31,31 @@ export interface OutputStore {
   locate(key: string): string;
   /**
    * Stream `body` into `key`, hashing it on the way: the object appears whole or not at all (a temporary file
-   * renamed, or a multipart upload completed). An error of `body` is thrown as it is.
+   * renamed, or a multipart upload completed). An error of `body` is thrown as it is. `contentType` and
+   * `attachment` (Content-Disposition) are what a server of the bucket answers with; a folder has neither.
    */
   write(
     key: string,
     body: Readable | Buffer | string,
-    options?: { contentType?: string | null },
+    options?: { contentType?: string | null; attachment?: boolean },
   ): Promise<StoredObject>;
   /** the object's size, or null when there is none */
   size(key: string): Promise<number | null>;
   /** the object's content as a stream, or null when there is none */
   read(key: string): Promise<Readable | null>;
+  /** the objects directly in `folder` (a key; '' = the root), with their sizes and when they were written */
+  list?(folder: string): AsyncIterable<ListedObject>;
+  /** delete `key` (nothing when there is none) */
+  remove?(key: string): Promise<void>;
+}
+
+/** An object as `list` sees it. */
+export interface ListedObject {
+  /** its key in the store */
+  key: string;
+  bytes: number;
+  /** when it was last written, ms since the epoch */
+  modifiedMs: number;
 }
 
 /** The segments of a store key, each checked: no empty, '.', '..' or separator, so a key never leaves the store. */
@@ -152,6 +166,24 @@ export function localOutputStore(root: string): OutputStore {
         throw error;
       }
       return stream;
+    },
+    async *list(folder) {
+      const dir = folder === '' ? base : fileOf(folder);
+      let names: string[];
+      try {
+        names = await readdir(dir);
+      } catch (error) {
+        if (missing(error)) return;
+        throw error;
+      }
+      for (const name of names) {
+        const key = folder === '' ? name : `${folder}/${name}`;
+        const s = await stat(path.join(dir, name)).catch(() => null);
+        if (s?.isFile()) yield { key, bytes: s.size, modifiedMs: s.mtimeMs };
+      }
+    },
+    async remove(key) {
+      await rm(fileOf(key), { force: true });
     },
   };
 }

@@ -11,8 +11,16 @@ export function estimateCost(
 ): number | undefined {
   if (prices === undefined || !Number.isFinite(predictTimeSeconds) || predictTimeSeconds < 0)
     return undefined;
-  const lookup = (key: string): number | undefined => (Object.hasOwn(prices, key) ? prices[key] : undefined);
-  const price =
-    lookup(model) ?? (model.includes(':') ? lookup(model.slice(0, model.indexOf(':'))) : undefined);
-  return price === undefined ? undefined : price * predictTimeSeconds;
+  const entry = priceEntry(prices, model);
+  return entry === undefined ? undefined : entry.price * predictTimeSeconds;
+}
+
+/** The `prices` entry that applies to `model` (as written, else without its `:version`), or undefined. */
+export function priceEntry(
+  prices: Record<string, number>,
+  model: string,
+): { key: string; price: number } | undefined {
+  for (const key of model.includes(':') ? [model, model.slice(0, model.indexOf(':'))] : [model])
+    if (Object.hasOwn(prices, key)) return { key, price: prices[key]! };
+  return undefined;
 }

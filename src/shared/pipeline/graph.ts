@@ -65,29 +65,43 @@ export function topologicalOrder(spec: PipelineSpec): string[] {
   return order;
 }
 
-/** One error per cycle found by a depth-first search in declaration order, at the field of its first edge. */
+/**
+ * One error per cycle found by a depth-first search in declaration order, at the field of its first edge. The
+ * search keeps its own stack: a chain of thousands of steps is fine.
+ */
 export function findCycles(steps: Record<string, StepSpec>): SpecError[] {
   const edges = dependencyEdges(steps);
   const state = new Map<string, 'active' | 'done'>();
-  const stack: string[] = [];
   const errors: SpecError[] = [];
-  const visit = (name: string): void => {
+  /** the active path: each step with the dependencies it has yet to visit */
+  const path: { name: string; deps: Iterator<string> }[] = [];
+  const enter = (name: string): void => {
     state.set(name, 'active');
-    stack.push(name);
-    for (const dep of edges.get(name)?.keys() ?? []) {
+    path.push({ name, deps: (edges.get(name)?.keys() ?? [].values())[Symbol.iterator]() });
+  };
+  for (const root of Object.keys(steps)) {
+    if (state.has(root)) continue;
+    enter(root);
+    while (path.length > 0) {
+      const top = path[path.length - 1]!;
+      const next = top.deps.next();
+      if (next.done) {
+        path.pop();
+        state.set(top.name, 'done');
+        continue;
+      }
+      const dep = next.value;
       const s = state.get(dep);
       if (s === 'active') {
-        const cycle = [...stack.slice(stack.indexOf(dep)), dep];
+        const names = path.map((p) => p.name);
+        const cycle = [...names.slice(names.indexOf(dep)), dep];
         const first = cycle[0]!;
-        const path = edges.get(first)?.get(cycle[1]!) ?? `steps.${first}`;
-        errors.push({ path, message: `dependency cycle: ${cycle.join(' -> ')}` });
+        const at = edges.get(first)?.get(cycle[1]!) ?? `steps.${first}`;
+        errors.push({ path: at, message: `dependency cycle: ${cycle.join(' -> ')}` });
       } else if (s === undefined) {
-        visit(dep);
+        enter(dep);
       }
     }
-    stack.pop();
-    state.set(name, 'done');
-  };
-  for (const name of Object.keys(steps)) if (!state.has(name)) visit(name);
+  }
   return errors;
 }

@@ -16,15 +16,22 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** A deep copy of plain data (objects, arrays, primitives). */
+/**
+ * A deep copy of plain data (objects, arrays, primitives). Keys become own data properties (Object.fromEntries),
+ * so a `__proto__` key stays a key instead of setting the copy's prototype.
+ */
 export function cloneData(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(cloneData);
-  if (isPlainObject(value)) {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = cloneData(v);
-    return out;
-  }
+  if (isPlainObject(value))
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, cloneData(v)]));
   return value;
+}
+
+/** Input names that plain objects cannot hold as data. */
+export const RESERVED_INPUT_NAMES = ['__proto__'];
+
+export function reservedInputName(name: string): string {
+  return `'${name}' cannot be an input name (JavaScript objects reserve it); rename the input`;
 }
 
 export function describeType(value: unknown): string {

@@ -2,7 +2,7 @@
  * The `prices` mapping (model -> USD per second of predict_time) and the `budget: { usd }` of a pipeline spec;
  * `prices` is also the format of the CLI's `--prices FILE`. Every problem at the path of its field.
  */
-import { estimateCost } from './cost';
+import { estimateCost, priceEntry } from './cost';
 import { describeType, describeValue, isPlainObject, type Report } from './helpers';
 import type { StepSpec } from './spec';
 
@@ -57,6 +57,19 @@ export function checkBudget(
     err(
       `prices.${model}`,
       `missing: the budget is enforced on price × running time, so every model needs a price (USD per second of predict_time)`,
+    );
+  // a free model's jobs never count toward the budget: with one, the budget would silently not hold
+  const free = new Set(
+    Object.values(steps)
+      .map((s) => s.model ?? s.deployment)
+      .map((m) => (m !== undefined && prices ? priceEntry(prices, m) : undefined))
+      .filter((e) => e?.price === 0)
+      .map((e) => e!.key),
+  );
+  for (const key of free)
+    err(
+      `prices.${key}`,
+      `0 with a budget: its jobs would never count toward the budget, so the budget would not hold; give the model's real price (USD per second of predict_time, as --price refuses 0) or remove the budget`,
     );
   return { usd: amount };
 }

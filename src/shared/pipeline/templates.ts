@@ -246,9 +246,10 @@ export function resolveTemplates(value: unknown, ctx: TemplateContext, path: str
   }
   if (Array.isArray(value)) return value.map((v, i) => resolveTemplates(v, ctx, `${path}[${i}]`));
   if (isPlainObject(value)) {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = resolveTemplates(v, ctx, `${path}.${k}`);
-    return out;
+    // own data properties: a `__proto__` key stays a key of the model's input
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, resolveTemplates(v, ctx, `${path}.${k}`)]),
+    );
   }
   return value;
 }

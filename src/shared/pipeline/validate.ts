@@ -1,8 +1,16 @@
 /** Validating a parsed spec: every problem at once, each at the path of its field; defaults filled in. */
+import { checkSpecDepth } from './check-depth';
 import { checkStepShape, checkTimeout, checkUnknownFields } from './check-step';
 import { checkStepTemplates } from './check-templates';
 import { findCycles } from './graph';
-import { cloneData, describeType, describeValue, isPlainObject } from './helpers';
+import {
+  RESERVED_INPUT_NAMES,
+  cloneData,
+  describeType,
+  describeValue,
+  isPlainObject,
+  reservedInputName,
+} from './helpers';
 import { PIPELINE_LIMITS } from './limits';
 import { checkBudget, checkPrices } from './prices';
 import { PIPELINE_DEFAULTS, type PipelineSpec, type SpecError, type StepSpec } from './spec';
@@ -36,6 +44,9 @@ export function validatePipelineSpec(
   const err = (path: string, message: string): void => {
     errors.push({ path, message });
   };
+  // first: nothing below walks a value nested too deep
+  const deep = checkSpecDepth(raw, inputOverrides);
+  if (deep.length > 0) return { errors: deep };
   if (!isPlainObject(raw)) {
     err('(spec)', `must be a mapping with name and steps, got ${describeType(raw)}`);
     return { errors };
@@ -62,6 +73,10 @@ export function validatePipelineSpec(
 
   // inputs
   let inputs: Record<string, unknown> = {};
+  for (const name of RESERVED_INPUT_NAMES) {
+    const given = [raw.inputs, inputOverrides].some((m) => isPlainObject(m) && Object.hasOwn(m, name));
+    if (given) err(`inputs.${name}`, reservedInputName(name));
+  }
   if (raw.inputs !== undefined && raw.inputs !== null) {
     if (isPlainObject(raw.inputs)) inputs = cloneData(raw.inputs) as Record<string, unknown>;
     else err('inputs', `must be a mapping of input names to default values, got ${describeType(raw.inputs)}`);
