@@ -18,4 +18,6 @@ export interface CliContext {
   live?: (line: string | null) => void;
   /** where the workers keep outputs too large for Temporal (claim checks; OUTPUT_DIR/.claims): printed whole */
   claims?: ClaimStore;
+  /** the environment `codec-server` reads its settings from (default process.env) */
+  env?: Record<string, string | undefined>;
 }
