@@ -20,7 +20,8 @@ import { EncryptionCodec } from '../../src/encryption/codec';
 import { startCodecServer, type RunningCodecServer } from '../../src/encryption/codec-server';
 import { encryptionKeyId } from '../../src/encryption/keys';
 import { runPrediction } from '../../src/workflows';
-import { cliOn, FAST_POLLING, logs, startTestbed, type Testbed } from '../helpers/testbed';
+import { freePort } from '../../src/dev/dev-server';
+import { cliOn, FAST_POLLING, logs, spawnWorker, startTestbed, type Testbed } from '../helpers/testbed';
 
 const run = promisify(execFile);
 const keyA = randomBytes(32);
@@ -41,7 +42,11 @@ let codec: RunningCodecServer;
 const codecLog: string[] = [];
 
 beforeAll(async () => {
-  bed = await startTestbed({}, { encryption: { current: keyA } });
+  // with production's fleet limits: polls run on the reads queue's Worker, which must encrypt too
+  bed = await startTestbed(
+    {},
+    { encryption: { current: keyA }, replicateRateLimits: { createsPerMinute: 600, readsPerMinute: 3000 } },
+  );
   bed.sim.setModel('sim/secret', { startDelayMs: 50, durationMs: 300, logs: [LOG_LINE] });
   bed.sim.setModel('sim/secret-fail', {
     startDelayMs: 50,
@@ -192,6 +197,13 @@ describe('with ENCRYPTION_KEY', () => {
     expect(ok.found).toEqual([]);
     const fail = await inClear(failId, [PROMPT, INPUT_URL, LOG_LINE, ERROR_TEXT, tag], { queries: true });
     expect(fail.found).toEqual([]);
+    // the polls ran on the reads queue's Worker
+    const { events } = await bed.env.client.workflow.getHandle(okId).fetchHistory();
+    expect(
+      events!.some((e) =>
+        e.activityTaskScheduledEventAttributes?.taskQueue?.name?.endsWith('-replicate-reads'),
+      ),
+    ).toBe(true);
     // what stays in clear for search and metrics (docs/encryption.md): the model, the status, the prediction id
     expect(ok.texts).toContain('sim/secret');
     expect(ok.texts.some((t) => t === 'succeeded')).toBe(true);
@@ -381,6 +393,50 @@ describe('with ENCRYPTION_KEY', () => {
     // a worker with the right key takes the workflow task over and the run completes
     const result = await bed.withWorker({ taskQueue, encryption: { current: keyA } }, () => handle.result());
     expect(result.status).toBe('succeeded');
+  });
+
+  it('npm run worker with ENCRYPTION_KEY: its Workers and its webhook receiver encrypt, its log names only the key id', async () => {
+    const taskQueue = `test-${randomUUID()}`;
+    const port = await freePort();
+    const key = keyA.toString('base64');
+    const worker = spawnWorker(bed, taskQueue, {
+      ENCRYPTION_KEY: key,
+      // webhooks into the receiver this process serves: each delivery becomes a signal, from its own client
+      WEBHOOK_PORT: String(port),
+      WEBHOOK_HOST: '127.0.0.1',
+      WEBHOOK_BASE_URL: `http://127.0.0.1:${port}`,
+      RECONCILE_EVERY: 'off',
+    });
+    try {
+      await expect
+        .poll(worker.output, { timeout: 60_000 })
+        .toContain(`worker polling task queue "${taskQueue}"`);
+      expect(worker.output()).toContain(
+        `payloads and failure messages encrypted with key ${encryptionKeyId(keyA)}`,
+      );
+      const handle = await bed.client.workflow.start(runPrediction, {
+        taskQueue,
+        workflowId: `enc-worker-${idTag}`,
+        workflowExecutionTimeout: '1m',
+        args: [{ model: 'sim/secret', input: { prompt: PROMPT, image: INPUT_URL } }],
+      });
+      const result = await handle.result();
+      expect(result.status).toBe('succeeded');
+      const events = (await handle.fetchHistory()).events ?? [];
+      expect(events.filter((e) => e.workflowExecutionSignaledEventAttributes).length).toBeGreaterThan(0);
+      const { found } = await inClear(handle.workflowId, [
+        PROMPT,
+        INPUT_URL,
+        LOG_LINE,
+        String(result.output),
+        tag,
+      ]);
+      expect(found).toEqual([]);
+    } finally {
+      worker.child.kill('SIGTERM');
+      await worker.closed;
+    }
+    expect(worker.output()).not.toContain(key);
   });
 
   it('runs a pipeline encrypted end to end: parent and children hold nothing in clear', async () => {
