@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 # The worker image (also runs the webhook receiver: `node lib/webhooks/main.js`); see deploy/compose.production.yml.
 #   docker build -t replicate-temporal-worker:0.2.0 .
-# build: every dependency, compile lib/ (with lib/worker/health-probe.js, the health check), bundle the workflow code once.
+# build: every dependency, compile lib/ (with lib/worker/health-probe.js, the health check), bundle the workflow code
+# twice: lib/workflow-bundle.js, and lib/workflow-bundle-encrypted.js for ENCRYPTION_KEY (docs/encryption.md).
 # runtime: production dependencies only, the compiled lib/ and the prebuilt bundle, as the non-root `node` user.
 
 FROM node:20.20.2-bookworm-slim AS build
@@ -12,7 +13,8 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY scripts ./scripts
 RUN npm run build \
- && npm run build:workflows
+ && npm run build:workflows \
+ && npm run build:workflows -- --encrypted lib/workflow-bundle-encrypted.js
 
 FROM node:20.20.2-bookworm-slim AS runtime
 ENV NODE_ENV=production

@@ -4,10 +4,13 @@
  * helpers. The parts have their own entries: `replicate-temporal/workflows` (runPrediction, runTraining,
  * runPipeline: import them in your workflow code), `/activities` (createActivities: spread into your worker),
  * `/client` (start, watch and cancel from a Temporal Client), `/webhooks` (a handler for your HTTP server).
+ * Encryption at rest: `createDataConverter({ keys: readEncryptionKeys()! })` for every Client and Worker
+ * (docs/encryption.md); `startCodecServer` serves the same keys to the Temporal CLI and UI.
  */
 export {
   ConfigError,
   DEFAULT_BASE_URL,
+  readEncryptionKeys,
   readTemporalConfig,
   readWebhookConfig,
   readWorkerConfig,
@@ -56,3 +59,17 @@ export type {
   PredictionStatus,
   TrainingRequest,
 } from './shared/types';
+export {
+  bundleOptions,
+  createDataConverter,
+  ENCRYPTED_FAILURE_CONVERTER_PATH,
+  type DataConverterOptions,
+} from './encryption/data-converter';
+export { DecryptionError, EncryptionCodec } from './encryption/codec';
+export { encryptionKeyId, type EncryptionKeys } from './encryption/keys';
+export {
+  startCodecServer,
+  type CodecServerOptions,
+  type RunningCodecServer,
+} from './encryption/codec-server';
+export { readCodecServerConfig, type CodecServerConfig } from './config/codec-server';

@@ -119,6 +119,60 @@ it(
   },
 );
 
+it('--codec: parsed for compare only, not with observability; a bad value names the option', () => {
+  expect(parseOptions(['--codec', 'both']).codec).toBe('both');
+  expect(parseOptions([]).codec).toBe('off');
+  expect(() => parseOptions(['--codec', 'yes'])).toThrow('--codec must be one of off, on, both, got "yes"');
+  expect(() => parseOptions(['--scenario', 'scale', '--codec', 'on'])).toThrow(
+    '--codec goes with --scenario compare',
+  );
+  expect(() => parseOptions(['--codec', 'on', '--observability', 'metrics'])).toThrow(
+    '--codec goes with --observability off',
+  );
+});
+
+it(
+  'compare --codec both: each workflow approach runs plain then encrypted, and the cost compares the two',
+  { timeout: 120_000 },
+  async () => {
+    const r = await bench('--scenario', 'compare', '--size', '2', '--time-factor', '0.02', '--codec', 'both');
+    const approaches = r.approaches as Array<{
+      approach: string;
+      byClass: { all: { completed: number } };
+      codec?: { encodedPayloads: number; decodedPayloads: number; bytes: number; ms: number };
+    }>;
+    expect(approaches.map((a) => a.approach)).toEqual([
+      'direct',
+      'polling',
+      'polling+codec',
+      'polling-unscaled',
+      'polling-unscaled+codec',
+      'webhooks',
+      'webhooks+codec',
+    ]);
+    for (const a of approaches) {
+      expect(a.byClass.all.completed, a.approach).toBe(2);
+      if (a.approach.endsWith('+codec')) {
+        // the worker decrypts each start's input and encrypts each result; the client reads them back
+        expect(a.codec!.encodedPayloads).toBeGreaterThanOrEqual(2 * 2);
+        expect(a.codec!.decodedPayloads).toBeGreaterThanOrEqual(2 * 2);
+        expect(a.codec!.bytes).toBeGreaterThan(0);
+        expect(a.codec!.ms).toBeGreaterThan(0);
+      } else expect(a.codec).toBeUndefined();
+    }
+    const cost = r.codecCost as Array<{
+      approach: string;
+      cpuSeconds: { ratio: number };
+      codecMicrosPerPayload: number;
+    }>;
+    expect(cost.map((c) => c.approach)).toEqual(['polling', 'polling-unscaled', 'webhooks']);
+    for (const c of cost) {
+      expect(c.cpuSeconds.ratio).toBeGreaterThan(0);
+      expect(c.codecMicrosPerPayload).toBeGreaterThan(0);
+    }
+  },
+);
+
 it(
   'scale: a tiny step on one worker process completes with CPU and RSS measured',
   { timeout: 120_000 },

@@ -10,7 +10,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { randomBytes } from 'node:crypto';
 import { readMetrics, readReplicateRateLimits, readWorkerConfig } from '../src/config';
+import { readCodecServerConfig } from '../src/config/codec-server';
 import { readLogFormat } from '../src/observability/log';
 
 const ROOT = path.join(__dirname, '..');
@@ -29,6 +31,7 @@ interface Service {
   deploy?: { replicas?: string | number };
   ports?: string[];
   volumes?: string[];
+  profiles?: string[];
 }
 
 const compose = parse(read('deploy/compose.production.yml'), { merge: true }) as {
@@ -62,13 +65,31 @@ function variablesReadBy(file: string): Set<string> {
 /** Compose interpolation as `docker compose` does it, with `given` for the host's variables. */
 function interpolate(value: string, given: Record<string, string>): string {
   return value.replace(
-    /\$\{([A-Z0-9_]+)(?::?([-?])([^}]*))?\}/g,
+    /\$\{([A-Z0-9_]+)(?::?([-?+])([^}]*))?\}/g,
     (_, name: string, op?: string, arg?: string) => {
+      if (op === '+') return given[name] ? (arg ?? '') : '';
       if (given[name]) return given[name];
       if (op === '?') throw new Error(`${name} is required: ${arg}`);
       return op === '-' ? (arg ?? '') : '';
     },
   );
+}
+
+/** A service's environment as the container gets it, with `given` for the host's variables. */
+function resolvedEnv(service: Service, given: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(service.environment!).map(([k, v]) => [k, interpolate(String(v), given)]),
+  );
+}
+
+/**
+ * The worker's environment for readWorkerConfig on this machine: WORKFLOW_BUNDLE names a file inside the image
+ * (checked against the Dockerfile separately), so it is set aside here.
+ */
+function withoutImageBundle(env: Record<string, string>): Record<string, string> {
+  const { WORKFLOW_BUNDLE: bundle, ...rest } = env;
+  expect(bundle).toMatch(/^\/app\/lib\/workflow-bundle(-encrypted)?\.js$/);
+  return rest;
 }
 
 function imageParts(image: string): { name: string; tag: string | null } {
@@ -88,6 +109,7 @@ describe('deploy/compose.production.yml', () => {
         'temporal-ui',
         'worker',
         'webhooks',
+        'codec-server',
         'prometheus',
         'grafana',
       ].sort(),
@@ -158,14 +180,14 @@ describe('deploy/compose.production.yml', () => {
   it('gives the worker only variables src/config/index.ts reads, with values it accepts', () => {
     const known = new Set([
       ...variablesReadBy('src/config/index.ts'),
+      ...variablesReadBy('src/config/encryption.ts'),
       ...variablesReadBy('src/observability/log.ts'),
     ]);
     const env = services.worker!.environment!;
     for (const name of Object.keys(env)) expect(known, `src/config/index.ts reads ${name}`).toContain(name);
-    const resolved = Object.fromEntries(
-      Object.entries(env).map(([k, v]) => [k, interpolate(String(v), { REPLICATE_API_TOKEN: 'r8_example' })]),
-    );
+    const resolved = withoutImageBundle(resolvedEnv(services.worker!, { REPLICATE_API_TOKEN: 'r8_example' }));
     const config = readWorkerConfig(resolved);
+    expect(config.encryption).toBeUndefined(); // ENCRYPTION_KEY unset on the host: nothing encrypted
     expect(readLogFormat(resolved)).toBe('json');
     expect(readReplicateRateLimits(resolved)).toEqual({ createsPerMinute: 600, readsPerMinute: 3000 });
     // the worker talks to the server service on its frontend port
@@ -190,9 +212,67 @@ describe('deploy/compose.production.yml', () => {
     ).toThrow(/REPLICATE_API_TOKEN is required/);
   });
 
+  it('encrypts with ENCRYPTION_KEY from the host, on the bundle the image built for it', () => {
+    const key = randomBytes(32).toString('base64');
+    const old = randomBytes(32).toString('base64');
+    const host = { REPLICATE_API_TOKEN: 'r8_x', ENCRYPTION_KEY: key, ENCRYPTION_KEYS_OLD: old };
+    for (const name of ['worker', 'webhooks']) {
+      const env = resolvedEnv(services[name]!, host);
+      expect(env.WORKFLOW_BUNDLE, name).toBe('/app/lib/workflow-bundle-encrypted.js');
+      const config = readWorkerConfig(withoutImageBundle(env));
+      expect(config.encryption).toEqual({
+        current: Buffer.from(key, 'base64'),
+        old: [Buffer.from(old, 'base64')],
+      });
+    }
+    expect(resolvedEnv(services.worker!, { REPLICATE_API_TOKEN: 'r8_x' }).WORKFLOW_BUNDLE).toBe(
+      '/app/lib/workflow-bundle.js',
+    );
+    // the image builds both bundles where those paths point
+    expect(read('Dockerfile')).toContain(
+      'npm run build:workflows -- --encrypted lib/workflow-bundle-encrypted.js',
+    );
+  });
+
+  it('runs the codec server (profile encryption) from the same image, with a token, on this host only', () => {
+    const codec = services['codec-server']!;
+    expect(codec.profiles).toEqual(['encryption']);
+    expect(codec.image).toBe(services.worker!.image);
+    expect(codec.command).toEqual(['node', 'lib/cli/main.js', 'codec-server']);
+    expect(existsSync(path.join(ROOT, 'src/cli/main.ts'))).toBe(true);
+    const known = new Set([
+      ...variablesReadBy('src/config/codec-server.ts'),
+      ...variablesReadBy('src/config/encryption.ts'),
+      ...variablesReadBy('src/config/index.ts'),
+      ...variablesReadBy('src/observability/log.ts'),
+    ]);
+    for (const name of Object.keys(codec.environment!)) expect(known, `it reads ${name}`).toContain(name);
+    const host = { ENCRYPTION_KEY: randomBytes(32).toString('base64'), CODEC_AUTH_TOKEN: 'b'.repeat(32) };
+    const config = readCodecServerConfig(resolvedEnv(codec, host));
+    expect(config).toMatchObject({ host: '0.0.0.0', authToken: 'b'.repeat(32), namespace: 'default' });
+    // the UI's origin as a browser sees it: the temporal-ui service's published port
+    const uiPort = services['temporal-ui']!.ports![0]!.split(':')[0];
+    expect(config.corsOrigins).toEqual([`http://localhost:${uiPort}`]);
+    // published on the host's loopback, at the port it listens on
+    expect(codec.ports).toEqual([`127.0.0.1:${config.port}:${config.port}`]);
+    expect(codec.healthcheck!.test!.join(' ')).toContain(`127.0.0.1:${config.port}/healthz`);
+    // on the compose network it needs the token, and the keys; it says so rather than serving anyone
+    expect(() => readCodecServerConfig(resolvedEnv(codec, { ENCRYPTION_KEY: host.ENCRYPTION_KEY }))).toThrow(
+      /CODEC_AUTH_TOKEN is not set/,
+    );
+    expect(() =>
+      readCodecServerConfig(resolvedEnv(codec, { CODEC_AUTH_TOKEN: host.CODEC_AUTH_TOKEN })),
+    ).toThrow(/ENCRYPTION_KEY is not set/);
+    // the UI decodes through an endpoint the operator names (a browser cannot send the token itself)
+    expect(services['temporal-ui']!.environment!.TEMPORAL_CODEC_ENDPOINT).toBe(
+      '${TEMPORAL_CODEC_ENDPOINT:-}',
+    );
+  });
+
   it('gives the webhook receiver the worker environment plus its own port, from the same image', () => {
     const known = new Set([
       ...variablesReadBy('src/config/index.ts'),
+      ...variablesReadBy('src/config/encryption.ts'),
       ...variablesReadBy('src/observability/log.ts'),
       ...variablesReadBy('src/webhooks/main.ts'),
     ]);
@@ -204,9 +284,7 @@ describe('deploy/compose.production.yml', () => {
     expect(existsSync(path.join(ROOT, 'src/webhooks/main.ts'))).toBe(true);
     expect(services.webhooks!.ports).toContain(`${env.WEBHOOK_PORT}:${env.WEBHOOK_PORT}`);
     const config = readWorkerConfig(
-      Object.fromEntries(
-        Object.entries(env).map(([k, v]) => [k, interpolate(String(v), { REPLICATE_API_TOKEN: 'r8_x' })]),
-      ),
+      withoutImageBundle(resolvedEnv(services.webhooks!, { REPLICATE_API_TOKEN: 'r8_x' })),
     );
     expect(config.webhook?.port).toBe(8788);
   });

@@ -9,6 +9,9 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } fr
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { randomBytes } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { freePort, startDevServer, type DevServer } from '../src/dev/dev-server';
 import { ReplicateSimulator } from '../simulator';
@@ -72,10 +75,11 @@ it("type-checks the user's app against the shipped types", async () => {
   expect(result.stdout).toBe('');
 });
 
-it("runs the user's workflow: two child predictions and a child pipeline, on the user's worker", async () => {
+it("runs the user's workflow: two child predictions and a child pipeline, on the user's worker, encrypted", async () => {
   const outputDir = path.join(work, 'outputs');
   const tsx = path.join(ROOT, 'node_modules', '.bin', 'tsx');
-  const { stdout } = await run(tsx, [path.join(app, 'src', 'main.ts'), 'a red bicycle'], {
+  const prompt = `a red bicycle ${randomBytes(4).toString('hex')}`;
+  const { stdout } = await run(tsx, [path.join(app, 'src', 'main.ts'), prompt], {
     cwd: app,
     env: {
       ...process.env,
@@ -84,6 +88,8 @@ it("runs the user's workflow: two child predictions and a child pipeline, on the
       REPLICATE_API_TOKEN: TOKEN,
       REPLICATE_BASE_URL: sim.baseUrl,
       OUTPUT_DIR: outputDir,
+      // the shipped createDataConverter: its failure converter is loaded from lib/ by path, in the app's bundle too
+      ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     },
     timeout: 240_000,
   });
@@ -109,4 +115,21 @@ it("runs the user's workflow: two child predictions and a child pipeline, on the
   const creates = sim.requests.filter((r) => r.route.endsWith('predictions.create') && r.status === 201);
   expect(creates).toHaveLength(6);
   expect(sim.requests.filter((r) => r.route === 'predictions.cancel')).toHaveLength(0);
+  // ENCRYPTION_KEY: the prompt went to Replicate, and to Temporal only encrypted (every run's history, raw)
+  expect(JSON.stringify(sim.requests.map((r) => r.body))).toContain(prompt);
+  const connection = await Connection.connect({ address: server.address });
+  try {
+    const client = new Client({ connection });
+    let histories = 0;
+    for await (const execution of client.workflow.list()) {
+      const history = await client.workflow.getHandle(execution.workflowId, execution.runId).fetchHistory();
+      const raw = Buffer.from(temporal.api.history.v1.History.encode(history).finish()).toString('latin1');
+      expect(raw).not.toContain(prompt);
+      expect(raw).toContain('binary/encrypted');
+      histories++;
+    }
+    expect(histories).toBe(creates.length + 2); // a run per prediction, the app's workflow and the pipeline
+  } finally {
+    await connection.close();
+  }
 }, 300_000);

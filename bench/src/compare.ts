@@ -2,6 +2,8 @@
  * `compare`: the same N predictions run by (a) a direct loop with the official `replicate` client, (b) our
  * `runPrediction` workflow polling with defaults scaled by the time factor, (b') below factor 1, unscaled defaults,
  * (c) the workflow with webhooks. Each approach runs alone (sequentially) so they do not compete for the 2 cores.
+ * `--codec on|both`: the workflow approaches with encryption (`<name>+codec`; both: each right after its plain run),
+ * and what the codec cost (bench/src/codec.ts).
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -17,6 +19,7 @@ import { workerOptions } from '../../src/worker';
 import { callsById, simTimes, type BenchEnv } from './env';
 import { historyStats, percentiles, rng, type Percentiles } from './lib';
 import { startObservability, type Observability, type ObservabilityReport } from './observability';
+import { startBenchCodec, type BenchCodec, type CodecMode, type CodecWork } from './codec';
 
 export type PredictionClass = 'random' | '20s' | '60s';
 
@@ -30,7 +33,8 @@ export interface Spec {
   durationMs: number;
 }
 
-export type ApproachName = 'direct' | 'polling' | 'polling-unscaled' | 'webhooks';
+type WorkflowApproach = 'polling' | 'polling-unscaled' | 'webhooks';
+export type ApproachName = 'direct' | WorkflowApproach | `${WorkflowApproach}+codec`;
 
 interface Sample {
   spec: Spec;
@@ -75,6 +79,23 @@ export interface ApproachResult {
   cpuSeconds: number;
   byClass: Record<'all' | PredictionClass, ClassSummary>;
   errors: string[];
+  /** `+codec` approaches: what the codec did (payloads, bytes, its own time) */
+  codec?: CodecWork;
+}
+
+/** One workflow approach without and with the codec (`--codec both`): the cost of encryption. */
+export interface CodecCost {
+  approach: WorkflowApproach;
+  /** the bench process over the approach (worker, client, simulator, receiver), s */
+  cpuSeconds: { off: number; on: number; ratio: number };
+  wallMs: { off: number; on: number };
+  /** completion lag (learned - simulator completed_at), all classes */
+  lagP50Ms: { off: number; on: number; delta: number };
+  lagP95Ms: { off: number; on: number; delta: number };
+  codec: CodecWork;
+  /** the codec's own time per payload (encrypt or decrypt), µs, and as a share of the approach's CPU */
+  codecMicrosPerPayload: number;
+  codecShareOfCpu: number;
 }
 
 export interface CompareResult {
@@ -86,6 +107,9 @@ export interface CompareResult {
   approaches: ApproachResult[];
   /** `--observability`: what was on, the end-of-run scrape and the spans the OTLP sink received */
   observability: ObservabilityReport;
+  /** `--codec`: off, on or both; with both, each workflow approach's cost of encryption */
+  codecMode: CodecMode;
+  codecCost: CodecCost[] | null;
 }
 
 /** N specs: ~20 % fixed 20 s, ~10 % fixed 60 s, the rest uniform in 5–120 s; all scaled by the time factor. */
@@ -176,21 +200,31 @@ async function runWorkflows(
   tag: string,
   polling: PollingOptions | undefined,
   webhookBaseUrl: string | null,
+  codec?: BenchCodec,
 ): Promise<Sample[]> {
   const taskQueue = `bench-${tag}`;
+  const config = workerConfig(env, taskQueue, webhookBaseUrl);
   const { workflowsPath: _path, ...options } = workerOptions(
-    workerConfig(env, taskQueue, webhookBaseUrl),
+    codec ? { ...config, encryption: codec.keys } : config,
     env.native,
   );
   // prebuilt bundle: the interceptor module (tracing) is in it already
   const interceptors = { ...options.interceptors, workflowModules: [] };
-  const worker = await Worker.create({ ...options, interceptors, workflowBundle: setup.bundle });
+  const worker = await Worker.create({
+    ...options,
+    interceptors,
+    // with the codec: its bundle (the failure converter) and the measured codec in place of the worker's own
+    ...(codec
+      ? { workflowBundle: codec.bundle, dataConverter: codec.dataConverter }
+      : { workflowBundle: setup.bundle }),
+  });
+  const client = codec ? codec.client : setup.client;
   const samples = await worker.runUntil(
     Promise.all(
       specs.map(async (spec): Promise<Sample> => {
         const submittedAt = Date.now();
         try {
-          const handle = await setup.client.workflow.start(runPrediction, {
+          const handle = await client.workflow.start(runPrediction, {
             taskQueue,
             workflowId: `bench-${tag}-${spec.index}`,
             workflowExecutionTimeout: '15m',
@@ -249,34 +283,42 @@ export async function runCompare(
     log: (line: string) => void;
     /** metrics need startBenchEnv's runtime with the Prometheus exporter (bench/src/observability.ts) */
     observability?: Observability;
+    /** the workflow approaches with encryption too (both) or instead (on) */
+    codec?: CodecMode;
   },
 ): Promise<CompareResult> {
   const { size, timeFactor, seed, log } = options;
+  const codecMode = options.codec ?? 'off';
   const observability = await startObservability(env, options.observability ?? 'off', log);
   // bundled before any approach's clock starts (the traced bundle is bigger and slower to build)
   const setup: WorkflowSetup = { client: observability.client, bundle: await observability.bundle() };
+  const codec = codecMode === 'off' ? undefined : await startBenchCodec(env);
   const specs = makeSpecs(size, timeFactor, seed, 'bench-compare');
   registerModels(env, specs);
-  const receiver = await startWebhookReceiver({
-    client: env.client,
-    port: 0,
-    host: '127.0.0.1',
-    secret: null,
-    replicate: { token: env.token, baseUrl: env.sim.baseUrl },
-  });
+  const receiverOf = (client: Client) =>
+    startWebhookReceiver({
+      client,
+      port: 0,
+      host: '127.0.0.1',
+      secret: null,
+      replicate: { token: env.token, baseUrl: env.sim.baseUrl },
+    });
+  const receiver = await receiverOf(env.client);
+  // the codec runs' deliveries are signalled encrypted, by a receiver with the encrypting client
+  const codecReceiver = codec ? await receiverOf(codec.client) : undefined;
   const scaled = scaledPolling(timeFactor);
-  const plan: Array<{
+  type Step = {
     approach: ApproachName;
     description: string;
     polling: ApproachResult['polling'];
     run: (tag: string) => Promise<Sample[]>;
-  }> = [
-    {
-      approach: 'direct',
-      description: 'replicate.predictions.create + replicate.wait (500 ms), all concurrent',
-      polling: 'replicate.wait 500 ms',
-      run: (tag) => runDirect(env, specs, tag),
-    },
+  };
+  const workflowSteps: Array<
+    Omit<Step, 'run' | 'approach'> & {
+      approach: WorkflowApproach;
+      run: (tag: string, codec?: BenchCodec) => Promise<Sample[]>;
+    }
+  > = [
     {
       approach: 'polling',
       description:
@@ -284,7 +326,7 @@ export async function runCompare(
           ? 'runPrediction, polling only, defaults (3 s × 1.5, cap 30 s)'
           : `runPrediction, polling only, defaults × ${timeFactor}`,
       polling: scaled,
-      run: (tag) => runWorkflows(env, setup, specs, tag, scaled, null),
+      run: (tag, c) => runWorkflows(env, setup, specs, tag, scaled, null, c),
     },
     // With scaled durations, also show what the unscaled defaults do to them.
     ...(timeFactor < 1
@@ -293,7 +335,7 @@ export async function runCompare(
             approach: 'polling-unscaled' as const,
             description: 'runPrediction, polling only, unscaled defaults (3 s × 1.5, cap 30 s)',
             polling: { ...DEFAULT_POLLING },
-            run: (tag: string) => runWorkflows(env, setup, specs, tag, undefined, null),
+            run: (tag: string, c?: BenchCodec) => runWorkflows(env, setup, specs, tag, undefined, null, c),
           },
         ]
       : []),
@@ -301,8 +343,27 @@ export async function runCompare(
       approach: 'webhooks',
       description: 'runPrediction with webhooks (in-process receiver), polling as the 30 s fallback',
       polling: 'webhook-fallback',
-      run: (tag) => runWorkflows(env, setup, specs, tag, undefined, receiver.origin),
+      run: (tag, c) =>
+        runWorkflows(env, setup, specs, tag, undefined, (c ? codecReceiver! : receiver).origin, c),
     },
+  ];
+  const plan: Step[] = [
+    {
+      approach: 'direct',
+      description: 'replicate.predictions.create + replicate.wait (500 ms), all concurrent',
+      polling: 'replicate.wait 500 ms',
+      run: (tag) => runDirect(env, specs, tag),
+    },
+    ...workflowSteps.flatMap((step): Step[] => {
+      const coded: Step = {
+        ...step,
+        approach: `${step.approach}+codec`,
+        description: `${step.description}; payloads encrypted (AES-256-GCM codec in worker, client and receiver)`,
+        run: (tag) => step.run(tag, codec),
+      };
+      const plain: Step = { ...step, run: (tag) => step.run(tag) };
+      return codecMode === 'off' ? [plain] : codecMode === 'on' ? [coded] : [plain, coded];
+    }),
   ];
   const approaches: ApproachResult[] = [];
   let direct: Sample[] | undefined;
@@ -312,9 +373,11 @@ export async function runCompare(
       log(`compare: ${step.approach} (${size} predictions)`);
       const t0 = Date.now();
       const cpu0 = process.cpuUsage();
+      codec?.codec.take(); // count only this approach's work
       const samples = await step.run(tag);
       const wallMs = Date.now() - t0;
       const cpu = process.cpuUsage(cpu0);
+      const codecWork = step.approach.endsWith('+codec') ? codec!.codec.take() : undefined;
       const calls = callsById(env.sim);
       for (const s of samples) {
         const times = s.predictionId ? simTimes(env.sim, s.predictionId) : undefined;
@@ -350,6 +413,7 @@ export async function runCompare(
           ) as Record<PredictionClass, ClassSummary>),
         },
         errors: samples.flatMap((s) => (s.error ? [s.error] : [])).slice(0, 5),
+        ...(codecWork ? { codec: codecWork } : {}),
       });
       log(
         `compare: ${step.approach} done in ${(wallMs / 1000).toFixed(1)} s, ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s CPU`,
@@ -357,6 +421,7 @@ export async function runCompare(
     }
   } finally {
     await receiver.stop();
+    await codecReceiver?.stop();
   }
   const report = await observability.finish();
   if (report.mode !== 'off') log(`compare: observability ${JSON.stringify(report)}`);
@@ -368,5 +433,29 @@ export async function runCompare(
     specs: specs.map(({ index, cls, nominalMs, durationMs }) => ({ index, cls, nominalMs, durationMs })),
     approaches,
     observability: report,
+    codecMode,
+    codecCost: codecMode === 'both' ? codecCosts(approaches) : null,
   };
+}
+
+/** Each workflow approach against its `+codec` twin. */
+export function codecCosts(approaches: ApproachResult[]): CodecCost[] {
+  return approaches.flatMap((off): CodecCost[] => {
+    const on = approaches.find((a) => a.approach === `${off.approach}+codec`);
+    if (!on?.codec) return [];
+    const lag = (a: ApproachResult, p: 'p50' | 'p95') => a.byClass.all.lagMs[p];
+    const payloads = on.codec.encodedPayloads + on.codec.decodedPayloads;
+    return [
+      {
+        approach: off.approach as WorkflowApproach,
+        cpuSeconds: { off: off.cpuSeconds, on: on.cpuSeconds, ratio: on.cpuSeconds / off.cpuSeconds },
+        wallMs: { off: off.wallMs, on: on.wallMs },
+        lagP50Ms: { off: lag(off, 'p50'), on: lag(on, 'p50'), delta: lag(on, 'p50') - lag(off, 'p50') },
+        lagP95Ms: { off: lag(off, 'p95'), on: lag(on, 'p95'), delta: lag(on, 'p95') - lag(off, 'p95') },
+        codec: on.codec,
+        codecMicrosPerPayload: payloads > 0 ? (on.codec.ms * 1000) / payloads : 0,
+        codecShareOfCpu: on.codec.ms / 1000 / on.cpuSeconds,
+      },
+    ];
+  });
 }

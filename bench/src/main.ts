@@ -23,6 +23,7 @@ import { runScaleStep, spawnWorker, WORKER_ENTRY_BENCH, type ScaleStep } from '.
 import { barChart } from './svg';
 import { parseTuning, type Tuning } from './worker';
 import { metricsEndpoint, parseObservability, type Observability } from './observability';
+import { parseCodec, type CodecMode } from './codec';
 
 const SCENARIOS = ['compare', 'scale', 'tune', 'flow'] as const;
 type Scenario = (typeof SCENARIOS)[number];
@@ -57,10 +58,12 @@ export interface Options {
   observability: Observability;
   /** flow only: one run with REPLICATE_READ_RPM=N instead of before/after */
   readRpm: number | undefined;
+  /** compare only: the workflow approaches with the encryption codec too (both) or instead (on) */
+  codec: CodecMode;
 }
 
 const USAGE =
-  'usage: npm run bench -- [--size N] [--scenario compare|scale|tune|flow|all] [--time-factor F] [--out FILE] [--seed S] [--tune JSON] [--max-minutes M] [--server dev|cluster] [--read-rpm N (flow)] [--observability off|metrics|tracing|both (compare)]';
+  'usage: npm run bench -- [--size N] [--scenario compare|scale|tune|flow|all] [--time-factor F] [--out FILE] [--seed S] [--tune JSON] [--max-minutes M] [--server dev|cluster] [--read-rpm N (flow)] [--observability off|metrics|tracing|both (compare)] [--codec off|on|both (compare)]';
 
 export function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
@@ -78,6 +81,7 @@ export function parseOptions(argv: string[]): Options {
       server: { type: 'string', default: 'dev' },
       observability: { type: 'string', default: 'off' },
       'read-rpm': { type: 'string' },
+      codec: { type: 'string', default: 'off' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -110,6 +114,10 @@ export function parseOptions(argv: string[]): Options {
   const observability = parseObservability(values.observability);
   if (observability !== 'off' && scenario !== 'compare')
     throw new Error('--observability goes with --scenario compare');
+  const codec = parseCodec(values.codec);
+  if (codec !== 'off' && scenario !== 'compare') throw new Error('--codec goes with --scenario compare');
+  if (codec !== 'off' && observability !== 'off')
+    throw new Error('--codec goes with --observability off (measure one cost at a time)');
   return {
     scenarios,
     size,
@@ -124,6 +132,7 @@ export function parseOptions(argv: string[]): Options {
     readRpm: num('read-rpm', values['read-rpm'], 1, 1_000_000),
     server: values.server,
     observability,
+    codec,
   };
 }
 
@@ -402,7 +411,7 @@ function printCompare(r: CompareResult): void {
   console.log(`\ncompare: ${r.size} predictions, time factor ${r.timeFactor} (ratios from this one run)`);
   console.log(
     [
-      'approach'.padEnd(16),
+      'approach'.padEnd(22),
       'class'.padEnd(6),
       pad('ok', 7),
       pad('e2e/dur p50', 11),
@@ -421,7 +430,7 @@ function printCompare(r: CompareResult): void {
       if (c.n === 0) continue;
       console.log(
         [
-          a.approach.padEnd(16),
+          a.approach.padEnd(22),
           cls.padEnd(6),
           pad(`${c.completed}/${c.n}`, 7),
           pad(c.e2eRatio.p50.toFixed(3), 11),
@@ -435,6 +444,41 @@ function printCompare(r: CompareResult): void {
         ].join(' '),
       );
     }
+  }
+}
+
+function printCodecCost(r: CompareResult): void {
+  if (!r.codecCost || r.codecCost.length === 0) return;
+  console.log('\ncodec cost (each workflow approach without, then with encryption):');
+  console.log(
+    [
+      'approach'.padEnd(16),
+      pad('cpu s off/on', 13),
+      pad('ratio', 6),
+      pad('lag p50 off/on', 15),
+      pad('p95 off/on', 13),
+      pad('payloads', 9),
+      pad('KiB', 7),
+      pad('codec ms', 9),
+      pad('µs/payload', 10),
+      pad('% cpu', 6),
+    ].join(' '),
+  );
+  for (const c of r.codecCost) {
+    console.log(
+      [
+        c.approach.padEnd(16),
+        pad(`${c.cpuSeconds.off.toFixed(1)}/${c.cpuSeconds.on.toFixed(1)}`, 13),
+        pad(c.cpuSeconds.ratio.toFixed(2), 6),
+        pad(`${c.lagP50Ms.off.toFixed(0)}/${c.lagP50Ms.on.toFixed(0)}`, 15),
+        pad(`${c.lagP95Ms.off.toFixed(0)}/${c.lagP95Ms.on.toFixed(0)}`, 13),
+        pad(c.codec.encodedPayloads + c.codec.decodedPayloads, 9),
+        pad((c.codec.bytes / 1024).toFixed(0), 7),
+        pad(c.codec.ms.toFixed(0), 9),
+        pad(c.codecMicrosPerPayload.toFixed(1), 10),
+        pad((100 * c.codecShareOfCpu).toFixed(2), 6),
+      ].join(' '),
+    );
   }
 }
 
@@ -593,9 +637,11 @@ export async function main(argv: string[]): Promise<number> {
           seed: o.seed,
           log,
           observability: o.observability,
+          codec: o.codec,
         });
         const targets = compareTargets(r);
         printCompare(r);
+        printCodecCost(r);
         printTargets(targets);
         write(o, scenario, { ...r, runtimeMs: Date.now() - s0, targets }, compareSvg(r));
       } else if (scenario === 'flow') {

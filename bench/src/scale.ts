@@ -64,6 +64,10 @@ export async function spawnWorker(
       SHUTDOWN_GRACE_SECONDS: '2',
       OUTPUT_DIR: path.join(env.workDir, 'outputs'),
       BENCH_WORKER_OPTIONS: JSON.stringify(tuning),
+      // unencrypted, like the bench's client (an ENCRYPTION_KEY in the shell would make results unreadable to it);
+      // compare --codec measures encryption
+      ENCRYPTION_KEY: '',
+      ENCRYPTION_KEYS_OLD: '',
       ...bundleEnv,
       ...extraEnv,
     },

@@ -119,7 +119,8 @@ export class WorkerPool {
     if (this.stopping) return;
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker/main.ts'], {
       cwd: PROJECT_ROOT,
-      env: { ...process.env, ...this.options.env },
+      // unencrypted like the chaos client, whatever the shell's ENCRYPTION_KEY
+      env: { ...process.env, ENCRYPTION_KEY: '', ENCRYPTION_KEYS_OLD: '', ...this.options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.spawns++;

@@ -1,6 +1,7 @@
 /**
  * `up`, `down` and `status` of the native cluster: PostgreSQL, the Temporal server (all four services in one
- * process, PostgreSQL for persistence and visibility), the Temporal UI, the webhook receiver and N workers.
+ * process, PostgreSQL for persistence and visibility), the Temporal UI, the webhook receiver and N workers; with
+ * ENCRYPTION_KEY also the codec server, on loopback, which the UI is configured to decode through.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -86,6 +87,11 @@ function stillRunning(layout: Layout, record: ProcessRecord): () => string | nul
   };
 }
 
+/** ENCRYPTION_KEY is set: workers encrypt, and the codec server runs for the UI and the Temporal CLI. */
+export function encrypted(): boolean {
+  return Boolean(process.env.ENCRYPTION_KEY?.trim());
+}
+
 export async function up(layout: Layout, options: UpOptions, log: Log): Promise<string> {
   if (options.workers > 0 && !process.env.REPLICATE_API_TOKEN?.trim()) {
     throw new UsageError(
@@ -115,7 +121,8 @@ export async function up(layout: Layout, options: UpOptions, log: Log): Promise<
     const ns = await ensureNamespace(connection, namespace);
     log(`namespace ${namespace} ${ns === 'created' ? 'registered' : 'ready'}, search attributes in place`);
 
-    if (uiBinary) await startUi(layout, uiBinary, log);
+    const codec = encrypted() ? await startCodec(layout, log) : null;
+    if (uiBinary) await startUi(layout, uiBinary, codec, log);
 
     const wantReceiver = options.workers > 0 || Boolean(process.env.REPLICATE_API_TOKEN?.trim());
     if (wantReceiver) await startReceiver(layout, log);
@@ -153,7 +160,7 @@ export async function startServer(layout: Layout, binaries: Binaries, log: Log):
   );
 }
 
-async function startUi(layout: Layout, binary: string, log: Log): Promise<void> {
+async function startUi(layout: Layout, binary: string, codec: string | null, log: Log): Promise<void> {
   const url = `http://${layout.host}:${layout.ports.ui}`;
   let record = readRecord(layout, 'temporal-ui');
   if (!isRunning(layout, record)) {
@@ -171,6 +178,8 @@ async function startUi(layout: Layout, binary: string, log: Log): Promise<void> 
         'disableNewsFetch: true',
         'notifyOnNewVersion: false',
         ...uiTls(layout),
+        // ENCRYPTION_KEY: the browser asks the codec server (loopback, this machine only) to decrypt what it shows
+        ...(codec ? ['codec:', `  endpoint: ${codec}`] : []),
         'cors:',
         '  cookieInsecure: true',
         '',
@@ -194,7 +203,7 @@ async function startUi(layout: Layout, binary: string, log: Log): Promise<void> 
     },
     stillRunning(layout, record!),
   );
-  log(`Temporal UI on ${url}`);
+  log(`Temporal UI on ${url}${codec ? `, decrypting through the codec server ${codec}` : ''}`);
 }
 
 function uiTls(layout: Layout): string[] {
@@ -223,14 +232,61 @@ async function startReceiver(layout: Layout, log: Log): Promise<void> {
   log(`webhook receiver on ${record!.detail}`);
 }
 
+/** Where the codec server listens (loopback), and the origins of the UI it lets browsers call from. */
+export function codecEnv(layout: Layout): NodeJS.ProcessEnv {
+  const env = { ...appEnv(layout) };
+  delete env.CODEC_AUTH_TOKEN; // loopback: the UI in this machine's browser cannot send a token
+  return {
+    ...env,
+    CODEC_PORT: String(layout.ports.codec),
+    CODEC_HOST: layout.host,
+    CODEC_CORS_ORIGIN: [layout.host, 'localhost'].map((h) => `http://${h}:${layout.ports.ui}`).join(','),
+  };
+}
+
+/** The codec server (`npm run codec-server`) with the workers' keys; resolves with its URL. */
+async function startCodec(layout: Layout, log: Log): Promise<string> {
+  const url = `http://${layout.host}:${layout.ports.codec}`;
+  let record = readRecord(layout, 'codec-server');
+  if (!isRunning(layout, record)) {
+    record = startDetached(layout, {
+      name: 'codec-server',
+      command: 'npm',
+      args: ['run', '-s', 'codec-server'],
+      env: codecEnv(layout),
+      cwd: REPO_ROOT,
+      detail: url,
+    });
+  }
+  await until(
+    'codec server answering',
+    60_000,
+    async () => {
+      const response = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) });
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    },
+    stillRunning(layout, record!),
+  );
+  log(
+    `codec server on ${url} (loopback only): Temporal CLI with --codec-endpoint ${url} (or TEMPORAL_CODEC_ENDPOINT)`,
+  );
+  return url;
+}
+
+/** The prebuilt bundle's file: with ENCRYPTION_KEY it holds the failure converter that encodes messages. */
+export function bundleFile(layout: Layout): string {
+  return path.join(layout.runDir, encrypted() ? 'workflow-bundle-encrypted.js' : 'workflow-bundle.js');
+}
+
 /** One prebuilt workflow bundle for all workers (webpack once instead of once per worker), unless WORKFLOW_BUNDLE. */
 function workflowBundle(layout: Layout, log: Log): string {
   const given = process.env.WORKFLOW_BUNDLE?.trim();
   if (given) return given;
-  const out = path.join(layout.runDir, 'workflow-bundle.js');
+  const out = bundleFile(layout);
   mkdirSync(layout.runDir, { recursive: true });
   try {
-    execFileSync('npm', ['run', '-s', 'build:workflows', '--', out], { cwd: REPO_ROOT, stdio: 'pipe' });
+    const args = ['run', '-s', 'build:workflows', '--', ...(encrypted() ? ['--encrypted'] : []), out];
+    execFileSync('npm', args, { cwd: REPO_ROOT, stdio: 'pipe' });
   } catch (error) {
     const e = error as { stderr?: Buffer; message: string };
     throw new Error(`npm run build:workflows failed: ${e.stderr?.toString().trim() || e.message}`);
@@ -313,7 +369,7 @@ export async function restart(layout: Layout, name: string, kill: boolean, log: 
   const record = readRecord(layout, name);
   if (record) await stopGroup(layout, record, { signal });
   const since = Date.now();
-  const bundle = process.env.WORKFLOW_BUNDLE?.trim() || path.join(layout.runDir, 'workflow-bundle.js');
+  const bundle = process.env.WORKFLOW_BUNDLE?.trim() || bundleFile(layout);
   const started = startWorker(layout, name, bundle);
   const connection = await until('Temporal server answering', 60_000, () => connect(frontendAddress(layout)));
   try {

@@ -22,6 +22,8 @@ export interface Ports {
   membership: { frontend: number; history: number; matching: number; worker: number };
   postgres: number;
   webhooks: number;
+  /** the codec server (with ENCRYPTION_KEY) */
+  codec: number;
   ui: number;
 }
 
@@ -55,6 +57,7 @@ export function portsFrom(frontend: number): Ports {
     },
     postgres: frontend + 30,
     webhooks: frontend + 40,
+    codec: frontend + 42,
     // the project's convention: the UI on the frontend port + 1000
     ui: frontend + 1000,
   };

@@ -4,7 +4,7 @@
  * `TEMPORAL_ADDRESS=<host:port>` on a line of its own on stdout once the cluster answers.
  */
 import { ensureBinaries, ensureUiBinary } from './binaries';
-import { down, restart, status, up } from './cluster';
+import { down, encrypted, restart, status, up } from './cluster';
 import { layoutFrom, UsageError } from './layout';
 import { useClusterTls } from './temporal';
 import { clientTls, clientTlsEnv, clusterTls } from './tls';
@@ -13,6 +13,8 @@ const USAGE = `usage: npm run cluster -- up [--workers N] [--no-ui] [--tls] | do
 
   up        start PostgreSQL, the Temporal server (PostgreSQL persistence and visibility), the UI, the webhook
             receiver and N workers (default 2; --workers 0 starts none); builds the binaries the first time;
+            with ENCRYPTION_KEY also the codec server on loopback (the UI decrypts through it; up prints
+            TEMPORAL_CODEC_ENDPOINT for the Temporal CLI), see docs/encryption.md;
             --tls (or CLUSTER_TLS=1): the frontend serves TLS with a self-signed CA (made by openssl in
             CLUSTER_HOME/tls); up then also prints TEMPORAL_TLS_SERVER_CA_CERT_PATH and TEMPORAL_TLS_SERVER_NAME
   down      stop everything \`up\` started (the data stays in CLUSTER_HOME)
@@ -24,7 +26,7 @@ const USAGE = `usage: npm run cluster -- up [--workers N] [--no-ui] [--tls] | do
 environment: CLUSTER_HOME (default .cluster), CLUSTER_PORT (frontend port, default 17233; the others follow it),
 TEMPORAL_SERVER_BIN / TEMPORAL_SQL_BIN / TEMPORAL_UI_BIN (binaries you have), TEMPORAL_PREBUILT_DIR (a GOBIN
 with server and sql v1.32.0 to copy), PG_BIN (folder of initdb);
-the workers inherit REPLICATE_*, OUTPUT_*, WEBHOOK_BASE_URL and the rest of the environment.`;
+the workers inherit REPLICATE_*, OUTPUT_*, WEBHOOK_BASE_URL, ENCRYPTION_KEY* and the rest of the environment.`;
 
 const log = (line: string): void => {
   process.stderr.write(`[cluster] ${line}\n`);
@@ -69,6 +71,9 @@ async function main(argv: string[]): Promise<number> {
     case 'up': {
       const address = await up(layout, parseUp(rest), log);
       process.stdout.write(`TEMPORAL_ADDRESS=${address}\n`);
+      // the Temporal CLI reads it: `temporal workflow show` then prints the runs' payloads decrypted
+      if (encrypted())
+        process.stdout.write(`TEMPORAL_CODEC_ENDPOINT=http://${layout.host}:${layout.ports.codec}\n`);
       const tls = clusterTls(layout);
       for (const [name, value] of Object.entries(tls ? clientTlsEnv(tls) : {})) {
         process.stdout.write(`${name}=${value}\n`);

@@ -87,6 +87,9 @@ async function main(): Promise<void> {
       WORKFLOW_BUNDLE: bundle,
       RECONCILE_EVERY: 'off', // the load runs the reconciler itself
       METRICS_HOST: '127.0.0.1',
+      // unencrypted like the load's client (and the plain bundle above), whatever the shell's ENCRYPTION_KEY
+      ENCRYPTION_KEY: '',
+      ENCRYPTION_KEYS_OLD: '',
     };
     const workers = [
       startWorker(dir, 'webhooks', {

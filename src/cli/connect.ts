@@ -3,6 +3,7 @@ import { Client, Connection, WorkflowExecutionAlreadyStartedError } from '@tempo
 import { registerSearchAttributes } from '../client/search-attributes';
 import { ConfigError, temporalConnectionOptions, type TemporalConfig } from '../config';
 import { temporalConnectFailed } from '../dev/hints';
+import { dataConverterOf } from '../encryption/data-converter';
 import { startTracing } from '../observability/tracing';
 import type { CliContext } from './context';
 import { CliError, grpcReason, isUnavailable } from './errors';
@@ -24,7 +25,13 @@ export function connectLazily(config: TemporalConfig): () => Promise<Client> {
       startTracing('replicate-temporal-cli'),
     ]).then(
       ([connection, tracing]) =>
-        new Client({ connection, namespace: config.namespace, interceptors: tracing?.clientInterceptors }),
+        new Client({
+          connection,
+          namespace: config.namespace,
+          interceptors: tracing?.clientInterceptors,
+          // ENCRYPTION_KEY: what the command sends is encrypted, what it reads decrypted (docs/encryption.md)
+          dataConverter: dataConverterOf(config),
+        }),
     ));
 }
 

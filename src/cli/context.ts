@@ -20,4 +20,6 @@ export interface CliContext {
   claims?: ClaimStore;
   /** the fleet's claim key (from REPLICATE_API_TOKEN when set): only references the workers signed are printed whole */
   claimKey?: ClaimKey;
+  /** the environment `codec-server` reads its settings from (default process.env) */
+  env?: Record<string, string | undefined>;
 }

@@ -1,6 +1,6 @@
 /**
  * The CLI: `npm run -s client -- <command>` (entry: main.ts). One module per command (run.ts, job.ts,
- * pipeline.ts, reconcile.ts) over the typed helpers of src/client; usage.ts holds every usage line and help text,
+ * pipeline.ts, reconcile.ts, codec-server.ts) over the typed helpers of src/client; usage.ts holds every usage line and help text,
  * render.ts how things are shown, waiting.ts what a waiting command does. `<command> --help` lists the flags.
  *
  * Exit codes: 0 succeeded; 1 the prediction failed, was canceled, aborted, timed out or was terminated; 2 usage or
@@ -14,6 +14,7 @@ import { ConfigError } from '../config';
 import { temporalUnreachable } from '../dev/hints';
 import type { CliContext } from './context';
 import { CliError, EXIT, addressOfClient, grpcReason, isUnavailable } from './errors';
+import { codecServerCommand } from './codec-server';
 import { idCommand } from './job';
 import { pipelineCommand } from './pipeline';
 import { reconcileCommand } from './reconcile';
@@ -52,6 +53,8 @@ export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
         return await reconcileCommand(rest, ctx);
       case 'pipeline':
         return await pipelineCommand(rest, ctx);
+      case 'codec-server':
+        return await codecServerCommand(rest, ctx);
       case undefined:
       case 'help':
       case '--help':

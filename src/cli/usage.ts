@@ -66,13 +66,32 @@ export const COMMANDS: Record<string, { usage: string[]; help: string }> = {
   --schedule 10m     run it on a Temporal Schedule (${RECONCILE_SCHEDULE_ID}); --unschedule deletes it`,
   },
 };
+COMMANDS['codec-server'] = {
+  usage: ['codec-server'],
+  help: `Serve Temporal's remote codec endpoint (POST /decode, /encode) with ENCRYPTION_KEY, so the Temporal CLI
+(--codec-endpoint) and UI (its Codec Server setting) show this deployment's payloads in clear; see docs/encryption.md.
+  CODEC_PORT         default 8888
+  CODEC_HOST         default 127.0.0.1; any other address needs CODEC_AUTH_TOKEN
+  CODEC_AUTH_TOKEN   requests must carry Authorization: Bearer <it> (at least 16 characters)
+  CODEC_CORS_ORIGIN  the Temporal UI's origin(s) browsers may call from, e.g. http://localhost:8233`,
+};
 COMMANDS.pipeline = {
   usage: [...COMMANDS['pipeline run']!.usage, ...COMMANDS['pipeline status']!.usage],
   help: 'Multi-step pipelines: pipeline run FILE, pipeline status ID (each with --help).',
 };
 
 export const USAGE = `usage: ${CLI} <command> [flags]        (${CLI} <command> --help: its flags)
-${['run', 'start', 'status', 'result', 'cancel', 'pipeline run', 'pipeline status', 'reconcile']
+${[
+  'run',
+  'start',
+  'status',
+  'result',
+  'cancel',
+  'pipeline run',
+  'pipeline status',
+  'reconcile',
+  'codec-server',
+]
   .flatMap((name) => COMMANDS[name]!.usage)
   .map((line) => `  ${CLI} ${line}`)
   .join('\n')}

@@ -30,6 +30,9 @@ export {
 export { registerSearchAttributes } from './search-attributes';
 export { ceilingMs, CEILING_RANGE_MS } from './options';
 export type { WatchOptions } from './watch';
+// ENCRYPTION_KEY: the Client (and your Worker) take `dataConverter: createDataConverter({ keys })` (docs/encryption.md)
+export { createDataConverter, type DataConverterOptions } from '../encryption/data-converter';
+export type { EncryptionKeys } from '../encryption/keys';
 export type { PredictionRequest, PredictionState } from '../shared/types';
 export type { PipelineResult } from '../workflows/pipeline';
 export type { ClaimStore } from '../activities/claims';

@@ -4,12 +4,9 @@
  * never silently mean the default (`TEMPORAL_TLS=TRUE` read as plaintext, `REPLICATE_CREATE_RPM=0x10` as 16).
  */
 
-/** A configuration problem, explained in one line. */
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+import { ConfigError, type Env } from './errors';
 
-export type Env = Record<string, string | undefined>;
+export { ConfigError, type Env };
 
 const TRUE = ['true', '1', 'yes', 'on'];
 const FALSE = ['false', '0', 'no', 'off'];

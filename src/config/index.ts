@@ -8,6 +8,9 @@ import { OutputUrlError, parseOutputUrl } from '../activities/output-files/outpu
 import { parseDuration } from '../shared/duration';
 import { parseModelConcurrency } from '../shared/slots';
 import { webhookBaseUrlProblem } from '../shared/webhook-url';
+import type { EncryptionKeys } from '../encryption/keys';
+import { bundleModeProblem } from '../encryption/bundle';
+import { readEncryptionKeys } from './encryption';
 import { ConfigError, readBoolean, readDecimal, readPort, type Env } from './env-values';
 import {
   DEFAULT_CREATE_RPM,
@@ -31,6 +34,8 @@ export interface TemporalConfig {
   apiKey?: string;
   /** gRPC headers: the profile's grpc_meta, TEMPORAL_GRPC_META_* */
   grpcMeta?: Record<string, string>;
+  /** ENCRYPTION_KEY (+ ENCRYPTION_KEYS_OLD): payloads encrypted at rest (docs/encryption.md); never logged */
+  encryption?: EncryptionKeys;
 }
 
 /** TLS as the SDK's connections take it (`{}` = TLS with the system's CAs). */
@@ -110,6 +115,7 @@ export function readWebhookConfig(env: Env = process.env): WebhookConfig | null 
 }
 
 export { ConfigError, readBoolean } from './env-values';
+export { readEncryptionKeys } from './encryption';
 
 /**
  * Temporal's environment configuration, read by the SDK's own package (`@temporalio/envconfig`): the profile
@@ -205,6 +211,8 @@ export function readTemporalConfig(env: Env = process.env): TemporalConfig {
   }
   if (connectionOptions.apiKey) config.apiKey = connectionOptions.apiKey;
   if (profile.grpcMeta && Object.keys(profile.grpcMeta).length > 0) config.grpcMeta = profile.grpcMeta;
+  const encryption = readEncryptionKeys(env);
+  if (encryption) config.encryption = encryption;
   return config;
 }
 
@@ -271,7 +279,7 @@ export function readWorkerConfig(env: Env = process.env): WorkerConfig {
     ...readOutputAllowedOrigins(env),
     ...readOutputUrl(env),
     webhook: readWebhookConfig(env),
-    ...readBundlePath(env),
+    ...readBundlePath(env, temporal.encryption !== undefined),
     ...readCacheSize(env),
     reconcileEveryMs: readReconcileEvery(env),
     ...readModelConcurrency(env),
@@ -453,7 +461,7 @@ function readCacheSize(env: Env): { maxCachedWorkflows?: number } {
   return value === undefined ? {} : { maxCachedWorkflows: value };
 }
 
-function readBundlePath(env: Env): { workflowBundlePath?: string } {
+function readBundlePath(env: Env, encrypted: boolean): { workflowBundlePath?: string } {
   const raw = env.WORKFLOW_BUNDLE?.trim();
   if (!raw) return {};
   if (!existsSync(raw)) {
@@ -461,5 +469,8 @@ function readBundlePath(env: Env): { workflowBundlePath?: string } {
       `WORKFLOW_BUNDLE="${raw}" does not exist: run \`npm run build:workflows\` (writes lib/workflow-bundle.js) or unset it`,
     );
   }
+  // with ENCRYPTION_KEY the bundle must hold the encrypted failure converter (it runs in the sandbox), else not
+  const problem = bundleModeProblem(raw, encrypted);
+  if (problem) throw new ConfigError(problem);
   return { workflowBundlePath: path.resolve(raw) };
 }

@@ -14,12 +14,14 @@ import {
   readReplicateRateLimits,
   readTemporalConfig,
   temporalConnectionOptions,
+  type TemporalConfig,
   type WorkerConfig,
 } from '../config';
 import { PROJECT_ROOT } from './binaries';
 import { freePort, isPortFree, isTemporalUp, startDevServer, type DevServer } from './dev-server';
 import { ReplicateSimulator } from '../../simulator';
 import { ensureSearchAttributes } from '../client/temporal-setup';
+import { startCodecServer, type RunningCodecServer } from '../encryption/codec-server';
 import { createWorkers, runWorkers } from '../worker';
 import { isExpectedSdkNotice } from '../worker/logging';
 
@@ -97,12 +99,23 @@ async function main(): Promise<number> {
     const temporal = readTemporalConfig();
     const port = Number(temporal.address.split(':').pop());
     let uiUrl: string | null;
+    // ENCRYPTION_KEY: a codec server on loopback lets the UI (in this machine's browser) show the payloads in clear
+    const codecFor = async (ui: string | null): Promise<RunningCodecServer | undefined> => {
+      const codec = await demoCodecServer(temporal, ui);
+      if (codec) cleanups.push(() => codec.stop());
+      return codec;
+    };
     if (await isTemporalUp(temporal.address, temporalConnectionOptions(temporal))) {
       // Its UI, if it has one, is usually on the port + 1000 (temporal server start-dev's default).
       uiUrl = process.env.TEMPORAL_UI_URL?.trim() || (await uiAt(port + 1000));
       say(
         `using the Temporal server already running at ${temporal.address} (UI ${uiUrl ?? 'not found; set TEMPORAL_UI_URL'})`,
       );
+      const codec = await codecFor(uiUrl);
+      if (codec)
+        say(
+          `ENCRYPTION_KEY is set: payloads are encrypted; to read them in that UI, set its Codec Server endpoint (Settings, bottom left) to ${codec.origin}`,
+        );
     } else {
       // The UI goes on port + 1000 (8233 for 7233) unless that is taken; the line says the port it really uses.
       const uiPort = (await isPortFree(port + 1000)) ? port + 1000 : await freePort();
@@ -110,7 +123,18 @@ async function main(): Promise<number> {
       say(
         `starting the Temporal dev server on ${temporal.address} (UI http://localhost:${uiPort}, data in ${dbFile.startsWith(PROJECT_ROOT) ? path.relative(PROJECT_ROOT, dbFile) : dbFile})...`,
       );
-      const server: DevServer = await startDevServer({ port, uiPort, dbFile, log: say });
+      const codec = await codecFor(`http://localhost:${uiPort}`);
+      if (codec)
+        say(
+          `ENCRYPTION_KEY is set: payloads are encrypted; the UI reads them through the codec server at ${codec.origin}`,
+        );
+      const server: DevServer = await startDevServer({
+        port,
+        uiPort,
+        dbFile,
+        log: say,
+        ...(codec ? { uiCodecEndpoint: codec.origin } : {}),
+      });
       uiUrl = server.uiUrl;
       temporal.address = server.address;
       cleanups.push(() => server.stop());
@@ -179,6 +203,27 @@ async function main(): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/** With ENCRYPTION_KEY, a codec server on a free loopback port for the UI at `ui` (browsers from there only). */
+async function demoCodecServer(
+  temporal: TemporalConfig,
+  ui: string | null,
+): Promise<RunningCodecServer | undefined> {
+  if (!temporal.encryption) return undefined;
+  const origins = ui ? [new URL(ui).origin] : [];
+  // the browser may name the UI's host either way
+  for (const origin of [...origins]) {
+    const url = new URL(origin);
+    if (url.hostname === 'localhost') origins.push(`${url.protocol}//127.0.0.1:${url.port}`);
+  }
+  return startCodecServer({
+    port: 0,
+    host: '127.0.0.1',
+    corsOrigins: origins,
+    namespace: temporal.namespace,
+    keys: temporal.encryption,
+  });
 }
 
 /** The URL of a web UI answering on `port` of this host, or null. */

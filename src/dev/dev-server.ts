@@ -26,6 +26,8 @@ export interface DevServerOptions {
   log?: (line: string) => void;
   /** pre-register the workflows' search attributes (default true); false = a fresh server as a user's would be */
   searchAttributes?: boolean;
+  /** the UI's remote codec endpoint (a codec server: src/encryption/codec-server.ts) */
+  uiCodecEndpoint?: string;
 }
 
 /** A TCP port that was free a moment ago on 127.0.0.1. */
@@ -77,6 +79,8 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   ];
   if (options.searchAttributes !== false) args.push(...devServerSearchAttributeFlags());
   args.push(...(options.uiPort === null ? ['--headless'] : ['--ui-port', String(options.uiPort)]));
+  if (options.uiCodecEndpoint && options.uiPort !== null)
+    args.push('--ui-codec-endpoint', options.uiCodecEndpoint);
   if (options.dbFile) {
     mkdirSync(path.dirname(options.dbFile), { recursive: true });
     args.push('--db-filename', options.dbFile);

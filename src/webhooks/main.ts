@@ -5,6 +5,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { ConfigError, readWorkerConfig, temporalConnectionOptions } from '../config';
 import { temporalConnectFailed } from '../dev/hints';
+import { dataConverterOf } from '../encryption/data-converter';
 import { processLogFromEnv } from '../observability/log';
 import { startWebhookReceiver } from './index';
 
@@ -27,7 +28,8 @@ async function main(): Promise<void> {
     },
   );
   const receiver = await startWebhookReceiver({
-    client: new Client({ connection, namespace: config.namespace }),
+    // ENCRYPTION_KEY: the signals it sends (the prediction's snapshot) are encrypted like everything else
+    client: new Client({ connection, namespace: config.namespace, dataConverter: dataConverterOf(config) }),
     port: config.webhook?.port ?? 8788,
     host: process.env.WEBHOOK_HOST || '0.0.0.0',
     secret: config.webhook?.secret ?? null,

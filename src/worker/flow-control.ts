@@ -71,6 +71,8 @@ export function readsWorkerOptions(main: WorkerOptions, readsPerMinute: number |
       ? { maxTaskQueueActivitiesPerSecond: serverRatePerSecond(readsPerMinute) }
       : {}),
     ...(main.shutdownGraceTime !== undefined ? { shutdownGraceTime: main.shutdownGraceTime } : {}),
+    // ENCRYPTION_KEY: its activities' arguments and results are encrypted like the main queue's
+    ...(main.dataConverter ? { dataConverter: main.dataConverter } : {}),
     // OTel (OTEL_*): polls and cancels get their activity spans here too; no workflows run on this queue
     ...(main.interceptors?.activity ? { interceptors: { activity: main.interceptors.activity } } : {}),
   };

@@ -27,6 +27,8 @@ import {
   type WorkerConfig,
 } from '../config';
 import { temporalUnreachable, tlsProblem } from '../dev/hints';
+import { bundleOptions, dataConverterOf } from '../encryption/data-converter';
+import { encryptionKeyId, type EncryptionKeys } from '../encryption/keys';
 import { readsTaskQueue, readsWorkerOptions } from './flow-control';
 import { startHealthServer } from './health';
 import { activeTracing, startTracing, withTracing } from '../observability/tracing';
@@ -39,11 +41,14 @@ export const workflowsPath = path.join(__dirname, '..', 'workflows');
 
 /** Worker options shared by `npm run worker`, the demo and the tests. */
 export function workerOptions(config: WorkerConfig, connection: NativeConnection): WorkerOptions {
-  const temporalClient = new Client({ connection, namespace: config.namespace });
+  // ENCRYPTION_KEY: payloads and failure messages encrypted (docs/encryption.md); the same for this worker's client
+  const dataConverter = dataConverterOf(config);
+  const temporalClient = new Client({ connection, namespace: config.namespace, dataConverter });
   const options: WorkerOptions = {
     connection,
     namespace: config.namespace,
     taskQueue: config.taskQueue,
+    ...(dataConverter ? { dataConverter } : {}),
     // Bundling from source loads webpack into the worker (memory and seconds of start-up: README, Benchmarks); a
     // prebuilt bundle (`npm run build:workflows`, then WORKFLOW_BUNDLE=lib/workflow-bundle.js) avoids both.
     ...(config.workflowBundlePath
@@ -173,6 +178,7 @@ async function connectAndRun(
               connection,
               namespace: config.namespace,
               interceptors: tracing?.clientInterceptors,
+              dataConverter: dataConverterOf(config),
             }),
             port: config.webhook.port,
             host: process.env.WEBHOOK_HOST || '0.0.0.0',
@@ -185,6 +191,7 @@ async function connectAndRun(
     log.info(
       `worker polling task queue "${config.taskQueue}" on ${config.address}${temporalSecurity(config)} (namespace ${config.namespace}), Replicate at ${config.replicateBaseUrl}`,
     );
+    if (config.encryption) log.info(encryptionLine(config.encryption));
     const limits = config.replicateRateLimits;
     if (limits)
       log.info(
@@ -197,6 +204,12 @@ async function connectAndRun(
     await connection.close();
     await tracing?.shutdown(); // export the last spans
   }
+}
+
+/** What the worker says about ENCRYPTION_KEY at start: the key ids, never the keys. */
+function encryptionLine(keys: EncryptionKeys): string {
+  const old = (keys.old ?? []).map(encryptionKeyId);
+  return `payloads and failure messages encrypted with key ${encryptionKeyId(keys.current)}${old.length > 0 ? `; old keys ${old.join(', ')} still decrypt` : ''}`;
 }
 
 /**
@@ -223,7 +236,12 @@ async function keepReconcilerScheduled(
   if (everyMs === null) return;
   try {
     // Quiet on success (start-up prints little; README documents the Schedule): it is in the Temporal UI.
-    await ensureReconcilerSchedule(new Client({ connection, namespace: config.namespace }), {
+    const client = new Client({
+      connection,
+      namespace: config.namespace,
+      dataConverter: dataConverterOf(config),
+    });
+    await ensureReconcilerSchedule(client, {
       taskQueue: config.taskQueue,
       everyMs,
     });
@@ -245,6 +263,8 @@ async function quietlyBundled(options: WorkerOptions, log: ProcessLog): Promise<
   const bundle = await bundleWorkflowCode({
     workflowsPath,
     workflowInterceptorModules: interceptors?.workflowModules,
+    // with encryption, the failure converter that encodes messages runs in the sandbox: it is bundled
+    ...bundleOptions(options.dataConverter),
     logger,
   });
   log.info(

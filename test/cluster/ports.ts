@@ -8,7 +8,17 @@ export async function freeClusterPort(from: number, slots: number): Promise<numb
   for (let attempt = 0; attempt < 50; attempt++) {
     const base = from + Math.floor(Math.random() * slots) * 50;
     const p = portsFrom(base);
-    const all = [p.frontend, p.frontendHttp, p.history, p.matching, p.worker, p.postgres, p.webhooks, p.ui];
+    const all = [
+      p.frontend,
+      p.frontendHttp,
+      p.history,
+      p.matching,
+      p.worker,
+      p.postgres,
+      p.webhooks,
+      p.codec,
+      p.ui,
+    ];
     if ((await Promise.all([...all, ...Object.values(p.membership)].map(isPortFree))).every(Boolean))
       return base;
   }

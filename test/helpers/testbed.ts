@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
+  Client,
   WorkflowFailedError,
   type WorkflowHandle,
   type WorkflowHandleWithFirstExecutionRunId,
@@ -31,6 +32,8 @@ import { ReplicateSimulator, type SimulatorOptions } from '../../simulator';
 import { runCli, type CliContext } from '../../src/cli';
 import { runPrediction } from '../../src/workflows';
 import { workerOptionsAll, workflowsPath } from '../../src/worker';
+import { bundleOptions, dataConverterOf } from '../../src/encryption/data-converter';
+import type { EncryptionKeys } from '../../src/encryption/keys';
 
 /** A token that must never show up in histories or logs. */
 export const SECRET_TOKEN = 'sim-secret-7f3a9c1e5b2d4f6a8c0e';
@@ -54,6 +57,8 @@ function installRuntime(): void {
 
 export interface Testbed {
   env: TestWorkflowEnvironment;
+  /** env.client, or with `encryption` a client with the encrypting data converter (start, cliOn use it) */
+  client: Client;
   sim: ReplicateSimulator;
   config: WorkerConfig;
   /** start runPrediction on this testbed's queue */
@@ -66,7 +71,34 @@ export interface Testbed {
   teardown(): Promise<void>;
 }
 
-let bundle: Promise<{ code: string }> | undefined;
+const bundles = new Map<boolean, Promise<{ code: string }>>();
+
+/** The workflow bundle, built once per mode: with encryption it holds the failure converter (src/encryption). */
+function bundleFor(encryption: EncryptionKeys | undefined): Promise<{ code: string }> {
+  const encrypted = encryption !== undefined;
+  let bundle = bundles.get(encrypted);
+  if (!bundle) {
+    bundle = bundleWorkflowCode({
+      workflowsPath,
+      logger: new DefaultLogger('WARN'),
+      ...bundleOptions(dataConverterOf({ encryption })),
+    });
+    bundles.set(encrypted, bundle);
+  }
+  return bundle;
+}
+
+let typeScriptRequire = false;
+/**
+ * The SDK loads a data converter's failureConverterPath with Node's own require, which cannot read TypeScript under
+ * vitest: tsx's require hook, for the tests that encrypt (npm run worker runs under tsx, a build has the .js).
+ */
+async function requireTypeScript(): Promise<void> {
+  if (typeScriptRequire) return;
+  const { register } = await import('tsx/cjs/api');
+  register();
+  typeScriptRequire = true;
+}
 
 export interface TestbedOptions {
   /** start the dev server with the search attributes registered (default true); false = a fresh server */
@@ -77,6 +109,8 @@ export interface TestbedOptions {
    * on the workflows' queue.
    */
   replicateRateLimits?: ReplicateRateLimits;
+  /** ENCRYPTION_KEY's keys: the worker and `client` encrypt (docs/encryption.md); default none */
+  encryption?: EncryptionKeys;
 }
 
 export async function startTestbed(
@@ -95,8 +129,7 @@ export async function startTestbed(
     searchAttributes: options.searchAttributes ?? true,
   });
   const env = await TestWorkflowEnvironment.createFromExistingServer({ address: server.address });
-  bundle ??= bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });
-  const workflowBundle = await bundle;
+  if (options.encryption) await requireTypeScript();
   const config: WorkerConfig = {
     address: `127.0.0.1:${port}`,
     namespace: env.namespace ?? 'default',
@@ -108,13 +141,21 @@ export async function startTestbed(
     outputDir: path.join(tmpdir(), `replicate-temporal-test-${randomUUID()}`),
     webhook: null,
     ...(options.replicateRateLimits ? { replicateRateLimits: options.replicateRateLimits } : {}),
+    ...(options.encryption ? { encryption: options.encryption } : {}),
   };
+  const client = options.encryption
+    ? new Client({
+        connection: env.connection,
+        namespace: config.namespace,
+        dataConverter: dataConverterOf(config),
+      })
+    : env.client;
   // The Workers `npm run worker` starts (workerOptionsAll): the workflows' queue, plus the reads queue with rate
   // limits. The workflows' Worker gets the bundle built once; the reads Worker runs activities only.
   const makeWorkers = async (c: WorkerConfig): Promise<Worker[]> => {
     const [main, ...rest] = workerOptionsAll(c, env.nativeConnection);
     const { workflowsPath: _path, ...first } = main!;
-    const workers = [await Worker.create({ ...first, workflowBundle })];
+    const workers = [await Worker.create({ ...first, workflowBundle: await bundleFor(c.encryption) })];
     for (const o of rest) workers.push(await Worker.create(o));
     return workers;
   };
@@ -123,10 +164,11 @@ export async function startTestbed(
 
   return {
     env,
+    client,
     sim,
     config,
     start: (request, options = {}) =>
-      env.client.workflow.start(runPrediction, {
+      client.workflow.start(runPrediction, {
         taskQueue: config.taskQueue,
         workflowId: `test-${randomUUID()}`,
         workflowExecutionTimeout: '1m',
@@ -192,7 +234,7 @@ export function cliLive(
   const out: string[] = [];
   const err: string[] = [];
   const done = runCli(argv, {
-    client: async () => bed.env.client,
+    client: async () => bed.client,
     taskQueue: bed.config.taskQueue,
     out: (line) => out.push(line),
     err: (line) => err.push(line),

@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { afterEach, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/dev/binaries';
 import { freePort } from '../../src/dev/dev-server';
@@ -83,6 +83,38 @@ it('the demo prints the UI port it really uses; --keep keeps it up and Ctrl-C st
   expect(await p.exited).toBe(0);
   expect(p.output()).not.toMatch(/IllegalStateError|Not running/);
   expect(p.output()).not.toContain('No workflows registered'); // the reads queue's Worker, by design
+  expect(p.output()).toContain('[demo] stopped');
+});
+
+it('with ENCRYPTION_KEY the demo runs encrypted and its UI decodes through a loopback codec server', async () => {
+  const port = await freePort();
+  const key = randomBytes(32).toString('base64');
+  const p = demo(['--keep', '--model', 'sim/echo', '--input', '{"prompt":"x"}'], {
+    TEMPORAL_ADDRESS: `127.0.0.1:${port}`,
+    ENCRYPTION_KEY: key,
+  });
+  await expect.poll(p.output, { timeout: 90_000, interval: 200 }).toContain('press Ctrl-C to stop');
+  const text = p.output();
+  expect(text).toContain('succeeded'); // the CLI in the demo decrypts the result
+  expect(text).not.toContain(key);
+  const codec = /the UI reads them through the codec server at (http:\/\/127\.0\.0\.1:\d+)/.exec(text)?.[1];
+  expect(codec, text).toBeDefined();
+  const uiPort = /UI http:\/\/localhost:(\d+)/.exec(text)![1]!;
+  // the UI is configured with that endpoint (its settings API), and the codec server lets the UI's page in
+  const settings = (await (await fetch(`http://localhost:${uiPort}/api/v1/settings`)).json()) as {
+    Codec: { Endpoint: string };
+  };
+  expect(settings.Codec.Endpoint).toBe(codec);
+  for (const origin of [`http://localhost:${uiPort}`, `http://127.0.0.1:${uiPort}`]) {
+    const preflight = await fetch(`${codec}/decode`, {
+      method: 'OPTIONS',
+      headers: { origin, 'access-control-request-method': 'POST' },
+    });
+    expect(preflight.status, origin).toBe(204);
+    expect(preflight.headers.get('access-control-allow-origin')).toBe(origin);
+  }
+  process.kill(p.child.pid!, 'SIGINT');
+  expect(await p.exited).toBe(0);
   expect(p.output()).toContain('[demo] stopped');
 });
 

@@ -2,14 +2,18 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
+import { createDataConverter, readEncryptionKeys } from 'replicate-temporal';
 import { illustrate } from './workflows';
 import { createWorker } from './worker';
 
 async function main(): Promise<void> {
   const address = process.env.TEMPORAL_ADDRESS ?? 'localhost:7233';
   const taskQueue = process.env.TASK_QUEUE ?? 'embed-example';
-  const worker = await createWorker(await NativeConnection.connect({ address }), taskQueue);
-  const client = new Client({ connection: await Connection.connect({ address }) });
+  // ENCRYPTION_KEY set: prompts and outputs are encrypted before they reach Temporal (docs/encryption.md)
+  const keys = readEncryptionKeys();
+  const dataConverter = keys ? createDataConverter({ keys }) : undefined;
+  const worker = await createWorker(await NativeConnection.connect({ address }), taskQueue, dataConverter);
+  const client = new Client({ connection: await Connection.connect({ address }), dataConverter });
   const result = await worker.runUntil(
     client.workflow.execute(illustrate, {
       taskQueue,

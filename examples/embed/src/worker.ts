@@ -1,11 +1,17 @@
 // Your worker: your workflows (which include ours) and our activities next to any of your own.
+import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from 'replicate-temporal/activities';
 
-export async function createWorker(connection: NativeConnection, taskQueue: string): Promise<Worker> {
+export async function createWorker(
+  connection: NativeConnection,
+  taskQueue: string,
+  dataConverter?: DataConverter, // encryption at rest: the same one as your Client's
+): Promise<Worker> {
   return Worker.create({
     connection,
     taskQueue,
+    ...(dataConverter ? { dataConverter } : {}),
     workflowsPath: require.resolve('./workflows'),
     activities: {
       ...createActivities({
