@@ -1,9 +1,9 @@
 /**
- * Adoption inside the create activity, against the simulator (no Temporal server): a retried create finds the
- * predictions its earlier attempts made after all (committed late), adopts one and cancels the other copies at
- * once; it never touches a sibling run's prediction. Also with lean answers (issue 14): listings without
- * `deadline`/`webhook` (GET still has them: the same outcome), and listings and GETs without them (nothing tells
- * the copies from the sibling's: adopt none, cancel none, create anew).
+ * `findOwnJobs` against the simulator (no Temporal server): after attempts that may have committed, it returns the
+ * predictions those attempts made (committed late too), best first, and never a sibling run's whose webhook URL
+ * names that run. With lean answers: listings without `deadline`/`webhook` (GET still has them: the same outcome),
+ * and listings and GETs without them (nothing tells the copies from the sibling's: all three are candidates, and
+ * only a claim decides which one a run takes; the activity touches nothing).
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -63,8 +63,8 @@ async function sentEarlier(
 describe.each(['full', 'list', 'list-and-get'] as const)('answers: %s', (mode) => {
   it(
     mode === 'list-and-get'
-      ? "a retried create that cannot tell its copies from a sibling's adopts none, cancels none, creates anew"
-      : 'a retried create adopts one of the copies its attempts made and cancels the others at once',
+      ? "cannot tell its attempts' copies from a sibling's: all three are candidates, nothing is touched"
+      : "finds the copies its attempts made (committed late), never the sibling's, and touches nothing",
     async () => {
       const sim = sims.get(mode)!;
       const now = Date.now();
@@ -77,40 +77,30 @@ describe.each(['full', 'list', 'list-and-get'] as const)('answers: %s', (mode) =
 
       const activities = createActivities({ token: TOKEN, baseUrl: sim.baseUrl, webhookBaseUrl: hookBase });
       const env = new MockActivityEnvironment(
-        {
-          attempt: 3,
-          workflowExecution: { workflowId: 'run-1', runId: 'r1' },
-          scheduledTimestampMs: now - 80_000,
-          startToCloseTimeoutMs: 40_000,
-        },
+        { workflowExecution: { workflowId: 'run-1', runId: 'r1' }, startToCloseTimeoutMs: 120_000 },
         { logger: new DefaultLogger('ERROR') },
       );
-      const result = await env.run(activities.createPrediction, {
+      const found = await env.run(activities.findOwnJobs, {
+        kind: 'prediction' as const,
         model: 'sim/never',
         input: { prompt: 'same' },
         cancelAt: new Date(cancelAtMs).toISOString(),
-        requestedAt: new Date(now - 80_000).toISOString(),
+        since: new Date(now - 80_000).toISOString(),
+        exclude: [],
       });
 
+      // the activity only reads: nothing created, nothing canceled
+      expect(sim.predictionIds()).toHaveLength(3);
+      for (const id of [first, second, sibling]) expect(sim.counters(id).cancels).toBe(0);
       if (mode === 'list-and-get') {
-        // Model, input and window alone match all three: adopt none, cancel none (the copies are left to their
-        // Cancel-After and the reconciler), one new prediction.
-        expect(sim.predictionIds()).toHaveLength(4);
-        expect(result).toMatchObject({ id: sim.predictionIds()[3] });
-        expect(result).not.toMatchObject({ adopted: true });
-        for (const id of [first, second, sibling]) expect(sim.counters(id).cancels).toBe(0);
+        expect(found.map((p) => p.id).sort()).toEqual([first, second, sibling].sort());
         return;
       }
       // 'list': the listing lacks deadline and webhook, each match is read once with GET, which has them.
       expect(sim.requests.filter((r) => r.route === 'predictions.get')).toHaveLength(mode === 'list' ? 3 : 0);
-      // Before the fix: no match (the deadlines are ~20 s late), a 4th prediction, both copies left running.
-      expect(sim.predictionIds()).toHaveLength(3);
-      expect(result).toMatchObject({ id: first, adopted: true, webhook: true });
-      expect(sim.counters(second).cancels).toBe(1);
-      expect(sim.prediction(second)!.status).toBe('canceled');
-      expect(sim.counters(first).cancels).toBe(0);
-      expect(sim.counters(sibling).cancels).toBe(0);
-      expect(sim.prediction(sibling)!.status).not.toBe('canceled');
+      // oldest first (both running); the sibling's webhook names run-2: never a candidate
+      expect(found.map((p) => p.id)).toEqual([first, second]);
+      expect(found.every((p) => p.webhook === true)).toBe(true);
     },
   );
 });
