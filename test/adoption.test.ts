@@ -11,6 +11,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../src/activities';
+import type { PredictionSnapshot } from '../src/shared/types';
 import { ReplicateSimulator, type LeanMode } from '../simulator';
 
 const TOKEN = 'adoption-test-token';
@@ -80,7 +81,7 @@ describe.each(['full', 'list', 'list-and-get'] as const)('answers: %s', (mode) =
         { workflowExecution: { workflowId: 'run-1', runId: 'r1' }, startToCloseTimeoutMs: 120_000 },
         { logger: new DefaultLogger('ERROR') },
       );
-      const found = await env.run(activities.findOwnJobs, {
+      const found: PredictionSnapshot[] = await env.run(activities.findOwnJobs, {
         kind: 'prediction' as const,
         model: 'sim/never',
         input: { prompt: 'same' },
