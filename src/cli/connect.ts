@@ -1,6 +1,6 @@
 /** Connecting to Temporal, and starting a workflow the way every command does. */
 import { Client, Connection, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import { registerSearchAttributes } from '../client/search-attributes';
+import { searchAttributesUsable } from '../client/search-attributes';
 import { ConfigError, temporalConnectionOptions, type TemporalConfig } from '../config';
 import { temporalConnectFailed } from '../dev/hints';
 import { startTracing } from '../observability/tracing';
@@ -28,12 +28,10 @@ export function connectLazily(config: TemporalConfig): () => Promise<Client> {
     ));
 }
 
-/** Clients that registered the search attributes (once per client, idempotent on the server). */
-const registered = new WeakMap<Client, Promise<string | null>>();
-
 /**
- * Start a workflow: the search attributes the workflows use are registered first (a fresh server has none until a
- * worker starts), and a refused start says the server's reason (exit 2).
+ * Start a workflow: the search attributes the workflows use are registered first when missing (a fresh server has
+ * none until a worker starts; when the server refuses, one warning and the start helpers leave them out), and a
+ * refused start says the server's reason (exit 2).
  */
 export async function startWorkflow<H>(
   client: Client,
@@ -41,23 +39,11 @@ export async function startWorkflow<H>(
   ctx: CliContext,
   start: () => Promise<H>,
 ): Promise<H> {
-  let problem = registered.get(client);
-  if (!problem) {
-    problem = registerSearchAttributes(client).then(
-      () => null,
-      (error: unknown) => grpcReason(error),
-    );
-    registered.set(client, problem);
-  }
-  const registration = await problem;
+  await searchAttributesUsable(client, (line) => ctx.err(`warning: ${line}`));
   try {
-    const handle = await start();
-    if (registration) ctx.err(`warning: ${registration}`);
-    return handle;
+    return await start();
   } catch (error) {
     if (error instanceof WorkflowExecutionAlreadyStartedError || isUnavailable(error)) throw error;
-    throw new CliError(
-      `cannot start workflow ${workflowId}: ${grpcReason(error)}${registration ? ` (also: ${registration})` : ''}`,
-    );
+    throw new CliError(`cannot start workflow ${workflowId}: ${grpcReason(error)}`);
   }
 }
