@@ -88,7 +88,7 @@ export function stoppedWatching(ctx: CliContext, workflowId: string, pipeline = 
 }
 
 /**
- * Wait for the run and print the outcome. Unless `json`, show its progress: status changes as lines; on a terminal
+ * Wait for the run and print the outcome (`report`: how, and the exit code). Unless `json`, show its progress: status changes as lines; on a terminal
  * (`ctx.live`) one live line with elapsed time, polls and the latest log line; in a pipe each new log line, and a
  * line every 30 s when nothing else was printed. Warns when no worker polls its task queue; Ctrl-C stops watching.
  */
@@ -97,6 +97,11 @@ export async function awaitOutcome(
   json: boolean,
   ctx: CliContext,
   progress = true,
+  report: (summary: RunSummary, elapsed: string) => number = (summary, elapsed) => {
+    if (json) ctx.out(JSON.stringify(summary));
+    else printRunOutcome(summary, elapsed, ctx);
+    return summary.status === 'succeeded' ? EXIT.ok : EXIT.failed;
+  },
 ): Promise<number> {
   const started = Date.now();
   const watching = new AbortController();
@@ -129,9 +134,7 @@ export async function awaitOutcome(
     void watcher;
     ctx.live?.(null);
   }
-  if (json) ctx.out(JSON.stringify(summary));
-  else printRunOutcome(summary, elapsedSince(started), ctx);
-  return summary.status === 'succeeded' ? EXIT.ok : EXIT.failed;
+  return report(summary, elapsedSince(started));
 }
 
 /** The progress part of awaitOutcome, until `signal` aborts or the run closes. */
