@@ -12,8 +12,19 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { workflowInterceptorsModule } from '../src/observability/tracing';
 import { workflowsPath } from '../src/worker';
 
+const USAGE = `usage: npm run build:workflows [-- [--tracing] [OUT]]
+Bundles the workflow code once into OUT (default lib/workflow-bundle.js); start workers with WORKFLOW_BUNDLE=OUT to
+skip bundling at start-up. --tracing adds the OpenTelemetry workflow interceptor (for OTEL_* tracing workers).
+Rebuild after every change of workflow code.`;
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log(USAGE);
+    return;
+  }
+  const unknown = args.find((arg) => arg.startsWith('-') && arg !== '--tracing');
+  if (unknown) throw new Error(`unknown option ${unknown}\n${USAGE}`);
   const tracing = args.includes('--tracing');
   const [file] = args.filter((arg) => arg !== '--tracing');
   const out = path.resolve(file ?? path.join(__dirname, '..', 'lib', 'workflow-bundle.js'));

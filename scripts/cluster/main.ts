@@ -59,7 +59,8 @@ function parseUp(args: string[]): { workers: number; ui: boolean } {
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+  const help = (arg: string) => arg === '--help' || arg === '-h';
+  if (command === undefined || command === 'help' || help(command) || rest.some(help)) {
     process.stdout.write(`${USAGE}\n`);
     return command === undefined ? 2 : 0;
   }

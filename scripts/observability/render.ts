@@ -54,7 +54,17 @@ function argValue(name: string): string | undefined {
 
 const log = (line: string) => console.log(`[render] ${line}`);
 
+const USAGE = `usage: npm run -s observability:render [-- --minutes N] [--out FILE] [--keep-dir]
+Draws the Grafana dashboard's panels from a real Prometheus scrape into FILE (default
+docs/observability-dashboard.png): a dev server, the simulator, two workers and Prometheus under a scripted load of
+N minutes (default 4). Needs: apt-get install -y prometheus chromium (pngquant optional). --keep-dir keeps the
+work folder.`;
+
 async function main(): Promise<void> {
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    console.log(USAGE);
+    return;
+  }
   const minutes = Number(argValue('--minutes') ?? 4);
   const out = path.resolve(argValue('--out') ?? path.join(ROOT, 'docs/observability-dashboard.png'));
   const dir = mkdtempSync(path.join(tmpdir(), 'replicate-observability-'));

@@ -39,9 +39,13 @@ export async function startWorkflow<H>(
   ctx: CliContext,
   start: () => Promise<H>,
 ): Promise<H> {
-  await searchAttributesUsable(client, (line) => ctx.err(`warning: ${line}`));
+  // said after the start: a start that fails says why in one line, and that is the line that matters
+  let warning: string | undefined;
+  await searchAttributesUsable(client, (line) => (warning = line));
   try {
-    return await start();
+    const handle = await start();
+    if (warning) ctx.err(`warning: ${warning}`);
+    return handle;
   } catch (error) {
     if (error instanceof WorkflowExecutionAlreadyStartedError || isUnavailable(error)) throw error;
     throw new CliError(`cannot start workflow ${workflowId}: ${grpcReason(error)}`);

@@ -10,6 +10,7 @@ import { isTerminal } from '../shared/types';
 import type { CliContext } from './context';
 import { EXIT, addressOfClient, connectionLost, isUnavailable } from './errors';
 import { elapsedSince, newLines, plural, printRunOutcome } from './render';
+import { WORKER_COMMAND } from '../dev/commands';
 import { CLI } from './usage';
 
 /** "No worker polls `taskQueue`" and how to start one, or null when one does (or Temporal cannot tell). */
@@ -26,8 +27,8 @@ export async function noWorkerProblem(client: Client, taskQueue: string): Promis
   const env = `${address && !/^(localhost|127\.0\.0\.1):7233$/.test(address) ? `TEMPORAL_ADDRESS=${address} ` : ''}`;
   return (
     `no worker is polling task queue "${taskQueue}" (namespace ${client.options.namespace}): the run waits until one does. ` +
-    `Start one in another terminal: ${env}TEMPORAL_TASK_QUEUE=${taskQueue} npm run worker ` +
-    '(with REPLICATE_API_TOKEN set, or REPLICATE_BASE_URL pointing at the simulator; see the README)'
+    `Start one in another terminal: ${env}TEMPORAL_TASK_QUEUE=${taskQueue} ${WORKER_COMMAND} ` +
+    '(with REPLICATE_API_TOKEN set, or REPLICATE_BASE_URL pointing at the simulator)'
   );
 }
 

@@ -287,8 +287,9 @@ describe('client CLI', () => {
       '{}',
     ).done;
     expect(code).toBe(EXIT.usage);
-    expect(err.join('\n')).toMatch(
-      /cannot start workflow prediction-sim-echo-\w+: .*no-such-namespace.* not found/i,
+    expect(err).toHaveLength(1);
+    expect(err[0]).toMatch(
+      /^error: cannot start workflow prediction-sim-echo-\w+: .*not found.*no-such-namespace/i,
     );
   });
 
