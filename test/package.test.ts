@@ -2,9 +2,10 @@
  * The published package, as a user gets it: `npm pack`, install the tarball into a copy of examples/embed outside
  * the repository, type-check that app against the shipped .d.ts, then run it: the app's own workflow runs two
  * child `runPrediction`s and a child `runPipeline` on the app's own worker (its workflow bundle, our activities),
- * against the simulator, on a fresh dev server where our search attributes are NOT registered.
+ * against the simulator, on a fresh dev server where our search attributes are NOT registered. Then the package's
+ * CLI (`npx replicate-temporal`): its help, its worker and a run.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -110,3 +111,68 @@ it("runs the user's workflow: two child predictions and a child pipeline, on the
   expect(creates).toHaveLength(6);
   expect(sim.requests.filter((r) => r.route === 'predictions.cancel')).toHaveLength(0);
 }, 300_000);
+
+/** `npx <args>` in the app, in its own process group (`--no --`: the app's own bin, never the registry). */
+function npx(args: string[], env: NodeJS.ProcessEnv): ChildProcessWithoutNullStreams {
+  return spawn('npx', ['--no', '--', ...args], { cwd: app, env: { ...process.env, ...env }, detached: true });
+}
+
+/** Exit code and output of a process, once it has closed. */
+function closed(
+  child: ChildProcessWithoutNullStreams,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+it('npx replicate-temporal: its help, a worker from the package, and a real run and cancel through the CLI', async () => {
+  const env = {
+    TEMPORAL_ADDRESS: server.address,
+    TEMPORAL_TASK_QUEUE: 'npx-cli',
+    REPLICATE_API_TOKEN: TOKEN,
+    REPLICATE_BASE_URL: sim.baseUrl,
+    OUTPUT_DIR: path.join(work, 'npx-outputs'),
+    RECONCILE_EVERY: 'off',
+  };
+  const help = await closed(npx(['replicate-temporal', '--help'], env));
+  expect(help.code).toBe(0);
+  expect(help.stdout).toContain('npx replicate-temporal run --model REF --input JSON');
+  expect(help.stdout).toContain('npx replicate-temporal worker');
+
+  const worker = npx(['replicate-temporal', 'worker'], env);
+  const workerDone = closed(worker);
+  let workerOut = '';
+  worker.stdout.on('data', (c: Buffer) => (workerOut += c.toString()));
+  try {
+    await expect
+      .poll(() => workerOut, { timeout: 120_000, interval: 200 })
+      .toContain('worker polling task queue "npx-cli"');
+    const ran = await closed(
+      npx(
+        [
+          'replicate-temporal',
+          'run',
+          '--model',
+          'sim/echo',
+          '--input',
+          '{"prompt":"from npx"}',
+          '--workflow-id',
+          'npx-1',
+          '--json',
+        ],
+        env,
+      ),
+    );
+    expect(ran.code).toBe(0);
+    expect(JSON.parse(ran.stdout)).toMatchObject({ workflowId: 'npx-1', status: 'succeeded' });
+    const cancel = await closed(npx(['replicate-temporal', 'cancel', 'npx-1'], env));
+    expect(cancel.code).toBe(0);
+    expect(cancel.stdout.trim()).toBe('workflow npx-1 had already ended (succeeded): nothing to cancel');
+  } finally {
+    process.kill(-worker.pid!, 'SIGTERM'); // npx and the worker: the worker drains, then exits
+    await workerDone;
+  }
+}, 240_000);
