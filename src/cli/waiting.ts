@@ -98,17 +98,14 @@ export async function awaitOutcome(
   json: boolean,
   ctx: CliContext,
   progress = true,
-  report: (summary: RunSummary, elapsed: string) => number = (summary, elapsed) => {
-    if (json) ctx.out(JSON.stringify(summary));
-    else printRunOutcome(summary, elapsed, ctx);
-    return summary.status === 'succeeded' ? EXIT.ok : EXIT.failed;
-  },
+  report?: (summary: RunSummary, elapsed: string) => number,
 ): Promise<number> {
   const started = Date.now();
   const watching = new AbortController();
+  const shownLogs = new Set<string>(); // log lines the progress printed: the outcome does not repeat them
   const watcher =
     progress && !json
-      ? showProgress(handle, ctx, started, watching.signal).catch(() => undefined) // progress is best effort
+      ? showProgress(handle, ctx, started, watching.signal, shownLogs).catch(() => undefined) // best effort
       : undefined;
   const client = await ctx.client();
   let queue: Promise<string> | undefined;
@@ -135,7 +132,10 @@ export async function awaitOutcome(
     void watcher;
     ctx.live?.(null);
   }
-  return report(summary, elapsedSince(started));
+  if (report) return report(summary, elapsedSince(started));
+  if (json) ctx.out(JSON.stringify(summary));
+  else printRunOutcome(summary, elapsedSince(started), ctx, shownLogs);
+  return summary.status === 'succeeded' ? EXIT.ok : EXIT.failed;
 }
 
 /** The progress part of awaitOutcome, until `signal` aborts or the run closes. */
@@ -144,6 +144,7 @@ async function showProgress(
   ctx: CliContext,
   started: number,
   signal: AbortSignal,
+  shownLogs: Set<string>,
 ): Promise<void> {
   const live = ctx.live;
   let lastLine = '';
@@ -158,7 +159,10 @@ async function showProgress(
     logs = state.logsTail;
     const permanent: string[] = [];
     if (line !== lastLine) permanent.push(`${elapsed}  ${line}`);
-    if (!live) permanent.push(...fresh.map((log) => `${' '.repeat(7)}  | ${log}`));
+    if (!live) {
+      permanent.push(...fresh.map((log) => `${' '.repeat(7)}  | ${log}`));
+      for (const log of fresh) shownLogs.add(log);
+    }
     if (!live && permanent.length === 0 && Date.now() - printedAt >= 30_000)
       permanent.push(`${elapsed}  ${state.status}  (${plural(state.polls, 'poll')})`);
     if (permanent.length > 0) {

@@ -21,7 +21,7 @@ import { freePort, isPortFree, isTemporalUp, startDevServer, type DevServer } fr
 import { ReplicateSimulator } from '../../simulator';
 import { ensureSearchAttributes } from '../client/temporal-setup';
 import { createWorkers, runWorkers } from '../worker';
-import { isExpectedSdkNotice } from '../worker/logging';
+import { isExpectedSdkNotice, SaidFailures } from '../worker/logging';
 
 const DEFAULT_ARGS = [
   '--model',
@@ -62,9 +62,11 @@ async function main(): Promise<number> {
   try {
     // Worker and activity logs would drown the progress lines; warnings and errors still show.
     const sdkWarnings = new DefaultLogger('WARN');
+    const failures = new SaidFailures(); // one line per failure, as the worker's log
     Runtime.install({
       logger: new DefaultLogger('WARN', (entry) => {
-        if (!isExpectedSdkNotice(entry)) sdkWarnings.log(entry.level, entry.message, entry.meta);
+        if (!isExpectedSdkNotice(entry) && !failures.repeats(entry))
+          sdkWarnings.log(entry.level, entry.message, entry.meta);
       }),
       shutdownSignals: [],
       telemetryOptions: { logging: { forward: {}, filter: makeTelemetryFilterString({ core: 'WARN' }) } },

@@ -143,6 +143,22 @@ describe('client CLI', () => {
     expect(JSON.parse(result.out[0]!)).toMatchObject({ status: 'canceled' });
   });
 
+  it('a failed run whose log lines the progress already printed does not print them again', async () => {
+    bed.sim.setModel('cli/fails-late', {
+      startDelayMs: 50,
+      durationMs: 5_000,
+      outcome: 'failed',
+      error: 'boom',
+      logs: ['loading weights', 'step 1 of 2'],
+    });
+    const { code, out, err } = await cli('run', '--model', 'cli/fails-late', '--input', '{}');
+    expect(code).toBe(EXIT.failed);
+    const printed = [...out, ...err].join('\n');
+    expect(printed).toContain('boom');
+    expect(printed.match(/loading weights/g)).toHaveLength(1);
+    expect(printed.match(/step 1 of 2/g)).toHaveLength(1);
+  });
+
   it('cancel says plainly that the run and its prediction were canceled (exit 0)', async () => {
     await cli('start', '--model', 'sim/never', '--input', '{"n":2}', '--workflow-id', 'cli-never-2');
     const id = (
