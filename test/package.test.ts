@@ -52,6 +52,7 @@ it('ships compiled JavaScript, types and docs, and neither sources, tests nor th
     expect(files).toContain(`package/lib/${entry}.d.ts`);
   }
   expect(files).toContain('package/CHANGELOG.md');
+  expect(files).toContain('package/schemas/pipeline.schema.json'); // for editors: yaml-language-server
   expect(files.filter((f) => /\.ts$/.test(f) && !f.endsWith('.d.ts'))).toEqual([]);
   expect(files.filter((f) => /simulator|\/test\/|demo/.test(f))).toEqual([]);
   const manifest = JSON.parse(
@@ -63,6 +64,7 @@ it('ships compiled JavaScript, types and docs, and neither sources, tests nor th
     './activities',
     './client',
     './webhooks',
+    './pipeline.schema.json',
     './package.json',
   ]);
 });
