@@ -6,7 +6,16 @@
  * CLI (`npx replicate-temporal`): its help, its worker and a run.
  */
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -113,6 +122,62 @@ it("runs the user's workflow: two child predictions and a child pipeline, on the
   expect(creates).toHaveLength(6);
   expect(sim.requests.filter((r) => r.route === 'predictions.cancel')).toHaveLength(0);
 }, 300_000);
+
+/** The README's "Use it in your own Temporal app": each code block after an `<!-- app: PATH -->` marker, as it stands. */
+function readmeApp(): Map<string, string> {
+  const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const files = new Map<string, string>();
+  for (const m of readme.matchAll(/<!-- app: (\S+) -->\s*```\w*\n([\s\S]*?)```/g)) files.set(m[1]!, m[2]!);
+  return files;
+}
+
+it("the README's app works verbatim on a fresh server: its workflow's child prediction, then predict()", async () => {
+  const files = readmeApp();
+  expect([...files.keys()]).toEqual(['install', 'tsconfig.json', 'src/workflows.ts', 'src/main.ts']);
+  // the install line names the package, every peer dependency it needs, and what runs TypeScript
+  const words = new Set(files.get('install')!.split(/\s+/));
+  const manifest = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+    peerDependencies: Record<string, string>;
+  };
+  for (const name of ['replicate-temporal', ...Object.keys(manifest.peerDependencies), 'typescript', 'tsx'])
+    expect(words, name).toContain(name);
+
+  // the files, in a folder of the installed app (its node_modules: the tarball and the peers)
+  const dir = path.join(app, 'readme');
+  for (const [file, text] of files) {
+    if (file === 'install') continue;
+    mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+    writeFileSync(path.join(dir, file), text);
+  }
+  const tsc = path.join(ROOT, 'node_modules', '.bin', 'tsc');
+  const checked = await run(tsc, ['-p', dir]).catch((error: { stdout: string }) => error);
+  expect(checked.stdout).toBe('');
+
+  // a server that has never seen our search attributes
+  const fresh = await startDevServer({ port: await freePort(), uiPort: null, searchAttributes: false });
+  try {
+    const tsx = path.join(ROOT, 'node_modules', '.bin', 'tsx');
+    const { stdout } = await run(tsx, [path.join(dir, 'src', 'main.ts')], {
+      cwd: dir,
+      env: {
+        ...process.env,
+        TEMPORAL_ADDRESS: fresh.address,
+        REPLICATE_API_TOKEN: TOKEN,
+        REPLICATE_BASE_URL: sim.baseUrl,
+      },
+      timeout: 180_000,
+    });
+    const image = /^image: (\S+)$/m.exec(stdout)?.[1];
+    expect(image).toMatch(new RegExp(`^${sim.origin}/files/.+\\.png$`));
+    expect(stdout).toMatch(/^caption: succeeded \S/m);
+    const caption = sim.requests
+      .filter((r) => r.route === 'models.predictions.create' && r.path.includes('salesforce/blip'))
+      .at(-1);
+    expect((caption?.body as { input: { image: string } }).input.image).toBe(image);
+  } finally {
+    await fresh.stop();
+  }
+}, 240_000);
 
 /** `npx <args>` in the app, in its own process group (`--no --`: the app's own bin, never the registry). */
 function npx(args: string[], env: NodeJS.ProcessEnv): ChildProcessWithoutNullStreams {

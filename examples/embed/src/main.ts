@@ -2,14 +2,17 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
+import { registerSearchAttributes } from 'replicate-temporal/client';
 import { illustrate } from './workflows';
 import { createWorker } from './worker';
 
 async function main(): Promise<void> {
   const address = process.env.TEMPORAL_ADDRESS ?? 'localhost:7233';
   const taskQueue = process.env.TASK_QUEUE ?? 'embed-example';
-  const worker = await createWorker(await NativeConnection.connect({ address }), taskQueue);
   const client = new Client({ connection: await Connection.connect({ address }) });
+  // Our workflows set the Replicate* search attributes: register them once (idempotent; a fresh server has none).
+  await registerSearchAttributes(client);
+  const worker = await createWorker(await NativeConnection.connect({ address }), taskQueue);
   const result = await worker.runUntil(
     client.workflow.execute(illustrate, {
       taskQueue,
