@@ -1,10 +1,10 @@
 /**
  * `npm run build:workflows [-- [--tracing] OUT]`: bundles src/workflows once, ahead of time, into
  * lib/workflow-bundle.js (or OUT). Start the worker with WORKFLOW_BUNDLE pointing at it: the worker then skips webpack
- * at start-up, which saves seconds and ~150 MB of RSS (see README, Benchmarks). Rebuild whenever workflow code changes.
+ * at start-up, which saves seconds and ~150 MB of RSS (docs/benchmarks.md). Rebuild whenever workflow code changes.
  * `--tracing` adds the OpenTelemetry workflow interceptor (src/observability/workflow-interceptors.ts): needed for
  * workflow spans when the worker runs with OTEL_* tracing on; a worker with tracing off drops them, but the interceptor
- * still costs CPU in every workflow task (README, Traces), hence not by default.
+ * still costs CPU in every workflow task (docs/observability.md, Traces), hence not by default.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';

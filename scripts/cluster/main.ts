@@ -1,6 +1,6 @@
 /**
  * `npm run cluster -- up [--workers N] [--no-ui] | down | status | build`: a production-shaped Temporal cluster on
- * this machine, without Docker (see README, Production). Progress goes to stderr; `up` prints
+ * this machine, without Docker (docs/production.md). Progress goes to stderr; `up` prints
  * `TEMPORAL_ADDRESS=<host:port>` on a line of its own on stdout once the cluster answers.
  */
 import { ensureBinaries, ensureUiBinary } from './binaries';

@@ -1,5 +1,5 @@
 /**
- * `npm run -s observability:render [-- --minutes N] [--out FILE]`: the README's picture of the Grafana dashboard,
+ * `npm run -s observability:render [-- --minutes N] [--out FILE]`: the picture of the Grafana dashboard in docs/observability.md,
  * drawn from a real Prometheus scrape. Grafana does not install here (no Debian package, nothing on the package
  * registries), so this renders the dashboard's own panels and queries instead of Grafana's UI.
  *
@@ -294,7 +294,7 @@ function prometheusVersion(): string {
 
 /**
  * Lines and text on a flat background need few colours: Debian's pngquant (apt-get install -y pngquant) makes the
- * PNG a palette image about a third of the size with no visible change (README images stay small).
+ * PNG a palette image about a third of the size with no visible change (the docs' images stay small).
  */
 function quantize(file: string): void {
   const pngquant = '/usr/bin/pngquant';
