@@ -29,7 +29,7 @@ import { errorMessage, fmtDuration, sleep } from './chaos/util';
 import { WorkerPool } from './chaos/workers';
 
 const USAGE =
-  'usage: tsx scripts/chaos.ts [--size N (200)] [--workers K (3)] [--seed S (from time)] [--max-minutes M (20)] [--resets-after-store R (0)] [--lean list|list-and-get] [--quiet]';
+  'usage: npm run chaos -- [--size N (200)] [--workers K (3)] [--seed S (from time)] [--max-minutes M (20)] [--resets-after-store R (0)] [--lean list|list-and-get] [--quiet]';
 
 /** Models registered for the suite: all echo their input, with different run times. */
 const ECHO_MODELS: Record<string, number> = { 'chaos/fast': 200, 'chaos/medium': 2_000, 'chaos/slow': 6_000 };

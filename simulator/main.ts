@@ -1,5 +1,5 @@
 /**
- * CLI entry: `npm run simulator`.
+ * CLI entry: `npm run simulator` (`-- --help`: the usage below).
  * Env: SIM_PORT (default 8787; 0 = random free port), SIM_HOST (bind address, default 127.0.0.1), SIM_TOKEN (default 'sim-token'),
  * SIM_FAULTS (optional JSON Faults object), SIM_VERBOSE=1 (one line per request on stderr), SIM_LEAN=list|list-and-get
  * (leave `deadline` and `webhook` out of list results, or of list and get answers; see SimulatorOptions.lean).
@@ -36,7 +36,27 @@ function parsePort(raw: string | undefined): number {
   return port;
 }
 
-async function main(): Promise<void> {
+const USAGE = `usage: npm run simulator
+A local stand-in for the Replicate API (a development tool, not in the package): prints its base URL on one line,
+then answers until Ctrl-C. No flags; its settings are environment variables:
+  SIM_PORT      the port (default 8787; 0: any free port)     SIM_HOST   the address to bind (default 127.0.0.1)
+  SIM_TOKEN     the API token it accepts (default sim-token)  SIM_VERBOSE=1   one line per request on stderr
+  SIM_FAULTS    injected faults, JSON, e.g. '{"serverErrorRate":0.2,"rateLimitNext":3}'
+  SIM_LEAN      list | list-and-get: leave deadline and webhook out of those answers
+Point a worker at it: REPLICATE_API_TOKEN=sim-token REPLICATE_BASE_URL=http://127.0.0.1:8787/v1 npm run worker
+Its models, faults and admin endpoints: simulator/README.md.`;
+
+async function main(args: string[]): Promise<void> {
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  if (args.length > 0) {
+    process.stderr.write(
+      `simulator: takes no arguments (got ${args.join(' ')}): its settings are environment variables; npm run simulator -- --help lists them\n`,
+    );
+    process.exit(2);
+  }
   const token = process.env.SIM_TOKEN || 'sim-token';
   const faults = parseFaults(process.env.SIM_FAULTS);
   const lean = parseLean(process.env.SIM_LEAN);
@@ -69,7 +89,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', shutdown);
 }
 
-main().catch((err: unknown) => {
+main(process.argv.slice(2)).catch((err: unknown) => {
   process.stderr.write(`simulator: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });

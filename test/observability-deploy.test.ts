@@ -4,7 +4,7 @@
  * project's grammar (@prometheus-io/lezer-promql) and each selector must name a contract metric of
  * src/observability/metrics.ts (histograms through _bucket/_sum/_count) or a `temporal_*` metric seen in a real
  * scrape of the SDK's exporter (scripts/observability/temporal-sdk-metrics.ts), with labels those metrics carry.
- * promtool's own checks are `npm run -s observability:check` (README, Observability): not here, since promtool is
+ * promtool's own checks are `npm run -s observability:check` (docs/observability.md): not here, since promtool is
  * a Debian package this suite does not require.
  */
 import { readFileSync } from 'node:fs';

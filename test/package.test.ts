@@ -2,10 +2,20 @@
  * The published package, as a user gets it: `npm pack`, install the tarball into a copy of examples/embed outside
  * the repository, type-check that app against the shipped .d.ts, then run it: the app's own workflow runs two
  * child `runPrediction`s and a child `runPipeline` on the app's own worker (its workflow bundle, our activities),
- * against the simulator, on a fresh dev server where our search attributes are NOT registered.
+ * against the simulator, on a fresh dev server where our search attributes are NOT registered. Then the package's
+ * CLI (`npx replicate-temporal`): its help, its worker and a run.
  */
-import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -54,6 +64,7 @@ it('ships compiled JavaScript, types and docs, and neither sources, tests nor th
     expect(files).toContain(`package/lib/${entry}.d.ts`);
   }
   expect(files).toContain('package/CHANGELOG.md');
+  expect(files).toContain('package/schemas/pipeline.schema.json'); // for editors: yaml-language-server
   expect(files.filter((f) => /\.ts$/.test(f) && !f.endsWith('.d.ts'))).toEqual([]);
   expect(files.filter((f) => /simulator|\/test\/|demo/.test(f))).toEqual([]);
   const manifest = JSON.parse(
@@ -65,6 +76,7 @@ it('ships compiled JavaScript, types and docs, and neither sources, tests nor th
     './activities',
     './client',
     './webhooks',
+    './pipeline.schema.json',
     './package.json',
   ]);
 });
@@ -133,3 +145,124 @@ it("runs the user's workflow: two child predictions and a child pipeline, on the
     await connection.close();
   }
 }, 300_000);
+
+/** The README's "Use it in your own Temporal app": each code block after an `<!-- app: PATH -->` marker, as it stands. */
+function readmeApp(): Map<string, string> {
+  const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const files = new Map<string, string>();
+  for (const m of readme.matchAll(/<!-- app: (\S+) -->\s*```\w*\n([\s\S]*?)```/g)) files.set(m[1]!, m[2]!);
+  return files;
+}
+
+it("the README's app works verbatim on a fresh server: its workflow's child prediction, then predict()", async () => {
+  const files = readmeApp();
+  expect([...files.keys()]).toEqual(['install', 'tsconfig.json', 'src/workflows.ts', 'src/main.ts']);
+  // the install line names the package, every peer dependency it needs, and what runs TypeScript
+  const words = new Set(files.get('install')!.split(/\s+/));
+  const manifest = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+    peerDependencies: Record<string, string>;
+  };
+  for (const name of ['replicate-temporal', ...Object.keys(manifest.peerDependencies), 'typescript', 'tsx'])
+    expect(words, name).toContain(name);
+
+  // the files, in a folder of the installed app (its node_modules: the tarball and the peers)
+  const dir = path.join(app, 'readme');
+  for (const [file, text] of files) {
+    if (file === 'install') continue;
+    mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+    writeFileSync(path.join(dir, file), text);
+  }
+  const tsc = path.join(ROOT, 'node_modules', '.bin', 'tsc');
+  const checked = await run(tsc, ['-p', dir]).catch((error: { stdout: string }) => error);
+  expect(checked.stdout).toBe('');
+
+  // a server that has never seen our search attributes
+  const fresh = await startDevServer({ port: await freePort(), uiPort: null, searchAttributes: false });
+  try {
+    const tsx = path.join(ROOT, 'node_modules', '.bin', 'tsx');
+    const { stdout } = await run(tsx, [path.join(dir, 'src', 'main.ts')], {
+      cwd: dir,
+      env: {
+        ...process.env,
+        TEMPORAL_ADDRESS: fresh.address,
+        REPLICATE_API_TOKEN: TOKEN,
+        REPLICATE_BASE_URL: sim.baseUrl,
+      },
+      timeout: 180_000,
+    });
+    const image = /^image: (\S+)$/m.exec(stdout)?.[1];
+    expect(image).toMatch(new RegExp(`^${sim.origin}/files/.+\\.png$`));
+    expect(stdout).toMatch(/^caption: succeeded \S/m);
+    const caption = sim.requests
+      .filter((r) => r.route === 'models.predictions.create' && r.path.includes('salesforce/blip'))
+      .at(-1);
+    expect((caption?.body as { input: { image: string } }).input.image).toBe(image);
+  } finally {
+    await fresh.stop();
+  }
+}, 240_000);
+
+/** `npx <args>` in the app, in its own process group (`--no --`: the app's own bin, never the registry). */
+function npx(args: string[], env: NodeJS.ProcessEnv): ChildProcessWithoutNullStreams {
+  return spawn('npx', ['--no', '--', ...args], { cwd: app, env: { ...process.env, ...env }, detached: true });
+}
+
+/** Exit code and output of a process, once it has closed. */
+function closed(
+  child: ChildProcessWithoutNullStreams,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+it('npx replicate-temporal: its help, a worker from the package, and a real run and cancel through the CLI', async () => {
+  const env = {
+    TEMPORAL_ADDRESS: server.address,
+    TEMPORAL_TASK_QUEUE: 'npx-cli',
+    REPLICATE_API_TOKEN: TOKEN,
+    REPLICATE_BASE_URL: sim.baseUrl,
+    OUTPUT_DIR: path.join(work, 'npx-outputs'),
+    RECONCILE_EVERY: 'off',
+  };
+  const help = await closed(npx(['replicate-temporal', '--help'], env));
+  expect(help.code).toBe(0);
+  expect(help.stdout).toContain('npx replicate-temporal run --model REF --input JSON');
+  expect(help.stdout).toContain('npx replicate-temporal worker');
+
+  const worker = npx(['replicate-temporal', 'worker'], env);
+  const workerDone = closed(worker);
+  let workerOut = '';
+  worker.stdout.on('data', (c: Buffer) => (workerOut += c.toString()));
+  try {
+    await expect
+      .poll(() => workerOut, { timeout: 120_000, interval: 200 })
+      .toContain('worker polling task queue "npx-cli"');
+    const ran = await closed(
+      npx(
+        [
+          'replicate-temporal',
+          'run',
+          '--model',
+          'sim/echo',
+          '--input',
+          '{"prompt":"from npx"}',
+          '--workflow-id',
+          'npx-1',
+          '--json',
+        ],
+        env,
+      ),
+    );
+    expect(ran.code).toBe(0);
+    expect(JSON.parse(ran.stdout)).toMatchObject({ workflowId: 'npx-1', status: 'succeeded' });
+    const cancel = await closed(npx(['replicate-temporal', 'cancel', 'npx-1'], env));
+    expect(cancel.code).toBe(0);
+    expect(cancel.stdout.trim()).toBe('workflow npx-1 had already ended (succeeded): nothing to cancel');
+  } finally {
+    process.kill(-worker.pid!, 'SIGTERM'); // npx and the worker: the worker drains, then exits
+    await workerDone;
+  }
+}, 240_000);

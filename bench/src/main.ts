@@ -41,7 +41,7 @@ const DEFAULT_TUNINGS: Tuning[] = [
   { prebuiltBundle: true, maxCachedWorkflows: 250 },
   { prebuiltBundle: true, maxOldSpaceSizeMb: 384 },
 ];
-/** What `scale` runs with: the tuning `tune` showed to be best (see README). */
+/** What `scale` runs with: the tuning `tune` showed to be best (docs/benchmarks.md). */
 const SCALE_TUNING: Tuning = { prebuiltBundle: true, maxOldSpaceSizeMb: 384 };
 
 export interface Options {

@@ -1,6 +1,6 @@
 /**
  * `npm run cluster -- up [--workers N] [--no-ui] | down | status | build`: a production-shaped Temporal cluster on
- * this machine, without Docker (see README, Production). Progress goes to stderr; `up` prints
+ * this machine, without Docker (docs/production.md). Progress goes to stderr; `up` prints
  * `TEMPORAL_ADDRESS=<host:port>` on a line of its own on stdout once the cluster answers.
  */
 import { ensureBinaries, ensureUiBinary } from './binaries';
@@ -61,7 +61,8 @@ function parseUp(args: string[]): { workers: number; ui: boolean } {
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+  const help = (arg: string) => arg === '--help' || arg === '-h';
+  if (command === undefined || command === 'help' || help(command) || rest.some(help)) {
     process.stdout.write(`${USAGE}\n`);
     return command === undefined ? 2 : 0;
   }

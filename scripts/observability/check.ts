@@ -12,6 +12,12 @@ import path from 'node:path';
 const PROMTOOL = process.env.PROMTOOL_PATH ?? '/usr/bin/promtool';
 const DIR = path.join(__dirname, '..', '..', 'deploy', 'prometheus');
 
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  console.log(`usage: npm run -s observability:check
+Runs promtool (Debian's prometheus package; PROMTOOL_PATH overrides ${PROMTOOL}) over deploy/prometheus: check config
+(with the alert rules), then the alerts' unit tests (alerts.test.yml). Exit 1 when a check fails.`);
+  process.exit(0);
+}
 if (!existsSync(PROMTOOL)) {
   console.error(
     `observability:check: no promtool at ${PROMTOOL}; install it with apt-get install -y prometheus (leave the service stopped) or set PROMTOOL_PATH`,

@@ -1,5 +1,5 @@
 /**
- * `npm run -s observability:render [-- --minutes N] [--out FILE]`: the README's picture of the Grafana dashboard,
+ * `npm run -s observability:render [-- --minutes N] [--out FILE]`: the picture of the Grafana dashboard in docs/observability.md,
  * drawn from a real Prometheus scrape. Grafana does not install here (no Debian package, nothing on the package
  * registries), so this renders the dashboard's own panels and queries instead of Grafana's UI.
  *
@@ -54,7 +54,17 @@ function argValue(name: string): string | undefined {
 
 const log = (line: string) => console.log(`[render] ${line}`);
 
+const USAGE = `usage: npm run -s observability:render [-- --minutes N] [--out FILE] [--keep-dir]
+Draws the Grafana dashboard's panels from a real Prometheus scrape into FILE (default
+docs/observability-dashboard.png): a dev server, the simulator, two workers and Prometheus under a scripted load of
+N minutes (default 4). Needs: apt-get install -y prometheus chromium (pngquant optional). --keep-dir keeps the
+work folder.`;
+
 async function main(): Promise<void> {
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    console.log(USAGE);
+    return;
+  }
   const minutes = Number(argValue('--minutes') ?? 4);
   const out = path.resolve(argValue('--out') ?? path.join(ROOT, 'docs/observability-dashboard.png'));
   const dir = mkdtempSync(path.join(tmpdir(), 'replicate-observability-'));
@@ -287,7 +297,7 @@ function prometheusVersion(): string {
 
 /**
  * Lines and text on a flat background need few colours: Debian's pngquant (apt-get install -y pngquant) makes the
- * PNG a palette image about a third of the size with no visible change (README images stay small).
+ * PNG a palette image about a third of the size with no visible change (the docs' images stay small).
  */
 function quantize(file: string): void {
   const pngquant = '/usr/bin/pngquant';

@@ -1,6 +1,6 @@
 /** Connecting to Temporal, and starting a workflow the way every command does. */
 import { Client, Connection, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import { registerSearchAttributes } from '../client/search-attributes';
+import { searchAttributesUsable } from '../client/search-attributes';
 import { ConfigError, temporalConnectionOptions, type TemporalConfig } from '../config';
 import { temporalConnectFailed } from '../dev/hints';
 import { dataConverterOf } from '../encryption/data-converter';
@@ -35,12 +35,10 @@ export function connectLazily(config: TemporalConfig): () => Promise<Client> {
     ));
 }
 
-/** Clients that registered the search attributes (once per client, idempotent on the server). */
-const registered = new WeakMap<Client, Promise<string | null>>();
-
 /**
- * Start a workflow: the search attributes the workflows use are registered first (a fresh server has none until a
- * worker starts), and a refused start says the server's reason (exit 2).
+ * Start a workflow: the search attributes the workflows use are registered first when missing (a fresh server has
+ * none until a worker starts; when the server refuses, one warning and the start helpers leave them out), and a
+ * refused start says the server's reason (exit 2).
  */
 export async function startWorkflow<H>(
   client: Client,
@@ -48,23 +46,15 @@ export async function startWorkflow<H>(
   ctx: CliContext,
   start: () => Promise<H>,
 ): Promise<H> {
-  let problem = registered.get(client);
-  if (!problem) {
-    problem = registerSearchAttributes(client).then(
-      () => null,
-      (error: unknown) => grpcReason(error),
-    );
-    registered.set(client, problem);
-  }
-  const registration = await problem;
+  // said after the start: a start that fails says why in one line, and that is the line that matters
+  let warning: string | undefined;
+  await searchAttributesUsable(client, (line) => (warning = line));
   try {
     const handle = await start();
-    if (registration) ctx.err(`warning: ${registration}`);
+    if (warning) ctx.err(`warning: ${warning}`);
     return handle;
   } catch (error) {
     if (error instanceof WorkflowExecutionAlreadyStartedError || isUnavailable(error)) throw error;
-    throw new CliError(
-      `cannot start workflow ${workflowId}: ${grpcReason(error)}${registration ? ` (also: ${registration})` : ''}`,
-    );
+    throw new CliError(`cannot start workflow ${workflowId}: ${grpcReason(error)}`);
   }
 }

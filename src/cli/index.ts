@@ -55,6 +55,8 @@ export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
         return await pipelineCommand(rest, ctx);
       case 'codec-server':
         return await codecServerCommand(rest, ctx);
+      case 'worker': // main.ts runs it in the process; a CLI embedded in another process (tests, the demo) cannot
+        throw new UsageError(`the worker runs as its own process: ${CLI} worker`);
       case undefined:
       case 'help':
       case '--help':

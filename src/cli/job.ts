@@ -1,5 +1,7 @@
 /** `status`, `result` and `cancel`: one run by its workflow id. */
-import { cancelPrediction, type PredictionHandle } from '../client/prediction';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { predictionOutcome } from '../client/outcome';
+import type { PredictionHandle } from '../client/prediction';
 import { predictionState } from '../client/state';
 import { jobCost } from '../shared/budget';
 import type { runPrediction } from '../workflows';
@@ -20,13 +22,8 @@ export async function idCommand(
   const workflowId = positionals[0]!;
   const json = values.json ?? false;
 
-  if (command === 'cancel') {
-    const handle = await cancelPrediction(client, workflowId);
-    if (!json)
-      ctx.out(`cancel requested for ${handle.workflowId}; waiting for the prediction to be canceled...`);
-    return awaitOutcome(handle, json, ctx, false);
-  }
   const handle: PredictionHandle = client.workflow.getHandle<typeof runPrediction>(workflowId);
+  if (command === 'cancel') return cancelCommand(handle, json, ctx);
   if (command === 'result') return awaitOutcome(handle, json, ctx);
 
   const description = await handle.describe();
@@ -50,4 +47,39 @@ export async function idCommand(
     if (warning) ctx.out(`warning: ${warning}`);
   }
   return EXIT.ok;
+}
+
+/**
+ * `cancel ID`: exit 0 once the run has stopped, whether this cancel stopped it (the workflow cancels its
+ * prediction at Replicate) or it had already ended; either way the line names how it ended.
+ */
+async function cancelCommand(handle: PredictionHandle, json: boolean, ctx: CliContext): Promise<number> {
+  const id = handle.workflowId;
+  const alreadyEnded = async (): Promise<number> => {
+    const summary = await predictionOutcome(handle, { claims: ctx.claims });
+    ctx.out(
+      json
+        ? JSON.stringify(summary)
+        : `workflow ${id} had already ended (${summary.status}): nothing to cancel`,
+    );
+    return EXIT.ok;
+  };
+  if ((await handle.describe()).status.name !== 'RUNNING') return alreadyEnded();
+  try {
+    await handle.cancel();
+  } catch (error) {
+    // it closed between the describe and the cancel
+    if (error instanceof WorkflowNotFoundError) return alreadyEnded();
+    throw error;
+  }
+  if (!json) ctx.out(`cancel requested for ${id}; waiting for the run to cancel its prediction...`);
+  return awaitOutcome(handle, json, ctx, false, (summary) => {
+    if (json) ctx.out(JSON.stringify(summary));
+    else if (summary.status === 'canceled')
+      ctx.out(
+        `canceled: workflow ${id}${summary.predictionId ? ` and prediction ${summary.predictionId} at Replicate` : ' (before any prediction was created)'}`,
+      );
+    else ctx.out(`workflow ${id} ended (${summary.status}) before the cancel reached it`);
+    return EXIT.ok;
+  });
 }

@@ -1,5 +1,7 @@
+#!/usr/bin/env node
 /**
- * The CLI as a process (`npm run -s client -- <command>`): configuration from the environment, Ctrl-C.
+ * The CLI as a process (`npx replicate-temporal <command>` from the package, `npm run -s client -- <command>` in a
+ * checkout): configuration from the environment, Ctrl-C. `worker` runs the worker in this process instead.
  * Its diagnostics (stderr: errors, warnings, hints) are its log: with LOG_FORMAT=json each is one JSON object
  * (src/observability/log.ts); what a command prints on stdout (results, tables, `--json`) stays as it is.
  */
@@ -10,11 +12,15 @@ import { readTemporalConfig, type TemporalConfig } from '../config';
 import { cliDiagnostic, processLogFromEnv } from '../observability/log';
 import { activeTracing } from '../observability/tracing';
 import { EXIT, connectLazily, runCli, terminalLine } from './index';
+import { wantsHelp } from './usage';
 
 const { log, problem } = processLogFromEnv('cli');
 const diagnostic = (line: string): void => console.error(cliDiagnostic(log, line));
 
-async function main(): Promise<number> {
+async function main(argv: string[]): Promise<number> {
+  // the worker drains on its own signals; loaded only here (the SDK's native worker is heavy)
+  if (argv[0] === 'worker' && !wantsHelp(argv.slice(1)))
+    return (await import('../worker/command.js')).workerCommand(argv.slice(1));
   let config: TemporalConfig;
   try {
     if (problem) throw problem;
@@ -29,7 +35,7 @@ async function main(): Promise<number> {
     interrupt.abort();
     setTimeout(() => process.exit(EXIT.interrupted), 2_000).unref();
   });
-  return runCli(process.argv.slice(2), {
+  return runCli(argv, {
     client: connectLazily(config),
     taskQueue: config.taskQueue,
     out: (line) => console.log(line),
@@ -47,7 +53,7 @@ async function main(): Promise<number> {
   });
 }
 
-main().then(
+main(process.argv.slice(2)).then(
   // export the spans (OTEL_* tracing), then exit once stdout is flushed: a pipe takes large output (`run --json |
   // jq` of a claim-checked value) asynchronously, and process.exit would cut it off
   async (code) => {

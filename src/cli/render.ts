@@ -46,7 +46,12 @@ export function formatOutput(output: unknown): string {
 }
 
 /** The end of `run`/`result`/`cancel`: the output on stdout, or the failure and its last log lines on stderr. */
-export function printRunOutcome(summary: RunSummary, elapsed: string, ctx: CliContext): void {
+export function printRunOutcome(
+  summary: RunSummary,
+  elapsed: string,
+  ctx: CliContext,
+  shownLogs: ReadonlySet<string> = new Set(),
+): void {
   if (summary.status === 'succeeded') {
     ctx.out(
       `${elapsed}  succeeded  prediction ${summary.predictionId}` +
@@ -58,7 +63,9 @@ export function printRunOutcome(summary: RunSummary, elapsed: string, ctx: CliCo
     ctx.out(formatOutput(summary.output));
   } else {
     ctx.err(`${summary.status}: ${summary.error?.message ?? 'unknown error'}`);
-    for (const line of summary.error?.logsTail?.slice(-5) ?? []) ctx.err(`  | ${line}`);
+    // the last log lines, unless the progress already printed them
+    for (const line of summary.error?.logsTail?.slice(-5) ?? [])
+      if (!shownLogs.has(line)) ctx.err(`  | ${line}`);
   }
 }
 

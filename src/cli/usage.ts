@@ -1,9 +1,11 @@
 /** Each command's usage and help, and parsing flags with usage errors that suggest what was meant. */
 import { parseArgs } from 'node:util';
 import { RECONCILE_SCHEDULE_ID } from '../client/temporal-setup';
+import { CLI_COMMAND } from '../dev/commands';
+import { WORKER_HELP } from '../worker/usage';
 
-/** How the README and every message invoke the CLI. */
-export const CLI = 'npm run -s client --';
+/** How every message invokes the CLI: `npx replicate-temporal` from the package, `npm run -s client --` here. */
+export const CLI = CLI_COMMAND;
 
 const RUN_FLAGS = `  --model REF        owner/name, owner/name:<version>, a version id, or with --deployment a deployment owner/name
   --input JSON       the model input object, e.g. '{"prompt": "a lighthouse at dusk"}', or @file.json
@@ -65,6 +67,10 @@ export const COMMANDS: Record<string, { usage: string[]; help: string }> = {
   --grace 2m         ignore jobs younger than this
   --schedule 10m     run it on a Temporal Schedule (${RECONCILE_SCHEDULE_ID}); --unschedule deletes it`,
   },
+  worker: {
+    usage: ['worker'],
+    help: WORKER_HELP,
+  },
 };
 COMMANDS['codec-server'] = {
   usage: ['codec-server'],
@@ -91,6 +97,7 @@ ${[
   'pipeline status',
   'reconcile',
   'codec-server',
+  'worker',
 ]
   .flatMap((name) => COMMANDS[name]!.usage)
   .map((line) => `  ${CLI} ${line}`)

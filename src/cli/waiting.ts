@@ -10,6 +10,7 @@ import { isTerminal } from '../shared/types';
 import type { CliContext } from './context';
 import { EXIT, addressOfClient, connectionLost, isUnavailable } from './errors';
 import { elapsedSince, newLines, plural, printRunOutcome } from './render';
+import { WORKER_COMMAND } from '../dev/commands';
 import { CLI } from './usage';
 
 /** "No worker polls `taskQueue`" and how to start one, or null when one does (or Temporal cannot tell). */
@@ -26,8 +27,8 @@ export async function noWorkerProblem(client: Client, taskQueue: string): Promis
   const env = `${address && !/^(localhost|127\.0\.0\.1):7233$/.test(address) ? `TEMPORAL_ADDRESS=${address} ` : ''}`;
   return (
     `no worker is polling task queue "${taskQueue}" (namespace ${client.options.namespace}): the run waits until one does. ` +
-    `Start one in another terminal: ${env}TEMPORAL_TASK_QUEUE=${taskQueue} npm run worker ` +
-    '(with REPLICATE_API_TOKEN set, or REPLICATE_BASE_URL pointing at the simulator; see the README)'
+    `Start one in another terminal: ${env}TEMPORAL_TASK_QUEUE=${taskQueue} ${WORKER_COMMAND} ` +
+    '(with REPLICATE_API_TOKEN set, or REPLICATE_BASE_URL pointing at the simulator)'
   );
 }
 
@@ -88,7 +89,7 @@ export function stoppedWatching(ctx: CliContext, workflowId: string, pipeline = 
 }
 
 /**
- * Wait for the run and print the outcome. Unless `json`, show its progress: status changes as lines; on a terminal
+ * Wait for the run and print the outcome (`report`: how, and the exit code). Unless `json`, show its progress: status changes as lines; on a terminal
  * (`ctx.live`) one live line with elapsed time, polls and the latest log line; in a pipe each new log line, and a
  * line every 30 s when nothing else was printed. Warns when no worker polls its task queue; Ctrl-C stops watching.
  */
@@ -97,12 +98,14 @@ export async function awaitOutcome(
   json: boolean,
   ctx: CliContext,
   progress = true,
+  report?: (summary: RunSummary, elapsed: string) => number,
 ): Promise<number> {
   const started = Date.now();
   const watching = new AbortController();
+  const shownLogs = new Set<string>(); // log lines the progress printed: the outcome does not repeat them
   const watcher =
     progress && !json
-      ? showProgress(handle, ctx, started, watching.signal).catch(() => undefined) // progress is best effort
+      ? showProgress(handle, ctx, started, watching.signal, shownLogs).catch(() => undefined) // best effort
       : undefined;
   const client = await ctx.client();
   let queue: Promise<string> | undefined;
@@ -129,8 +132,9 @@ export async function awaitOutcome(
     void watcher;
     ctx.live?.(null);
   }
+  if (report) return report(summary, elapsedSince(started));
   if (json) ctx.out(JSON.stringify(summary));
-  else printRunOutcome(summary, elapsedSince(started), ctx);
+  else printRunOutcome(summary, elapsedSince(started), ctx, shownLogs);
   return summary.status === 'succeeded' ? EXIT.ok : EXIT.failed;
 }
 
@@ -140,6 +144,7 @@ async function showProgress(
   ctx: CliContext,
   started: number,
   signal: AbortSignal,
+  shownLogs: Set<string>,
 ): Promise<void> {
   const live = ctx.live;
   let lastLine = '';
@@ -154,7 +159,10 @@ async function showProgress(
     logs = state.logsTail;
     const permanent: string[] = [];
     if (line !== lastLine) permanent.push(`${elapsed}  ${line}`);
-    if (!live) permanent.push(...fresh.map((log) => `${' '.repeat(7)}  | ${log}`));
+    if (!live) {
+      permanent.push(...fresh.map((log) => `${' '.repeat(7)}  | ${log}`));
+      for (const log of fresh) shownLogs.add(log);
+    }
     if (!live && permanent.length === 0 && Date.now() - printedAt >= 30_000)
       permanent.push(`${elapsed}  ${state.status}  (${plural(state.polls, 'poll')})`);
     if (permanent.length > 0) {

@@ -18,6 +18,7 @@ import { progressQuery, runPipeline, statusQuery } from '../workflows';
 import type { PipelineResult } from '../workflows/pipeline';
 import { gaveUp } from './failures';
 import { ceilingMs, workflowIdOr } from './options';
+import { searchAttributesUsable } from './search-attributes';
 import { pollUntilClosed, type WatchOptions } from './watch';
 
 /** A handle on a `runPipeline` run. */
@@ -32,16 +33,18 @@ export interface StartPipelineOptions {
   /** the ceiling for the whole pipeline: ms or a duration such as `'30m'` (10 s to 168 h; default the spec's or 30 min) */
   timeout?: number | string;
   /**
-   * set the `ReplicatePipelineId` search attribute on the pipeline (default true); false on a namespace where
-   * our search attributes are not registered
+   * set our search attributes on the pipeline and its runs (default true: registered on the namespace first when
+   * missing); false leaves them out
    */
   searchAttributes?: boolean;
+  /** hears, once per client, why the pipeline starts without our search attributes (default: a Node warning) */
+  onWarning?: (message: string) => void;
 }
 
 /**
  * Start `runPipeline` with a spec (e.g. from a YAML file) and values for its inputs. The spec and inputs are
  * validated here first (PipelineSpecError, every problem at its path) and again by the workflow, which ends an
- * invalid run with `InvalidPipelineSpec`.
+ * invalid run with `InvalidPipelineSpec`. Search attributes as for startPrediction.
  */
 export async function startPipeline(
   client: Client,
@@ -52,15 +55,16 @@ export async function startPipeline(
   if ('errors' in checked) throw new PipelineSpecError(checked.errors);
   const timeoutMs = ceilingMs(options.timeout, spec.timeout ?? DEFAULT_PIPELINE_TIMEOUT);
   const pipelineId = workflowIdOr(options.workflowId, `pipeline-${spec.name}`);
+  const attributes =
+    options.searchAttributes !== false && (await searchAttributesUsable(client, options.onWarning));
   return client.workflow.start(runPipeline, {
     taskQueue: options.taskQueue,
     workflowId: pipelineId,
-    args: [{ spec, inputs }],
+    // without them, the children neither get ReplicatePipelineId nor upsert theirs
+    args: [attributes ? { spec, inputs } : { spec, inputs, searchAttributes: false }],
     workflowExecutionTimeout: timeoutMs,
     staticSummary: `pipeline ${spec.name}: ${Object.keys(spec.steps).join(' -> ')}`,
-    ...(options.searchAttributes === false
-      ? {}
-      : { typedSearchAttributes: [{ key: ReplicatePipelineId, value: pipelineId }] }),
+    ...(attributes ? { typedSearchAttributes: [{ key: ReplicatePipelineId, value: pipelineId }] } : {}),
   });
 }
 

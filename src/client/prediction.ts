@@ -7,6 +7,7 @@ import { validateRequest } from '../shared/validate';
 import { runPrediction } from '../workflows';
 import { ceilingMs, slug, workflowIdOr } from './options';
 import { predictionOutcome, type OutcomeOptions, type RunSummary } from './outcome';
+import { searchAttributesUsable } from './search-attributes';
 import { predictionState } from './state';
 import { pollUntilClosed, type WatchOptions } from './watch';
 
@@ -24,12 +25,18 @@ export interface StartPredictionOptions {
    * execution timeout, and Replicate stops the job by itself then (`Cancel-After`).
    */
   timeout?: number | string;
+  /**
+   * hears, once per client, why the run starts without our search attributes: they were missing and the server
+   * refused to register them (default: a Node process warning)
+   */
+  onWarning?: (message: string) => void;
 }
 
 /**
  * Start `runPrediction` for `request` (validated first: a TypeError names every problem). The run shows the
- * model and the prompt in the Temporal UI. Resolves once the server accepted the start; wait with
- * predictionOutcome or watch with watchPrediction.
+ * model and the prompt in the Temporal UI. Our search attributes are registered on the namespace first when
+ * missing; when the server refuses, the run starts without them. Resolves once the server accepted the start;
+ * wait with predictionOutcome or watch with watchPrediction.
  */
 export async function startPrediction(
   client: Client,
@@ -39,10 +46,12 @@ export async function startPrediction(
   const problems = validateRequest(request);
   if (problems.length > 0) throw new TypeError(problems.join('; '));
   const timeoutMs = ceilingMs(options.timeout, DEFAULT_CEILING_MS);
+  const attributes =
+    request.searchAttributes !== false && (await searchAttributesUsable(client, options.onWarning));
   return client.workflow.start(runPrediction, {
     taskQueue: options.taskQueue,
     workflowId: workflowIdOr(options.workflowId, predictionIdPrefix(request.model)),
-    args: [request],
+    args: [attributes ? request : { ...request, searchAttributes: false }],
     workflowExecutionTimeout: timeoutMs,
     staticSummary: summaryOf(request),
     staticDetails: detailsOf(request, timeoutMs),

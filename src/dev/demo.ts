@@ -23,7 +23,7 @@ import { ReplicateSimulator } from '../../simulator';
 import { ensureSearchAttributes } from '../client/temporal-setup';
 import { startCodecServer, type RunningCodecServer } from '../encryption/codec-server';
 import { createWorkers, runWorkers } from '../worker';
-import { isExpectedSdkNotice } from '../worker/logging';
+import { isExpectedSdkNotice, SaidFailures } from '../worker/logging';
 
 const DEFAULT_ARGS = [
   '--model',
@@ -52,6 +52,9 @@ async function main(): Promise<number> {
   const runArgs = argv.filter((a) => a !== '--keep');
   const say = (line: string) => console.log(`[demo] ${line}`);
   const cleanups: (() => Promise<unknown>)[] = [];
+  // what the demo started, in words, for the lines that say what it stops (and nothing else)
+  const startedHere: string[] = [];
+  const suffix = randomBytes(4).toString('hex');
   // Ctrl-C is ours, not the SDK's: it stops watching the run (or ends --keep), then everything shuts down in order.
   const interrupt = new AbortController();
   const onSignal = () => interrupt.abort();
@@ -61,9 +64,11 @@ async function main(): Promise<number> {
   try {
     // Worker and activity logs would drown the progress lines; warnings and errors still show.
     const sdkWarnings = new DefaultLogger('WARN');
+    const failures = new SaidFailures(); // one line per failure, as the worker's log
     Runtime.install({
       logger: new DefaultLogger('WARN', (entry) => {
-        if (!isExpectedSdkNotice(entry)) sdkWarnings.log(entry.level, entry.message, entry.meta);
+        if (!isExpectedSdkNotice(entry) && !failures.repeats(entry))
+          sdkWarnings.log(entry.level, entry.message, entry.meta);
       }),
       shutdownSignals: [],
       telemetryOptions: { logging: { forward: {}, filter: makeTelemetryFilterString({ core: 'WARN' }) } },
@@ -90,6 +95,7 @@ async function main(): Promise<number> {
       baseUrl = await sim.start();
       token = 'sim-token';
       cleanups.push(() => sim.stop());
+      startedHere.push('the simulator');
       say(`REPLICATE_API_TOKEN is not set: using the local Replicate simulator at ${baseUrl}`);
     } else {
       say(`using the Replicate API at ${baseUrl} (real predictions are billed)`);
@@ -105,11 +111,15 @@ async function main(): Promise<number> {
       if (codec) cleanups.push(() => codec.stop());
       return codec;
     };
-    if (await isTemporalUp(temporal.address, temporalConnectionOptions(temporal))) {
+    const reused = await isTemporalUp(temporal.address, temporalConnectionOptions(temporal));
+    if (reused) {
       // Its UI, if it has one, is usually on the port + 1000 (temporal server start-dev's default).
       uiUrl = process.env.TEMPORAL_UI_URL?.trim() || (await uiAt(port + 1000));
+      // Other workers may poll this server's queues (perhaps with a real token): the demo's run goes to a queue
+      // only the demo's worker polls.
+      temporal.taskQueue = `demo-${suffix}`;
       say(
-        `using the Temporal server already running at ${temporal.address} (UI ${uiUrl ?? 'not found; set TEMPORAL_UI_URL'})`,
+        `using the Temporal server already running at ${temporal.address} (UI ${uiUrl ?? 'not found; set TEMPORAL_UI_URL'}), on task queue ${temporal.taskQueue} (the demo's own: no other worker can take its run)`,
       );
       const codec = await codecFor(uiUrl);
       if (codec)
@@ -138,6 +148,7 @@ async function main(): Promise<number> {
       uiUrl = server.uiUrl;
       temporal.address = server.address;
       cleanups.push(() => server.stop());
+      startedHere.push('the Temporal dev server and its UI');
     }
 
     // 3. A worker in this process.
@@ -156,13 +167,14 @@ async function main(): Promise<number> {
     await ensureSearchAttributes(connection, temporal.namespace); // a reused server may lack them
     const workers = await createWorkers(config, connection);
     const running = runWorkers(workers);
+    startedHere.push('the worker');
     cleanups.push(async () => {
       for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
     });
 
     // 4. One prediction through the CLI, with live progress.
-    const workflowId = `demo-${randomBytes(4).toString('hex')}`;
+    const workflowId = `demo-${suffix}`;
     const args =
       runArgs[0] === 'pipeline'
         ? ['pipeline', 'run', ...runArgs.slice(1), '--pipeline-id', workflowId]
@@ -180,17 +192,23 @@ async function main(): Promise<number> {
     const link = uiUrl
       ? `${uiUrl}/namespaces/${temporal.namespace}/workflows/${encodeURIComponent(workflowId)}`
       : null;
+    const ours = listed(startedHere);
     if (keep && !interrupt.signal.aborted) {
       if (link) say(`see the run in the Temporal UI: ${link}`);
-      say('--keep: the server, the UI, the simulator and the worker stay up; press Ctrl-C to stop');
+      say(`--keep: ${ours} stay up; press Ctrl-C to stop them`);
       await new Promise<void>((resolve) => {
         if (interrupt.signal.aborted) resolve();
         interrupt.signal.addEventListener('abort', () => resolve(), { once: true });
       });
-    } else if (cleanups.length > 0) {
+    } else if (reused) {
+      if (link) say(`the run in the Temporal UI: ${link}`);
+      say(
+        `the demo now stops what it started (${ours}); the Temporal server at ${temporal.address} keeps running`,
+      );
+    } else {
       if (link) say(`the run in the Temporal UI (up until the demo stops): ${link}`);
       say(
-        'the demo now stops what it started (server, UI, simulator, worker), so those links go away with it; to browse them afterwards: npm run demo -- --keep',
+        `the demo now stops what it started (${ours}), so those links go away with it; to browse them afterwards: npm run demo -- --keep`,
       );
     }
     return code;
@@ -199,7 +217,7 @@ async function main(): Promise<number> {
     for (const cleanup of cleanups.reverse()) {
       await cleanup().catch((error: unknown) => console.error(`[demo] cleanup: ${String(error)}`));
     }
-    say('stopped');
+    say(startedHere.length > 0 ? `stopped ${listed(startedHere)}` : 'stopped');
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
@@ -224,6 +242,11 @@ async function demoCodecServer(
     namespace: temporal.namespace,
     keys: temporal.encryption,
   });
+}
+
+/** `a, b and c` */
+function listed(items: string[]): string {
+  return items.length < 2 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;
 }
 
 /** The URL of a web UI answering on `port` of this host, or null. */

@@ -6,7 +6,7 @@
  *
  * Workflow-safe: type-only imports, no Node modules, no state.
  *
- * Found empirically with @temporalio/worker 1.24 (README, Metrics): the exporter serves custom metrics under the
+ * Found empirically with @temporalio/worker 1.24 (docs/observability.md, Metrics): the exporter serves custom metrics under the
  * exact name given (`metricPrefix` = `temporal_` applies to the SDK's own metrics only), adds no `_total` to
  * counters (countersTotalSuffix defaults to false: the `_total` is in our names), and gives every histogram the
  * millisecond buckets 50..10000 unless `histogramBucketOverrides` names it: ours are in seconds, so they get their

@@ -33,7 +33,7 @@ export interface TracingConfig {
 /**
  * The workflow interceptor module (runs in the workflow sandbox): bundled with the workflow code when tracing is on,
  * and in a prebuilt bundle built with `npm run build:workflows -- --tracing`. Not by default: in the sandbox it
- * costs CPU on every workflow task even when the worker drops the spans (README, Traces).
+ * costs CPU on every workflow task even when the worker drops the spans (docs/observability.md, Traces).
  */
 // No extension: the bundler picks workflow-interceptors.ts from source (tsx, tests) or .js from a build.
 export const workflowInterceptorsModule = path.join(__dirname, 'workflow-interceptors');

@@ -1,7 +1,7 @@
 /**
  * The webhook handler, independent of any HTTP server: give it a delivery's headers, raw body and target workflow
  * id, get back the status and JSON body to answer. Mount it in Node's `http`, Express or Fastify (./node.ts,
- * README "Webhooks"), or run the standalone receiver (./receiver.ts). Checks, in order: signature headers + HMAC +
+ * docs/webhooks.md), or run the standalone receiver (./receiver.ts). Checks, in order: signature headers + HMAC +
  * timestamp (401) -> workflow id (400) -> JSON (400) -> replay (200 duplicate) -> deliver (200; 200 `late` for a
  * closed run; 503 when delivery fails, and the id is not remembered so Replicate's retry gets through).
  * Never logs the secret or bodies; one log line per rejection with its reason.

@@ -1,5 +1,5 @@
 /**
- * `npm run webhooks`: the webhook receiver on its own (WEBHOOK_PORT, default 8788). Its lines are text or one JSON
+ * `npm run webhooks`: the webhook receiver on its own (WEBHOOK_PORT, default 8788; `-- --help`: USAGE). Its lines are text or one JSON
  * object each (LOG_FORMAT), through src/observability/log.ts.
  */
 import { Client, Connection } from '@temporalio/client';
@@ -11,7 +11,26 @@ import { startWebhookReceiver } from './index';
 
 const { log, problem } = processLogFromEnv('webhooks');
 
-async function main(): Promise<void> {
+const USAGE = `usage: npm run webhooks
+The webhook receiver on its own (the worker can also serve it, with WEBHOOK_PORT): it verifies Replicate's signed
+deliveries to POST /webhooks/replicate?workflow=<id> and signals the runs. No flags; its settings are environment
+variables (docs/configuration.md):
+  WEBHOOK_PORT, WEBHOOK_HOST    where it listens (default 8788 on 0.0.0.0)
+  REPLICATE_WEBHOOK_SECRET      the signing secret (else fetched once from Replicate with REPLICATE_API_TOKEN)
+  REPLICATE_API_TOKEN           required; REPLICATE_BASE_URL for the simulator
+  TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*   the Temporal server of the runs
+  METRICS_PORT, LOG_FORMAT=json  Prometheus metrics, JSON log lines`;
+
+async function main(args: string[]): Promise<void> {
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log(USAGE);
+    return;
+  }
+  if (args.length > 0)
+    throw new ConfigError(
+      // exit 2, as for a bad setting
+      `takes no arguments (got ${args.join(' ')}): its settings are environment variables; npm run webhooks -- --help lists them`,
+    );
   if (problem) throw problem;
   const config = readWorkerConfig({ WEBHOOK_PORT: '8788', ...process.env });
   let metrics: { stop(): Promise<void> } | undefined;
@@ -48,7 +67,7 @@ async function main(): Promise<void> {
   await metrics?.stop();
 }
 
-main().catch((error: unknown) => {
+main(process.argv.slice(2)).catch((error: unknown) => {
   log.error(error instanceof Error ? error.message : String(error));
   process.exit(error instanceof ConfigError ? 2 : 1);
 });

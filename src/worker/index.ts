@@ -1,6 +1,6 @@
 /**
  * The worker: runs the workflows and the Replicate activities. `npm run worker`.
- * Reads its configuration from the environment (see README), exits with a one-line explanation when it is wrong,
+ * Reads its configuration from the environment (docs/configuration.md), exits with a one-line explanation when it is wrong,
  * and stops gracefully on SIGINT/SIGTERM (in-flight activities get SHUTDOWN_GRACE_SECONDS to finish; with
  * HEALTH_PORT, /readyz answers 503 from the signal on).
  */
@@ -49,7 +49,7 @@ export function workerOptions(config: WorkerConfig, connection: NativeConnection
     namespace: config.namespace,
     taskQueue: config.taskQueue,
     ...(dataConverter ? { dataConverter } : {}),
-    // Bundling from source loads webpack into the worker (memory and seconds of start-up: README, Benchmarks); a
+    // Bundling from source loads webpack into the worker (memory and seconds of start-up: docs/benchmarks.md); a
     // prebuilt bundle (`npm run build:workflows`, then WORKFLOW_BUNDLE=lib/workflow-bundle.js) avoids both.
     ...(config.workflowBundlePath
       ? { workflowBundle: { codePath: config.workflowBundlePath } }
@@ -86,7 +86,7 @@ export function workerOptions(config: WorkerConfig, connection: NativeConnection
     maxTaskQueueActivitiesPerSecond: config.maxTaskQueueActivitiesPerSecond,
     shutdownGraceTime: config.shutdownGraceTimeMs,
   };
-  // OpenTelemetry's interceptors and workflow-span sink when this process started tracing (README, Traces)
+  // OpenTelemetry's interceptors and workflow-span sink when this process started tracing (docs/observability.md, Traces)
   return withTracing(options, activeTracing());
 }
 
@@ -159,7 +159,7 @@ async function connectAndRun(
   log: ProcessLog,
   created: (worker: Worker) => void,
 ): Promise<void> {
-  // OTEL_* (README, Traces); null when off
+  // OTEL_* (docs/observability.md, Traces); null when off
   const tracing = await startTracing('replicate-temporal-worker', { warn: (line) => log.warn(line) });
   const connection = await connectWithRetry(config, log);
   try {
@@ -235,7 +235,7 @@ async function keepReconcilerScheduled(
     config.reconcileEveryMs === undefined ? DEFAULT_RECONCILE_EVERY_MS : config.reconcileEveryMs;
   if (everyMs === null) return;
   try {
-    // Quiet on success (start-up prints little; README documents the Schedule): it is in the Temporal UI.
+    // Quiet on success (start-up prints little; docs/spend-safety.md documents the Schedule): it is in the Temporal UI.
     const client = new Client({
       connection,
       namespace: config.namespace,

@@ -23,6 +23,7 @@ export function workerRuntimeOptions(
   write: (line: string) => void = defaultWrite,
 ): RuntimeOptions {
   let lastOutageLine = 0;
+  const failures = new SaidFailures();
   const logger = new DefaultLogger('INFO', (entry: LogEntry) => {
     const component = entry.meta?.sdkComponent;
     // The SDK's own INFO lines (worker state changes, "no Nexus services", bundling) are start-up noise.
@@ -32,6 +33,7 @@ export function workerRuntimeOptions(
     )
       return;
     if (isExpectedSdkNotice(entry)) return;
+    if (failures.repeats(entry)) return;
     if (component === 'core' && /retried \d+ times|tcp connect error|transport error/i.test(entry.message)) {
       // every poller logs each retry: say it once a minute instead
       if (Date.now() - lastOutageLine < 60_000) return;
@@ -52,9 +54,62 @@ export function workerRuntimeOptions(
   };
 }
 
-/** The rate-limited reads queue's Worker has no workflows by design (src/worker/flow-control.ts): not a warning. */
+/**
+ * One line per failure: the lines that restate a failure an earlier line of the same run already said are dropped.
+ * Our activities say each failed attempt (with its HTTP status and retry delay) and our workflows say why a job
+ * ended; the SDK then repeats the same text as "Activity failed" and "Workflow failed", a run that fails because of
+ * its activity's failure says "run failed: ...", and a pipeline whose child failed "step X failed: ...". A wrong
+ * token was four lines; it is one. A restatement of a failure nobody said before (an unexpected error) is kept: it
+ * is the only line about it. A pipeline and its children count as one run (child ids are `<pipeline id>--<step>`).
+ */
+export class SaidFailures {
+  /** run (its root workflow id) → the failure texts its lines said (the most recent runs only) */
+  private readonly said = new Map<string, Set<string>>();
+
+  constructor(private readonly maxRuns = 2_000) {}
+
+  /** Whether `entry` only repeats what a line of the same run said; remembers what it says otherwise. */
+  repeats(entry: LogEntry): boolean {
+    if (entry.level !== 'WARN' && entry.level !== 'ERROR') return false;
+    const workflowId = entry.meta?.workflowId;
+    if (typeof workflowId !== 'string') return false;
+    const run = workflowId.split('--')[0]!;
+    const restated = restatedFailure(entry);
+    const text = restated ?? entry.message;
+    const said = this.said.get(run);
+    if (restated !== undefined && said?.has(text)) return true;
+    if (said) {
+      said.add(text);
+      this.said.delete(run); // most recently used last
+      this.said.set(run, said);
+    } else {
+      this.said.set(run, new Set([text]));
+      if (this.said.size > this.maxRuns) this.said.delete(this.said.keys().next().value!);
+    }
+    return false;
+  }
+}
+
+/** The failure text a restating line carries: the SDK's "Activity failed"/"Workflow failed", our "run failed: M"
+ * and "step X failed: M". */
+function restatedFailure(entry: LogEntry): string | undefined {
+  if (entry.message === 'Activity failed' || entry.message === 'Workflow failed') {
+    const message = (entry.meta?.error as { message?: unknown } | undefined)?.message;
+    return typeof message === 'string' ? message : undefined;
+  }
+  return /^(run|step \S+) failed: ([\s\S]*)$/.exec(entry.message)?.[2];
+}
+
+/**
+ * Not warnings: the rate-limited reads queue's Worker has no workflows by design (src/worker/flow-control.ts); a
+ * query whose client stopped waiting (the CLI reads a run's state with a short deadline) cannot be answered.
+ */
 export function isExpectedSdkNotice(entry: LogEntry): boolean {
-  return entry.meta?.sdkComponent === 'worker' && entry.message.startsWith('No workflows registered');
+  const component = entry.meta?.sdkComponent;
+  return (
+    (component === 'worker' && entry.message.startsWith('No workflows registered')) ||
+    (component === 'core' && entry.message.startsWith('Query not found when attempting to respond to it'))
+  );
 }
 
 function defaultWrite(line: string): void {

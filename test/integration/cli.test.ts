@@ -134,13 +134,56 @@ describe('client CLI', () => {
       .toMatchObject({ status: 'processing', predictionId: id, workflowStatus: 'RUNNING' });
 
     const canceled = await cli('cancel', 'cli-never-1', '--json');
-    expect(canceled.code).toBe(EXIT.failed);
+    expect(canceled.code).toBe(EXIT.ok); // the cancel succeeded
     expect(JSON.parse(canceled.out[0]!)).toMatchObject({ status: 'canceled', predictionId: id });
     expect(bed.sim.counters(id).cancels).toBe(1);
 
     const result = await cli('result', 'cli-never-1', '--json');
     expect(result.code).toBe(EXIT.failed);
     expect(JSON.parse(result.out[0]!)).toMatchObject({ status: 'canceled' });
+  });
+
+  it('a failed run whose log lines the progress already printed does not print them again', async () => {
+    bed.sim.setModel('cli/fails-late', {
+      startDelayMs: 50,
+      durationMs: 5_000,
+      outcome: 'failed',
+      error: 'boom',
+      logs: ['loading weights', 'step 1 of 2'],
+    });
+    const { code, out, err } = await cli('run', '--model', 'cli/fails-late', '--input', '{}');
+    expect(code).toBe(EXIT.failed);
+    const printed = [...out, ...err].join('\n');
+    expect(printed).toContain('boom');
+    expect(printed.match(/loading weights/g)).toHaveLength(1);
+    expect(printed.match(/step 1 of 2/g)).toHaveLength(1);
+  });
+
+  it('cancel says plainly that the run and its prediction were canceled (exit 0)', async () => {
+    await cli('start', '--model', 'sim/never', '--input', '{"n":2}', '--workflow-id', 'cli-never-2');
+    const id = (
+      await bed.sim.waitFor((p) => p.model === 'sim/never' && p.status === 'processing' && p.input.n === 2)
+    ).id;
+    const canceled = await cli('cancel', 'cli-never-2');
+    expect(canceled.code).toBe(EXIT.ok);
+    expect(canceled.err).toEqual([]);
+    expect(canceled.out.at(-1)).toBe(`canceled: workflow cli-never-2 and prediction ${id} at Replicate`);
+    expect(bed.sim.prediction(id)!.status).toBe('canceled');
+  });
+
+  it('cancel of a run that has already ended says so, names how it ended, and exits 0', async () => {
+    const done = await cli('run', '--model', 'sim/echo', '--input', '{}', '--workflow-id', 'cli-ended-1');
+    expect(done.code).toBe(EXIT.ok);
+    const again = await cli('cancel', 'cli-ended-1');
+    expect(again.code).toBe(EXIT.ok);
+    expect(again.err).toEqual([]);
+    expect(again.out).toEqual(['workflow cli-ended-1 had already ended (succeeded): nothing to cancel']);
+    const json = await cli('cancel', 'cli-ended-1', '--json');
+    expect(json.code).toBe(EXIT.ok);
+    expect(JSON.parse(json.out[0]!)).toMatchObject({ workflowId: 'cli-ended-1', status: 'succeeded' });
+    const unknown = await cli('cancel', 'cli-no-such-run');
+    expect(unknown.code).toBe(EXIT.usage);
+    expect(unknown.err).toEqual(['error: no workflow with id "cli-no-such-run"']);
   });
 
   it.each([
@@ -260,8 +303,9 @@ describe('client CLI', () => {
       '{}',
     ).done;
     expect(code).toBe(EXIT.usage);
-    expect(err.join('\n')).toMatch(
-      /cannot start workflow prediction-sim-echo-\w+: .*no-such-namespace.* not found/i,
+    expect(err).toHaveLength(1);
+    expect(err[0]).toMatch(
+      /^error: cannot start workflow prediction-sim-echo-\w+: .*not found.*no-such-namespace/i,
     );
   });
 

@@ -1,4 +1,5 @@
 /** The typed client helpers (`replicate-temporal/client`) against a real server, a worker and the simulator. */
+import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   cancelPrediction,
@@ -13,6 +14,7 @@ import {
   type PredictionState,
 } from '../../src/client';
 import type { PipelineSpec } from '../../src/shared/pipeline';
+import { ReplicateModel, SEARCH_ATTRIBUTES } from '../../src/shared/search-attributes';
 import { FAST_POLLING, startTestbed, type Testbed } from '../helpers/testbed';
 
 let bed: Testbed;
@@ -125,5 +127,77 @@ describe('pipelines', () => {
     expect(summary.steps.only).toMatchObject({ status: 'succeeded', outputs: [{ text: 'hello' }] });
     expect(summary.steps.only!.predictionIds).toHaveLength(1);
     expect(bed.sim.prediction(summary.steps.only!.predictionIds[0]!)!.status).toBe('succeeded');
+  });
+});
+
+/**
+ * A namespace that has never seen our worker: no `Replicate*` search attributes. A run that upserts them there
+ * would fail every workflow task (BadSearchAttributes) and hang; the helpers register them first, or start the run
+ * without them when the server refuses (no operator permission).
+ */
+describe('on a fresh server (our search attributes not registered)', () => {
+  let fresh: Testbed;
+  beforeAll(async () => {
+    fresh = await startTestbed({}, { searchAttributes: false });
+  });
+  afterAll(async () => {
+    await fresh?.teardown();
+  });
+  const onFresh = () => ({ taskQueue: fresh.config.taskQueue, timeout: '1m' });
+  const registered = async () =>
+    Object.keys(
+      (
+        await fresh.env.connection.operatorService.listSearchAttributes({
+          namespace: fresh.config.namespace,
+        })
+      ).customAttributes ?? {},
+    );
+  /** A client whose server refuses to register search attributes, as a namespace without operator rights does. */
+  async function refusingClient(): Promise<Client> {
+    const connection = await Connection.connect({ address: fresh.config.address });
+    const refuse = () =>
+      Promise.reject(Object.assign(new Error('7 PERMISSION_DENIED: Request unauthorized.'), { code: 7 }));
+    Object.defineProperty(connection, 'operatorService', {
+      value: Object.assign(Object.create(connection.operatorService), { addSearchAttributes: refuse }),
+    });
+    return new Client({ connection, namespace: fresh.config.namespace });
+  }
+
+  it('when registering is refused, predict and startPipeline run without them (one warning, no hang)', async () => {
+    const warnings: string[] = [];
+    const client = await refusingClient();
+    const summary = await predict(
+      client,
+      { model: 'sim/echo', input: { prompt: 'hi' }, polling: FAST_POLLING },
+      { ...onFresh(), onWarning: (line) => warnings.push(line) },
+    );
+    expect(summary.status).toBe('succeeded');
+    const spec: PipelineSpec = {
+      name: 'fresh',
+      inputs: {},
+      failure: 'fail-fast',
+      steps: { only: { model: 'sim/echo', input: { prompt: 'hi' } } },
+    };
+    const pipeline = await pipelineOutcome(
+      await startPipeline(client, { spec }, { ...onFresh(), onWarning: (line) => warnings.push(line) }),
+    );
+    expect(pipeline.status).toBe('succeeded');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/cannot register search attributes .*PERMISSION_DENIED.*without them/);
+    expect(await registered()).not.toContain('ReplicateModel');
+    await client.connection.close();
+  });
+
+  it('predict registers them first (idempotent) and the run can be found by them', async () => {
+    expect(await registered()).not.toContain('ReplicateModel');
+    const summary = await predict(
+      fresh.env.client,
+      { model: 'sim/echo', input: { prompt: 'hi' }, polling: FAST_POLLING },
+      onFresh(),
+    );
+    expect(summary.status).toBe('succeeded');
+    expect(await registered()).toEqual(expect.arrayContaining(SEARCH_ATTRIBUTES.map((key) => key.name)));
+    const described = await fresh.env.client.workflow.getHandle(summary.workflowId).describe();
+    expect(described.typedSearchAttributes.get(ReplicateModel)).toBe('sim/echo');
   });
 });

@@ -8,7 +8,8 @@ import path from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterEach, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/dev/binaries';
-import { freePort } from '../../src/dev/dev-server';
+import { Client, Connection } from '@temporalio/client';
+import { freePort, isTemporalUp, startDevServer } from '../../src/dev/dev-server';
 
 interface Proc {
   child: ChildProcess;
@@ -126,6 +127,36 @@ it('without --keep the demo says the UI goes away with it and how to keep it', a
   expect(await p.exited).toBe(0);
   expect(p.output()).toContain('npm run demo -- --keep');
 });
+
+it('on a server that is already running, the demo uses a task queue of its own and leaves the server up', async () => {
+  const server = await startDevServer({ port: await freePort(), uiPort: null, searchAttributes: false });
+  try {
+    const p = demo(['--model', 'sim/echo', '--input', '{"prompt":"x"}'], {
+      TEMPORAL_ADDRESS: server.address,
+      TEMPORAL_TASK_QUEUE: '', // the default queue, where another worker (a real token?) may be polling
+    });
+    expect(await p.exited).toBe(0);
+    const text = p.output();
+    const workflowId = /--workflow-id (demo-[0-9a-f]+)/.exec(text)?.[1];
+    expect(workflowId).toBeDefined();
+    const connection = await Connection.connect({ address: server.address });
+    try {
+      const description = await new Client({ connection }).workflow.getHandle(workflowId!).describe();
+      expect(description.status.name).toBe('COMPLETED');
+      expect(description.taskQueue).toMatch(/^demo-[0-9a-f]+$/);
+      expect(text).toContain(`task queue ${description.taskQueue}`);
+    } finally {
+      await connection.close();
+    }
+    // it says what it stops, and only that: the server it found keeps running
+    expect(text).toMatch(/stops what it started \(the simulator and the worker\)/);
+    expect(text).not.toMatch(/stopped [^\n]*server/);
+    expect(text).toContain(`the Temporal server at ${server.address} keeps running`);
+    expect(await isTemporalUp(server.address)).toBe(true);
+  } finally {
+    await server.stop();
+  }
+}, 120_000);
 
 /** The README's step-by-step block, one command per `# terminal N` comment. */
 function readmeRecipe(): string[] {

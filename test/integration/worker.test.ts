@@ -117,19 +117,60 @@ it('an unreachable Temporal: the worker says so at once, with the same hint as t
   }
 });
 
-it('a failed activity is one log line with its reason, not a stack trace', async () => {
-  const { taskQueue, child, exited, output } = await startWorkerProcess('oneline', {});
+it('a failure is one log line with its reason: not a stack trace, not repeated by the SDK or the workflow', async () => {
+  const { taskQueue, child, exited, output } = await startWorkerProcess('oneline', {
+    REPLICATE_API_TOKEN: 'wrong-token',
+  });
+  let closed = false;
   try {
-    const handle = await bed.start({ model: 'sim/billing', input: {} }, { taskQueue });
-    await expect(handle.result()).rejects.toThrow();
-    await expect.poll(output, { timeout: 10_000 }).toMatch(/\[WARN\] Activity failed: .*402/);
-    const line = output()
-      .split('\n')
-      .find((l) => l.includes('Activity failed'))!;
-    expect(line).toContain('ReplicatePaymentRequired');
-    expect(output()).not.toMatch(/\n\s+at /); // no stack frames anywhere
+    const refused = await bed.start({ model: 'sim/echo', input: {} }, { taskQueue });
+    await expect(refused.result()).rejects.toThrow(); // ReplicateUnauthorized
+    child.kill('SIGTERM'); // all its lines are out once it has exited
+    expect(await exited).toBe(0);
+    closed = true;
   } finally {
-    child.kill('SIGTERM');
-    await exited;
+    if (!closed) {
+      child.kill('SIGTERM');
+      await exited;
+    }
   }
+  const lines = output().split('\n');
+  const about401 = lines.filter((l) => l.includes('401'));
+  expect(about401).toHaveLength(1);
+  expect(about401[0]).toMatch(
+    /\[WARN\] Replicate create prediction for sim\/echo was rejected \(401 .*REPLICATE_API_TOKEN.*failureType: 'ReplicateUnauthorized'/,
+  );
+  expect(output()).not.toMatch(/Activity failed|Workflow failed|run failed/);
+  expect(output()).not.toMatch(/\n\s+at /); // no stack frames anywhere
+});
+
+it('a prediction that fails at Replicate, and one whose create is retried: each event once', async () => {
+  const { taskQueue, child, exited, output } = await startWorkerProcess('once', {});
+  let closed = false;
+  try {
+    const failed = await bed.start({ model: 'sim/fail', input: {}, polling: FAST_POLLING }, { taskQueue });
+    await expect(failed.result()).rejects.toThrow();
+    bed.sim.setFaults({ rateLimitNext: 2, rateLimitRoutes: 'create' }); // the next two creates answer 429
+    const retried = await bed.start(
+      { model: 'sim/echo', input: { n: 'retried' }, polling: FAST_POLLING },
+      { taskQueue },
+    );
+    await retried.result();
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    closed = true;
+  } finally {
+    bed.sim.setFaults({});
+    if (!closed) {
+      child.kill('SIGTERM');
+      await exited;
+    }
+  }
+  const lines = output().split('\n');
+  const failure = lines.filter((l) => / failed: /.test(l) && l.includes('sim/fail'));
+  expect(failure, output()).toHaveLength(1);
+  // each failed attempt is its own line, with its retry delay; the SDK does not repeat them
+  const attempts = lines.filter((l) => /create prediction for sim\/echo was rate limited \(429/.test(l));
+  expect(attempts, output()).toHaveLength(2);
+  expect(output()).not.toMatch(/Activity failed|Workflow failed|run failed/);
 });

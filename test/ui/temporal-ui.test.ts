@@ -1,7 +1,7 @@
 /**
  * The Temporal UI as a user sees it: headless Chromium opens the dev server's Web UI, finds a finished run
  * through a search-attribute query, checks that its summary, status and details are shown, saves the screenshot
- * the README embeds (docs/temporal-ui.png), and reads the event history: the create, the polls (local
+ * docs/observability.md embeds (docs/temporal-ui.png), and reads the event history: the create, the polls (local
  * activities) and the timers, each with its summary.
  *
  * Needs Debian's Chromium (`apt-get install -y chromium`); skipped without it, except in CI where it fails.
@@ -23,7 +23,7 @@ import { runPrediction } from '../../src/workflows';
 import { workerOptions, workflowsPath } from '../../src/worker';
 import { hasChromium, launchChromium, newLocalPage } from '../helpers/browser';
 
-// The README's picture is refreshed on purpose (UPDATE_SCREENSHOT=1 npm test); other runs write to a temp folder.
+// The docs' picture is refreshed on purpose (UPDATE_SCREENSHOT=1 npm test); other runs write to a temp folder.
 const SCREENSHOT = process.env.UPDATE_SCREENSHOT
   ? path.join(PROJECT_ROOT, 'docs', 'temporal-ui.png')
   : path.join(tmpdir(), `temporal-ui-${process.pid}.png`);

@@ -10,7 +10,7 @@ import { workflowLogAttributes } from '@temporalio/workflow/lib/logs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config';
 import { PROJECT_ROOT } from '../../src/dev/binaries';
-import { sdkRecord, workerRuntimeOptions } from '../../src/worker/logging';
+import { SaidFailures, sdkRecord, workerRuntimeOptions } from '../../src/worker/logging';
 import {
   ProcessLog,
   cliDiagnostic,
@@ -321,3 +321,50 @@ function readLogFormatError(): string {
   }
   throw new Error('LOG_FORMAT=yaml was accepted');
 }
+
+describe('one line per failure (SaidFailures)', () => {
+  const at = (level: LogEntry['level'], message: string, meta: Record<string, unknown>): LogEntry => ({
+    level,
+    message,
+    meta,
+    timestampNanos: 0n,
+  });
+  const rejected = 'Replicate create prediction for sim/echo was rejected (401 Unauthenticated)';
+  const activity = { sdkComponent: 'activity', workflowId: 'wf-1', workflowRunId: 'run-1' };
+  const workflow = { sdkComponent: 'workflow', workflowId: 'wf-1', runId: 'run-1' };
+
+  it('a wrong token: the activity says it; the SDK and the workflow do not repeat it', () => {
+    const said = new SaidFailures();
+    const kept = [
+      at('WARN', rejected, activity),
+      at('WARN', 'Activity failed', { ...activity, sdkComponent: 'worker', error: new Error(rejected) }),
+      at('WARN', `run failed: ${rejected}`, workflow),
+      at('WARN', 'Workflow failed', { ...workflow, sdkComponent: 'worker', error: new Error(rejected) }),
+    ].filter((entry) => !said.repeats(entry));
+    expect(kept.map((e) => e.message)).toEqual([rejected]);
+  });
+
+  it('every failed attempt is its own line; a failure nobody said is kept; other runs are apart', () => {
+    const said = new SaidFailures();
+    const busy = 'Replicate get prediction failed with a server error (503); will retry';
+    expect(said.repeats(at('WARN', busy, activity))).toBe(false);
+    expect(said.repeats(at('WARN', busy, activity))).toBe(false); // attempt 2: a new event
+    const bug = new Error('Cannot read properties of undefined');
+    expect(said.repeats(at('WARN', 'Activity failed', { ...activity, error: bug }))).toBe(false);
+    expect(said.repeats(at('WARN', 'Workflow failed', { ...workflow, error: bug }))).toBe(true);
+    const other = { ...workflow, workflowId: 'wf-2', runId: 'run-2' };
+    expect(said.repeats(at('WARN', 'Workflow failed', { ...other, error: bug }))).toBe(false);
+    expect(said.repeats(at('INFO', 'Workflow failed', { ...workflow, error: bug }))).toBe(false);
+  });
+
+  it("a pipeline's step failure restates its child's; the pipeline's verdict is its own line", () => {
+    const said = new SaidFailures();
+    const child = { sdkComponent: 'workflow', workflowId: 'pipeline-x--one', runId: 'run-c' };
+    const parent = { sdkComponent: 'workflow', workflowId: 'pipeline-x', runId: 'run-p' };
+    const failed = 'prediction p1 failed: CUDA out of memory';
+    expect(said.repeats(at('WARN', failed, child))).toBe(false);
+    expect(said.repeats(at('WARN', `step one failed: ${failed}`, parent))).toBe(true);
+    const verdict = new Error(`pipeline x failed: one failed (${failed})`);
+    expect(said.repeats(at('WARN', 'Workflow failed', { ...parent, error: verdict }))).toBe(false);
+  });
+});

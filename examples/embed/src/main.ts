@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { createDataConverter, readEncryptionKeys } from 'replicate-temporal';
+import { registerSearchAttributes } from 'replicate-temporal/client';
 import { illustrate } from './workflows';
 import { createWorker } from './worker';
 
@@ -12,8 +13,10 @@ async function main(): Promise<void> {
   // ENCRYPTION_KEY set: prompts and outputs are encrypted before they reach Temporal (docs/encryption.md)
   const keys = readEncryptionKeys();
   const dataConverter = keys ? createDataConverter({ keys }) : undefined;
-  const worker = await createWorker(await NativeConnection.connect({ address }), taskQueue, dataConverter);
   const client = new Client({ connection: await Connection.connect({ address }), dataConverter });
+  // Our workflows set the Replicate* search attributes: register them once (idempotent; a fresh server has none).
+  await registerSearchAttributes(client);
+  const worker = await createWorker(await NativeConnection.connect({ address }), taskQueue, dataConverter);
   const result = await worker.runUntil(
     client.workflow.execute(illustrate, {
       taskQueue,

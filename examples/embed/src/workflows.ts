@@ -7,23 +7,21 @@ export { runPipeline, runPrediction, runTraining } from 'replicate-temporal/work
 /** Your own workflow: an image, its caption, and a two-step pipeline, each a durable child run. */
 export async function illustrate(prompt: string) {
   const id = workflowInfo().workflowId;
-  // searchAttributes: false, because this namespace does not have replicate-temporal's search attributes
   const image = await executeChild(runPrediction, {
     workflowId: `${id}--image`,
     workflowExecutionTimeout: '5m',
-    args: [{ model: 'google/imagen-4-ultra', input: { prompt }, searchAttributes: false }],
+    args: [{ model: 'google/imagen-4-ultra', input: { prompt } }],
   });
   const caption = await executeChild(runPrediction, {
     workflowId: `${id}--caption`,
     workflowExecutionTimeout: '5m',
-    args: [{ model: 'salesforce/blip', input: { image: image.output }, searchAttributes: false }],
+    args: [{ model: 'salesforce/blip', input: { image: image.output } }],
   });
   const poster = await executeChild(runPipeline, {
     workflowId: `${id}--poster`,
     workflowExecutionTimeout: '10m',
     args: [
       {
-        searchAttributes: false,
         spec: {
           name: 'poster',
           inputs: { prompt },
