@@ -47,7 +47,7 @@ const VALID: [string, unknown][] = [
       failure: 'continue',
       timeout: '1h30m',
       stepTimeout: '2m',
-      prices: { 'acme/model': 0.001, 'acme/prod': 0.002, [`acme/model:${V}`]: 0, [V]: 0.5 },
+      prices: { 'acme/model': 0.001, 'acme/prod': 0.002, [`acme/model:${V}`]: 0.25, [V]: 0.5 },
       budget: { usd: 1.5 },
       steps: {
         a: { deployment: 'acme/prod', input: {} },
