@@ -4,11 +4,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { CancelledFailure, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { Worker } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
 import { PipelineFailureType, PredictionFailureType, ReplicateErrorType } from '../../src/shared/failures';
 import type { PredictionFailureDetails, PredictionRequest } from '../../src/shared/types';
-import { runPrediction, webhookSignal } from '../../src/workflows';
+import { runPrediction, statusQuery, webhookSignal } from '../../src/workflows';
 import { type FakeActivities, failureOf, fakeReplicate, gate, job, replicateError } from './fakes';
 import { timeSkippingPerTest } from './env';
 
@@ -175,5 +176,39 @@ describe('webhooks and long runs', () => {
     // the result came from a later run of the chain
     const latest = await t.env.client.workflow.getHandle(handle.workflowId).describe();
     expect(latest.runId).not.toBe(handle.firstExecutionRunId);
+  });
+});
+
+describe('continue-as-new carries the run', () => {
+  it('keeps `adopted`, a pending Retry-After and the last poll error', async () => {
+    // the job was adopted (its create attempt's answer was lost); poll 1 is answered 429 with Retry-After 40 s
+    const rateLimited = ApplicationFailure.create({
+      type: 'ReplicateRateLimited',
+      message: 'Replicate get prediction was rate limited (429)',
+      details: [{ httpStatus: 429, detail: null, invalidFields: null, retryAfterMs: 40_000 }],
+    });
+    const fake = fakeReplicate({
+      created: job('p-1', 'starting', { adopted: true }),
+      get: (n, id) => {
+        if (n === 1) throw rateLimited;
+        return job(id, n >= 3 ? 'succeeded' : 'processing');
+      },
+    });
+    let afterFirstRun: { pollError?: string | null } | undefined;
+    const { result, handle } = await run(fake.activities, { maxPollsPerRun: 1 }, async (h) => {
+      // once the chain has continued as new (after the failed poll 1), read what the new run shows
+      const latest = t.env.client.workflow.getHandle(h.workflowId);
+      const first = (await h.describe()).runId;
+      await expect.poll(async () => (await latest.describe()).runId, { timeout: 20_000 }).not.toBe(first);
+      afterFirstRun = await t.env.client.workflow.getHandle(h.workflowId).query(statusQuery);
+    });
+    expect(result).toMatchObject({ id: 'p-1', adopted: true });
+    expect(afterFirstRun?.pollError).toMatch(/rate limited/);
+    // the second poll waited at least the 429's Retry-After, though it ran in the next run of the chain
+    const second = await t.env.client.workflow.getHandle(handle.workflowId).fetchHistory();
+    const timers = second
+      .events!.filter((e) => e.timerStartedEventAttributes)
+      .map((e) => e.timerStartedEventAttributes!);
+    expect(Number(timers[0]!.startToFireTimeout!.seconds)).toBeGreaterThanOrEqual(40);
   });
 });
