@@ -67,21 +67,34 @@ export interface TrainingRequest extends Omit<PredictionRequest, 'deployment'> {
   destination: string;
 }
 
-/** What a run hands to its continuation: the job it follows and its progress so far. */
+/**
+ * What a run hands to its continuation (continue-as-new): everything about the job it follows that a new run could
+ * not learn again. One typed object, restored whole by `restoreRun` and checked field by field by a round-trip test.
+ */
 export interface ResumeState {
   job: PredictionSnapshot;
   polls: number;
   /** when the first run of the chain started (ISO 8601) */
   startedAt: string;
   runs: number;
-  /** (v6) the create asked for webhooks: keep the fallback polling schedule in the next run */
-  webhook?: boolean;
-  /** (v6) webhook news about the job not yet acted on */
-  news?: PredictionSnapshot;
-  /** (model-concurrency-v1) the concurrency slot this run holds: the last run of the chain releases it */
-  slot?: { key: string; limit: number };
-  /** (fleet-rate-limits-v1) the reads queue the create named: polls and cancels keep going there */
-  readsTaskQueue?: string;
+  /** the job was adopted (an earlier create attempt made it and its answer was lost) */
+  adopted: boolean;
+  /** the create asked for webhooks: keep the fallback polling schedule */
+  webhook: boolean;
+  /** webhook news about the job not yet acted on */
+  news: PredictionSnapshot | null;
+  /** the next poll waits at least this long (a failed poll's Retry-After), ms */
+  nextPollAtLeastMs: number;
+  /** a webhook said the job ended but its output was too large to signal: poll at once */
+  pollNow: boolean;
+  /** why the last poll failed (the run keeps polling), or null */
+  pollError: string | null;
+  /** the job's start was reported to the pipeline's budget already */
+  startReported: boolean;
+  /** the concurrency slot this run holds: the last run of the chain releases it */
+  slot: { key: string; limit: number } | null;
+  /** the reads queue the create named: polls and cancels keep going there */
+  readsTaskQueue: string | null;
 }
 
 export interface PredictionMetrics {

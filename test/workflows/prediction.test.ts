@@ -181,7 +181,7 @@ describe('webhooks and long runs', () => {
 
 describe('continue-as-new carries the run', () => {
   it('keeps `adopted`, a pending Retry-After and the last poll error', async () => {
-    // the job was adopted (its create attempt's answer was lost); poll 1 is answered 429 with Retry-After 40 s
+    // the job was adopted (its create attempt's answer was lost); poll 1 fails with a 429, Retry-After 40 s
     const rateLimited = ApplicationFailure.create({
       type: 'ReplicateRateLimited',
       message: 'Replicate get prediction was rate limited (429)',
@@ -189,9 +189,10 @@ describe('continue-as-new carries the run', () => {
     });
     const fake = fakeReplicate({
       created: job('p-1', 'starting', { adopted: true }),
+      // poll 1's three attempts (its retry policy) are all answered 429
       get: (n, id) => {
-        if (n === 1) throw rateLimited;
-        return job(id, n >= 3 ? 'succeeded' : 'processing');
+        if (n <= 3) throw rateLimited;
+        return job(id, n >= 5 ? 'succeeded' : 'processing');
       },
     });
     let afterFirstRun: { pollError?: string | null } | undefined;

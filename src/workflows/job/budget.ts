@@ -37,15 +37,18 @@ export const jobStartedSignal = defineSignal<[JobStarted]>('replicateJobStarted'
 export type BudgetExceededRunDetails = PredictionFailureDetails & { budget: BudgetExceededDetails };
 
 export class JobBudget {
-  private reportedStart = false;
-
   private constructor(
     private readonly limit: { maxCostUsd: number; pricePerSecondUsd: number } | undefined,
     private readonly reportToParent: boolean,
+    /** the parent was told the job started (carried across continue-as-new) */
+    public startReported: boolean,
   ) {}
 
   /** The run's budget, or undefined when it has none (nothing changes then: no timer). */
-  static of(request: Pick<PredictionRequest, 'maxCostUsd' | 'pricePerSecondUsd' | 'reportStartToParent'>) {
+  static of(
+    request: Pick<PredictionRequest, 'maxCostUsd' | 'pricePerSecondUsd' | 'reportStartToParent'>,
+    startReported = false,
+  ) {
     const wanted = request.maxCostUsd !== undefined || request.reportStartToParent === true;
     if (!wanted) return undefined;
     const limit =
@@ -53,7 +56,7 @@ export class JobBudget {
         ? { maxCostUsd: request.maxCostUsd, pricePerSecondUsd: request.pricePerSecondUsd }
         : undefined;
     const toParent = request.reportStartToParent === true && workflowInfo().parent !== undefined;
-    return new JobBudget(limit, toParent);
+    return new JobBudget(limit, toParent, startReported);
   }
 
   /** The `status` query's view (undefined without a maxCostUsd). */
@@ -81,8 +84,8 @@ export class JobBudget {
 
   /** A pipeline's child: tell the parent once that the job started (its started_at), for the parent's budget. */
   async reportStart(job: PredictionSnapshot): Promise<void> {
-    if (!this.reportToParent || this.reportedStart || job.startedAt === null) return;
-    this.reportedStart = true;
+    if (!this.reportToParent || this.startReported || job.startedAt === null) return;
+    this.startReported = true;
     const info = workflowInfo();
     const parent = info.parent!;
     try {

@@ -58,6 +58,7 @@ import {
   getOptions,
 } from '../retry-policies';
 import { CreateAttempts } from './create';
+import { restoreRun, resumeOf, type RunMemory } from './resume';
 
 type JobRequest = PredictionRequest | TrainingRequest;
 
@@ -79,20 +80,18 @@ export class JobRun {
   private polling: Required<PollingOptions>;
   private readonly maxPollsPerRun: number;
   private readonly useSearchAttributes: boolean;
-  /** the rate-limited reads queue named by the create (src/worker/flow-control.ts); undefined = local polls */
-  private readsQueue: string | undefined;
   /** the job this run follows */
   private current: PredictionSnapshot | undefined;
-  private adopted = false;
   private pollsThisRun = 0;
   /** the most advanced news per job id, so news about another prediction can never hide our own */
   private readonly news = new Map<string, PredictionSnapshot>();
-  /** webhook mode: decided by the create, carried across continue-as-new (poll snapshots do not say) */
-  private webhookMode: boolean;
-  /** the next poll waits at least this long (a 429's Retry-After seen by a failed poll) */
-  private minNextWaitMs = 0;
-  /** a webhook said the job ended but its output was too large to signal: read it with a GET now */
-  private pollNow = false;
+  /**
+   * what the run remembers and continue-as-new carries (./resume.ts): adopted, webhook mode (decided by the create;
+   * poll snapshots do not say), the next poll's minimum wait (a failed poll's Retry-After), an immediate poll owed
+   * (a webhook too large to signal), the last poll error, the start reported to the pipeline, the reads queue
+   * (src/worker/flow-control.ts; null = local polls)
+   */
+  private readonly m: RunMemory;
   /** the slot of a limited model (waited for before the create, released at the end) */
   private readonly slot: JobSlot;
   /** replicate_predictions_total at the end, predict time, completion lag */
@@ -119,8 +118,7 @@ export class JobRun {
     this.maxPollsPerRun = request.maxPollsPerRun ?? DEFAULT_MAX_POLLS_PER_RUN;
     this.metrics = new RunMetrics(request.model);
     this.useSearchAttributes = request.searchAttributes !== false;
-    this.readsQueue = resume?.readsTaskQueue;
-    this.webhookMode = resume?.webhook === true;
+    this.m = restoreRun(resume);
     this.current = resume?.job;
     this.state = {
       kind,
@@ -136,9 +134,10 @@ export class JobRun {
       error: null,
       webUrl: resume?.job.urls.web ?? null,
       runs: (resume?.runs ?? 0) + 1,
+      pollError: this.m.pollError,
     };
     setHandler(statusQuery, () => this.state);
-    this.slot = new JobSlot(request, this.state, resume?.slot);
+    this.slot = new JobSlot(request, this.state, resume?.slot ?? undefined);
     if (resume?.news) this.news.set(resume.news.id, resume.news);
     setHandler(webhookSignal, (snapshot) => this.onWebhook(snapshot));
 
@@ -165,7 +164,7 @@ export class JobRun {
           summary: `look for the ${kind} a lost create attempt made`,
         }).findOwnJobs({ ...this.jobRequest(), kind, since, exclude }),
     });
-    this.budget = JobBudget.of(request);
+    this.budget = JobBudget.of(request, this.m.startReported);
     this.state.budget = this.budget?.view(this.current);
   }
 
@@ -191,9 +190,9 @@ export class JobRun {
       );
       await this.watchLateCommits();
     }
-    this.readsQueue ??= this.current!.readsTaskQueue;
-    if (this.current!.webhook) this.webhookMode = true;
-    if (this.webhookMode && this.request.polling === undefined) this.polling = WEBHOOK_FALLBACK_POLLING;
+    this.m.readsTaskQueue ??= this.current!.readsTaskQueue ?? null;
+    if (this.current!.webhook) this.m.webhook = true;
+    if (this.m.webhook && this.request.polling === undefined) this.polling = WEBHOOK_FALLBACK_POLLING;
   }
 
   /** What every create attempt and search sends: the model, the input and Cancel-After's target. */
@@ -249,7 +248,7 @@ export class JobRun {
             until: new Date(
               uncertain.lastMs + (this.request.lateCommitWindowMs ?? LATE_COMMIT_WATCH.windowMs),
             ).toISOString(),
-            ...(this.readsQueue ? { readsTaskQueue: this.readsQueue } : {}),
+            ...(this.m.readsTaskQueue ? { readsTaskQueue: this.m.readsTaskQueue } : {}),
           },
         ],
         parentClosePolicy: ParentClosePolicy.ABANDON,
@@ -268,20 +267,20 @@ export class JobRun {
       predictionId: current.id,
       historyLength: workflowInfo().historyLength,
     });
-    const carried = this.pendingNews();
-    const next = {
-      ...this.request,
-      resume: {
-        job: current,
-        polls: this.state.polls,
-        startedAt: this.state.startedAt,
-        runs: this.state.runs,
-        webhook: this.webhookMode,
-        ...(carried ? { news: carried } : {}),
-        ...(this.slot.held() ? { slot: this.slot.held() } : {}),
-        ...(this.readsQueue ? { readsTaskQueue: this.readsQueue } : {}),
-      },
+    const progress = {
+      job: current,
+      polls: this.state.polls,
+      startedAt: this.state.startedAt,
+      runs: this.state.runs,
+      news: this.pendingNews() ?? null,
+      slot: this.slot.held() ?? null,
     };
+    const memory = {
+      ...this.m,
+      pollError: this.state.pollError ?? null,
+      startReported: this.budget?.startReported ?? this.m.startReported,
+    };
+    const next = { ...this.request, resume: resumeOf(progress, memory) };
     this.slot.carriedOver = true;
     await continueAsNew(next);
   }
@@ -296,7 +295,7 @@ export class JobRun {
       if (n.outputOmitted) {
         // too large to travel in a signal: the GET below stores it out of band
         this.news.delete(n.id);
-        this.pollNow = true;
+        this.m.pollNow = true;
       } else {
         this.metrics.source = 'webhook';
         this.observe(n); // the webhook told us first: no GET needed
@@ -307,8 +306,8 @@ export class JobRun {
       await this.budget.reportStart(this.current!);
       if (this.budget.crossed(this.current!)) return this.stopForBudget(this.budget);
     }
-    if (!this.pollNow) {
-      const backoff = Math.max(pollDelayMs(this.state.polls, this.polling), this.minNextWaitMs);
+    if (!this.m.pollNow) {
+      const backoff = Math.max(pollDelayMs(this.state.polls, this.polling), this.m.nextPollAtLeastMs);
       // wake at the projected crossing when it comes first (then the next round cancels)
       const wait = Math.min(backoff, this.budget?.msUntilCrossing(this.current!) ?? Infinity);
       this.state.nextPollAt = new Date(Date.now() + wait).toISOString();
@@ -326,8 +325,8 @@ export class JobRun {
 
   private async poll(): Promise<void> {
     this.metrics.source = 'poll';
-    this.pollNow = false;
-    this.minNextWaitMs = 0;
+    this.m.pollNow = false;
+    this.m.nextPollAtLeastMs = 0;
     this.state.polls += 1;
     this.pollsThisRun += 1;
     const id = this.current!.id;
@@ -338,7 +337,7 @@ export class JobRun {
       const transient = transientPollFailure(error);
       if (transient === undefined) throw error;
       // The job is still running at Replicate as far as we know: record the failure and poll again later.
-      this.minNextWaitMs = transient.retryAfterMs ?? 0;
+      this.m.nextPollAtLeastMs = transient.retryAfterMs ?? 0;
       this.state.pollError = transient.message;
       log.warn(`poll ${this.state.polls} of ${this.kind} ${id} failed; polling again later`, {
         predictionId: id,
@@ -357,8 +356,8 @@ export class JobRun {
       summary: `poll ${poll}: get ${this.kind} ${id}`,
     };
     return (
-      this.readsQueue // a regular activity on the reads queue, under the fleet's rate
-        ? proxyActivities<Activities>({ ...options, taskQueue: this.readsQueue })
+      this.m.readsTaskQueue // a regular activity on the reads queue, under the fleet's rate
+        ? proxyActivities<Activities>({ ...options, taskQueue: this.m.readsTaskQueue })
         : proxyLocalActivities<Activities>(options)
     ).getPrediction(id, this.kind);
   }
@@ -368,7 +367,7 @@ export class JobRun {
   /** The result, or the typed failure for the terminal status. */
   finish(): PredictionResult {
     this.metrics.ended(this.current!);
-    return finish(this.kind, this.current!, this.state, this.adopted);
+    return finish(this.kind, this.current!, this.state, this.m.adopted);
   }
 
   // ---------------------------------------------------------------- phase 4: clean up
@@ -427,10 +426,10 @@ export class JobRun {
 
   /** A cancel counts against the reads budget, on the reads queue when there is one. */
   private cancelActivity(): Activities['cancelPrediction'] {
-    if (this.readsQueue === undefined) return this.activities.cancelPrediction;
+    if (this.m.readsTaskQueue === null) return this.activities.cancelPrediction;
     return proxyActivities<Activities>({
       ...cancelOptions,
-      taskQueue: this.readsQueue,
+      taskQueue: this.m.readsTaskQueue,
       summary: `cancel ${this.kind} at Replicate`,
     }).cancelPrediction;
   }
@@ -472,11 +471,11 @@ export class JobRun {
   private observe(next: PredictionSnapshot): void {
     const current = this.current;
     if (current === undefined) {
-      this.adopted = next.adopted === true;
-      log.info(`${this.kind} ${next.id} ${this.adopted ? 'adopted' : 'created'}, status ${next.status}`, {
+      this.m.adopted = next.adopted === true;
+      log.info(`${this.kind} ${next.id} ${this.m.adopted ? 'adopted' : 'created'}, status ${next.status}`, {
         predictionId: next.id,
         model: this.request.model,
-        adopted: this.adopted,
+        adopted: this.m.adopted,
       });
     } else if (current.status !== next.status) {
       log.info(`${this.kind} ${next.id}: ${current.status} -> ${next.status}`, {
