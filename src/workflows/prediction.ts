@@ -36,7 +36,8 @@ async function runJob(
   rejectInvalid(kind, request, problems);
   const run = new JobRun(kind, request);
   try {
-    return await CancellationScope.withTimeout(run.msUntilDeadline(), async () => {
+    // withTimeout(0) would mean no timeout at all: a run continued at its deadline ends at once instead
+    return await CancellationScope.withTimeout(Math.max(1, run.msUntilDeadline()), async () => {
       await run.createOrAdopt();
       while (!run.isDone()) {
         await run.continueAsNewIfDue();

@@ -166,6 +166,23 @@ describe('webhooks and long runs', () => {
     expect(fake.calls.cancels).toEqual([]);
   });
 
+  it('a webhook with a status Replicate may add later ranks below the end: the completion still wins', async () => {
+    const release = gate();
+    const fake = fakeReplicate({
+      holdCreate: release.opened,
+      created: job('p-1', 'starting', { webhook: true }),
+    });
+    const { result } = await run(fake.activities, {}, async (handle) => {
+      await fake.createStarted;
+      // an unknown status (say Replicate adds "queued") arrives before the completion
+      await handle.signal(webhookSignal, job('p-1', 'queued' as 'starting', { webhook: true }));
+      await handle.signal(webhookSignal, job('p-1', 'succeeded', { output: 'from the webhook' }));
+      release.open();
+    });
+    expect(result).toMatchObject({ id: 'p-1', output: 'from the webhook', polls: 0 });
+    expect(fake.calls.gets).toEqual([]);
+  });
+
   it('continue-as-new keeps the job id and never creates again', async () => {
     const fake = fakeReplicate({ get: (n, id) => job(id, n < 3 ? 'processing' : 'succeeded') });
     const { result, handle } = await run(fake.activities, { maxPollsPerRun: 1 });

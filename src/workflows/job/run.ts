@@ -65,9 +65,13 @@ type JobRequest = PredictionRequest | TrainingRequest;
 /** At most this many jobs' webhook news is buffered before the create returns (only our own job's is used). */
 const MAX_PENDING_NEWS = 8;
 
-/** Order of statuses: a webhook never moves a run backwards (deliveries can be duplicated or reordered). */
+/**
+ * Order of statuses: a webhook never moves a run backwards (deliveries can be duplicated or reordered). A status
+ * we do not know (Replicate may add one) ranks below all: it never hides a later end.
+ */
 function progressRank(status: PredictionSnapshot['status']): number {
-  return status === 'starting' ? 0 : status === 'processing' ? 1 : 2;
+  if (isTerminal(status)) return 2;
+  return status === 'processing' ? 1 : status === 'starting' ? 0 : -1;
 }
 
 export class JobRun {
