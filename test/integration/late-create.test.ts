@@ -1,13 +1,11 @@
 /**
- * Issue 9, A.2: Replicate receives our first create but commits and answers it after our attempt timeout. The
- * prediction's deadline then lies after our Cancel-After target by the request's delay, and the retry must adopt
- * it instead of creating a second paid prediction. Also with lean answers (issue 14: no `deadline` or `webhook` in
- * list and get answers): the retry adopts on model, input and window, the reconciler cancels the late copy.
+ * Replicate receives a create but commits it after our attempt gave up. (1) When the commit comes before the next
+ * attempt's search, the run adopts it (claims it) instead of paying for a second one. (2) When it comes after the
+ * retry created anew, the run's late-commit watch claims and cancels it within 60 s of its commit, and never touches
+ * the run's own. Also with lean answers (no `deadline` or `webhook` in list and get answers).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PredictionResult } from '../../src/shared/types';
-import { RECONCILE_SCHEDULE_ID, ensureReconcilerSchedule } from '../../src/client/temporal-setup';
-import { statusQuery } from '../../src/workflows';
 import { FAST_POLLING, startTestbed, type Testbed } from '../helpers/testbed';
 
 let bed: Testbed;
@@ -19,6 +17,8 @@ afterAll(async () => {
 });
 
 const RUNS = 6;
+/** runs in the late-commit watch test */
+const LATE_RUNS = 4;
 /** the create attempt's HTTP timeout in this test (production: 30 s) */
 const CREATE_TIMEOUT_MS = 7_000;
 /** Replicate commits (and answers) each first create this late: after our timeout, deadline ~7 s late */
@@ -65,32 +65,39 @@ describe.each(['full', 'list-and-get'] as const)('answers: %s', (mode) => {
     });
   });
 
-  it('a late copy that appears after the retry created anew is canceled by the reconciler Schedule, the run is not', async () => {
+  it(`${LATE_RUNS} runs whose first create Replicate commits after the retry created anew: each late copy is canceled within 60 s of its commit, never the runs' own`, async () => {
     bed.sim.reset();
     bed.sim.setLean(mode === 'full' ? undefined : mode);
-    bed.sim.setModel('sim/slow', { startDelayMs: 100, durationMs: 120_000, output: '$input' });
+    // a 40 s job: long enough that an uncanceled copy would visibly run to its end and be billed in full
+    bed.sim.setModel('sim/slow', { startDelayMs: 100, durationMs: 40_000, output: '$input' });
     await bed.withWorker({ httpTimeouts: { createMs: 3_000 } }, async (taskQueue) => {
-      // The first create is committed 6 s after it was sent: after the retry (at ~4 s) listed and created anew.
-      bed.sim.setFaults({ createCommitDelayMs: 6_000 });
-      const handle = await bed.start(
-        { model: 'sim/slow', input: { late: true, mode }, polling: FAST_POLLING },
-        { taskQueue, workflowExecutionTimeout: '5m' },
+      // Each run's first create is committed 8 s after it arrived: its attempt has given up (3 s), the retry has
+      // searched (nothing yet) and created anew; only then does the first create commit.
+      bed.sim.setFaults({ createCommitDelayMs: 8_000, lateCommitNext: LATE_RUNS });
+      const handles = await Promise.all(
+        Array.from({ length: LATE_RUNS }, (_, i) =>
+          bed.start(
+            { model: 'sim/slow', input: { late: i, mode }, polling: FAST_POLLING },
+            { taskQueue, workflowExecutionTimeout: '5m' },
+          ),
+        ),
       );
-      await expect.poll(() => creates().length, { timeout: 10_000 }).toBe(1);
-      bed.sim.setFaults({});
-      await expect.poll(() => bed.sim.predictionIds().length, { timeout: 15_000 }).toBe(2);
-      const own = (await handle.query(statusQuery)).predictionId!;
-      const [extra] = bed.sim.predictionIds().filter((id) => id !== own);
-      expect(bed.sim.prediction(extra!)!.status).not.toBe('canceled');
-
-      // What every worker sets up at start (RECONCILE_EVERY), with no grace so the test need not wait 2 minutes.
-      await ensureReconcilerSchedule(bed.env.client, { taskQueue, everyMs: 60_000, graceSeconds: 0 });
-      await bed.env.client.schedule.getHandle(RECONCILE_SCHEDULE_ID).trigger();
-      await expect.poll(() => bed.sim.prediction(extra!)!.status, { timeout: 30_000 }).toBe('canceled');
-      expect(bed.sim.counters(own).cancels).toBe(0);
-      expect((await handle.query(statusQuery)).status).not.toBe('canceled');
-      await bed.env.client.schedule.getHandle(RECONCILE_SCHEDULE_ID).delete();
-      await handle.cancel();
+      const results = await Promise.all(handles.map((h) => h.result()));
+      const own = new Set(results.map((r) => r.id));
+      expect(own.size).toBe(LATE_RUNS);
+      // before: 2 × LATE_RUNS predictions ran to completion (each late copy billed in full beside the run's own)
+      const log = bed.sim.createLog().filter((c) => c.predictionId !== undefined);
+      expect(log).toHaveLength(2 * LATE_RUNS);
+      const late = log.filter((c) => !own.has(c.predictionId!));
+      expect(late).toHaveLength(LATE_RUNS);
+      for (const copy of late) {
+        expect(copy.committedAt! - copy.arrivedAt).toBeGreaterThanOrEqual(8_000);
+        expect(copy.canceledAt, copy.predictionId).toBeDefined();
+        expect(copy.canceledAt! - copy.committedAt!).toBeLessThanOrEqual(60_000);
+      }
+      for (const id of own) expect(bed.sim.counters(id).cancels).toBe(0);
+      // the runs did not wait for their watch: each ended with its own job
+      expect(results.every((r) => r.status === 'succeeded')).toBe(true);
     });
-  });
+  }, 180_000);
 });
