@@ -3,24 +3,24 @@
  * touched), and which do open runs own or may still adopt (owned, waiting: never canceled)? The rule:
  * docs/architecture.md, "The orphan reconciler".
  */
-import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client, type WorkflowExecutionInfo } from '@temporalio/client';
 import { optionalTsToMs } from '@temporalio/common/lib/time';
 import type { temporal } from '@temporalio/proto';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { CLOCK_SKEW_MS, madeBy, type RecordedCreate } from '../shared/adopt';
 import { isCreateTarget, parseModelRef } from '../shared/model-ref';
-import { ReplicatePredictionId } from '../shared/search-attributes';
+import { claimWorkflowId, type JobClaim } from '../shared/ownership';
 import type { JobKind, PredictionRequest, PredictionState, TrainingRequest } from '../shared/types';
 import { DEFAULT_CEILING_MS } from '../shared/ceiling';
 import { DEFAULT_HTTP_TIMEOUTS } from './context';
 import { inputDigest, type JobSummary } from './list';
 
 export interface JobClassification {
-  /** owned by an open run */
+  /** claimed by a run that is still open */
   owned: string[];
-  /** made by one of our runs, not owned, no open run may still adopt it: to cancel */
+  /** ours (claimed by a run that has ended, or unclaimed and made by a run that has ended): to cancel */
   orphans: string[];
-  /** matches an open run that is still creating (or whose state could not be read): left alone */
+  /** unclaimed, made by a run that is still open (it may yet claim it): left alone */
   waiting: string[];
   /** not created by this system (no run of ours recorded such a create): never touched */
   foreign: string[];
@@ -37,7 +37,8 @@ const RUN_TYPES = { runPrediction: 'prediction', runTraining: 'training' } as co
 /** the first events of a run's history read for its request and its create's completion */
 const HISTORY_PAGE = 100;
 const CREATE_ACTIVITIES = new Set(['createPrediction', 'createTraining']);
-/** how long one `status` query may take; a run that does not answer in time counts as unreadable */
+const GRPC_NOT_FOUND = 5;
+/** how long one `status` query may take; a run that does not answer in time may still claim */
 const QUERY_TIMEOUT_MS = 5_000;
 const CONCURRENCY = 8;
 const MAX_CACHED_RUNS = 20_000;
@@ -122,36 +123,94 @@ export function createReconcileActivities(temporal: { client: Client; createTime
     });
   }
 
-  /** An open run's current job: 'creating', its id, or undefined when it cannot be read. */
-  async function currentJob(run: Run): Promise<string | 'creating' | undefined> {
-    const fromAttribute = run.info.typedSearchAttributes.get(ReplicatePredictionId);
-    if (fromAttribute) return fromAttribute;
+  /**
+   * Who owns a job, proven by its claim (src/workflows/claim.ts): the claiming run's workflow id and whether it is
+   * still open; undefined when no run ever claimed it. Reads Temporal by workflow id: strongly consistent.
+   */
+  async function claimOf(jobId: string): Promise<{ owner: string; open: boolean } | undefined> {
+    const claim = client.workflow.getHandle(claimWorkflowId(jobId));
+    let first: temporal.api.history.v1.IHistoryEvent | undefined;
+    try {
+      const { history } = await client.workflowService.getWorkflowExecutionHistory({
+        namespace: client.options.namespace,
+        execution: { workflowId: claim.workflowId },
+        maximumPageSize: 1,
+      });
+      first = history?.events?.[0];
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+    const started = first?.workflowExecutionStartedEventAttributes;
+    const args = await decodeFromPayloadsAtIndex<JobClaim>(
+      client.options.loadedDataConverter,
+      0,
+      started?.input?.payloads,
+    );
+    const owner = await client.workflow
+      .getHandle(args.owner)
+      .describe()
+      .then(
+        (d) => d.status.name === 'RUNNING',
+        (error: unknown) => {
+          if (isNotFound(error)) return false;
+          throw error;
+        },
+      );
+    return { owner: args.owner, open: owner };
+  }
+
+  /** Whether one of these open runs may still claim a job: it is still creating, or its late-commit watch runs. */
+  const mayClaim = new Map<string, Promise<boolean>>();
+  function anyMayClaim(openRuns: Run[]): Promise<boolean> {
+    return mapLimit(openRuns, CONCURRENCY, (run) => {
+      const key = run.info.runId;
+      if (!mayClaim.has(key)) mayClaim.set(key, runMayClaim(run));
+      return mayClaim.get(key)!;
+    }).then((answers) => answers.some(Boolean));
+  }
+  async function runMayClaim(run: Run): Promise<boolean> {
+    const watch = client.workflow.getHandle(
+      `replicate-late-commits:${run.info.workflowId}:${run.info.runId}`,
+    );
+    const watching = await watch.describe().then(
+      (d) => d.status.name === 'RUNNING',
+      () => false,
+    );
+    if (watching) return true;
     try {
       const state = await client.withDeadline(Date.now() + QUERY_TIMEOUT_MS, () =>
         client.workflow.getHandle(run.info.workflowId, run.info.runId).query<PredictionState>('status'),
       );
-      if (state.predictionId) return state.predictionId;
-      return state.status === 'creating' ? 'creating' : undefined;
+      return state.status === 'creating';
     } catch {
-      return undefined;
+      return true; // cannot tell: leave the job alone
     }
   }
 
   return {
     /**
-     * Sort running jobs into owned, orphans, waiting and foreign. Ours = matches a create recorded by one of our
-     * runs (src/shared/adopt.ts, matchBasis: by webhook URL or deadline when echoed, else model, input and window);
-     * owned = an open run's current job; nothing else is ever an orphan.
+     * Sort running jobs into owned, orphans, waiting and foreign. A claimed job is ours (only our runs claim):
+     * owned while its claiming run is open, else an orphan. An unclaimed one is ours when it matches a create
+     * recorded by one of our runs (src/shared/adopt.ts, matchBasis: by webhook URL or deadline when echoed, else
+     * model, input and window): waiting while such a run may still claim it (it is still creating, or its
+     * late-commit watch runs), else an orphan. Anything else is foreign and never touched.
      */
     async classifyJobs(jobs: JobSummary[]): Promise<JobClassification> {
       const result: JobClassification = { owned: [], orphans: [], waiting: [], foreign: [] };
       if (jobs.length === 0) return result;
-      const earliest = Math.min(...jobs.map((j) => Date.parse(j.createdAt)));
-      const runs = await listRuns(earliest - attemptTimeoutMs - CLOCK_SKEW_MS);
-      const open = (run: Run) => run.info.status.name === 'RUNNING';
+      const claims = await mapLimit(jobs, CONCURRENCY, (job) => claimOf(job.id));
+      const unclaimed = jobs.filter((_job, i) => claims[i] === undefined);
+      const earliest = Math.min(...unclaimed.map((j) => Date.parse(j.createdAt)));
+      const runs = unclaimed.length > 0 ? await listRuns(earliest - attemptTimeoutMs - CLOCK_SKEW_MS) : [];
 
-      const matchesOf = new Map<string, Run[]>();
-      for (const job of jobs) {
+      for (const [i, job] of jobs.entries()) {
+        const claim = claims[i];
+        if (claim) {
+          (claim.open ? result.owned : result.orphans).push(job.id);
+          continue;
+        }
+        // A job made on the web is never ours, whatever else matches.
         const facts = {
           created_at: job.createdAt,
           model: job.model,
@@ -161,29 +220,13 @@ export function createReconcileActivities(temporal: { client: Client; createTime
           webhook: job.webhook ?? null,
           inputKey: job.inputDigest ?? '',
         };
-        // A job made on the web is never ours, whatever else matches.
-        const made = (run: Run) => run.create && run.kind === job.kind && madeBy(facts, run.create);
-        matchesOf.set(job.id, job.source === 'web' ? [] : runs.filter(made));
-      }
-      // Current jobs of the open runs that matter: every attribute we have, and a query where it is missing.
-      const owned = new Set<string>();
-      for (const run of runs.filter(open)) {
-        const id = run.info.typedSearchAttributes.get(ReplicatePredictionId);
-        if (id) owned.add(id);
-      }
-      const matchedOpen = [...new Set([...matchesOf.values()].flat())].filter(open);
-      const unsettled = new Set<Run>();
-      await mapLimit(matchedOpen, CONCURRENCY, async (run) => {
-        const current = await currentJob(run);
-        if (current === undefined || current === 'creating') unsettled.add(run);
-        else owned.add(current);
-      });
-
-      for (const job of jobs) {
-        const matches = matchesOf.get(job.id)!;
-        if (owned.has(job.id)) result.owned.push(job.id);
-        else if (matches.length === 0) result.foreign.push(job.id);
-        else if (matches.some((run) => unsettled.has(run))) result.waiting.push(job.id);
+        const matches =
+          job.source === 'web'
+            ? []
+            : runs.filter((run) => run.create && run.kind === job.kind && madeBy(facts, run.create));
+        if (matches.length === 0) result.foreign.push(job.id);
+        else if (await anyMayClaim(matches.filter((run) => run.info.status.name === 'RUNNING')))
+          result.waiting.push(job.id);
         else result.orphans.push(job.id);
       }
       return result;
@@ -191,22 +234,12 @@ export function createReconcileActivities(temporal: { client: Client; createTime
   };
 }
 
-/**
- * For adoption: which open runs own these job ids (id -> workflow id), from Temporal visibility (the
- * ReplicatePredictionId search attribute).
- */
-export function jobOwnersFromVisibility(client: Client): (ids: string[]) => Promise<Map<string, string>> {
-  return async (ids) => {
-    const owners = new Map<string, string>();
-    const safe = ids.filter((id) => /^[A-Za-z0-9_-]+$/.test(id));
-    if (safe.length === 0) return owners;
-    const query = `ExecutionStatus = 'Running' AND ReplicatePredictionId IN (${safe.map((id) => `'${id}'`).join(', ')})`;
-    for await (const wf of client.workflow.list({ query })) {
-      const id = wf.typedSearchAttributes.get(ReplicatePredictionId);
-      if (id) owners.set(id, wf.workflowId);
-    }
-    return owners;
-  };
+function isNotFound(error: unknown): boolean {
+  return (
+    error instanceof WorkflowNotFoundError ||
+    (error as { code?: number })?.code === GRPC_NOT_FOUND ||
+    (error as { cause?: { code?: number } })?.cause?.code === GRPC_NOT_FOUND
+  );
 }
 
 /** When the run's create activity completed (ms), if these first events of its history show it. */

@@ -13,11 +13,3 @@ export function workflowIdProblem(id: string, flag: string): string | null {
   if (/[\u0000-\u001f\u007f]/.test(id)) return `${flag}: must not contain control characters`;
   return null;
 }
-
-/**
- * The workflow id that claims a Replicate job for one run. Temporal never lets two workflows have the same id (and,
- * with REJECT_DUPLICATE, never reuses it while the closed claim is retained), so at most one run ever owns a job.
- */
-export function claimWorkflowId(jobId: string): string {
-  return `replicate-claim:${jobId}`;
-}

@@ -9,15 +9,9 @@
  */
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/common';
 import { CancellationScope, ParentClosePolicy, log, startChild } from '@temporalio/workflow';
-import { claimWorkflowId } from '../shared/ids';
-import type { JobKind } from '../shared/types';
+import { claimWorkflowId, type JobClaim } from '../shared/ownership';
 
-export interface JobClaim {
-  jobId: string;
-  kind: JobKind;
-  /** the workflow id of the run that owns the job */
-  owner: string;
-}
+export type { JobClaim };
 
 /** The claim itself: its existence is the proof; it returns who claimed. */
 export async function replicateClaim(claim: JobClaim): Promise<JobClaim> {

@@ -10,7 +10,7 @@ import { Worker } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
 import type { Activities, FindOwnJobsArgs } from '../../src/activities';
 import type { CreateOutcome } from '../../src/shared/failure-details';
-import { claimWorkflowId } from '../../src/shared/ids';
+import { claimWorkflowId } from '../../src/shared/ownership';
 import type { PredictionRequest, PredictionSnapshot } from '../../src/shared/types';
 import { replicateClaim, runPrediction, watchLateCommits } from '../../src/workflows';
 import { timeSkippingPerTest } from './env';
