@@ -1,7 +1,8 @@
 /**
- * Budgets on Temporal's time-skipping server with fake activities: a run's `maxCostUsd` (polling, webhooks) and a
- * pipeline's `budget` (fan-out crossing, report). The overshoot is measured from the history: when the cancel was
- * scheduled against Replicate's started_at, in USD past the budget.
+ * Budgets with fake activities: a run's `maxCostUsd` (polling, webhooks) on Temporal's time-skipping server, and a
+ * pipeline's `budget` (fan-out crossing, report) on a dev server in real time, since the parent cancels its
+ * children and the time-skipping server can lose such a cancel (./test-server.test.ts). The overshoot is measured
+ * from the history: when the cancel was scheduled against Replicate's started_at, in USD past the budget.
  */
 import { randomUUID } from 'node:crypto';
 import type { WorkflowHandle } from '@temporalio/client';
@@ -22,20 +23,29 @@ import {
 } from '../../src/workflows';
 import type { BudgetExceededRunDetails } from '../../src/workflows/job/budget';
 import { type FakeActivities, failureOf, fakeReplicate, gate, job } from './fakes';
-import { timeSkipping } from './env';
+import { devServer, timeSkippingServer, workflowCode } from './env';
 
+/** single runs: time-skipping */
 let env: TestWorkflowEnvironment;
+/** pipelines: a dev server */
+let dev: TestWorkflowEnvironment;
 let workflowBundle: { code: string };
 
-beforeAll(async () => ({ env, workflowBundle } = await timeSkipping()));
+beforeAll(async () => {
+  [env, dev, workflowBundle] = await Promise.all([timeSkippingServer(), devServer(), workflowCode()]);
+});
 afterAll(async () => {
-  await env?.teardown();
+  await Promise.all([env?.teardown(), dev?.teardown()]);
 });
 
-async function withWorker<T>(activities: object, body: (taskQueue: string) => Promise<T>): Promise<T> {
+async function withWorker<T>(
+  activities: object,
+  body: (taskQueue: string) => Promise<T>,
+  server: TestWorkflowEnvironment = env,
+): Promise<T> {
   const taskQueue = `budget-${randomUUID()}`;
   const worker = await Worker.create({
-    connection: env.nativeConnection,
+    connection: server.nativeConnection,
     taskQueue,
     workflowBundle,
     activities,
@@ -285,38 +295,36 @@ const behaviour = (model: string, requestedAt: string, id: string) =>
 
 async function runBudgeted(usdLimit: number, script = behaviour) {
   const fake = fakePipelineReplicate(script);
-  return withWorker(fake.activities, async (taskQueue) => {
-    const handle = await env.client.workflow.start(runPipeline, {
-      taskQueue,
-      workflowId: `budget-pipeline-${randomUUID()}`,
-      workflowExecutionTimeout: '30m',
-      args: [{ spec: spec(usdLimit), persist: false, searchAttributes: false }],
-    });
-    const error = await handle.result().then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    // each upscale child's cancel, from its history
-    const upscale = fake.calls.creates.filter((c) => c.model === 'acme/up');
-    const polls = await Promise.all(
-      upscale.map((c) => pollTimes(env.client.workflow.getHandle(c.workflowId))),
-    );
-    const canceledAt = await Promise.all(
-      upscale.map(async (c) => (await cancelTimes(env.client.workflow.getHandle(c.workflowId)))[0]!),
-    );
-    const details = (await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata'))
-      .currentDetails;
-    return { fake, error, upscale, canceledAt, polls, details };
-  });
+  return withWorker(
+    fake.activities,
+    async (taskQueue) => {
+      const handle = await dev.client.workflow.start(runPipeline, {
+        taskQueue,
+        workflowId: `budget-pipeline-${randomUUID()}`,
+        workflowExecutionTimeout: '30m',
+        args: [{ spec: spec(usdLimit), persist: false, searchAttributes: false }],
+      });
+      const error = await handle.result().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      // each upscale child's cancel, from its history
+      const upscale = fake.calls.creates.filter((c) => c.model === 'acme/up');
+      const polls = await Promise.all(
+        upscale.map((c) => pollTimes(dev.client.workflow.getHandle(c.workflowId))),
+      );
+      const canceledAt = await Promise.all(
+        upscale.map(async (c) => (await cancelTimes(dev.client.workflow.getHandle(c.workflowId)))[0]!),
+      );
+      const details = (await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata'))
+        .currentDetails;
+      return { fake, error, upscale, canceledAt, polls, details };
+    },
+    dev,
+  );
 }
 
-// The pipeline tests have children signal their parent (replicateJobStarted) and the parent cancel its children:
-// the time-skipping test server sometimes loses such a cross-workflow request under load (a child never saw its
-// cancel and the test hung; the SDK's test server, not our code: the same runs pass on the dev server in
-// test/integration/budget-cli.test.ts). A hang costs 60 s, then the test runs again on a fresh task queue.
-const crossWorkflow = { retry: 2, timeout: 60_000 };
-
-describe('a pipeline with budget: { usd }', crossWorkflow, () => {
+describe('a pipeline with budget: { usd }', () => {
   it('crossing mid fan-out (timer at the projected crossing): running jobs canceled at Replicate, nothing new starts, BudgetExceeded names budget, spend and step; the report separates completed and canceled', async () => {
     // generate costs $0.02; the 3 upscale jobs start 1 s after their create at $0.06/s together, so $0.3 is
     // reached 4.67 s later. Their first polls (3 s) tell the parent their started_at; its timer fires at the
@@ -427,7 +435,7 @@ describe('a pipeline with budget: { usd }', crossWorkflow, () => {
   });
 });
 
-describe('a pipeline with budget: { usd }, webhooks on', crossWorkflow, () => {
+describe('a pipeline with budget: { usd }, webhooks on', () => {
   it('the start webhooks carry started_at: the parent cancels both running jobs at the crossing, no GET at all', async () => {
     // 2 jobs at $0.02/s, started 1 s after their create: $0.4 is reached 10 s after they start (room for the start
     // webhooks to arrive late on a busy machine: the crossing must still be ahead when they do). With webhooks,
@@ -443,32 +451,36 @@ describe('a pipeline with budget: { usd }, webhooks on', crossWorkflow, () => {
       budget: { usd: 0.4 },
       steps: { up: { model: 'acme/up', count: 2, input: { prompt: 'x' } } },
     };
-    const { error, startedAt, canceledAt, polls } = await withWorker(fake.activities, async (taskQueue) => {
-      const handle = await env.client.workflow.start(runPipeline, {
-        taskQueue,
-        workflowId: `budget-hooked-${randomUUID()}`,
-        workflowExecutionTimeout: '30m',
-        args: [{ spec: pipelineSpec, persist: false, searchAttributes: false }],
-      });
-      await bothCreated.opened;
-      const startedAt: number[] = [];
-      for (const c of fake.calls.creates) {
-        const at = fake.startedAtMs(c.id, 1_000);
-        startedAt.push(at);
-        const iso = new Date(at).toISOString();
-        await env.client.workflow
-          .getHandle(c.workflowId)
-          .signal(webhookSignal, job(c.id, 'processing', { startedAt: iso, webhook: true }));
-      }
-      const error = await handle.result().then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-      const children = fake.calls.creates.map((c) => env.client.workflow.getHandle(c.workflowId));
-      const canceledAt = await Promise.all(children.map(async (h) => (await cancelTimes(h))[0]!));
-      const polls = await Promise.all(children.map((h) => pollTimes(h)));
-      return { error, startedAt, canceledAt, polls };
-    });
+    const { error, startedAt, canceledAt, polls } = await withWorker(
+      fake.activities,
+      async (taskQueue) => {
+        const handle = await dev.client.workflow.start(runPipeline, {
+          taskQueue,
+          workflowId: `budget-hooked-${randomUUID()}`,
+          workflowExecutionTimeout: '30m',
+          args: [{ spec: pipelineSpec, persist: false, searchAttributes: false }],
+        });
+        await bothCreated.opened;
+        const startedAt: number[] = [];
+        for (const c of fake.calls.creates) {
+          const at = fake.startedAtMs(c.id, 1_000);
+          startedAt.push(at);
+          const iso = new Date(at).toISOString();
+          await dev.client.workflow
+            .getHandle(c.workflowId)
+            .signal(webhookSignal, job(c.id, 'processing', { startedAt: iso, webhook: true }));
+        }
+        const error = await handle.result().then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        const children = fake.calls.creates.map((c) => dev.client.workflow.getHandle(c.workflowId));
+        const canceledAt = await Promise.all(children.map(async (h) => (await cancelTimes(h))[0]!));
+        const polls = await Promise.all(children.map((h) => pollTimes(h)));
+        return { error, startedAt, canceledAt, polls };
+      },
+      dev,
+    );
 
     const failure = failureOf(error);
     expect(failure.type, failure.message).toBe(BudgetFailureType.Exceeded);
