@@ -50,6 +50,8 @@ export interface PipelineRun {
   /** each step's end: true when it succeeded */
   done: Record<string, Promise<boolean>>;
   failFastTriggered: boolean;
+  /** the pipeline's own scope: what it cancels stops everything, fail-fast's scope included */
+  root: CancellationScope;
   /** the pipeline's budget ledger (children report their start to it), when the spec has a budget */
   budget?: PipelineBudget;
   /** why the steps not started yet are skipped, when it is not fail-fast (the budget) */
@@ -63,9 +65,8 @@ export async function runStep(run: PipelineRun, name: string): Promise<boolean> 
   const { spec, pipelineId, persist, ceiling, result, deps, views, done } = run;
   const ok = await Promise.all((deps[name] ?? []).map((d) => done[d]!));
   const progress = result.steps[name]!;
-  // nothing new starts once the spend has reached the budget (the watcher then fails the run)
-  const overBudget = run.budget?.reached() === true;
-  if (overBudget) run.budget!.stop(); // records the crossing: the run fails with BudgetExceeded
+  // nothing new starts once the spend has reached the budget (the crossing, settled, then fails the run)
+  const overBudget = run.budget?.reached() === true && (await run.budget.cross());
   if (ok.some((x) => !x) || run.failFastTriggered || overBudget) {
     progress.status = 'skipped';
     progress.error = overBudget
@@ -89,29 +90,35 @@ export async function runStep(run: PipelineRun, name: string): Promise<boolean> 
     const runChild = async (r: (typeof runs)[number]): Promise<PredictionResult> => {
       const childId = `${pipelineId}--${name}${fannedOut ? `-${r.index}` : ''}`;
       progress.childWorkflowIds.push(childId);
-      run.budget?.expect(childId, name, model);
-      const child = await startChild(runPrediction, {
-        workflowId: childId,
-        args: [
-          {
-            model,
-            deployment: step.deployment !== undefined,
-            input: r.input,
-            polling: step.polling,
-            ...(run.searchAttributes ? {} : { searchAttributes: false }),
-            ...(run.budget ? { reportStartToParent: true } : {}),
-          },
-        ],
-        workflowExecutionTimeout: timeout,
-        // A closed parent asks its children to cancel, so they cancel their predictions remotely.
-        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-        cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
-        staticSummary: `${name}${runs.length > 1 ? ` [${r.index}]` : ''}: ${step.model ?? step.deployment}`,
-        ...(run.searchAttributes
-          ? { typedSearchAttributes: [{ key: ReplicatePipelineId, value: pipelineId }] }
-          : {}),
+      // its own scope: the budget's crossing stops this child alone (fail-fast's scope still stops them all)
+      const scope = new CancellationScope();
+      run.budget?.expect(childId, name, model, () => scope.cancel());
+      const started = scope.run(async () => {
+        const child = await startChild(runPrediction, {
+          workflowId: childId,
+          args: [
+            {
+              model,
+              deployment: step.deployment !== undefined,
+              input: r.input,
+              polling: step.polling,
+              ...(run.searchAttributes ? {} : { searchAttributes: false }),
+              ...(run.budget ? { reportStartToParent: true } : {}),
+            },
+          ],
+          workflowExecutionTimeout: timeout,
+          // A closed parent asks its children to cancel, so they cancel their predictions remotely.
+          parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+          cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
+          staticSummary: `${name}${runs.length > 1 ? ` [${r.index}]` : ''}: ${step.model ?? step.deployment}`,
+          ...(run.searchAttributes
+            ? { typedSearchAttributes: [{ key: ReplicatePipelineId, value: pipelineId }] }
+            : {}),
+        });
+        // A child asked to cancel whose job had already ended returns its result: kept, it is paid for.
+        return child.result();
       });
-      const res = await child.result().then(
+      const res = await started.then(
         (r) => {
           run.budget?.ended(childId, { result: r });
           return r;
@@ -150,17 +157,21 @@ export async function runStep(run: PipelineRun, name: string): Promise<boolean> 
         runs.map((r, i) => ({ input: r.input, output: outputs[i] })),
       );
     }
-    if (persist && !CancellationScope.current().consideredCancelled) {
-      for (const { index, r } of succeeded) {
-        const entries = await persistOutputs({
-          pipelineId,
-          step: name,
-          index,
-          predictionId: r.id,
-          output: r.output,
-        });
-        addFiles(result, progress, entries);
-      }
+    // What succeeded is persisted even once fail-fast or the budget stops the rest (it is paid for); a cancel of the
+    // pipeline itself stops it.
+    if (persist && !run.root.consideredCancelled) {
+      await new CancellationScope({ cancellable: true, parent: run.root }).run(async () => {
+        for (const { index, r } of succeeded) {
+          const entries = await persistOutputs({
+            pipelineId,
+            step: name,
+            index,
+            predictionId: r.id,
+            output: r.output,
+          });
+          addFiles(result, progress, entries);
+        }
+      });
     }
     if (failures.length > 0) {
       const real = failures.filter((f) => !isCancellation(f.error));
