@@ -12,6 +12,7 @@ import {
   log,
   startChild,
 } from '@temporalio/workflow';
+import { MIN_RUN_CEILING_MS, STEP_CEILING_MARGIN_MS, stepChildCeilingMs } from '../../shared/ceiling';
 import { PipelineFailureType } from '../../shared/failures';
 import {
   expandStep,
@@ -83,8 +84,8 @@ export async function runStep(run: PipelineRun, name: string): Promise<boolean> 
     const runs = expandStep(spec, name, { inputs: spec.inputs, steps: views });
     const problem = stepInputProblem(name, runs);
     if (problem) throw ApplicationFailure.nonRetryable(problem, PipelineFailureType.InvalidSpec);
-    const remaining = ceiling - Date.now() - 5_000;
-    const timeout = Math.min(stepTimeoutMs(spec, name), remaining);
+    const timeout = stepChildCeilingMs(stepTimeoutMs(spec, name), ceiling, Date.now());
+    if (timeout === null) throw noTimeLeft(name, ceiling - Date.now());
     const fannedOut = isFannedOut(step);
     const model = step.model ?? step.deployment!;
     const runChild = async (r: (typeof runs)[number]): Promise<PredictionResult> => {
@@ -223,4 +224,14 @@ function billStep(
     if (billed.predictTime > 0) addCost(run.result, run.spec, name, model, billed.predictTime);
   }
   progress.predictTime = round(predictTime);
+}
+
+/** A step that would start too close to the pipeline's ceiling: it fails at once, no child started. */
+function noTimeLeft(name: string, leftMs: number): ApplicationFailure {
+  const s = (ms: number) => `${Math.round(ms / 100) / 10} s`;
+  return ApplicationFailure.create({
+    type: PipelineFailureType.NoTimeLeft,
+    message: `step ${name} cannot start: the pipeline's ceiling is ${s(leftMs)} away, and a step needs at least ${s(MIN_RUN_CEILING_MS + STEP_CEILING_MARGIN_MS)} of it (${s(MIN_RUN_CEILING_MS)} for its prediction, ${s(STEP_CEILING_MARGIN_MS)} to spare); give the pipeline a longer timeout (its spec's \`timeout\`, or --timeout)`,
+    nonRetryable: true,
+  });
 }
