@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { isClaimRef, type ClaimRef } from '../shared/claims';
+import { flattenOutputs } from '../shared/pipeline';
 import { localOutputStore, readAll, type OutputStore } from './output-files/store';
 
 export interface ClaimStore {
@@ -56,4 +57,25 @@ export async function resolveClaims(value: unknown, store: ClaimStore): Promise<
     return Object.fromEntries(entries);
   }
   return value;
+}
+
+/**
+ * A pipeline report's step outputs with their claim references read back: one marked `flatten` stands for the
+ * elements its value flattens to, as the report would have listed them inline. A reference that cannot be read
+ * (another machine's folder, a deleted object) stays as it is.
+ */
+export async function resolveReportOutputs(outputs: unknown[], store: ClaimStore): Promise<unknown[]> {
+  const parts = await Promise.all(
+    outputs.map(async (output): Promise<unknown[]> => {
+      if (!isClaimRef(output)) return [output];
+      let value: unknown;
+      try {
+        value = await store.get(output);
+      } catch {
+        return [output];
+      }
+      return output.flatten ? flattenOutputs([value]) : [value];
+    }),
+  );
+  return parts.flat();
 }

@@ -42,7 +42,13 @@ export {
 } from './outputs';
 export { createReconcileActivities, type ReconcileActivities } from './reconcile';
 export { createSlotActivities, type SlotActivities } from './slots';
-export { fileClaimStore, resolveClaims, storeClaimStore, type ClaimStore } from './claims';
+export {
+  fileClaimStore,
+  resolveClaims,
+  resolveReportOutputs,
+  storeClaimStore,
+  type ClaimStore,
+} from './claims';
 
 export interface ActivitiesOptions extends ActivityConfig {
   /**

@@ -89,6 +89,7 @@ export async function runPipeline(request: PipelineRequest): Promise<PipelineRes
     done: {},
     failFastTriggered: false,
     root,
+    reportBudget: { inlineBytes: 0 },
     budget,
     triggerFailFast() {
       if (run.failFastTriggered) return;

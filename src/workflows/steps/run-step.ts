@@ -16,7 +16,6 @@ import { MIN_RUN_CEILING_MS, STEP_CEILING_MARGIN_MS, stepChildCeilingMs } from '
 import { PipelineFailureType } from '../../shared/failures';
 import {
   expandStep,
-  flattenOutputs,
   isFannedOut,
   stepInputProblem,
   stepResultView,
@@ -30,6 +29,7 @@ import { runPrediction } from '../prediction';
 import type { PipelineBudget } from './budget';
 import { errorType, failedPrediction, messageOf } from './failures';
 import { persistOutputs } from './persist';
+import { reportOutputs, type ReportBudget } from './report-outputs';
 import { addCost, addFiles, markCompleted, round, type PipelineResult, type StepProgress } from './report';
 
 /** What the steps of one pipeline run share. */
@@ -53,6 +53,8 @@ export interface PipelineRun {
   failFastTriggered: boolean;
   /** the pipeline's own scope: what it cancels stops everything, fail-fast's scope included */
   root: CancellationScope;
+  /** what the report holds inline of the steps' outputs (the rest is stored out of band) */
+  reportBudget: ReportBudget;
   /** the pipeline's budget ledger (children report their start to it), when the spec has a budget */
   budget?: PipelineBudget;
   /** why the steps not started yet are skipped, when it is not fail-fast (the budget) */
@@ -151,7 +153,7 @@ export async function runStep(run: PipelineRun, name: string): Promise<boolean> 
     // What succeeded is kept, in fan-out order: ids, outputs and files line up.
     progress.predictionIds = succeeded.map(({ r }) => r.id);
     const outputs = succeeded.map(({ r }) => r.output);
-    progress.outputs = flattenOutputs(outputs);
+    progress.outputs = await reportOutputs(run.reportBudget, name, outputs);
     if (failures.length === 0) {
       views[name] = stepResultView(
         step,
