@@ -59,13 +59,18 @@ describe('adoption rule', () => {
   it('matches versions and deployments by their route', () => {
     const v = 'a'.repeat(64);
     const byVersion = { ...criteria, target: { route: 'version' as const, version: v, model: null } };
-    expect(chooseAdoption([p({ version: v })], byVersion).adopt).toBeDefined();
+    // ours among a prediction of another version: ours is adopted
+    const ofOtherVersion = p({ id: 'other-version', version: 'b'.repeat(64) });
+    expect(chooseAdoption([ofOtherVersion, p({ id: 'ours', version: v })], byVersion).adopt?.id).toBe('ours');
     expect(chooseAdoption([p()], byVersion).adopt).toBeUndefined();
     const byDeployment = {
       ...criteria,
       target: { route: 'deployment' as const, owner: 'acme', name: 'prod' },
     };
-    expect(chooseAdoption([p({ deployment: 'acme/prod' })], byDeployment).adopt).toBeDefined();
+    const ofOtherDeployment = p({ id: 'other-deployment', deployment: 'acme/other' });
+    expect(
+      chooseAdoption([ofOtherDeployment, p({ id: 'ours', deployment: 'acme/prod' })], byDeployment).adopt?.id,
+    ).toBe('ours');
     expect(chooseAdoption([p({ deployment: 'acme/other' })], byDeployment).adopt).toBeUndefined();
   });
 
