@@ -118,7 +118,8 @@ export async function runStep(run: PipelineRun, name: string): Promise<boolean> 
             ? { typedSearchAttributes: [{ key: ReplicatePipelineId, value: pipelineId }] }
             : {}),
         });
-        // A child asked to cancel whose job had already ended returns its result: kept, it is paid for.
+        // A child asked to cancel whose job had already ended returns its result: kept, it is paid for. (With
+        // WAIT_CANCELLATION_COMPLETED the parent gets it; TRY_CANCEL would settle as canceled at once.)
         return child.result();
       });
       const res = await started.then(
