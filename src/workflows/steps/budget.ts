@@ -175,7 +175,6 @@ export class PipelineBudget {
     for (const job of stopping) job.stop();
     // Not cancellable: the decision needs every stopped child's end, and each child ends once its cancel is done.
     await CancellationScope.nonCancellable(() => condition(() => stopping.every((j) => j.ended)));
-    if (this.exceeded) return true; // a step recorded it meanwhile
     if (!this.reached()) {
       setCurrentDetails(pipelineBudgetLine(this.view(), Date.now()));
       return false;
