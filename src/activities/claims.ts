@@ -11,6 +11,7 @@
 import { createHash, createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import { claimSigningText, isClaimRef, jsonBytes, type ClaimRef } from '../shared/claims';
 import { MAX_INPUT_DEPTH, tooDeep, tooDeepMessage } from '../shared/depth';
+import { flattenOutputs } from '../shared/pipeline';
 import { MAX_INPUT_BYTES } from '../shared/validate';
 import { localOutputStore, OutputStoreError, readAll, type OutputStore } from './output-files/store';
 
@@ -171,4 +172,30 @@ async function read(store: ClaimStore, ref: ClaimRef): Promise<unknown> {
     if (error instanceof OutputStoreError) throw error; // the store did not answer: worth a retry
     throw new ClaimResolutionError(`${(error as Error).message}; rerun the step that produced it`);
   }
+}
+
+/**
+ * A pipeline report's step outputs with their claim references read back: one marked `flatten` stands for the
+ * elements its value flattens to, as the report would have listed them inline. A reference that cannot be read
+ * (another machine's folder, a deleted object) stays as it is; with `key`, so does one the fleet did not sign.
+ */
+export async function resolveReportOutputs(
+  outputs: unknown[],
+  store: ClaimStore,
+  key?: ClaimKey,
+): Promise<unknown[]> {
+  const parts = await Promise.all(
+    outputs.map(async (output): Promise<unknown[]> => {
+      if (!isClaimRef(output)) return [output];
+      if (key !== undefined && claimSignature(output, key) !== 'valid') return [output];
+      let value: unknown;
+      try {
+        value = await store.get(output);
+      } catch {
+        return [output];
+      }
+      return output.flatten ? flattenOutputs([value]) : [value];
+    }),
+  );
+  return parts.flat();
 }

@@ -48,6 +48,7 @@ export {
   fileClaimStore,
   readOutputClaim,
   resolveClaims,
+  resolveReportOutputs,
   signClaim,
   storeClaimStore,
   type ClaimKey,

@@ -1,10 +1,13 @@
 /**
  * Output activities of pipelines: `persistOutputs` copies a prediction's output files to the output store as soon as
  * its step succeeds (./output-files/persist.ts; downloads in download.ts, allowed origins in origins.ts, folders in
- * folders.ts there); `writeManifest` lists them (./output-files/manifest.ts). The store is a folder (OUTPUT_DIR) or
+ * folders.ts there); `writeManifest` lists them (./output-files/manifest.ts); `storeClaim` keeps an output too large
+ * for the pipeline's report in the claim store (./claims.ts). The store is a folder (OUTPUT_DIR) or
  * an S3 bucket (OUTPUT_URL): store.ts, s3.ts. The keys of the returned object are activity type names recorded in
  * workflow histories: never rename them.
  */
+import type { ClaimRef } from '../shared/claims';
+import { signClaim } from './claims';
 import { writeManifest, type ManifestEntry } from './output-files/manifest';
 import { persistOutputs, type PersistArgs } from './output-files/persist';
 import { outputSetup, type OutputConfig } from './output-files/setup';
@@ -32,6 +35,15 @@ export function createOutputActivities(config: OutputConfig) {
     /** Write <store>/<folderName(pipelineId)>/manifest.json; returns its absolute path or s3:// URL. */
     writeManifest: (pipelineId: string, manifest: unknown): Promise<string> =>
       writeManifest(setup, pipelineId, manifest),
+    /**
+     * Keep a value too large for a workflow's report (a pipeline step's output) in the claim store; returns its
+     * reference (src/shared/claims.ts), which the client helpers and the CLI resolve.
+     */
+    storeClaim: async (value: unknown): Promise<ClaimRef> => {
+      const ref = await setup.claims.put(value);
+      // signed like every reference a worker places, so that readers can tell it from a model's look-alike
+      return setup.claimKey ? signClaim(ref, setup.claimKey) : ref;
+    },
   };
 }
 

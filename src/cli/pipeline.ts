@@ -74,7 +74,10 @@ export async function pipelineCommand(args: string[], ctx: CliContext): Promise<
   const stopWorkerWatch = watchForWorker(client, async () => ctx.taskQueue, ctx);
   let summary: PipelineSummary;
   try {
-    const outcome = await Promise.race([pipelineOutcome(handle), interrupted(ctx.signal)]);
+    const outcome = await Promise.race([
+      pipelineOutcome(handle, { claims: ctx.claims }),
+      interrupted(ctx.signal),
+    ]);
     if (outcome === 'interrupted') return stoppedWatching(ctx, pipelineId, true);
     summary = outcome;
   } catch (error) {

@@ -16,7 +16,9 @@ import { ReplicatePipelineId } from '../shared/search-attributes';
 import { queuedLine } from '../shared/slots';
 import { progressQuery, runPipeline, statusQuery } from '../workflows';
 import type { PipelineResult } from '../workflows/pipeline';
+import { resolveReportOutputs } from '../activities/claims';
 import { gaveUp } from './failures';
+import type { OutcomeOptions } from './outcome';
 import { ceilingMs, workflowIdOr } from './options';
 import { searchAttributesUsable } from './search-attributes';
 import { pollUntilClosed, type WatchOptions } from './watch';
@@ -122,11 +124,25 @@ export function watchPipeline(
   );
 }
 
-/** Wait for the pipeline to close and describe how it ended (a failed or canceled pipeline is a summary too). */
-export async function pipelineOutcome(handle: PipelineHandle): Promise<PipelineSummary> {
-  return handle
+/**
+ * Wait for the pipeline to close and describe how it ended (a failed or canceled pipeline is a summary too). Step
+ * outputs too large for the pipeline's report are claim references there; with `claims`, they are read back.
+ */
+export async function pipelineOutcome(
+  handle: PipelineHandle,
+  { claims }: OutcomeOptions = {},
+): Promise<PipelineSummary> {
+  const summary = await handle
     .result()
     .then(summarizePipeline, (error: unknown) => failureSummary(handle.workflowId, error));
+  if (!claims) return summary;
+  const steps = await Promise.all(
+    Object.entries(summary.steps).map(
+      async ([name, step]) =>
+        [name, { ...step, outputs: await resolveReportOutputs(step.outputs, claims) }] as const,
+    ),
+  );
+  return { ...summary, steps: Object.fromEntries(steps) };
 }
 
 /** A pipeline's result (or progress) as a PipelineSummary. */

@@ -33,16 +33,18 @@ export interface StartPredictionOptions {
 }
 
 /**
- * Start `runPrediction` for `request` (validated first: a TypeError names every problem). The run shows the
- * model and the prompt in the Temporal UI. Our search attributes are registered on the namespace first when
- * missing; when the server refuses, the run starts without them. Resolves once the server accepted the start;
+ * Start `runPrediction` for `request` (validated first: a TypeError names every problem). An input key whose value
+ * is `undefined` is left out, as JSON leaves it out: it means "not set" (`{ prompt, seed: maybeSeed }`). The run
+ * shows the model and the prompt in the Temporal UI. Our search attributes are registered on the namespace first
+ * when missing; when the server refuses, the run starts without them. Resolves once the server accepted the start;
  * wait with predictionOutcome or watch with watchPrediction.
  */
 export async function startPrediction(
   client: Client,
-  request: PredictionRequest,
+  given: PredictionRequest,
   options: StartPredictionOptions,
 ): Promise<WorkflowHandleWithFirstExecutionRunId<typeof runPrediction>> {
+  const request = withoutUndefinedInputs(given);
   const problems = validateRequest(request);
   if (problems.length > 0) throw new TypeError(problems.join('; '));
   const timeoutMs = ceilingMs(options.timeout, DEFAULT_CEILING_MS);
@@ -99,6 +101,16 @@ export async function cancelPrediction(client: Client, workflowId: string): Prom
   const handle = client.workflow.getHandle<typeof runPrediction>(workflowId);
   await handle.cancel();
   return handle;
+}
+
+/** The request with the input's `undefined` values dropped (a copy; anything but an object input is left as is). */
+function withoutUndefinedInputs(request: PredictionRequest): PredictionRequest {
+  const input: unknown = request?.input;
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return request;
+  return {
+    ...request,
+    input: Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined)),
+  };
 }
 
 /** Default workflow ids are `<this>-<random>`: `prediction-owner-name`. */

@@ -48,8 +48,8 @@ export interface TemporalTls {
 export interface WorkerConfig extends TemporalConfig {
   replicateToken: string;
   replicateBaseUrl: string;
-  /** server-side cap on activities per second for the whole task queue (all workers together) */
-  maxTaskQueueActivitiesPerSecond: number;
+  /** server-side cap on activities per second for the whole task queue (all workers together); unset = none */
+  maxTaskQueueActivitiesPerSecond?: number;
   /**
    * REPLICATE_CREATE_RPM, REPLICATE_READ_RPM: fleet-wide budgets of calls to Replicate (src/worker/flow-control.ts). With
    * a reads budget the worker also serves `<taskQueue>-replicate-reads`; unset (tests' literal configs) = neither.
@@ -264,7 +264,7 @@ export function readWorkerConfig(env: Env = process.env): WorkerConfig {
     ...temporal,
     replicateToken,
     replicateBaseUrl,
-    maxTaskQueueActivitiesPerSecond: mainQueueRate(env, replicateRateLimits),
+    ...mainQueueRate(env, replicateRateLimits),
     replicateRateLimits,
     shutdownGraceTimeMs:
       readDecimal(env, 'SHUTDOWN_GRACE_SECONDS', {
@@ -343,17 +343,22 @@ export function readReplicateRateLimits(env: Env = process.env): ReplicateRateLi
 
 /**
  * The workflows' task queue carries the creates, so its server-side rate comes from REPLICATE_CREATE_RPM;
- * MAX_TASK_QUEUE_ACTIVITIES_PER_SECOND, when set, can only lower it (and alone decides with REPLICATE_CREATE_RPM=off).
+ * MAX_TASK_QUEUE_ACTIVITIES_PER_SECOND, when set, can only lower it. With REPLICATE_CREATE_RPM=off it alone decides:
+ * unset, the queue has no rate limit of ours.
  */
-function mainQueueRate(env: Env, limits: ReplicateRateLimits): number {
+function mainQueueRate(env: Env, limits: ReplicateRateLimits): { maxTaskQueueActivitiesPerSecond?: number } {
   const explicit = readDecimal(env, 'MAX_TASK_QUEUE_ACTIVITIES_PER_SECOND', {
     min: 0.01,
     max: 1_000_000,
     meaning: "activities a second on the workflows' task queue, all workers together",
   });
-  if (limits.createsPerMinute === null) return explicit ?? 10;
-  const fromCreates = serverRatePerSecond(limits.createsPerMinute);
-  return explicit === undefined ? fromCreates : Math.min(explicit, fromCreates);
+  const fromCreates =
+    limits.createsPerMinute === null ? undefined : serverRatePerSecond(limits.createsPerMinute);
+  const rate =
+    explicit === undefined || fromCreates === undefined
+      ? (explicit ?? fromCreates)
+      : Math.min(explicit, fromCreates);
+  return rate === undefined ? {} : { maxTaskQueueActivitiesPerSecond: rate };
 }
 
 /** REPLICATE_MODEL_CONCURRENCY="owner/name=N,deployments/owner/name=N": per-model slots (src/shared/slots.ts). */

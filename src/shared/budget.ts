@@ -16,11 +16,14 @@ export interface RunningJob {
 /** What a BudgetExceeded failure says (in its details): the budget, the spend, where it was spent. */
 export interface BudgetExceededDetails {
   budgetUsd: number;
-  /** completed + running estimate at the crossing */
+  /** completed + running */
   spentUsd: number;
-  /** jobs that had ended before the crossing */
+  /** jobs that ended on their own (a pipeline: those its crossing found already ended included, at their real cost) */
   completedUsd: number;
-  /** the running jobs' estimate (price × elapsed since started_at) at the crossing; they were canceled */
+  /**
+   * the jobs running at the crossing, canceled: a single run, the estimate (price × elapsed since started_at) when it
+   * decided; a pipeline, what each cost once stopped (its billed predict_time, else the estimate until it stopped)
+   */
   runningUsd: number;
   /** the steps whose jobs were running at the crossing (a single run: empty) */
   steps: string[];

@@ -30,3 +30,20 @@ export const STEP_CEILING_MARGIN_MS = 5_000;
 export function defaultDeadlineMarginMs(ceilingMs: number): number {
   return Math.min(15_000, Math.max(2_000, Math.round(ceilingMs * 0.1)));
 }
+
+/** The shortest ceiling a run can work with: MIN_RUN_MS before its deadline, which sits its margin (2 s here) earlier. */
+export const MIN_RUN_CEILING_MS = MIN_RUN_MS + defaultDeadlineMarginMs(MIN_RUN_MS + 2_000);
+
+/**
+ * The ceiling of a pipeline step's child, started at `nowMs`: the step's timeout, cut so that the child ends
+ * STEP_CEILING_MARGIN_MS before the pipeline's ceiling; null when that leaves less than MIN_RUN_CEILING_MS (zero or
+ * negative included: a workflow execution timeout of 0 means none at all).
+ */
+export function stepChildCeilingMs(
+  stepTimeoutMs: number,
+  pipelineCeilingMs: number,
+  nowMs: number,
+): number | null {
+  const timeout = Math.min(stepTimeoutMs, pipelineCeilingMs - nowMs - STEP_CEILING_MARGIN_MS);
+  return timeout >= MIN_RUN_CEILING_MS ? timeout : null;
+}

@@ -37,6 +37,7 @@ export const PipelineFailureType = {
   OutputUnavailable: 'OutputUnavailable', // an output file is gone (404/410, data_removed) or unreadable
   OutputTooLarge: 'OutputTooLarge', // an output file is over the size limit
   OutputOriginNotAllowed: 'OutputOriginNotAllowed', // an output URL (or a redirect hop) is on an origin not allowed
+  NoTimeLeft: 'PipelineNoTimeLeft', // a step would start too close to the pipeline's ceiling for its prediction
 } as const;
 
 /**

@@ -82,8 +82,10 @@ export function workerOptions(config: WorkerConfig, connection: NativeConnection
         createTimeoutMs: config.httpTimeouts?.createMs,
       }),
     },
-    // Server-side cap for the whole queue, so a fleet of workers stays under Replicate's rate limits.
-    maxTaskQueueActivitiesPerSecond: config.maxTaskQueueActivitiesPerSecond,
+    // Server-side cap for the whole queue, so a fleet of workers stays under Replicate's rate limits (none when unset).
+    ...(config.maxTaskQueueActivitiesPerSecond !== undefined
+      ? { maxTaskQueueActivitiesPerSecond: config.maxTaskQueueActivitiesPerSecond }
+      : {}),
     shutdownGraceTime: config.shutdownGraceTimeMs,
   };
   // OpenTelemetry's interceptors and workflow-span sink when this process started tracing (docs/observability.md, Traces)

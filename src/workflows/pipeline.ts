@@ -67,7 +67,7 @@ export async function runPipeline(request: PipelineRequest): Promise<PipelineRes
     });
   }
   const result = emptyReport(pipelineId, spec);
-  // children report their jobs' started_at; a watcher cancels everything at the crossing
+  // children report their jobs' started_at; a watcher stops the running ones at the crossing (./steps/budget.ts)
   const budget = spec.budget ? new PipelineBudget(spec.budget.usd, spec) : undefined;
   if (budget) setHandler(jobStartedSignal, (s) => budget.started(s));
   setHandler(progressQuery, () => {
@@ -75,6 +75,7 @@ export async function runPipeline(request: PipelineRequest): Promise<PipelineRes
     return budget ? { ...snapshot, cost: { ...snapshot.cost, budget: budget.view() } } : snapshot;
   });
 
+  const root = CancellationScope.current();
   const running = new CancellationScope();
   const run: PipelineRun = {
     spec,
@@ -87,6 +88,8 @@ export async function runPipeline(request: PipelineRequest): Promise<PipelineRes
     views: {},
     done: {},
     failFastTriggered: false,
+    root,
+    reportBudget: { inlineBytes: 0 },
     budget,
     triggerFailFast() {
       if (run.failFastTriggered) return;

@@ -46,7 +46,9 @@ async function runJob(
       return run.finish();
     });
   } catch (error) {
-    throw await run.cleanUp(error);
+    const end = await run.cleanUp(error);
+    if ('result' in end) return end.result; // the job had ended on its own before the cancel reached it
+    throw end.error;
   } finally {
     await run.releaseSlot(); // no-op unless the run waited for or holds a concurrency slot
     await CancellationScope.nonCancellable(claimsSettled); // its claims have ended (normally long ago)

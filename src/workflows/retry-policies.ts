@@ -120,3 +120,9 @@ export const persistOptions: ActivityOptions = {
     nonRetryableErrorTypes: [PipelineFailureType.OutputUnavailable, PipelineFailureType.OutputTooLarge],
   },
 };
+
+/** Storing one value in the claim store (a pipeline report's large output): a single write, retried a few times. */
+export const claimOptions: ActivityOptions = {
+  startToCloseTimeout: '2m',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
+};

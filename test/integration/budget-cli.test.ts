@@ -1,7 +1,8 @@
 /**
  * Budgets through the CLI against a dev server, a worker and the simulator: `run`/`start` with --max-cost and
  * --price or --prices, `status` and `pipeline status` showing the running cost and the budget left, a budgeted
- * pipeline stopped at its crossing, and the flag errors (exit 2, naming the flag and the fix).
+ * pipeline stopped at its crossing, a crossing that finds its job already ended (a run, a webhook run whose
+ * completion is delivered late, a pipeline), and the flag errors (exit 2, naming the flag and the fix).
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,7 +10,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT, type PipelineSummary, type RunSummary } from '../../src/cli';
 import type { PredictionState } from '../../src/shared/types';
-import { cliLive, startTestbed, type Testbed } from '../helpers/testbed';
+import { startWebhookReceiver } from '../../src/webhooks';
+import { SECRET_TOKEN, cliLive, startTestbed, type Testbed } from '../helpers/testbed';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'budget-cli-'));
 const PRICES = path.join(dir, 'prices.yaml');
@@ -33,11 +35,32 @@ steps:
 `,
 );
 
+// a: $1/s for 3.5 s ($3.5), under a $4 budget whose crossing (4.1 s after the create) the parent's timer reaches
+// before a's next poll (7 s) sees that a ended (3.6 s); b is cheap.
+const RACE_SPEC = path.join(dir, 'race.yaml');
+writeFileSync(
+  RACE_SPEC,
+  `name: race
+prices: { sim/paid: 1, sim/cheap: 0.1 }
+budget: { usd: 4 }
+steps:
+  a:
+    model: sim/paid
+    input: { prompt: hi }
+    polling: { initialIntervalMs: 1000, multiplier: 6, maxIntervalMs: 6000 }
+  b:
+    model: sim/cheap
+    input: { prompt: '{{ steps.a.output }}' }
+`,
+);
+
 let bed: Testbed;
 beforeAll(async () => {
   bed = await startTestbed();
   // starts after 100 ms, runs 30 s: every budget here is reached long before it ends
   bed.sim.setModel('sim/long', { startDelayMs: 100, durationMs: 30_000, output: 'done' });
+  bed.sim.setModel('sim/paid', { startDelayMs: 100, durationMs: 3_500, output: 'paid' });
+  bed.sim.setModel('sim/cheap', { startDelayMs: 100, durationMs: 300, output: 'cheap' });
 });
 afterAll(async () => {
   await bed?.teardown();
@@ -168,5 +191,97 @@ describe('pipeline with budget: { usd }', () => {
     expect(status.out[1]).toMatch(
       /^ {2}budget \$0\.006 · spent \$0\.00\d+ \(completed \$0, canceled \$0\.00\d+, running \$0 in 0 jobs\) · left \$0\.?\d* · EXCEEDED$/,
     );
+  });
+});
+
+describe('a crossing that finds its job already ended (the timer fires after the job ended, before a poll saw it)', () => {
+  /** The cancel requests the simulator answered for `id`, with the prediction's end: every one came after it. */
+  const cancelsAfterTheEnd = (id: string) => {
+    const ended = Date.parse(bed.sim.prediction(id)!.completed_at!);
+    const cancels = bed.sim.requests.filter((r) => r.predictionId === id && r.route.endsWith('.cancel'));
+    return { cancels: cancels.length, allAfterTheEnd: cancels.every((r) => r.at >= ended) };
+  };
+
+  it('run --max-cost: the cancel finds the job succeeded; its result is returned, exit 0', async () => {
+    // polls at 3 s (running, started_at) and 7.5 s; the job ends at 3.6 s; the $4 crossing at 4.1 s
+    const { code, out } = await cli(
+      'run',
+      '--model',
+      'sim/paid',
+      '--input',
+      '{"prompt":"single"}',
+      '--max-cost',
+      '4',
+      '--price',
+      '1',
+      '--json',
+    );
+    const summary = JSON.parse(out[0]!) as RunSummary;
+    expect(code, JSON.stringify(summary.error)).toBe(EXIT.ok);
+    expect(summary).toMatchObject({ status: 'succeeded', output: 'paid', error: null });
+    expect(bed.sim.prediction(summary.predictionId!)!.status).toBe('succeeded');
+    expect(cancelsAfterTheEnd(summary.predictionId!)).toEqual({ cancels: 1, allAfterTheEnd: true });
+  });
+
+  it('webhooks, the completion delivered late: the cancel finds the job succeeded; its result is returned', async () => {
+    // every delivery 2 s late: the start (2.1 s) sets the timer, the crossing (4.1 s) comes before `completed` (5.6 s)
+    const receiver = await startWebhookReceiver({
+      client: bed.env.client,
+      port: 0,
+      secret: null,
+      replicate: { token: SECRET_TOKEN, baseUrl: bed.sim.baseUrl },
+    });
+    bed.sim.setFaults({ webhookDelayMs: 2_000 });
+    try {
+      await bed.withWorker(
+        { webhook: { baseUrl: receiver.origin, port: null, secret: null } },
+        async (taskQueue) => {
+          const handle = await bed.start(
+            { model: 'sim/paid', input: { prompt: 'hooked' }, maxCostUsd: 4, pricePerSecondUsd: 1 },
+            { taskQueue },
+          );
+          const result = await handle.result();
+          expect(result).toMatchObject({ status: 'succeeded', output: 'paid' });
+          expect(cancelsAfterTheEnd(result.id)).toEqual({ cancels: 1, allAfterTheEnd: true });
+          // no GET: the start webhook told the run, the cancel's answer ended it (fallback polling waits 60 s)
+          const gets = bed.sim.requests.filter(
+            (r) => r.predictionId === result.id && r.route.endsWith('.get'),
+          );
+          expect(gets).toEqual([]);
+        },
+      );
+    } finally {
+      bed.sim.setFaults({});
+      await receiver.stop();
+    }
+  });
+
+  it('pipeline run: a $3.5 job found succeeded at the $4 crossing keeps its result, b runs, exit 0', async () => {
+    const { code, out } = await cli(
+      'pipeline',
+      'run',
+      RACE_SPEC,
+      '--pipeline-id',
+      `race-${Date.now()}`,
+      '--json',
+    );
+    const summary = JSON.parse(out[0]!) as PipelineSummary;
+    const created = bed.sim
+      .predictionIds()
+      .filter((id) => ['sim/paid', 'sim/cheap'].includes(bed.sim.prediction(id)!.model))
+      .filter((id) => ['hi', 'paid'].includes(String(bed.sim.prediction(id)!.input?.prompt)));
+    console.log(
+      `budget race on a dev server: pipeline ${summary.status}${summary.error ? ` (${summary.error.type})` : ''}, ${created.length} predictions created, b ${summary.steps.b?.status === 'succeeded' ? 'ran' : 'never ran'}`,
+    );
+    expect(code, JSON.stringify(summary.error)).toBe(EXIT.ok);
+    expect(summary.steps.a).toMatchObject({ status: 'succeeded', outputs: ['paid'] });
+    expect(summary.steps.b).toMatchObject({ status: 'succeeded', outputs: ['cheap'] });
+    const [a] = summary.steps.a!.predictionIds;
+    expect(bed.sim.prediction(a!)!.status).toBe('succeeded');
+    expect(cancelsAfterTheEnd(a!)).toEqual({ cancels: 1, allAfterTheEnd: true });
+    const budget = summary.cost!.budget!;
+    expect(budget).toMatchObject({ exceeded: null, canceledUsd: 0, canceledPredictionIds: [] });
+    expect(budget.completedUsd).toBeGreaterThan(3.5);
+    expect(budget.completedUsd).toBeLessThan(4);
   });
 });

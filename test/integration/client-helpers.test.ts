@@ -45,7 +45,7 @@ describe('predictions', () => {
     expect(last.status).toBe('succeeded');
     expect(states.slice(0, -1).every((s) => s.status !== 'succeeded')).toBe(true); // ends at the first terminal state
     expect(states.some((s) => s.status === 'processing' || s.status === 'starting')).toBe(true);
-    expect(last.predictionId).toBeTruthy();
+    expect(last.predictionId).toMatch(/^[a-z0-9]{26}$/);
 
     const summary = await predictionOutcome(handle);
     expect(summary).toMatchObject({

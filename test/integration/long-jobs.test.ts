@@ -48,7 +48,23 @@ it('continues as new every few polls, keeping the prediction id, the deadline an
   // The first run ended by continuing as new, after at most 3 polls' worth of events.
   const first = bed.env.client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId);
   const events = (await first.fetchHistory()).events ?? [];
-  expect(events.at(-1)?.workflowExecutionContinuedAsNewEventAttributes).toBeTruthy();
+  const continued = events.at(-1)?.workflowExecutionContinuedAsNewEventAttributes;
+  expect(continued?.newExecutionRunId).toMatch(/^[0-9a-f-]{36}$/);
+  // The next run carried the job on: it continued from the first, created nothing, and its first call to
+  // Replicate polled the same prediction.
+  const next = bed.env.client.workflow.getHandle(handle.workflowId, continued!.newExecutionRunId!);
+  const nextEvents = (await next.fetchHistory()).events ?? [];
+  expect(nextEvents[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId).toBe(
+    handle.firstExecutionRunId,
+  );
+  const activityTypes = nextEvents.flatMap((e) => {
+    const name = e.activityTaskScheduledEventAttributes?.activityType?.name;
+    return name ? [name] : [];
+  });
+  expect(activityTypes).not.toContain('createPrediction');
+  const calls = bed.sim.requests.filter((r) => r.predictionId === result.id).map((r) => r.route);
+  expect(calls.filter((r) => r.endsWith('.create'))).toHaveLength(1);
+  expect(calls.slice(1).every((r) => r.endsWith('.get'))).toBe(true);
   // Polls are local activities: one marker each, no activity task events.
   expect(
     events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity'),
@@ -74,7 +90,7 @@ it('runs a training to its trained version, and cancels a training at Replicate 
   });
   expect(result.status).toBe('succeeded');
   expect(result.output).toMatchObject({ version: expect.stringMatching(/^acme\/tuned:[a-f0-9]{64}$/) });
-  expect(bed.sim.training(result.id)).toBeDefined();
+  expect(bed.sim.training(result.id)).toMatchObject({ id: result.id, status: 'succeeded' });
   expect(bed.sim.requests.filter((r) => r.predictionId === result.id).map((r) => r.route)[0]).toBe(
     'trainings.create',
   );

@@ -112,7 +112,7 @@ const predictionIdOf = async (handle: WorkflowHandle) => {
   let id: string | null = null;
   await expect
     .poll(async () => (id = (await handle.query(statusQuery)).predictionId), { timeout: 20_000 })
-    .toBeTruthy();
+    .toMatch(/^[a-z0-9]{26}$/); // created
   return id!;
 };
 

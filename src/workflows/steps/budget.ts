@@ -1,13 +1,16 @@
 /**
- * A pipeline's `budget: { usd }` (patch `budgets-v1`): the parent keeps a ledger of its children's jobs (each one's
- * price from `prices`, Replicate's started_at signalled by the child, its cost once ended) and sleeps on a durable
- * timer until the instant the spend (ended jobs + price × elapsed of the running ones) reaches the budget, re-armed
- * whenever a job starts or ends. At the crossing the pipeline cancels its running steps (their children cancel their
- * jobs at Replicate), starts nothing new and fails with BudgetExceeded. Overshoot: the delay in learning a job's
- * started_at (one polling interval at most; about nothing with webhooks, whose start event carries it).
- * Deterministic code only.
+ * A pipeline's `budget: { usd }`: the parent keeps a ledger of its children's jobs (each one's price from `prices`,
+ * Replicate's started_at signalled by the child, its cost once ended) and sleeps on a durable timer until the
+ * instant the spend (ended jobs + price × elapsed of the running ones) reaches the budget, re-armed whenever a job
+ * starts or ends. That crossing is an estimate: a job may have ended since its last poll. So at the crossing the
+ * parent stops only the children whose jobs it believes running, each through its own cancellation scope; a child's
+ * cancel reaches Replicate, whose answer shows a job that had already ended, and that child then returns its real
+ * outcome (../job/run.ts, cleanUp). Once they have all settled, the spend is measured again with the real costs:
+ * still over, the crossing is recorded, the pipeline cancels what is left (fail-fast), starts nothing new and fails
+ * with BudgetExceeded; under, it goes on. Overshoot: the delay in learning a job's started_at (one polling interval
+ * at most; about nothing with webhooks, whose start event carries it). Deterministic code only.
  */
-import { condition, isCancellation, setCurrentDetails } from '@temporalio/workflow';
+import { CancellationScope, condition, isCancellation, setCurrentDetails } from '@temporalio/workflow';
 import {
   crossingAtMs,
   pipelineBudgetLine,
@@ -28,6 +31,8 @@ interface Job {
   price: number;
   predictionId: string | null;
   startedAtMs: number | null;
+  /** cancels this job's child (its own cancellation scope) */
+  stop: () => void;
   /** once ended: what it cost and how it ended (ran to its end, or was canceled) */
   ended?: { usd: number; predictTime: number; canceled: boolean };
 }
@@ -38,16 +43,21 @@ export class PipelineBudget {
   private version = 0;
   exceeded: BudgetExceededDetails | null = null;
   private onCrossing: ((details: BudgetExceededDetails) => void) | undefined;
+  /** the crossing being settled: the watcher and a step about to start share it */
+  private crossing: Promise<boolean> | undefined;
 
   constructor(
     readonly usdLimit: number,
     private readonly spec: PipelineSpec,
   ) {}
 
-  /** A child is about to start for `step` (validation made sure its model has a price). */
-  expect(workflowId: string, step: string, model: string): void {
+  /**
+   * A child is about to start for `step` (validation made sure its model has a price); `stop` cancels that child
+   * alone.
+   */
+  expect(workflowId: string, step: string, model: string, stop: () => void): void {
     const price = priceOf(this.spec.prices, model) ?? 0;
-    this.jobs.set(workflowId, { step, price, predictionId: null, startedAtMs: null });
+    this.jobs.set(workflowId, { step, price, predictionId: null, startedAtMs: null, stop });
   }
 
   /** The child's signal: Replicate started its job. */
@@ -119,8 +129,8 @@ export class PipelineBudget {
   }
 
   /**
-   * Until `finished()`: sleep until the projected crossing (re-armed on every start and end); at the crossing
-   * record what was spent and call `onCrossing` once.
+   * Until `finished()`: sleep until the projected crossing (re-armed on every start and end); there, `cross`. Ends
+   * once the budget is exceeded (`onCrossing` has been called then).
    */
   async watch(finished: () => boolean, onCrossing: (details: BudgetExceededDetails) => void): Promise<void> {
     this.onCrossing = onCrossing;
@@ -129,8 +139,8 @@ export class PipelineBudget {
       setCurrentDetails(pipelineBudgetLine(this.view(), Date.now()));
       const at = crossingAtMs(this.usdLimit, this.endedUsd(), this.running(), Date.now());
       if (at !== null && at <= Date.now()) {
-        this.stop();
-        return;
+        await this.cross();
+        continue;
       }
       const seen = this.version;
       const changed = () => finished() || this.exceeded !== null || this.version !== seen;
@@ -148,17 +158,37 @@ export class PipelineBudget {
     return `pipeline ${name} reached its budget of ${usd(d.budgetUsd)}: ${usd(d.spentUsd)} spent (${usd(d.completedUsd)} by ended jobs, ${running} and nothing new started`;
   }
 
-  /** The crossing: record what was spent and where, then cancel the running steps (once). */
-  stop(): void {
-    if (this.exceeded) return;
-    this.exceeded = this.details(this.running());
+  /**
+   * The estimate has reached the budget: stop the children whose jobs are believed running, wait until they have
+   * settled (each with its real outcome and cost), then decide with the real spend. Still over: record the crossing,
+   * call `onCrossing` (once) and return true. Under: false, and the pipeline goes on.
+   */
+  cross(): Promise<boolean> {
+    if (this.exceeded) return Promise.resolve(true);
+    this.crossing ??= this.settleAndDecide().finally(() => (this.crossing = undefined));
+    return this.crossing;
+  }
+
+  private async settleAndDecide(): Promise<boolean> {
+    const at = Date.now();
+    const stopping = this.running().map((r) => r.job);
+    for (const job of stopping) job.stop();
+    // Not cancellable: the decision needs every stopped child's end, and each child ends once its cancel is done.
+    await CancellationScope.nonCancellable(() => condition(() => stopping.every((j) => j.ended)));
+    if (!this.reached()) {
+      setCurrentDetails(pipelineBudgetLine(this.view(), Date.now()));
+      return false;
+    }
+    this.exceeded = this.details(stopping, at);
     setCurrentDetails(pipelineBudgetLine(this.view(), Date.now()));
     this.onCrossing?.(this.exceeded);
+    return true;
   }
 
   /**
-   * Whether the spend has reached the budget now: a step checks it before starting its children, since jobs that
-   * ended over the budget (their start unseen between two polls) wake the watcher only after the step's own code.
+   * Whether the spend (ended jobs + the running estimate) has reached the budget now: a step checks it before
+   * starting its children, since jobs that ended over the budget (their start unseen between two polls) wake the
+   * watcher only after the step's own code; it then `cross`es.
    */
   reached(): boolean {
     const at = crossingAtMs(this.usdLimit, this.endedUsd(), this.running(), Date.now());
@@ -177,18 +207,30 @@ export class PipelineBudget {
     return [...this.jobs.values()].reduce((s, j) => s + (j.ended?.usd ?? 0), 0);
   }
 
-  private details(running: ReturnType<PipelineBudget['running']>): BudgetExceededDetails {
+  /**
+   * The crossing as decided: `stopped` were believed running at `atMs`; those that ended canceled, and any job still
+   * running now, are what was running (canceled at Replicate); everything else, those that turned out to have ended
+   * on their own included, is what ended jobs cost.
+   */
+  private details(stopped: Job[], atMs: number): BudgetExceededDetails {
     const now = Date.now();
-    const completedUsd = this.endedUsd();
-    const runningUsd = running.reduce((s, r) => s + runningCostUsd(r, now), 0);
+    const canceled = stopped.filter((j) => j.ended?.canceled);
+    const stillRunning = this.running();
+    const completedUsd = [...this.jobs.values()]
+      .filter((j) => j.ended && !canceled.includes(j))
+      .reduce((s, j) => s + j.ended!.usd, 0);
+    const runningUsd =
+      canceled.reduce((s, j) => s + j.ended!.usd, 0) +
+      stillRunning.reduce((s, r) => s + runningCostUsd(r, now), 0);
+    const jobs = [...canceled, ...stillRunning.map((r) => r.job)];
     return {
       budgetUsd: this.usdLimit,
       spentUsd: completedUsd + runningUsd,
       completedUsd,
       runningUsd,
-      steps: [...new Set(running.map((r) => r.job.step))],
-      predictionIds: running.flatMap((r) => (r.job.predictionId ? [r.job.predictionId] : [])),
-      at: new Date(now).toISOString(),
+      steps: [...new Set(jobs.map((j) => j.step))],
+      predictionIds: jobs.flatMap((j) => (j.predictionId ? [j.predictionId] : [])),
+      at: new Date(atMs).toISOString(),
     };
   }
 }

@@ -12,10 +12,10 @@ import {
   log,
   startChild,
 } from '@temporalio/workflow';
+import { MIN_RUN_CEILING_MS, STEP_CEILING_MARGIN_MS, stepChildCeilingMs } from '../../shared/ceiling';
 import { PipelineFailureType } from '../../shared/failures';
 import {
   expandStep,
-  flattenOutputs,
   isFannedOut,
   stepInputProblem,
   stepResultView,
@@ -29,6 +29,7 @@ import { runPrediction } from '../prediction';
 import type { PipelineBudget } from './budget';
 import { errorType, failedPrediction, messageOf } from './failures';
 import { persistOutputs } from './persist';
+import { reportOutputs, type ReportBudget } from './report-outputs';
 import { addCost, addFiles, markCompleted, round, type PipelineResult, type StepProgress } from './report';
 
 /** What the steps of one pipeline run share. */
@@ -50,6 +51,10 @@ export interface PipelineRun {
   /** each step's end: true when it succeeded */
   done: Record<string, Promise<boolean>>;
   failFastTriggered: boolean;
+  /** the pipeline's own scope: what it cancels stops everything, fail-fast's scope included */
+  root: CancellationScope;
+  /** what the report holds inline of the steps' outputs (the rest is stored out of band) */
+  reportBudget: ReportBudget;
   /** the pipeline's budget ledger (children report their start to it), when the spec has a budget */
   budget?: PipelineBudget;
   /** why the steps not started yet are skipped, when it is not fail-fast (the budget) */
@@ -63,9 +68,8 @@ export async function runStep(run: PipelineRun, name: string): Promise<boolean> 
   const { spec, pipelineId, persist, ceiling, result, deps, views, done } = run;
   const ok = await Promise.all((deps[name] ?? []).map((d) => done[d]!));
   const progress = result.steps[name]!;
-  // nothing new starts once the spend has reached the budget (the watcher then fails the run)
-  const overBudget = run.budget?.reached() === true;
-  if (overBudget) run.budget!.stop(); // records the crossing: the run fails with BudgetExceeded
+  // nothing new starts once the spend has reached the budget (the crossing, settled, then fails the run)
+  const overBudget = run.budget?.reached() === true && (await run.budget.cross());
   if (ok.some((x) => !x) || run.failFastTriggered || overBudget) {
     progress.status = 'skipped';
     progress.error = overBudget
@@ -82,36 +86,43 @@ export async function runStep(run: PipelineRun, name: string): Promise<boolean> 
     const runs = expandStep(spec, name, { inputs: spec.inputs, steps: views });
     const problem = stepInputProblem(name, runs);
     if (problem) throw ApplicationFailure.nonRetryable(problem, PipelineFailureType.InvalidSpec);
-    const remaining = ceiling - Date.now() - 5_000;
-    const timeout = Math.min(stepTimeoutMs(spec, name), remaining);
+    const timeout = stepChildCeilingMs(stepTimeoutMs(spec, name), ceiling, Date.now());
+    if (timeout === null) throw noTimeLeft(name, ceiling - Date.now());
     const fannedOut = isFannedOut(step);
     const model = step.model ?? step.deployment!;
     const runChild = async (r: (typeof runs)[number]): Promise<PredictionResult> => {
       const childId = `${pipelineId}--${name}${fannedOut ? `-${r.index}` : ''}`;
       progress.childWorkflowIds.push(childId);
-      run.budget?.expect(childId, name, model);
-      const child = await startChild(runPrediction, {
-        workflowId: childId,
-        args: [
-          {
-            model,
-            deployment: step.deployment !== undefined,
-            input: r.input,
-            polling: step.polling,
-            ...(run.searchAttributes ? {} : { searchAttributes: false }),
-            ...(run.budget ? { reportStartToParent: true } : {}),
-          },
-        ],
-        workflowExecutionTimeout: timeout,
-        // A closed parent asks its children to cancel, so they cancel their predictions remotely.
-        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-        cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
-        staticSummary: `${name}${runs.length > 1 ? ` [${r.index}]` : ''}: ${step.model ?? step.deployment}`,
-        ...(run.searchAttributes
-          ? { typedSearchAttributes: [{ key: ReplicatePipelineId, value: pipelineId }] }
-          : {}),
+      // its own scope: the budget's crossing stops this child alone (fail-fast's scope still stops them all)
+      const scope = new CancellationScope();
+      run.budget?.expect(childId, name, model, () => scope.cancel());
+      const started = scope.run(async () => {
+        const child = await startChild(runPrediction, {
+          workflowId: childId,
+          args: [
+            {
+              model,
+              deployment: step.deployment !== undefined,
+              input: r.input,
+              polling: step.polling,
+              ...(run.searchAttributes ? {} : { searchAttributes: false }),
+              ...(run.budget ? { reportStartToParent: true } : {}),
+            },
+          ],
+          workflowExecutionTimeout: timeout,
+          // A closed parent asks its children to cancel, so they cancel their predictions remotely.
+          parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+          cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
+          staticSummary: `${name}${runs.length > 1 ? ` [${r.index}]` : ''}: ${step.model ?? step.deployment}`,
+          ...(run.searchAttributes
+            ? { typedSearchAttributes: [{ key: ReplicatePipelineId, value: pipelineId }] }
+            : {}),
+        });
+        // A child asked to cancel whose job had already ended returns its result: kept, it is paid for. (With
+        // WAIT_CANCELLATION_COMPLETED the parent gets it; TRY_CANCEL would settle as canceled at once.)
+        return child.result();
       });
-      const res = await child.result().then(
+      const res = await started.then(
         (r) => {
           run.budget?.ended(childId, { result: r });
           return r;
@@ -143,24 +154,28 @@ export async function runStep(run: PipelineRun, name: string): Promise<boolean> 
     // What succeeded is kept, in fan-out order: ids, outputs and files line up.
     progress.predictionIds = succeeded.map(({ r }) => r.id);
     const outputs = succeeded.map(({ r }) => r.output);
-    progress.outputs = flattenOutputs(outputs);
+    progress.outputs = await reportOutputs(run.reportBudget, name, outputs);
     if (failures.length === 0) {
       views[name] = stepResultView(
         step,
         runs.map((r, i) => ({ input: r.input, output: outputs[i] })),
       );
     }
-    if (persist && !CancellationScope.current().consideredCancelled) {
-      for (const { index, r } of succeeded) {
-        const entries = await persistOutputs({
-          pipelineId,
-          step: name,
-          index,
-          predictionId: r.id,
-          output: r.output,
-        });
-        addFiles(result, progress, entries);
-      }
+    // What succeeded is persisted even once fail-fast or the budget stops the rest (it is paid for); a cancel of the
+    // pipeline itself stops it.
+    if (persist && !run.root.consideredCancelled) {
+      await new CancellationScope({ cancellable: true, parent: run.root }).run(async () => {
+        for (const { index, r } of succeeded) {
+          const entries = await persistOutputs({
+            pipelineId,
+            step: name,
+            index,
+            predictionId: r.id,
+            output: r.output,
+          });
+          addFiles(result, progress, entries);
+        }
+      });
     }
     if (failures.length > 0) {
       const real = failures.filter((f) => !isCancellation(f.error));
@@ -212,4 +227,14 @@ function billStep(
     if (billed.predictTime > 0) addCost(run.result, run.spec, name, model, billed.predictTime);
   }
   progress.predictTime = round(predictTime);
+}
+
+/** A step that would start too close to the pipeline's ceiling: it fails at once, no child started. */
+function noTimeLeft(name: string, leftMs: number): ApplicationFailure {
+  const s = (ms: number) => `${Math.round(ms / 100) / 10} s`;
+  return ApplicationFailure.create({
+    type: PipelineFailureType.NoTimeLeft,
+    message: `step ${name} cannot start: the pipeline's ceiling is ${s(leftMs)} away, and a step needs at least ${s(MIN_RUN_CEILING_MS + STEP_CEILING_MARGIN_MS)} of it (${s(MIN_RUN_CEILING_MS)} for its prediction, ${s(STEP_CEILING_MARGIN_MS)} to spare); give the pipeline a longer timeout (its spec's \`timeout\`, or --timeout)`,
+    nonRetryable: true,
+  });
 }
