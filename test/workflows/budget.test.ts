@@ -10,7 +10,7 @@ import { Context } from '@temporalio/activity';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BudgetFailureType, PredictionFailureType } from '../../src/shared/failures';
 import { validatePipelineSpec } from '../../src/shared/pipeline';
 import type { PredictionRequest, PredictionSnapshot, PredictionState } from '../../src/shared/types';
@@ -32,11 +32,28 @@ let dev: TestWorkflowEnvironment;
 let workflowBundle: { code: string };
 
 beforeAll(async () => {
-  [env, dev, workflowBundle] = await Promise.all([timeSkippingServer(), devServer(), workflowCode()]);
+  workflowBundle = await workflowCode();
 });
-afterAll(async () => {
-  await Promise.all([env?.teardown(), dev?.teardown()]);
-});
+/**
+ * A fresh server per test: every run claims its job (a child workflow `replicate-claim:<job id>`, per server), and
+ * these fakes reuse job ids (p-1, p-2, ...) from test to test.
+ */
+function timeSkippingPerTest(): void {
+  beforeEach(async () => {
+    env = await timeSkippingServer();
+  });
+  afterEach(async () => {
+    await env?.teardown();
+  });
+}
+function devServerPerTest(): void {
+  beforeEach(async () => {
+    dev = await devServer();
+  });
+  afterEach(async () => {
+    await dev?.teardown();
+  });
+}
 
 async function withWorker<T>(
   activities: object,
@@ -96,6 +113,7 @@ const started = (requestedAt: string, afterMs: number) =>
   new Date(Date.parse(requestedAt) + afterMs).toISOString();
 
 describe('a run with --max-cost', () => {
+  timeSkippingPerTest();
   it('polling: started_at learned late, canceled at the next poll; overshoot at most one polling interval', async () => {
     // Default polling: polls at 3 s and 7.5 s. The job starts at 4 s (after poll 1, which still sees starting),
     // so its cost ($0.01/s) reaches the $0.02 budget at 6 s and poll 2 (7.5 s) is the first to know.
@@ -423,6 +441,7 @@ async function runBudgeted(usdLimit: number, script = behaviour) {
 }
 
 describe('a pipeline with budget: { usd }', () => {
+  devServerPerTest();
   it('crossing mid fan-out (timer at the projected crossing): running jobs canceled at Replicate, nothing new starts, BudgetExceeded names budget, spend and step; the report separates completed and canceled', async () => {
     // generate costs $0.02; the 3 upscale jobs start 1 s after their create at $0.06/s together, so $0.3 is
     // reached 4.67 s later. Their first polls (3 s) tell the parent their started_at; its timer fires at the
@@ -540,6 +559,7 @@ describe('a pipeline with budget: { usd }', () => {
 });
 
 describe('a pipeline with budget: { usd }, webhooks on', () => {
+  devServerPerTest();
   it('the start webhooks carry started_at: the parent cancels both running jobs at the crossing, no GET at all', async () => {
     // 2 jobs at $0.02/s, started 1 s after their create: $0.4 is reached 10 s after they start (room for the start
     // webhooks to arrive late on a busy machine: the crossing must still be ahead when they do). With webhooks,
@@ -610,6 +630,7 @@ describe('a pipeline with budget: { usd }, webhooks on', () => {
 });
 
 describe('a pipeline budget crossing that finds a job already ended', () => {
+  devServerPerTest();
   // a: an 8 s job at $1/s under a $10 budget, started when created. Its polls (3 s, 7.5 s) see it running, the
   // next (14.25 s) would see it ended; the parent's budget timer fires first (10 s) and cancels it. Replicate
   // answers the cancel with the job as it ended.

@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { fileClaimStore } from '../../src/activities/claims';
 import type { ManifestEntry } from '../../src/activities/outputs';
 import { pipelineOutcome } from '../../src/client';
@@ -25,9 +25,13 @@ let env: TestWorkflowEnvironment;
 let workflowBundle: { code: string };
 
 beforeAll(async () => {
-  [env, workflowBundle] = await Promise.all([devServer(), workflowCode()]);
+  workflowBundle = await workflowCode();
 });
-afterAll(async () => {
+// A fresh server per test: every run claims its job per server, and these fakes reuse job ids (p-1, p-2, ...).
+beforeEach(async () => {
+  env = await devServer();
+});
+afterEach(async () => {
   await env?.teardown();
 });
 
