@@ -1,4 +1,5 @@
 /** A closed prediction run as one plain object: RunSummary (what the CLI's `--json` prints). */
+import { isRunDetails } from '../shared/failure-details';
 import {
   ApplicationFailure,
   CancelledFailure,
@@ -9,7 +10,7 @@ import {
 } from '@temporalio/client';
 import { readOutputClaim, type ClaimKey, type ClaimStore } from '../activities/claims';
 import { PredictionFailureType } from '../shared/failures';
-import type { PredictionFailureDetails, PredictionResult } from '../shared/types';
+import type { PredictionResult } from '../shared/types';
 import type { runPrediction } from '../workflows';
 import { gaveUp } from './failures';
 import { predictionState } from './state';
@@ -95,7 +96,7 @@ export async function predictionOutcome(
       };
     }
     const failure = cause instanceof ApplicationFailure ? cause : undefined;
-    const details = failure?.details?.find(isFailureDetails);
+    const details = failure?.details?.find(isRunDetails);
     const type = failure?.type ?? cause?.name ?? 'Error';
     return {
       ...base,
@@ -109,8 +110,4 @@ export async function predictionOutcome(
       },
     };
   }
-}
-
-function isFailureDetails(d: unknown): d is PredictionFailureDetails {
-  return typeof d === 'object' && d !== null && 'predictionId' in d && 'logsTail' in d;
 }

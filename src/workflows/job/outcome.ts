@@ -2,11 +2,12 @@
  * How a job run ends and how it reads: the result or typed failure for a terminal status, the Temporal UI's
  * current details, and which poll failures are worth waiting out. Pure functions of the run's state; workflow-safe.
  */
-import { ActivityFailure, ApplicationFailure, TimeoutFailure, log } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, log } from '@temporalio/workflow';
 import { budgetLine } from '../../shared/budget';
 import { humanDuration } from '../../shared/duration';
 import { queuedLine } from '../../shared/slots';
-import { PipelineFailureType, PredictionFailureType, ReplicateTransientType } from '../../shared/failures';
+import { failureFacts, isTransient } from '../../shared/failure-details';
+import { PipelineFailureType, PredictionFailureType } from '../../shared/failures';
 import type {
   JobKind,
   PredictionFailureDetails,
@@ -15,22 +16,15 @@ import type {
   PredictionState,
 } from '../../shared/types';
 
-const TRANSIENT_TYPES: string[] = Object.values(ReplicateTransientType);
-
 /**
  * A poll that failed for a reason that waiting can fix (5xx, network, timeout, 429), with the 429's Retry-After;
  * undefined for anything else (401, 403, 404, ...: the run fails as before).
  */
 export function transientPollFailure(error: unknown): { message: string; retryAfterMs?: number } | undefined {
-  // A regular activity's failure is an ActivityFailure around the cause; a local activity's may be the cause itself.
-  const cause = error instanceof ActivityFailure ? error.cause : error;
-  if (cause instanceof TimeoutFailure) return { message: `no answer in time (${cause.message})` };
-  if (!(cause instanceof ApplicationFailure) || cause.nonRetryable) return undefined;
-  if (cause.type !== null && cause.type !== undefined && !TRANSIENT_TYPES.includes(cause.type))
-    return undefined;
-  const details = cause.details?.[0] as { retryAfterMs?: unknown } | undefined;
-  const retryAfterMs = typeof details?.retryAfterMs === 'number' ? details.retryAfterMs : undefined;
-  return { message: cause.message, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
+  const facts = failureFacts(error);
+  if (!isTransient(facts)) return undefined;
+  const message = facts.timedOut ? `no answer in time (${facts.message})` : facts.message;
+  return { message, ...(facts.retryAfterMs !== undefined ? { retryAfterMs: facts.retryAfterMs } : {}) };
 }
 
 /** Markdown for the Temporal UI's "current details": where the run stands now. */
