@@ -10,7 +10,7 @@
  * --resets-after-store R: besides the fault windows, that share of creates loses its answer after the prediction
  * was stored, all along the chaos phase (so adoption is exercised even in a small run).
  * --lean: the simulator leaves `deadline` and `webhook` out of list results (list) or of list and get answers
- * (list-and-get), as the OpenAPI description allows: spend safety must hold without them (issue 14).
+ * (list-and-get), as the OpenAPI description allows: spend safety must hold without them.
  */
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';

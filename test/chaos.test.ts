@@ -1,5 +1,5 @@
 /**
- * The chaos suite at CI size: 20 runs, 2 worker processes, seed 1; and again with lean answers (issue 14: no
+ * The chaos suite at CI size: 20 runs, 2 worker processes, seed 1; and again with lean answers (no
  * `deadline` or `webhook` in list and get answers) at 12 runs, to keep `npm test`'s wall time in check (the full
  * size runs with `npm run chaos -- --lean list-and-get`). It must pass (exit 0) and must actually have injected
  * chaos (a worker kill, a server restart, API faults), so it cannot pass vacuously.

@@ -36,7 +36,7 @@ export async function idCommand(
         workflowId: handle.workflowId,
         workflowStatus: description.status.name,
         ...state,
-        // budgets-v1: the running cost and the budget left, now (the state holds the price and started_at)
+        // the running cost and the budget left, now (the state holds the price and started_at)
         ...(state?.budget ? { cost: jobCost(state.budget, Date.now()) } : {}),
         ...(warning ? { warning } : {}),
       }),

@@ -102,7 +102,7 @@ export async function pipelineProgress(handle: PipelineHandle): Promise<Pipeline
       ),
     );
     step.predictionIds = states.flatMap((s) => (s?.predictionId ? [s.predictionId] : []));
-    // model-concurrency-v1: children waiting for a slot say where they stand
+    // children waiting for a slot say where they stand
     const queued = states.flatMap((s) => (s?.queue ? [queuedLine(s.queue)] : []));
     if (queued.length > 0) step.queued = queued;
   }

@@ -45,16 +45,16 @@ export interface PredictionRequest {
    */
   lateCommitWindowMs?: number;
   /**
-   * (budgets-v1) cancel the job and fail with BudgetExceeded once price × (now − started_at) reaches this, USD;
+   * cancel the job and fail with BudgetExceeded once price × (now − started_at) reaches this, USD;
    * needs `pricePerSecondUsd` (src/shared/budget.ts)
    */
   maxCostUsd?: number;
-  /** (budgets-v1) the model's price, USD per second of predict_time; only with `maxCostUsd` */
+  /** the model's price, USD per second of predict_time; only with `maxCostUsd` */
   pricePerSecondUsd?: number;
-  /** (budgets-v1) set by runPipeline when it has a budget: tell the parent when the job starts (its started_at) */
+  /** set by runPipeline when it has a budget: tell the parent when the job starts (its started_at) */
   reportStartToParent?: boolean;
   /**
-   * (model-concurrency-v1) at most this many runs of this model (or deployment) at Replicate at once, across the
+   * at most this many runs of this model (or deployment) at Replicate at once, across the
    * fleet: the run waits for a slot before its create. Unset: the worker's REPLICATE_MODEL_CONCURRENCY decides.
    */
   concurrencyLimit?: number;
@@ -183,15 +183,15 @@ export interface PredictionState {
   deadline: string;
   logsTail: string[];
   error: string | null;
-  /** (v6) why the last poll failed, while the run keeps polling (an outage); null after a successful poll */
+  /** why the last poll failed, while the run keeps polling (an outage); null after a successful poll */
   pollError?: string | null;
   webUrl: string | null;
   /** how many runs (continue-as-new) this job has spanned so far */
   runs: number;
-  /** (budgets-v1) with `maxCostUsd`: the budget, the price and the job's start (src/shared/budget.ts `jobCost`) */
+  /** with `maxCostUsd`: the budget, the price and the job's start (src/shared/budget.ts `jobCost`) */
   budget?: JobBudgetView;
   /**
-   * (model-concurrency-v1) waiting for a concurrency slot of `key` (status still `creating`): position 1 = next;
+   * waiting for a concurrency slot of `key` (status still `creating`): position 1 = next;
    * null until the limiter answered. Exact up to 10, further back updated when it has halved. Unset otherwise.
    */
   queue?: { key: string; position: number | null; limit: number } | null;

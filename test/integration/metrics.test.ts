@@ -1,5 +1,5 @@
 /**
- * Prometheus metrics (issue 12): a real `npm run worker` process with METRICS_PORT runs scripted predictions
+ * Prometheus metrics (): a real `npm run worker` process with METRICS_PORT runs scripted predictions
  * against the simulator, then its /metrics is scraped and every contract metric is checked for EXACT counts: runs
  * by model and end status, predict times (sum = the simulator's), completion lag by source, each HTTP exchange
  * (compared with the simulator's own request log), adoptions, orphans canceled, webhook outcomes. Before the scrape

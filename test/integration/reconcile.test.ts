@@ -1,6 +1,6 @@
 /**
  * The orphan reconciler: reports, then cancels, running predictions that this system created and that no open run
- * owns (issue 9, A.3: never a live run's, whatever its search attributes; never a foreign job).
+ * owns (never a live run's, whatever its search attributes; never a foreign job).
  */
 import { createServer, type Socket, type AddressInfo } from 'node:net';
 import type { WorkflowHandle } from '@temporalio/client';
@@ -69,7 +69,7 @@ async function aimedAt(handle: WorkflowHandle, timeoutMs: number): Promise<strin
 
 const currentId = async (handle: WorkflowHandle) => (await handle.query(statusQuery)).predictionId;
 
-// Also with lean answers (issue 14): listings without `deadline`/`webhook`, and listings and GETs without them.
+// Also with lean answers (): listings without `deadline`/`webhook`, and listings and GETs without them.
 it.each(['full', 'list', 'list-and-get'] as const)(
   'answers %s: cancels only what this system created and no open run owns: never a live run, a creating run, or a foreign job',
   async (mode) => {

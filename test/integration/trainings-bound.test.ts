@@ -1,5 +1,5 @@
 /**
- * Trainings are bounded without Cancel-After (issue 14): Replicate's description documents Cancel-After and
+ * Trainings are bounded without Cancel-After (): Replicate's description documents Cancel-After and
  * `deadline` for predictions only, and the simulator ignores them for trainings. So a training that outlives its
  * run must be stopped by us: by the run's own deadline while a worker is there, and by the reconciler (which finds
  * it without a `deadline`) when its run ended without cleaning up, in lean answers too.

@@ -1,5 +1,5 @@
 /**
- * The reconciler's window of a run's create (issue 14): it ends when the create activity completed, read from the
+ * The reconciler's window of a run's create (): it ends when the create activity completed, read from the
  * first events of the run's history, so a job with the same model and input made later (by a script, the web UI)
  * is not taken for the run's, even when answers echo neither deadline nor webhook.
  */

@@ -1,6 +1,6 @@
 /**
  * WEBHOOK_BASE_URL and createActivities({ webhookBaseUrl }): HTTPS, as Replicate requires, or plain HTTP on a
- * loopback host only (issue 14); anything else is refused at start-up with a message naming the setting and the fix.
+ * loopback host only (); anything else is refused at start-up with a message naming the setting and the fix.
  */
 import { describe, expect, it } from 'vitest';
 import { createActivities } from '../../src/activities';

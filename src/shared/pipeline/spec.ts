@@ -35,7 +35,7 @@ export interface PipelineSpec {
   /** model ref -> USD per second of predict_time, for cost estimates */
   prices?: Record<string, number>;
   /**
-   * (budgets-v1) USD for the whole run: when the spend (ended jobs plus price × elapsed of the running ones)
+   * USD for the whole run: when the spend (ended jobs plus price × elapsed of the running ones)
    * reaches it, running jobs are canceled, nothing new starts, the run fails with BudgetExceeded
    */
   budget?: { usd: number };

@@ -126,7 +126,7 @@ export function validatePipelineSpec(
     }
     for (const e of findCycles(steps)) errors.push(e);
   }
-  // budget (budgets-v1): needs a price for every step's model
+  // budget: needs a price for every step's model
   const budget = checkBudget(raw.budget, prices, steps, err);
 
   if (errors.length > 0) return { errors };

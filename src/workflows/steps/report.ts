@@ -30,7 +30,7 @@ export interface PipelineCost {
   /** USD estimate from `spec.prices`, null when a used model has no price */
   estimatedUsd: number | null;
   /**
-   * (budgets-v1, with `budget`) the budget; what ran to completion and what was canceled (USD); the jobs running
+   * (with `budget`) the budget; what ran to completion and what was canceled (USD); the jobs running
    * now with their started_at (live cost: `pipelineSpend` of src/shared/budget.ts); the crossing, if reached
    */
   budget?: PipelineBudgetView;
