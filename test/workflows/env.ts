@@ -6,7 +6,8 @@
  */
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { ensureBinary, TEMPORAL_CLI, TEMPORAL_TEST_SERVER } from '../../src/dev/binaries';
+import { ensureBinary, TEMPORAL_TEST_SERVER } from '../../src/dev/binaries';
+import { freePort, startDevServer } from '../../src/dev/dev-server';
 import { workflowsPath } from '../../src/worker';
 import { afterEach, beforeAll, beforeEach } from 'vitest';
 
@@ -19,11 +20,20 @@ export function timeSkippingServer(): Promise<TestWorkflowEnvironment> {
   });
 }
 
-/** A dev server (`temporal server start-dev`, in memory) without our search attributes: runs pass `searchAttributes: false`. */
-export function devServer(): Promise<TestWorkflowEnvironment> {
-  return TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path: ensureBinary(TEMPORAL_CLI) } },
-  });
+/**
+ * A dev server (`temporal server start-dev`, in memory) without our search attributes: runs pass
+ * `searchAttributes: false`. Started by our own quiet launcher (the SDK's createLocal prints the server's banner
+ * into the test output); the environment's teardown stops it too.
+ */
+export async function devServer(): Promise<TestWorkflowEnvironment> {
+  const server = await startDevServer({ port: await freePort(), uiPort: null, searchAttributes: false });
+  const env = await TestWorkflowEnvironment.createFromExistingServer({ address: server.address });
+  const teardown = env.teardown.bind(env);
+  env.teardown = async () => {
+    await teardown();
+    await server.stop();
+  };
+  return env;
 }
 
 export function workflowCode(): Promise<{ code: string }> {

@@ -2,7 +2,7 @@
 import { executeChild, workflowInfo } from '@temporalio/workflow';
 import { runPipeline, runPrediction } from 'replicate-temporal/workflows';
 
-export { runPipeline, runPrediction, runTraining } from 'replicate-temporal/workflows';
+export * from 'replicate-temporal/workflows';
 
 /** Your own workflow: an image, its caption, and a two-step pipeline, each a durable child run. */
 export async function illustrate(prompt: string) {

@@ -128,11 +128,13 @@ export class CreateAttempts {
     )
       throw error;
     const delay = Math.max(facts.retryAfterMs ?? 0, createRetryDelayMs(this.attempts));
-    log.info(`create attempt ${this.attempts} of ${this.kind} for ${this.request.model} failed; retrying`, {
-      reason: facts.message,
-      createOutcome: facts.createOutcome,
-      retryInMs: delay,
-    });
+    // The activity logged the failure itself; say only what the workflow decided that it could not know.
+    if (facts.createOutcome === 'may-have-committed') {
+      log.warn(
+        `create attempt ${this.attempts} of ${this.kind} for ${this.request.model} may have made a job: the next attempt (in ${humanDuration(delay)}) looks for it first`,
+        { attempt: this.attempts },
+      );
+    }
     await sleep(delay, {
       summary: `retry the create in ${humanDuration(delay)} (attempt ${this.attempts}: ${facts.createOutcome === 'not-created' ? 'nothing was created' : 'it may have created a job'})`,
     });
