@@ -138,7 +138,7 @@ export class JobRun {
       runs: (resume?.runs ?? 0) + 1,
     };
     setHandler(statusQuery, () => this.state);
-    this.slot = new JobSlot(request, this.state, resume?.slot);
+    this.slot = new JobSlot(kind, request, this.state, resume?.slot);
     if (resume?.news) this.news.set(resume.news.id, resume.news);
     setHandler(webhookSignal, (snapshot) => this.onWebhook(snapshot));
 
@@ -222,8 +222,14 @@ export class JobRun {
     return CancellationScope.nonCancellable(() =>
       this.kind === 'training'
         ? createTraining({ ...args, destination: (this.request as TrainingRequest).destination })
-        : createPrediction({ ...args, deployment, ...(checkConcurrency ? { checkConcurrency } : {}) }),
+        : createPrediction({ ...args, deployment, ...(checkConcurrency ? this.concurrencyQuestion() : {}) }),
     );
+  }
+
+  /** Asked with a create: wait for a slot if the worker limits this model, or under the request's own limit. */
+  private concurrencyQuestion(): { checkConcurrency: true; concurrencyLimit?: number } {
+    const own = (this.request as PredictionRequest).concurrencyLimit;
+    return { checkConcurrency: true, ...(own !== undefined ? { concurrencyLimit: own } : {}) };
   }
 
   /**
