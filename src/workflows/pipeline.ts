@@ -26,6 +26,7 @@ import { PipelineBudget } from './steps/budget';
 import { writeManifest } from './steps/persist';
 import { emptyReport, type PipelineResult } from './steps/report';
 import { runStep, type PipelineRun } from './steps/run-step';
+import { StartGate } from './steps/start-gate';
 
 export type { PipelineCost, PipelineResult, StepProgress, StepStatus } from './steps/report';
 
@@ -87,6 +88,7 @@ export async function runPipeline(request: PipelineRequest): Promise<PipelineRes
     views: {},
     done: {},
     failFastTriggered: false,
+    starts: new StartGate(),
     budget,
     triggerFailFast() {
       if (run.failFastTriggered) return;

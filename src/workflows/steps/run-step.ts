@@ -17,6 +17,7 @@ import {
   expandStep,
   flattenOutputs,
   isFannedOut,
+  startBytes,
   stepInputProblem,
   stepResultView,
   stepTimeoutMs,
@@ -29,6 +30,7 @@ import { runPrediction } from '../prediction';
 import type { PipelineBudget } from './budget';
 import { errorType, failedPrediction, messageOf } from './failures';
 import { persistOutputs } from './persist';
+import type { StartGate } from './start-gate';
 import { addCost, addFiles, markCompleted, round, type PipelineResult, type StepProgress } from './report';
 
 /** What the steps of one pipeline run share. */
@@ -50,6 +52,8 @@ export interface PipelineRun {
   /** each step's end: true when it succeeded */
   done: Record<string, Promise<boolean>>;
   failFastTriggered: boolean;
+  /** child starts in workflow tasks Temporal accepts, and the pipeline's total input bounded */
+  starts: StartGate;
   /** the pipeline's budget ledger (children report their start to it), when the spec has a budget */
   budget?: PipelineBudget;
   /** why the steps not started yet are skipped, when it is not fail-fast (the budget) */
@@ -90,6 +94,8 @@ export async function runStep(run: PipelineRun, name: string): Promise<boolean> 
       const childId = `${pipelineId}--${name}${fannedOut ? `-${r.index}` : ''}`;
       progress.childWorkflowIds.push(childId);
       run.budget?.expect(childId, name, model);
+      const bytes = startBytes(r.input);
+      await run.starts.admit(bytes, `step ${name}${fannedOut ? ` [${r.index}]` : ''}`);
       const child = await startChild(runPrediction, {
         workflowId: childId,
         args: [
@@ -110,7 +116,7 @@ export async function runStep(run: PipelineRun, name: string): Promise<boolean> 
         ...(run.searchAttributes
           ? { typedSearchAttributes: [{ key: ReplicatePipelineId, value: pipelineId }] }
           : {}),
-      });
+      }).finally(() => run.starts.started(bytes));
       const res = await child.result().then(
         (r) => {
           run.budget?.ended(childId, { result: r });
