@@ -51,6 +51,7 @@ function matchRoute(method: string, path: string): { name: string; params: strin
     ['POST', 'models.predictions.create', /^\/models\/([^/]+)\/([^/]+)\/predictions$/],
     ['POST', 'deployments.predictions.create', /^\/deployments\/([^/]+)\/([^/]+)\/predictions$/],
     ['POST', 'trainings.create', /^\/models\/([^/]+)\/([^/]+)\/versions\/([^/]+)\/trainings$/],
+    ['GET', 'models.versions.get', /^\/models\/([^/]+)\/([^/]+)\/versions\/([^/]+)$/],
     ['GET', 'trainings.list', /^\/trainings$/],
     ['GET', 'trainings.get', /^\/trainings\/([^/]+)$/],
     ['POST', 'trainings.cancel', /^\/trainings\/([^/]+)\/cancel$/],
@@ -184,6 +185,8 @@ async function handleApi(
       return sendJson(res, 200, listRuns(ctx, params, 'prediction'));
     case 'trainings.list':
       return sendJson(res, 200, listRuns(ctx, params, 'training'));
+    case 'models.versions.get':
+      return sendJson(res, 200, modelVersion(ctx, route.params));
     case 'webhooks.default.secret.get':
       return sendJson(res, 200, { key: ctx.webhookSecret });
     case 'files.create':
@@ -201,6 +204,17 @@ async function handleApi(
     default:
       throw notFound();
   }
+}
+
+/**
+ * GET /models/{owner}/{name}/versions/{id}: the model's version (each simulated model has one), else 404. The only
+ * way Replicate maps a bare version id to its model before a create (docs/replicate-api.md §1).
+ */
+function modelVersion(ctx: SimContext, [owner, name, id]: string[]): Record<string, unknown> {
+  const ref = `${owner}/${name}`;
+  const script = ctx.models.get(ref);
+  if (!script || resolveScript(ref, script).version !== id) throw notFound();
+  return { id, created_at: '2025-01-01T00:00:00.000Z', cog_version: '0.9.0', openapi_schema: {} };
 }
 
 /** The stored run behind /predictions/{id} or /trainings/{id}; the other kind's ids are 404 on each route. */

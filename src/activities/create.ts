@@ -29,6 +29,8 @@ export interface CreatePredictionArgs {
    * answer `{ slotNeeded }` instead of creating (see ./slots.ts)
    */
   checkConcurrency?: boolean;
+  /** with `checkConcurrency`: the request's own limit, so the run waits for a slot even where the worker sets none */
+  concurrencyLimit?: number;
 }
 
 export interface CreateTrainingArgs extends Omit<CreatePredictionArgs, 'deployment'> {

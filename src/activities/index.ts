@@ -21,6 +21,7 @@ import { listRecentJobs, type JobSummary } from './list';
 import { createOutputActivities, outputStore, type OutputConfig, type OutputStore } from './outputs';
 import { getJob } from './status';
 import { slotNeededFor } from './slots';
+import { versionModelLookup } from './version-models';
 import type { SlotNeeded } from '../shared/slots';
 
 export { ADOPTION_MAX_PAGES, type FindOwnJobsArgs } from './adoption';
@@ -92,6 +93,7 @@ export function createActivities(config: ActivitiesOptions) {
         : storeClaimStore(store);
   const setup = activitySetup({ ...config, claims });
   const apiOrigin = config.baseUrl ? [new URL(config.baseUrl).origin] : [];
+  const versionModels = versionModelLookup(setup);
   return {
     ...createOutputActivities({
       ...config.outputs,
@@ -102,11 +104,22 @@ export function createActivities(config: ActivitiesOptions) {
     }),
     /**
      * Start a prediction asynchronously (no `Prefer: wait`) and return its first snapshot; with `checkConcurrency`,
-     * a model this worker limits answers `{ slotNeeded }` instead (nothing created: the run waits for a slot).
+     * a model this worker limits (in any form: a bare version id is looked up), or a request with its own
+     * `concurrencyLimit`, answers `{ slotNeeded }` instead (nothing created: the run waits for a slot).
      */
-    createPrediction: async (args: CreatePredictionArgs): Promise<PredictionSnapshot | SlotNeeded> =>
-      (args.checkConcurrency ? slotNeededFor(config.modelConcurrency, args.model, args.deployment) : null) ??
-      createPrediction(setup, args),
+    createPrediction: async (args: CreatePredictionArgs): Promise<PredictionSnapshot | SlotNeeded> => {
+      if (args.checkConcurrency) {
+        const needed = await slotNeededFor(
+          config.modelConcurrency,
+          args.model,
+          args.deployment,
+          args.concurrencyLimit,
+          versionModels,
+        );
+        if (needed) return needed;
+      }
+      return createPrediction(setup, args);
+    },
     /** Start a training of `owner/name:version` into `destination`. */
     createTraining: (args: CreateTrainingArgs): Promise<PredictionSnapshot> => createTraining(setup, args),
     /**

@@ -54,8 +54,9 @@ export interface PredictionRequest {
   /** set by runPipeline when it has a budget: tell the parent when the job starts (its started_at) */
   reportStartToParent?: boolean;
   /**
-   * at most this many runs of this model (or deployment) at Replicate at once, across the
-   * fleet: the run waits for a slot before its create. Unset: the worker's REPLICATE_MODEL_CONCURRENCY decides.
+   * at most this many of the runs of this model (or deployment) that ask for the same number at Replicate at once,
+   * across the fleet: the run waits for a slot before its create. It only delays this run: the worker's
+   * REPLICATE_MODEL_CONCURRENCY, when it limits the model, holds as well and is never changed by it.
    */
   concurrencyLimit?: number;
   /** set by the workflow itself when it continues as new; never pass it */
@@ -92,7 +93,7 @@ export interface ResumeState {
   /** the job's start was reported to the pipeline's budget already */
   startReported: boolean;
   /** the concurrency slot this run holds: the last run of the chain releases it */
-  slot: { key: string; limit: number } | null;
+  slot: { key: string; limit: number | null; ownLimit?: number } | null;
   /** the reads queue the create named: polls and cancels keep going there */
   readsTaskQueue: string | null;
 }

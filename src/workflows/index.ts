@@ -7,8 +7,8 @@ export { watchLateCommits, type LateCommitReport, type LateCommitWatch } from '.
 export { runPipeline, progressQuery, type PipelineRequest, type PipelineResult } from './pipeline';
 export {
   replicateSlots,
-  slotAcquireSignal,
-  slotReleaseSignal,
+  slotAcquireUpdate,
+  slotReleaseUpdate,
   slotUpdateSignal,
   slotsQuery,
   type SlotsArgs,

@@ -26,6 +26,7 @@ import { PipelineBudget } from './steps/budget';
 import { writeManifest } from './steps/persist';
 import { emptyReport, type PipelineResult } from './steps/report';
 import { runStep, type PipelineRun } from './steps/run-step';
+import { StartGate } from './steps/start-gate';
 
 export type { PipelineCost, PipelineResult, StepProgress, StepStatus } from './steps/report';
 
@@ -90,6 +91,7 @@ export async function runPipeline(request: PipelineRequest): Promise<PipelineRes
     failFastTriggered: false,
     root,
     reportBudget: { inlineBytes: 0 },
+    starts: new StartGate(),
     budget,
     triggerFailFast() {
       if (run.failFastTriggered) return;

@@ -77,9 +77,19 @@ export const cancelOptions: ActivityOptions = {
   },
 };
 
-/** A run asks its model's limiter for a slot (signal-with-start); retried until the run's deadline. */
+/** A run asks its model's limiter for a slot (update-with-start); retried until the run's deadline. */
 export const requestSlotOptions: ActivityOptions = {
   startToCloseTimeout: '20s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s' },
+};
+
+/**
+ * A run gives its slot back at its end: a minute at most (the limiter recovers the slot of a closed run by itself
+ * if this fails).
+ */
+export const releaseSlotOptions: ActivityOptions = {
+  startToCloseTimeout: '20s',
+  scheduleToCloseTimeout: '1m',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s' },
 };
 

@@ -17,7 +17,7 @@ import { startPipeline } from '../../src/client';
 import type { WorkerConfig } from '../../src/config';
 import { PredictionFailureType } from '../../src/shared/failures';
 import { validatePipelineSpec } from '../../src/shared/pipeline/validate';
-import { slotsWorkflowId, type SlotUpdate, type SlotsState } from '../../src/shared/slots';
+import { slotsWorkflowId, type SlotAnswer, type SlotsState } from '../../src/shared/slots';
 import type { Prediction, PredictionRequest } from '../../src/shared/types';
 import { startWebhookReceiver, type RunningWebhookReceiver } from '../../src/webhooks';
 import { runPrediction, slotsQuery, statusQuery } from '../../src/workflows';
@@ -153,14 +153,19 @@ function simulatorRecord(model: string): { prompts: string[]; maxAtOnce: number;
   return { prompts: predictions.map((p) => String(p.input?.prompt)), maxAtOnce, predictions };
 }
 
-/** When the limiter's grant (slotUpdate, position 0) reached the run, by the server's clock. */
+/** When the limiter granted the run its slot (the answer of its last `requestSlot`: position 0), by the server's clock. */
 async function grantedAt(handle: WorkflowHandle): Promise<number> {
   const events = (await handle.fetchHistory()).events ?? [];
+  const asks = new Set(
+    events
+      .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'requestSlot')
+      .map((e) => String(e.eventId)),
+  );
   for (const e of events) {
-    const signal = e.workflowExecutionSignaledEventAttributes;
-    if (signal?.signalName !== 'slotUpdate') continue;
-    const update = JSON.parse(Buffer.from(signal.input!.payloads![0]!.data!).toString()) as SlotUpdate;
-    if (update.position === 0)
+    const done = e.activityTaskCompletedEventAttributes;
+    if (!done || !asks.has(String(done.scheduledEventId))) continue;
+    const answer = JSON.parse(Buffer.from(done.result!.payloads![0]!.data!).toString()) as SlotAnswer;
+    if (answer.position === 0)
       return Number(e.eventTime!.seconds) * 1000 + Math.floor(e.eventTime!.nanos! / 1e6);
   }
   throw new Error(`${handle.workflowId} was never granted a slot`);
@@ -386,6 +391,141 @@ describe('per-model concurrency across the fleet', () => {
       await closedIdle(model);
     });
     expect(simulatorRecord(model).maxAtOnce).toBe(1);
+  });
+
+  it("a request's concurrencyLimit never lifts the operator's limit: three runs asking for 10,000 under a limit of 1 run one at a time", async () => {
+    const model = newModel(1_500);
+    const taskQueue = `mc-${randomUUID()}`;
+    const worker = await fleetWorker(taskQueue, { [model]: 1 });
+    const idle = await during(worker, async () => {
+      const handles = await startInOrder([taskQueue], model, ['big1', 'big2', 'big3'], {
+        concurrencyLimit: 10_000,
+      });
+      for (const h of handles) expect((await h.result()).status).toBe('succeeded');
+      return closedIdle(model);
+    });
+    const record = simulatorRecord(model);
+    expect(record.prompts).toEqual(['big1', 'big2', 'big3']);
+    expect(record.maxAtOnce).toBe(1);
+    expect(idle.limit).toBe(1); // the operator's, untouched
+  });
+
+  it("a request's concurrencyLimit: 1 throttles only itself: the operator's limit of 2 still holds for everyone else", async () => {
+    const model = newModel(3_000);
+    const taskQueue = `mc-${randomUUID()}`;
+    const worker = await fleetWorker(taskQueue, { [model]: 2 });
+    const idle = await during(worker, async () => {
+      const plain = await startInOrder([taskQueue], model, ['p1', 'p2', 'p3', 'p4']);
+      const [tight] = await startInOrder([taskQueue], model, ['tight'], { concurrencyLimit: 1 });
+      for (const h of [...plain, tight!]) expect((await h.result()).status).toBe('succeeded');
+      return closedIdle(model);
+    });
+    const record = simulatorRecord(model);
+    expect(record.maxAtOnce).toBe(2);
+    // p3 and p4 waited behind p1 and p2 and then ran together: the tight request did not lower their limit
+    const job = (prompt: string) => record.predictions.find((p) => p.input?.prompt === prompt)!;
+    const [p3, p4] = [job('p3'), job('p4')];
+    const overlap =
+      Date.parse(p3.created_at!) < Date.parse(p4.completed_at!) &&
+      Date.parse(p4.created_at!) < Date.parse(p3.completed_at!);
+    expect(overlap).toBe(true);
+    expect(idle.limit).toBe(2);
+  });
+
+  it("the operator's limit holds for the model as owner/name, owner/name:version and its bare version id", async () => {
+    const model = newModel(1_500);
+    const version = 'c'.repeat(63) + String(models % 10);
+    bed.sim.setModel(model, { startDelayMs: 100, durationMs: 1_500, output: '$input', version });
+    const taskQueue = `mc-${randomUUID()}`;
+    const worker = await fleetWorker(taskQueue, { [model]: 1 });
+    await during(worker, async () => {
+      const handles = [
+        await start(taskQueue, model, 'by-name'),
+        await start(taskQueue, `${model}:${version}`, 'by-name-and-version'),
+        await start(taskQueue, version, 'by-version'),
+      ];
+      for (const h of handles) expect((await h.result()).status).toBe('succeeded');
+      await closedIdle(model);
+    });
+    const record = simulatorRecord(model);
+    expect([...record.prompts].sort()).toEqual(['by-name', 'by-name-and-version', 'by-version']);
+    expect(record.maxAtOnce).toBe(1);
+  });
+
+  it('a holder terminated and its workflow id started again: the new run gets the slot, and so does the waiter behind it', async () => {
+    const model = newModel(1_500);
+    const taskQueue = `mc-${randomUUID()}`;
+    const worker = await fleetWorker(taskQueue, { [model]: 1 });
+    await during(worker, async () => {
+      const [holder, waiter] = await startInOrder([taskQueue], model, ['ghost', 'waiter']);
+      await until(
+        () => holder!.query(statusQuery),
+        (s) => s.predictionId !== null,
+        'the holder created',
+      );
+      await holder!.terminate('operator');
+      // the same workflow id, a new run: it must not be mistaken for the terminated one
+      const again = await bed.start(
+        { model, input: { prompt: 'again' }, polling: FAST_POLLING },
+        { taskQueue, workflowId: holder!.workflowId },
+      );
+      expect((await waiter!.result()).status).toBe('succeeded');
+      expect((await again.result()).status).toBe('succeeded');
+      await closedIdle(model);
+    });
+    expect(simulatorRecord(model).prompts).toEqual(['ghost', 'waiter', 'again']);
+  });
+
+  it('forged messages from anyone with namespace access: a release naming the holder and a grant to a waiter admit no one', async () => {
+    const model = newModel(60_000);
+    const taskQueue = `mc-${randomUUID()}`;
+    const worker = await fleetWorker(taskQueue, { [model]: 1 });
+    await during(worker, async () => {
+      const [holder, waiter] = await startInOrder([taskQueue], model, ['held', 'queued']);
+      await until(
+        () => holder!.query(statusQuery),
+        (s) => s.predictionId !== null,
+        'the holder created',
+      );
+      const limiter = bed.env.client.workflow.getHandle(slotsWorkflowId(model));
+      const holderRun = (await slots(model)).holders[0]!;
+      // the attacker knows the holder's workflow id and run id (both are visible to anyone who can list)
+      await limiter.signal('slotRelease', { workflowId: holder!.workflowId }).catch(() => undefined);
+      await limiter
+        .executeUpdate('slotRelease', { args: [{ workflowId: holder!.workflowId, runId: 'forged' }] })
+        .catch(() => undefined);
+      await waiter!.signal('slotUpdate', { key: model, position: 0, limit: 1 });
+      // the waiter has handled the forged grant: an activity completed after it
+      await until(
+        async () => (await waiter!.fetchHistory()).events ?? [],
+        (events) => {
+          const signals = events.flatMap((e, i) =>
+            e.workflowExecutionSignaledEventAttributes?.signalName === 'slotUpdate' ? [i] : [],
+          );
+          const at = signals[signals.length - 1];
+          return at !== undefined && events.slice(at).some((e) => e.activityTaskCompletedEventAttributes);
+        },
+        'the waiter handled the forged grant',
+      );
+      const s = await slots(model);
+      expect(s.holders.map((h) => h.workflowId)).toEqual([holderRun.workflowId]);
+      expect(s.queue.map((w) => w.workflowId)).toEqual([waiter!.workflowId]);
+      expect(simulatorRecord(model).prompts).toEqual(['held']);
+      expect((await waiter!.query(statusQuery)).predictionId).toBeNull();
+      await holder!.cancel();
+      await holder!.result().catch(() => undefined);
+      await until(
+        () => waiter!.query(statusQuery),
+        (st) => st.predictionId !== null,
+        'the waiter created once the holder released',
+      );
+      await waiter!.cancel();
+      await waiter!.result().catch(() => undefined);
+      await closedIdle(model);
+    });
+    const record = simulatorRecord(model);
+    expect(record.prompts).toEqual(['held', 'queued']);
+    expect(record.maxAtOnce).toBe(1);
   });
 
   it('a worker process SIGKILLed while a run waits for its slot: a new process finishes both, one after the other, one create each', async () => {

@@ -70,6 +70,7 @@ const SCHEMAS: Record<string, string> = {
   'trainings.cancel': TRAINING,
   'trainings.list': TRAINING,
   'webhooks.default.secret.get': inline('/webhooks/default/secret', 'get', '200'),
+  'models.versions.get': component('schemas_version_response'),
   'webhook (prediction)': PREDICTION,
   'webhook (training)': TRAINING,
   'files.create': component('schemas_file_response'),
@@ -379,6 +380,12 @@ describe('every simulator answer against the OpenAPI description', () => {
     );
     expect(unauthenticated.status).toBe(401);
     expect((await exchange('predictions.get', 'GET', '/predictions/nosuchid')).status).toBe(404);
+    // a version, found under its model only (how a worker maps a bare version id to its model)
+    const fastVersion = defaultVersionFor('c/fast');
+    const version = await exchange('models.versions.get', 'GET', `/models/c/fast/versions/${fastVersion}`);
+    expect(version.json.id).toBe(fastVersion);
+    const elsewhere = `/models/c/fail/versions/${fastVersion}`;
+    expect((await exchange('models.versions.get', 'GET', elsewhere)).status).toBe(404);
     expect(
       (await exchange('models.predictions.create', 'POST', '/models/no/such/predictions', { input: {} }))
         .status,

@@ -41,7 +41,7 @@ const progress: Required<RunProgress> = {
   startedAt: '2026-12-06T10:00:00.000Z',
   runs: 2,
   news: { ...job('p-1'), status: 'succeeded' as const },
-  slot: { key: 'acme/model', limit: 2 },
+  slot: { key: 'acme/model', limit: 2, ownLimit: 1 },
 };
 
 describe('continue-as-new', () => {

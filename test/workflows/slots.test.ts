@@ -31,7 +31,9 @@ describe('per-model concurrency (time-skipping)', () => {
       ...fake.activities,
       // as the worker's create does with REPLICATE_MODEL_CONCURRENCY="other/model=1"
       async createPrediction(args) {
-        const needed = args.checkConcurrency ? slotNeededFor({ 'other/model': 1 }, args.model, false) : null;
+        const needed = args.checkConcurrency
+          ? await slotNeededFor({ 'other/model': 1 }, args.model, false)
+          : null;
         if (needed) slotAnswers++;
         return needed ?? fake.activities.createPrediction(args);
       },

@@ -7,9 +7,12 @@ export { estimateCost } from './cost';
 export { expandStep, flattenOutputs, isFannedOut, stepResultView } from './fan-out';
 export { stepDependencies, topologicalOrder } from './graph';
 export {
+  MAX_PIPELINE_INPUT_BYTES,
+  MAX_START_BYTES,
   PERSIST_ACTIVITY,
   PIPELINE_LIMITS,
   pipelineTimeoutMs,
+  startBytes,
   stepInputProblem,
   stepTimeoutMs,
 } from './limits';

@@ -7,10 +7,38 @@ export const PIPELINE_LIMITS = {
   maxCount: 50,
   maxForeachItems: 100,
   maxNameLength: 60,
+  /**
+   * predictions in one pipeline, counting `count` and `foreach` at their size (a foreach whose list is not known
+   * before the run at its 100 items): each is a child workflow, Temporal fails the workflow task that would leave
+   * more than 2,000 children pending (`limit.numPendingChildExecutions.error`), and the pipeline's history holds
+   * them all (about 12 events each, Temporal's limit is 51,200)
+   */
+  maxRuns: 2_000,
 } as const;
 
-/** Largest total input of one step's predictions: they all start in one workflow task, which Temporal caps at 4 MB. */
+/** Largest total input of one step's predictions (each is also part of what starts together: MAX_START_BYTES). */
 export const MAX_STEP_INPUT_BYTES = 3_000_000;
+
+/**
+ * Largest input of the children a pipeline starts in one workflow task: Temporal caps a task's completion at 4 MB
+ * (the server terminates a workflow whose task is larger, `GrpcMessageTooLarge`), so further starts wait for the
+ * next task (src/workflows/steps/start-gate.ts).
+ */
+export const MAX_START_BYTES = 3_000_000;
+
+/**
+ * Largest input of all the predictions of one pipeline together: every child's input is in the pipeline's history,
+ * which Temporal caps at 50 MB (with the children's results and the spec).
+ */
+export const MAX_PIPELINE_INPUT_BYTES = 16_000_000;
+
+/** What a child's start carries besides its input (ids, type, queue, timeouts, search attributes, summary). */
+export const CHILD_START_OVERHEAD_BYTES = 1_000;
+
+/** Bytes a child start with this input adds to its workflow task (its input as JSON, and the rest). */
+export function startBytes(input: unknown): number {
+  return new TextEncoder().encode(JSON.stringify(input)).length + CHILD_START_OVERHEAD_BYTES;
+}
 
 /**
  * Why a step's resolved inputs cannot be sent (each over MAX_INPUT_BYTES, or all together over

@@ -1,5 +1,6 @@
 /** Validating a parsed spec: every problem at once, each at the path of its field; defaults filled in. */
 import { checkSpecDepth } from './check-depth';
+import { checkPipelineSize } from './check-size';
 import { checkStepShape, checkTimeout, checkUnknownFields } from './check-step';
 import { checkStepTemplates } from './check-templates';
 import { findCycles } from './graph';
@@ -125,6 +126,8 @@ export function validatePipelineSpec(
       checkStepTemplates(stepName, step, steps, stepNames, inputs, err);
     }
     for (const e of findCycles(steps)) errors.push(e);
+    // what Temporal would refuse: too many children, too much input for one history
+    if (errors.length === 0) checkPipelineSize(steps, inputs, err);
   }
   // budget: needs a price for every step's model
   const budget = checkBudget(raw.budget, prices, steps, err);

@@ -22,7 +22,7 @@ export interface RunProgress {
   startedAt: string;
   runs: number;
   news: PredictionSnapshot | null;
-  slot: { key: string; limit: number } | null;
+  slot: { key: string; limit: number | null; ownLimit?: number } | null;
 }
 
 export function freshRun(): RunMemory {

@@ -141,7 +141,7 @@ export class JobRun {
       pollError: this.m.pollError,
     };
     setHandler(statusQuery, () => this.state);
-    this.slot = new JobSlot(request, this.state, resume?.slot ?? undefined);
+    this.slot = new JobSlot(kind, request, this.state, resume?.slot ?? undefined);
     if (resume?.news) this.news.set(resume.news.id, resume.news);
     setHandler(webhookSignal, (snapshot) => this.onWebhook(snapshot));
 
@@ -225,8 +225,14 @@ export class JobRun {
     return CancellationScope.nonCancellable(() =>
       this.kind === 'training'
         ? createTraining({ ...args, destination: (this.request as TrainingRequest).destination })
-        : createPrediction({ ...args, deployment, ...(checkConcurrency ? { checkConcurrency } : {}) }),
+        : createPrediction({ ...args, deployment, ...(checkConcurrency ? this.concurrencyQuestion() : {}) }),
     );
+  }
+
+  /** Asked with a create: wait for a slot if the worker limits this model, or under the request's own limit. */
+  private concurrencyQuestion(): { checkConcurrency: true; concurrencyLimit?: number } {
+    const own = (this.request as PredictionRequest).concurrencyLimit;
+    return { checkConcurrency: true, ...(own !== undefined ? { concurrencyLimit: own } : {}) };
   }
 
   /**

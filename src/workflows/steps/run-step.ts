@@ -17,6 +17,7 @@ import { PipelineFailureType } from '../../shared/failures';
 import {
   expandStep,
   isFannedOut,
+  startBytes,
   stepInputProblem,
   stepResultView,
   stepTimeoutMs,
@@ -30,6 +31,7 @@ import type { PipelineBudget } from './budget';
 import { errorType, failedPrediction, messageOf } from './failures';
 import { persistOutputs } from './persist';
 import { reportOutputs, type ReportBudget } from './report-outputs';
+import type { StartGate } from './start-gate';
 import { addCost, addFiles, markCompleted, round, type PipelineResult, type StepProgress } from './report';
 
 /** What the steps of one pipeline run share. */
@@ -55,6 +57,8 @@ export interface PipelineRun {
   root: CancellationScope;
   /** what the report holds inline of the steps' outputs (the rest is stored out of band) */
   reportBudget: ReportBudget;
+  /** child starts in workflow tasks Temporal accepts, and the pipeline's total input bounded */
+  starts: StartGate;
   /** the pipeline's budget ledger (children report their start to it), when the spec has a budget */
   budget?: PipelineBudget;
   /** why the steps not started yet are skipped, when it is not fail-fast (the budget) */
@@ -96,7 +100,9 @@ export async function runStep(run: PipelineRun, name: string): Promise<boolean> 
       // its own scope: the budget's crossing stops this child alone (fail-fast's scope still stops them all)
       const scope = new CancellationScope();
       run.budget?.expect(childId, name, model, () => scope.cancel());
+      const bytes = startBytes(r.input);
       const started = scope.run(async () => {
+        await run.starts.admit(bytes, `step ${name}${fannedOut ? ` [${r.index}]` : ''}`);
         const child = await startChild(runPrediction, {
           workflowId: childId,
           args: [
@@ -117,7 +123,7 @@ export async function runStep(run: PipelineRun, name: string): Promise<boolean> 
           ...(run.searchAttributes
             ? { typedSearchAttributes: [{ key: ReplicatePipelineId, value: pipelineId }] }
             : {}),
-        });
+        }).finally(() => run.starts.started(bytes));
         // A child asked to cancel whose job had already ended returns its result: kept, it is paid for. (With
         // WAIT_CANCELLATION_COMPLETED the parent gets it; TRY_CANCEL would settle as canceled at once.)
         return child.result();
