@@ -59,10 +59,19 @@ afterAll(async () => {
 it('ships compiled JavaScript, types and docs, and neither sources, tests nor the simulator', async () => {
   const { stdout } = await run('tar', ['-tzf', tarball]);
   const files = stdout.split('\n').filter(Boolean);
-  for (const entry of ['index', 'workflows/index', 'activities/index', 'client/index', 'webhooks/index']) {
+  for (const entry of [
+    'index',
+    'workflows/index',
+    'activities/index',
+    'client/index',
+    'webhooks/index',
+    'web/index',
+  ]) {
     expect(files).toContain(`package/lib/${entry}.js`);
     expect(files).toContain(`package/lib/${entry}.d.ts`);
   }
+  // the web page's script, compiled by the build: the page serves it from there
+  expect(files).toContain('package/lib/web/browser/live.js');
   expect(files).toContain('package/CHANGELOG.md');
   expect(files).toContain('package/schemas/pipeline.schema.json'); // for editors: yaml-language-server
   expect(files.filter((f) => /\.ts$/.test(f) && !f.endsWith('.d.ts'))).toEqual([]);
@@ -76,6 +85,7 @@ it('ships compiled JavaScript, types and docs, and neither sources, tests nor th
     './activities',
     './client',
     './webhooks',
+    './web',
     './pipeline.schema.json',
     './package.json',
   ]);
