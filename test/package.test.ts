@@ -228,7 +228,7 @@ function closed(
   return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
 }
 
-it('npx replicate-temporal: its help, a worker from the package, and a real run and cancel through the CLI', async () => {
+it('npx replicate-temporal: its help, a worker from the package, a real run and cancel through the CLI, the web page', async () => {
   const env = {
     TEMPORAL_ADDRESS: server.address,
     TEMPORAL_TASK_QUEUE: 'npx-cli',
@@ -271,6 +271,28 @@ it('npx replicate-temporal: its help, a worker from the package, and a real run 
     const cancel = await closed(npx(['replicate-temporal', 'cancel', 'npx-1'], env));
     expect(cancel.code).toBe(0);
     expect(cancel.stdout.trim()).toBe('workflow npx-1 had already ended (succeeded): nothing to cancel');
+
+    // the web page from the package: its compiled script, and the run's page
+    const webPort = await freePort();
+    const web = npx(['replicate-temporal', 'web'], { ...env, WEB_PORT: String(webPort) });
+    const webDone = closed(web);
+    let webOut = '';
+    web.stdout.on('data', (c: Buffer) => (webOut += c.toString()));
+    try {
+      await expect.poll(() => webOut, { timeout: 60_000, interval: 200 }).toContain('web page on');
+      const origin = `http://127.0.0.1:${webPort}`;
+      const script = await fetch(`${origin}/assets/live.js`);
+      expect(script.status).toBe(200);
+      const js = await script.text();
+      expect(js).toContain('EventSource');
+      expect(js).not.toMatch(/\bexports\b|\brequire\(/); // a browser script, not a CommonJS module
+      const page = await fetch(`${origin}/runs/npx-1`);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('<span class="badge s-succeeded">succeeded</span>');
+    } finally {
+      process.kill(-web.pid!, 'SIGINT');
+      expect((await webDone).code).toBe(0);
+    }
   } finally {
     process.kill(-worker.pid!, 'SIGTERM'); // npx and the worker: the worker drains, then exits
     await workerDone;
