@@ -125,9 +125,13 @@ export function createWebHandler(options: WebHandlerOptions): WebHandler {
     hub.get(`pipeline:${id}`, () => {
       const source = new PipelineSource(reader, options.client, id);
       return new Watch<PipelineView>(
-        { read: () => timed(source.read()), closed: () => source.closed() },
+        {
+          read: () => timed(source.read()),
+          closed: () => source.closed(),
+          follow: (changed) => source.follow(changed),
+        },
         (v) => pipelineRegions(v, live),
-        WATCH_INTERVALS.workflowMs,
+        WATCH_INTERVALS.minGapMs,
         (e) => log(`web: reading pipeline ${id}: ${(e as Error).message}`),
       );
     });
@@ -135,9 +139,13 @@ export function createWebHandler(options: WebHandlerOptions): WebHandler {
     hub.get(`run:${id}`, () => {
       const source = new RunSource(reader, options.client, id, claims);
       return new Watch<RunView>(
-        { read: () => timed(source.read()), closed: () => source.closed() },
+        {
+          read: () => timed(source.read()),
+          closed: () => source.closed(),
+          follow: (changed) => source.follow(changed),
+        },
         (v) => runRegions(v, live),
-        WATCH_INTERVALS.workflowMs,
+        WATCH_INTERVALS.minGapMs,
         (e) => log(`web: reading run ${id}: ${(e as Error).message}`),
       );
     });

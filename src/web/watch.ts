@@ -1,19 +1,31 @@
 /**
  * Live updates without a query storm. Each open workflow (and each home-page filter) has ONE Watch, shared by
- * every browser tab that shows it: the Watch reads it once per interval while at least one tab listens, renders
- * the page's live regions once, and sends each tab only the regions that changed (server-sent events). A Watch
- * reads nothing while nobody listens, and nothing ever again once its workflow has closed.
+ * every browser tab that shows it: the Watch reads it when it changes while at least one tab listens, renders the
+ * page's live regions once, and sends each tab only the regions that changed (server-sent events). A Watch reads
+ * nothing while nobody listens, and nothing ever again once its workflow has closed.
  *
- * The rates (WATCH_INTERVALS): a running run or pipeline is read every 1 s (one `status` or `progress` query; a
- * pipeline also asks the `status` of at most 10 of its running steps' child runs per read), so a change the
- * workflow knows reaches the page within about 1 s plus the query's round trip; the home list every 5 s (one
- * visibility `list`, plus the `progress` of at most 10 running pipelines in it). With 50 pipeline pages open, each
- * with one running step, that is 50 progress + 50 status queries a second, whatever the number of tabs; closed
- * workflows cost one read when first shown (their result, kept) and none after.
+ * How a Watch hears of changes, and the rates (WATCH_INTERVALS):
+ * - A workflow (a run, a pipeline and its running steps' child runs) is followed with a long poll on its history
+ *   (./read/follow.ts): the server answers when the workflow writes events, or after ~20 s with nothing. Only then
+ *   is it queried (`status`, `progress`), at most once per 500 ms per Watch, so a change the workflow knows
+ *   reaches the page after one query's round trip. Nothing changing costs one long poll per ~20 s per workflow,
+ *   plus one read per 30 s as a backstop. Measured (`npm run bench:web`, docs/web.md): 50 open pipeline pages
+ *   whose runs poll Replicate every 30 s cost 3.7 queries/s in all and moved the dev server's CPU from 4.4 % to
+ *   4.7 % of a core, whatever the number of tabs (a query every 1 s per workflow instead: 100 queries/s, 28.7 %).
+ * - A source that cannot be followed is read every interval instead: the home list every 5 s (one visibility
+ *   `list`, plus the `progress` of at most 10 running pipelines in it).
+ * - Closed workflows cost one read when first shown (their result, kept) and none after.
  */
 import type { Html } from './html';
 
-export const WATCH_INTERVALS = { workflowMs: 1_000, listMs: 5_000 } as const;
+export const WATCH_INTERVALS = {
+  /** at most one read per this, however often a followed workflow changes */
+  minGapMs: 500,
+  /** a followed workflow is read this often even when it says nothing (a backstop) */
+  backstopMs: 30_000,
+  /** the home list (not followed): one read per this */
+  listMs: 5_000,
+} as const;
 
 /** A listening tab: gets `regions` events (id -> inner HTML of the regions that changed). */
 export interface Listener {
@@ -24,6 +36,11 @@ export interface WatchSource<V> {
   read(): Promise<V>;
   /** nothing will change any more (a closed workflow) */
   closed(): boolean;
+  /**
+   * Start hearing of changes: `changed()` each time what `read` answers may have changed; returns how to stop.
+   * Without it, the Watch reads every `intervalMs`.
+   */
+  follow?(changed: () => void): () => void;
 }
 
 export class Watch<V> {
@@ -37,6 +54,8 @@ export class Watch<V> {
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
   private wake: (() => void) | undefined;
+  /** a followed source said it changed since the last read */
+  private dirty = false;
   /** when a tab last asked for this Watch (the hub forgets idle ones) */
   lastUsed = Date.now();
 
@@ -68,6 +87,7 @@ export class Watch<V> {
     return () => {
       this.listeners.delete(listener);
       this.lastUsed = Date.now();
+      if (this.listeners.size === 0) this.wake?.(); // the loop ends, and stops following
     };
   }
 
@@ -102,28 +122,53 @@ export class Watch<V> {
     for (const l of this.listeners) l.send('regions', data);
   }
 
-  /** Read every interval while anyone listens and the workflow is open; one loop per Watch. */
+  /**
+   * While anyone listens and the workflow is open: a followed source is read when it says it changed (at most once
+   * per WATCH_INTERVALS.minGapMs, and at least once per backstopMs); any other every `intervalMs`. One loop per Watch.
+   */
   private async loop(): Promise<void> {
     if (this.looping) return;
     this.looping = true;
+    const unfollow = this.source.follow?.(() => {
+      this.dirty = true;
+      this.wake?.();
+    });
     try {
       const go = () => !this.stopped && this.listeners.size > 0 && !this.source.closed();
       while (go()) {
-        // one read per interval, counted from the last one (a page's own render included)
-        await this.pause(Math.max(0, this.readAt + this.intervalMs - Date.now()));
+        if (unfollow) {
+          if (!this.dirty)
+            await this.pause(Math.max(0, this.readAt + WATCH_INTERVALS.backstopMs - Date.now()));
+          if (!go()) break;
+          await this.pause(Math.max(0, this.readAt + WATCH_INTERVALS.minGapMs - Date.now()), false);
+        } else {
+          // one read per interval, counted from the last one (a page's own render included)
+          await this.pause(Math.max(0, this.readAt + this.intervalMs - Date.now()));
+        }
         if (!go()) break;
+        this.dirty = false;
         await this.refresh().catch(this.onError);
       }
       if (this.source.closed()) for (const l of this.listeners) l.send('closed', '{}');
     } finally {
+      unfollow?.();
       this.looping = false;
     }
   }
 
-  private pause(ms: number): Promise<void> {
+  /** Wait `ms`; a change (when `wakeOnChange`), a stop or the last tab leaving ends it early. */
+  private pause(ms: number, wakeOnChange = true): Promise<void> {
+    if (ms <= 0) return Promise.resolve();
     return new Promise((resolve) => {
-      this.wake = resolve;
-      this.timer = setTimeout(resolve, ms);
+      const done = () => {
+        clearTimeout(this.timer);
+        this.wake = undefined;
+        resolve();
+      };
+      this.wake = wakeOnChange
+        ? done
+        : () => (this.stopped || this.listeners.size === 0 ? done() : undefined);
+      this.timer = setTimeout(done, ms);
       this.timer.unref();
     });
   }

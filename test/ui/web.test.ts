@@ -64,7 +64,7 @@ describe.skipIf(process.env.SKIP_UI_TEST === '1')('the web page', () => {
   beforeAll(async () => {
     bed = await startTestbed();
     // slow enough to be seen processing; its pictures are real PNGs of the prompt
-    bed.sim.setModel('test/painter', { startDelayMs: 300, durationMs: 3_000, picture: 'prompt' });
+    bed.sim.setModel('test/painter', { startDelayMs: 300, durationMs: 6_000, picture: 'prompt' });
     bed.sim.setModel('test/xss', {
       durationMs: 200,
       output: '<script>window.__pwned = 1</script><b>bold?</b>',

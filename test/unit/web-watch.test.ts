@@ -87,6 +87,47 @@ describe('Watch', () => {
   });
 });
 
+describe('Watch of a followed source', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  function followed() {
+    const s = Object.assign(source(), { following: 0, changed: (): void => undefined });
+    return Object.assign(s, {
+      follow(changed: () => void) {
+        s.following++;
+        s.changed = changed;
+        return () => void s.following--;
+      },
+    });
+  }
+
+  it('reads when the source says it changed, at most once per 500 ms, and every 30 s without news', async () => {
+    const s = followed();
+    const watch = new Watch(s, render, 500);
+    await watch.current();
+    const stop = watch.subscribe(tab());
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(s.reads).toBe(1); // nothing changed: no read
+    expect(s.following).toBe(1);
+    s.changed();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(s.reads).toBe(2); // at once (the last read was long ago)
+    for (let i = 0; i < 20; i++) {
+      s.changed();
+      await vi.advanceTimersByTimeAsync(50);
+    }
+    expect(s.reads).toBe(4); // 1 s of changes every 50 ms: a read per 500 ms
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect(s.reads).toBe(5); // then nothing for 30 s: the backstop read
+    stop();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(s.following).toBe(0); // nobody listens: not followed any more
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(s.reads).toBe(5);
+  });
+});
+
 describe('Hub', () => {
   beforeEach(() => vi.useFakeTimers());
   afterEach(() => vi.useRealTimers());

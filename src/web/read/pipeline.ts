@@ -14,6 +14,7 @@ import {
 } from '../../shared/pipeline';
 import type { PredictionState } from '../../shared/types';
 import { progressQuery, statusQuery, type PipelineRequest, type PipelineResult } from '../../workflows';
+import { followHistory, type Follow } from './follow';
 import { CALL_TIMEOUT_MS, type TemporalReader } from './temporal';
 import { failureOf, type FailureView } from './failure';
 
@@ -63,6 +64,8 @@ const CLOSED_CHILD: Partial<Record<WorkflowExecutionStatusName, string>> = {
 export class PipelineSource {
   private view: PipelineView | undefined;
   private nextChild = 0;
+  /** while a Watch follows it: the pipeline's and its running children's histories, and which changed */
+  private following: { dirty: Set<string>; follows: Map<string, Follow>; changed: () => void } | undefined;
 
   constructor(
     private readonly reader: TemporalReader,
@@ -75,27 +78,67 @@ export class PipelineSource {
     return this.view !== undefined && this.view.workflowStatus !== 'RUNNING';
   }
 
-  /** The pipeline now: one `progress` query (and some children's `status`) while it runs; nothing once closed. */
+  /** Follow the pipeline's history (and, from the next read on, its running children's): see ./follow.ts. */
+  follow(changed: () => void): () => void {
+    const f = { dirty: new Set([this.workflowId]), follows: new Map<string, Follow>(), changed };
+    this.following = f;
+    this.followOne(f, this.workflowId);
+    return () => {
+      for (const one of f.follows.values()) one.stop();
+      f.follows.clear();
+      if (this.following === f) this.following = undefined;
+    };
+  }
+
+  /**
+   * The pipeline now: its `progress` query and its running children's `status`; when followed, only those whose
+   * history grew since the last read; nothing once closed.
+   */
   async read(): Promise<PipelineView> {
     if (this.view && this.closed()) return this.view;
     const view = this.view ?? (await this.first());
     this.view = view;
     if (view.workflowStatus !== 'RUNNING') return view;
+    const f = this.following;
+    const ask = !f || !view.report || f.dirty.delete(this.workflowId);
     let progress: PipelineResult | 'closed';
     try {
       // the children of the steps running at the last read are asked at the same time (one round trip)
       [progress] = await Promise.all([
-        this.reader.query(this.workflowId, progressQuery),
+        ask ? this.reader.query(this.workflowId, progressQuery) : Promise.resolve(view.report!),
         this.readChildren(view),
       ]);
     } catch (error) {
+      f?.dirty.add(this.workflowId);
       view.problem = `no answer to the progress query within ${CALL_TIMEOUT_MS / 1000} s (is a worker running?): ${(error as Error).message}`;
       return view;
     }
     if (progress === 'closed') return this.finish(view);
     view.report = progress;
     view.problem = null;
+    if (f) this.followChildren(f, view);
     return view;
+  }
+
+  private followOne(f: NonNullable<PipelineSource['following']>, id: string): void {
+    f.follows.set(
+      id,
+      followHistory(this.reader, id, () => {
+        f.dirty.add(id);
+        f.changed();
+      }),
+    );
+  }
+
+  /** Follow the running children that have not ended; stop following the others. */
+  private followChildren(f: NonNullable<PipelineSource['following']>, view: PipelineView): void {
+    const live = new Set(liveChildren(view));
+    for (const [id, one] of f.follows)
+      if (id !== this.workflowId && !live.has(id)) {
+        one.stop();
+        f.follows.delete(id);
+      }
+    for (const id of live) if (!f.follows.has(id)) this.followOne(f, id);
   }
 
   private async first(): Promise<PipelineView> {
@@ -148,21 +191,29 @@ export class PipelineSource {
       .catch(() => null);
   }
 
-  /** The running steps' children that have not ended yet, MAX_CHILD_QUERIES per read, in turn. */
+  /**
+   * The running steps' children that have not ended: when followed, those whose history grew (or never read);
+   * otherwise MAX_CHILD_QUERIES per read, in turn.
+   */
   private async readChildren(view: PipelineView): Promise<void> {
-    const ids = Object.values(view.report?.steps ?? {})
-      .filter((s) => s.status === 'running')
-      .flatMap((s) => s.childWorkflowIds);
-    const live = ids.filter((id) => !view.children[id] || !ended(view.children[id]!.status));
-    for (const id of Object.keys(view.children)) if (!ids.includes(id)) delete view.children[id];
+    const live = liveChildren(view);
+    const running = new Set(runningChildren(view));
+    for (const id of Object.keys(view.children)) if (!running.has(id)) delete view.children[id];
     if (live.length === 0) return;
-    const start = this.nextChild % live.length;
-    const batch = [...live.slice(start), ...live.slice(0, start)].slice(0, MAX_CHILD_QUERIES);
-    this.nextChild = start + batch.length;
+    const f = this.following;
+    let batch: string[];
+    if (f) {
+      batch = live.filter((id) => !view.children[id] || f.dirty.has(id)).slice(0, MAX_CHILD_QUERIES);
+      for (const id of batch) f.dirty.delete(id);
+    } else {
+      const start = this.nextChild % live.length;
+      batch = [...live.slice(start), ...live.slice(0, start)].slice(0, MAX_CHILD_QUERIES);
+      this.nextChild = start + batch.length;
+    }
     await Promise.all(
       batch.map(async (id) => {
         const state = await this.reader.query(id, statusQuery).catch(() => null);
-        if (state === null) return;
+        if (state === null) return void f?.dirty.add(id);
         if (state === 'closed') {
           const d = await this.reader.describe(id).catch(() => null);
           const prior = view.children[id];
@@ -177,6 +228,18 @@ export class PipelineSource {
       }),
     );
   }
+}
+
+/** The child runs of the steps running now. */
+function runningChildren(view: PipelineView): string[] {
+  return Object.values(view.report?.steps ?? {})
+    .filter((s) => s.status === 'running')
+    .flatMap((s) => s.childWorkflowIds);
+}
+
+/** ...of those, the ones not known to have ended. */
+function liveChildren(view: PipelineView): string[] {
+  return runningChildren(view).filter((id) => !view.children[id] || !ended(view.children[id]!.status));
 }
 
 /** Thrown when the id names a workflow of another type. */

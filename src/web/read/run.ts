@@ -16,6 +16,7 @@ import {
 import { statusQuery, type runPrediction } from '../../workflows';
 import { explainFailure } from '../explain';
 import { NotThisKind } from './pipeline';
+import { followHistory } from './follow';
 import { CALL_TIMEOUT_MS, type TemporalReader } from './temporal';
 
 export interface TimelineEntry {
@@ -58,6 +59,12 @@ export class RunSource {
 
   closed(): boolean {
     return this.view !== undefined && this.view.workflowStatus !== 'RUNNING';
+  }
+
+  /** Follow the run's history: a change is heard when the run writes events (./follow.ts). */
+  follow(changed: () => void): () => void {
+    const f = followHistory(this.reader, this.workflowId, changed);
+    return () => f.stop();
   }
 
   async read(): Promise<RunView> {

@@ -15,6 +15,8 @@ export interface WebStats {
   histories: number;
   /** visibility list calls (the home page) */
   lists: number;
+  /** long polls on histories (./follow.ts): each returns when its workflow writes events, or after ~20 s */
+  longPolls: number;
 }
 
 /** One call may take this long; a query needs a worker, and with none polling it would wait for one. */
@@ -22,7 +24,7 @@ export const CALL_TIMEOUT_MS = 2_000;
 
 export class TemporalReader {
   readonly client: Client;
-  readonly stats: WebStats = { queries: 0, describes: 0, histories: 0, lists: 0 };
+  readonly stats: WebStats = { queries: 0, describes: 0, histories: 0, lists: 0, longPolls: 0 };
 
   constructor(base: Client) {
     this.client = new Client({
