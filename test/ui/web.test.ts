@@ -162,7 +162,6 @@ describe.skipIf(process.env.SKIP_UI_TEST === '1')('the web page', () => {
     const row = page.locator('tr', { has: page.getByRole('link', { name: handle.workflowId }) });
     await expect.poll(() => drawn(page, `tr:has(a[href$="${handle.workflowId}"]) img.thumb`), WAIT).toBe(1);
     expect(await row.locator('.badge').first().textContent()).toBe('succeeded');
-    await screenshot(page, 'home');
     expect(errors).toEqual([]);
     expect(blocked).toEqual([]);
     await page.context().close();
@@ -178,8 +177,12 @@ describe.skipIf(process.env.SKIP_UI_TEST === '1')('the web page', () => {
     await page.getByText('Cancel requested').waitFor(WAIT);
     await expect.poll(() => page.locator('#summary .badge').first().textContent(), WAIT).toBe('canceled');
     expect((await handle.describe()).status.name).toBe('CANCELLED');
-    const predictionId = bed.sim.requests.find((r) => r.route === 'predictions.cancel')?.path;
-    expect(predictionId).toBeDefined();
+    // and its prediction at Replicate
+    const predictionId = (await page.locator('#summary dd code').nth(1).textContent())!;
+    expect(predictionId).toMatch(/^[a-z0-9]{20,}$/);
+    expect(
+      bed.sim.requests.some((r) => r.route === 'predictions.cancel' && r.path.includes(predictionId)),
+    ).toBe(true);
     await page.context().close();
   });
 
@@ -286,6 +289,41 @@ describe.skipIf(process.env.SKIP_UI_TEST === '1')('the web page', () => {
     } finally {
       await guarded.stop();
     }
+  });
+
+  it('lists runs and pipelines newest first, filters them by status, model and id', async () => {
+    const running = await startPipeline(
+      bed.client,
+      { spec: SPEC, inputs: { prompt: 'a red bicycle in the rain' } },
+      { taskQueue: bed.config.taskQueue, workflowId: `pipeline-poster-${randomUUID().slice(0, 8)}` },
+    );
+    const { page } = await newLocalPage(browser, { viewport: { width: 1280, height: 900 } });
+    await page.goto(`${web.origin}/`);
+    // a running pipeline's row says what its steps do, live
+    const row = page.locator(`tr:has(a[href$="${running.workflowId}"])`);
+    await expect.poll(() => row.locator('.step-summary .badge').first().textContent(), WAIT).toBe('running');
+    const started = await page.$$eval('table.list time', (ts) =>
+      ts.map((t) => (t as HTMLTimeElement).dateTime),
+    );
+    expect(started.length).toBeGreaterThanOrEqual(4);
+    expect([...started].sort().reverse()).toEqual(started);
+    await screenshot(page, 'home');
+
+    await page.getByLabel('Status').selectOption('canceled');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.waitForURL(/status=canceled/);
+    const statuses = await page.locator('table.list tbody tr td:nth-child(3) .badge').allTextContents();
+    expect(statuses.length).toBeGreaterThanOrEqual(2); // the runs canceled above
+    expect(new Set(statuses)).toEqual(new Set(['canceled']));
+
+    await page.goto(`${web.origin}/?model=${encodeURIComponent('test/xss')}`);
+    await expect.poll(() => page.locator('table.list tbody tr').count(), WAIT).toBe(1);
+    const id = (await page.locator('table.list tbody code').first().textContent())!;
+    await page.goto(`${web.origin}/?q=${encodeURIComponent(id)}`); // a prediction id
+    await expect.poll(() => page.locator('table.list tbody tr').count(), WAIT).toBe(1);
+    expect(await page.locator('table.list tbody code').first().textContent()).toBe(id);
+    await page.context().close();
+    await running.cancel();
   });
 });
 
