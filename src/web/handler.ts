@@ -369,12 +369,7 @@ export function createWebHandler(options: WebHandlerOptions): WebHandler {
         if (!v) return;
         if (action === 'approve') {
           if (options.approvals === false) throw new WebActionError(404, 'approvals are off on this page');
-          const notice = await approveStep(
-            options.client,
-            v,
-            form,
-            auth.required ? 'web (signed in)' : 'web',
-          );
+          const notice = await approveStep(options.client, v, form, 'web');
           return redirect(res, `${pipelineHref({ basePath }, id)}?notice=${notice}`);
         }
         if (!rerun) throw new WebActionError(404, 'rerun is not available on this page');
