@@ -8,6 +8,12 @@ import { escapeHtml, html, raw } from '../../src/web/html';
 import { listQuery } from '../../src/web/read/list';
 import { layoutGraph } from '../../src/web/views/graph';
 import { outputList, outputValue, type OutputContext } from '../../src/web/views/outputs';
+import { explainFailure } from '../../src/web/explain';
+import type { PipelineView } from '../../src/web/read/pipeline';
+import type { RunView } from '../../src/web/read/run';
+import type { ViewContext } from '../../src/web/views/context';
+import { pipelineBody, stepStatus } from '../../src/web/views/pipeline';
+import { runBody, runStatus } from '../../src/web/views/run';
 
 const ctx: OutputContext = { basePath: '/g', keyOf: (e) => `pipeline-x/${e.path}` };
 
@@ -133,5 +139,156 @@ describe('the step graph', () => {
       d: { col: 2, row: 0 },
     });
     expect(layout).toMatchObject({ cols: 3, rows: 2 });
+  });
+});
+
+describe('a run and a pipeline as their pages say them', () => {
+  const ctx: ViewContext = {
+    basePath: '',
+    csrf: 'token',
+    temporalUiUrl: 'http://127.0.0.1:8233',
+    namespace: 'default',
+    approvals: true,
+    rerun: false,
+    storeKey: (e) => e.path,
+  };
+
+  function runView(over: Partial<RunView> = {}): RunView {
+    return {
+      kind: 'run',
+      workflowId: 'run-1',
+      workflowStatus: 'FAILED',
+      startTime: '2030-01-01T00:00:00.000Z',
+      closeTime: '2030-01-01T00:00:05.000Z',
+      pipelineId: null,
+      request: { model: 'a/b', input: { prompt: '<i>x</i>' } },
+      state: null,
+      result: null,
+      outcome: {
+        workflowId: 'run-1',
+        predictionId: 'p1',
+        status: 'failed',
+        output: null,
+        metrics: null,
+        error: {
+          type: 'PredictionFailed',
+          message: 'CUDA out of memory',
+          logsTail: ['step 1', '<b>step 2</b>'],
+        },
+      },
+      explanation: explainFailure('PredictionFailed'),
+      seen: {},
+      problem: null,
+      ...over,
+    };
+  }
+
+  it('a failed run: the error, what it means, the last log lines, a link to the Temporal UI, no cancel', () => {
+    const page = runBody(runView(), ctx).text;
+    expect(page).toContain('<strong>PredictionFailed</strong>: CUDA out of memory');
+    expect(page).toContain(explainFailure('PredictionFailed')!);
+    expect(page).toContain('&lt;b&gt;step 2&lt;/b&gt;');
+    expect(page).toContain('href="http://127.0.0.1:8233/namespaces/default/workflows/run-1"');
+    expect(page).not.toContain('Cancel run');
+    expect(runStatus(runView())).toBe('failed');
+  });
+
+  it('a running run can be canceled; its status is the job status, queued while it waits for a slot', () => {
+    const state = {
+      kind: 'prediction' as const,
+      model: 'a/b',
+      predictionId: null,
+      status: 'creating' as const,
+      polls: 0,
+      nextPollAt: null,
+      startedAt: '2030-01-01T00:00:00.000Z',
+      completedAt: null,
+      deadline: '2030-01-01T00:10:00.000Z',
+      logsTail: [],
+      error: null,
+      webUrl: null,
+      runs: 1,
+      queue: { key: 'a/b', position: 3, limit: 2 },
+    };
+    const v = runView({
+      workflowStatus: 'RUNNING',
+      closeTime: null,
+      outcome: null,
+      explanation: null,
+      state,
+    });
+    expect(runStatus(v)).toBe('queued');
+    const page = runBody(v, ctx).text;
+    expect(page).toContain('Cancel run');
+    expect(page).toContain('position 3 for a/b (limit 2)');
+    expect(page).toContain('<input type="hidden" name="csrf" value="token" />');
+  });
+
+  function pipelineView(children: PipelineView['children'], status = 'running'): PipelineView {
+    const step = {
+      status: status as 'running',
+      predictionIds: [],
+      childWorkflowIds: ['p--gen-0', 'p--gen-1'],
+      startedAt: '2030-01-01T00:00:00.000Z',
+      completedAt: null,
+      elapsedMs: null,
+      outputs: [],
+      files: [],
+      predictTime: 0,
+      error: null,
+    };
+    return {
+      kind: 'pipeline',
+      workflowId: 'p',
+      workflowStatus: 'RUNNING',
+      startTime: '2030-01-01T00:00:00.000Z',
+      closeTime: null,
+      spec: null,
+      deps: { gen: [] },
+      order: ['gen'],
+      report: {
+        pipelineId: 'p',
+        name: 'x',
+        status: 'succeeded',
+        steps: { gen: step },
+        manifest: { path: null, files: [] },
+        cost: { predictTime: {}, totalPredictTime: 0, estimatedUsd: 0 },
+      },
+      children,
+      failure: null,
+      problem: null,
+    };
+  }
+  const child = (workflowId: string, status: string, queued: string | null = null) => ({
+    workflowId,
+    status,
+    predictionId: null,
+    logLine: null,
+    queued,
+    error: null,
+  });
+
+  it('a running step says what its runs do: queued, processing, starting, saving outputs', () => {
+    expect(
+      stepStatus(pipelineView({ 'p--gen-0': child('p--gen-0', 'creating', 'queued: position 1') }), 'gen'),
+    ).toBe('queued');
+    expect(stepStatus(pipelineView({ 'p--gen-0': child('p--gen-0', 'processing') }), 'gen')).toBe(
+      'processing',
+    );
+    expect(stepStatus(pipelineView({ 'p--gen-0': child('p--gen-0', 'starting') }), 'gen')).toBe('starting');
+    const done = { 'p--gen-0': child('p--gen-0', 'succeeded'), 'p--gen-1': child('p--gen-1', 'succeeded') };
+    expect(stepStatus(pipelineView(done), 'gen')).toBe('saving outputs');
+    expect(stepStatus(pipelineView({}), 'gen')).toBe('running');
+    // statuses added by approvals and reuse are shown as they are
+    expect(stepStatus(pipelineView({}, 'waiting'), 'gen')).toBe('waiting');
+    // a pipeline canceled while the step ran
+    expect(stepStatus({ ...pipelineView({}), workflowStatus: 'CANCELLED' }, 'gen')).toBe('canceled');
+  });
+
+  it('a waiting step has approve and reject buttons', () => {
+    const page = pipelineBody(pipelineView({}, 'waiting'), ctx).text;
+    expect(page).toContain('Approve gen');
+    expect(page).toContain('Reject gen');
+    expect(page).toContain('action="/pipelines/p/approve"');
   });
 });
