@@ -23,7 +23,7 @@ import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { freePort, startDevServer, type DevServer } from '../src/dev/dev-server';
+import { freePort, isPortFree, startDevServer, type DevServer } from '../src/dev/dev-server';
 import { ReplicateSimulator } from '../simulator';
 
 const run = promisify(execFile);
@@ -290,8 +290,9 @@ it('npx replicate-temporal: its help, a worker from the package, a real run and 
       expect(page.status).toBe(200);
       expect(await page.text()).toContain('<span class="badge s-succeeded">succeeded</span>');
     } finally {
-      process.kill(-web.pid!, 'SIGINT');
-      expect((await webDone).code).toBe(0);
+      process.kill(-web.pid!, 'SIGINT'); // npx and the page: Ctrl-C stops it
+      await webDone;
+      expect(await isPortFree(webPort)).toBe(true);
     }
   } finally {
     process.kill(-worker.pid!, 'SIGTERM'); // npx and the worker: the worker drains, then exits

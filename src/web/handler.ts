@@ -137,7 +137,7 @@ export function createWebHandler(options: WebHandlerOptions): WebHandler {
     });
   const runWatch = (id: string) =>
     hub.get(`run:${id}`, () => {
-      const source = new RunSource(reader, options.client, id, claims);
+      const source = new RunSource(reader, id, claims);
       return new Watch<RunView>(
         {
           read: () => timed(source.read()),

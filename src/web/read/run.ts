@@ -3,10 +3,10 @@
  * state (the `status` query while it runs), and once it has closed its result or outcome (read once). The status
  * timeline is what the run's own timestamps say, plus when this page first saw each status.
  */
-import type { Client, WorkflowExecutionStatusName } from '@temporalio/client';
+import type { WorkflowExecutionStatusName } from '@temporalio/client';
 import type { ClaimStore } from '../../activities/claims';
 import { predictionOutcome, type RunSummary } from '../../client/outcome';
-import { ReplicatePipelineId } from '../../shared/search-attributes';
+import { ReplicatePipelineId, ReplicatePredictionId } from '../../shared/search-attributes';
 import {
   isTerminal,
   type PredictionRequest,
@@ -51,8 +51,6 @@ export class RunSource {
 
   constructor(
     private readonly reader: TemporalReader,
-    /** the caller's own client: the outcome of a closed failed run asks its `status` once (a replay) */
-    private readonly replaying: Client,
     readonly workflowId: string,
     private readonly claims?: ClaimStore,
   ) {}
@@ -110,17 +108,24 @@ export class RunSource {
     return view.workflowStatus === 'RUNNING' ? view : this.finish(view);
   }
 
+  /**
+   * A closed run: its result and outcome from its history, read once. The outcome's `status` query is refused at
+   * once (NOT_OPEN: no worker replays the run); the prediction id then comes from the run's search attribute or
+   * from what this page saw.
+   */
   private async finish(view: RunView): Promise<RunView> {
     const d = await this.reader.describe(this.workflowId);
     view.workflowStatus = d.status.name === 'RUNNING' ? 'COMPLETED' : d.status.name;
     view.closeTime = d.closeTime?.toISOString() ?? new Date().toISOString();
-    const handle = this.replaying.workflow.getHandle<typeof runPrediction>(this.workflowId);
     const outcome = await this.reader.result<PredictionResult>(this.workflowId);
     if ('value' in outcome) view.result = outcome.value;
     this.reader.stats.histories++;
-    view.outcome = await this.replaying.withDeadline(Date.now() + 5_000, () =>
+    const handle = this.reader.client.workflow.getHandle<typeof runPrediction>(this.workflowId);
+    view.outcome = await this.reader.client.withDeadline(Date.now() + 5_000, () =>
       predictionOutcome(handle, { claims: this.claims }),
     );
+    view.outcome.predictionId ??=
+      d.typedSearchAttributes.get(ReplicatePredictionId) ?? view.state?.predictionId ?? null;
     view.explanation = view.outcome.error ? explainFailure(view.outcome.error.type) : null;
     if (view.outcome.status !== 'succeeded') view.seen[view.outcome.status] ??= view.closeTime;
     view.problem = null;
