@@ -10,8 +10,9 @@
  *   is it queried (`status`, `progress`), at most once per 500 ms per Watch, so a change the workflow knows
  *   reaches the page after one query's round trip. Nothing changing costs one long poll per ~20 s per workflow,
  *   plus one read per 30 s as a backstop. Measured (`npm run bench:web`, docs/web.md): 50 open pipeline pages
- *   whose runs poll Replicate every 30 s cost 3.7 queries/s in all and moved the dev server's CPU from 4.4 % to
- *   4.7 % of a core, whatever the number of tabs (a query every 1 s per workflow instead: 100 queries/s, 28.7 %).
+ *   whose runs poll Replicate every 30 s cost 3.8 queries/s and 9.3 long polls/s in all, and moved the dev
+ *   server's CPU from 3.8 % to 4.7 % of a core, whatever the number of tabs (querying every workflow each second
+ *   instead measured 100 queries/s and 28.7 %).
  * - A source that cannot be followed is read every interval instead: the home list every 5 s (one visibility
  *   `list`, plus the `progress` of at most 10 running pipelines in it).
  * - Closed workflows cost one read when first shown (their result, kept) and none after.
