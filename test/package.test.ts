@@ -23,7 +23,7 @@ import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { freePort, startDevServer, type DevServer } from '../src/dev/dev-server';
+import { freePort, isPortFree, startDevServer, type DevServer } from '../src/dev/dev-server';
 import { ReplicateSimulator } from '../simulator';
 
 const run = promisify(execFile);
@@ -59,10 +59,19 @@ afterAll(async () => {
 it('ships compiled JavaScript, types and docs, and neither sources, tests nor the simulator', async () => {
   const { stdout } = await run('tar', ['-tzf', tarball]);
   const files = stdout.split('\n').filter(Boolean);
-  for (const entry of ['index', 'workflows/index', 'activities/index', 'client/index', 'webhooks/index']) {
+  for (const entry of [
+    'index',
+    'workflows/index',
+    'activities/index',
+    'client/index',
+    'webhooks/index',
+    'web/index',
+  ]) {
     expect(files).toContain(`package/lib/${entry}.js`);
     expect(files).toContain(`package/lib/${entry}.d.ts`);
   }
+  // the web page's script, compiled by the build: the page serves it from there
+  expect(files).toContain('package/lib/web/browser/live.js');
   expect(files).toContain('package/CHANGELOG.md');
   expect(files).toContain('package/schemas/pipeline.schema.json'); // for editors: yaml-language-server
   expect(files.filter((f) => /\.ts$/.test(f) && !f.endsWith('.d.ts'))).toEqual([]);
@@ -76,6 +85,7 @@ it('ships compiled JavaScript, types and docs, and neither sources, tests nor th
     './activities',
     './client',
     './webhooks',
+    './web',
     './pipeline.schema.json',
     './package.json',
   ]);
@@ -218,7 +228,7 @@ function closed(
   return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
 }
 
-it('npx replicate-temporal: its help, a worker from the package, and a real run and cancel through the CLI', async () => {
+it('npx replicate-temporal: its help, a worker from the package, a real run and cancel through the CLI, the web page', async () => {
   const env = {
     TEMPORAL_ADDRESS: server.address,
     TEMPORAL_TASK_QUEUE: 'npx-cli',
@@ -261,6 +271,29 @@ it('npx replicate-temporal: its help, a worker from the package, and a real run 
     const cancel = await closed(npx(['replicate-temporal', 'cancel', 'npx-1'], env));
     expect(cancel.code).toBe(0);
     expect(cancel.stdout.trim()).toBe('workflow npx-1 had already ended (succeeded): nothing to cancel');
+
+    // the web page from the package: its compiled script, and the run's page
+    const webPort = await freePort();
+    const web = npx(['replicate-temporal', 'web'], { ...env, WEB_PORT: String(webPort) });
+    const webDone = closed(web);
+    let webOut = '';
+    web.stdout.on('data', (c: Buffer) => (webOut += c.toString()));
+    try {
+      await expect.poll(() => webOut, { timeout: 60_000, interval: 200 }).toContain('web page on');
+      const origin = `http://127.0.0.1:${webPort}`;
+      const script = await fetch(`${origin}/assets/live.js`);
+      expect(script.status).toBe(200);
+      const js = await script.text();
+      expect(js).toContain('EventSource');
+      expect(js).not.toMatch(/\bexports\b|\brequire\(/); // a browser script, not a CommonJS module
+      const page = await fetch(`${origin}/runs/npx-1`);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('<span class="badge s-succeeded">succeeded</span>');
+    } finally {
+      process.kill(-web.pid!, 'SIGINT'); // npx and the page: Ctrl-C stops it
+      await webDone;
+      expect(await isPortFree(webPort)).toBe(true);
+    }
   } finally {
     process.kill(-worker.pid!, 'SIGTERM'); // npx and the worker: the worker drains, then exits
     await workerDone;

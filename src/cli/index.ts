@@ -1,6 +1,6 @@
 /**
  * The CLI: `npm run -s client -- <command>` (entry: main.ts). One module per command (run.ts, job.ts,
- * pipeline.ts, reconcile.ts, codec-server.ts) over the typed helpers of src/client; usage.ts holds every usage line and help text,
+ * pipeline.ts, reconcile.ts, codec-server.ts, web.ts) over the typed helpers of src/client; usage.ts holds every usage line and help text,
  * render.ts how things are shown, waiting.ts what a waiting command does. `<command> --help` lists the flags.
  *
  * Exit codes: 0 succeeded; 1 the prediction failed, was canceled, aborted, timed out or was terminated; 2 usage or
@@ -19,6 +19,7 @@ import { idCommand } from './job';
 import { pipelineCommand } from './pipeline';
 import { reconcileCommand } from './reconcile';
 import { startCommand } from './run';
+import { webCommand } from './web';
 import { CLI, COMMANDS, USAGE, UsageError, closest, commandHelp, usageAfterError, wantsHelp } from './usage';
 
 export { EXIT } from './errors';
@@ -55,6 +56,8 @@ export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
         return await pipelineCommand(rest, ctx);
       case 'codec-server':
         return await codecServerCommand(rest, ctx);
+      case 'web':
+        return await webCommand(rest, ctx);
       case 'worker': // main.ts runs it in the process; a CLI embedded in another process (tests, the demo) cannot
         throw new UsageError(`the worker runs as its own process: ${CLI} worker`);
       case undefined:

@@ -81,6 +81,15 @@ COMMANDS['codec-server'] = {
   CODEC_AUTH_TOKEN   requests must carry Authorization: Bearer <it> (at least 16 characters)
   CODEC_CORS_ORIGIN  the Temporal UI's origin(s) browsers may call from, e.g. http://localhost:8233`,
 };
+COMMANDS.web = {
+  usage: ['web'],
+  help: `Serve a page to watch and browse runs and pipelines: live status, logs, outputs, cancel (docs/web.md).
+  WEB_PORT           default 8080
+  WEB_HOST           default 127.0.0.1; any other address needs WEB_AUTH_TOKEN
+  WEB_AUTH_TOKEN     a bearer token, or the sign-in form's password (at least 16 characters)
+  TEMPORAL_UI_URL    links to the Temporal UI (default: the frontend's port + 1000 on this machine)
+  OUTPUT_DIR / OUTPUT_URL  the output store the workers keep files in (the page shows them from there)`,
+};
 COMMANDS.pipeline = {
   usage: [...COMMANDS['pipeline run']!.usage, ...COMMANDS['pipeline status']!.usage],
   help: 'Multi-step pipelines: pipeline run FILE, pipeline status ID (each with --help).',
@@ -97,6 +106,7 @@ ${[
   'pipeline status',
   'reconcile',
   'codec-server',
+  'web',
   'worker',
 ]
   .flatMap((name) => COMMANDS[name]!.usage)

@@ -94,3 +94,18 @@ export function safeExtension(extension: string): string {
   const lower = extension.toLowerCase();
   return SAFE_EXTENSIONS.has(lower) ? lower : '.bin';
 }
+
+/** The type a stored file is served as, from its extension: an inert type's, else application/octet-stream. */
+export function typeOfExtension(extension: string): string {
+  const lower = extension.toLowerCase();
+  // extensions several types share, or that no type above is written with
+  const preferred: Record<string, string> = {
+    '.webm': 'video/webm',
+    '.jpeg': 'image/jpeg',
+    '.oga': 'audio/ogg',
+    '.m4v': 'video/mp4',
+  };
+  if (preferred[lower]) return preferred[lower];
+  for (const [type, ext] of Object.entries(EXTENSION_OF_TYPE)) if (ext === lower) return type;
+  return OPAQUE_TYPE;
+}

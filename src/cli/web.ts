@@ -1,0 +1,42 @@
+/**
+ * `web`: the page to watch and browse generations (src/web), until Ctrl-C. Configured from the environment
+ * (WEB_PORT, WEB_HOST, WEB_AUTH_TOKEN, TEMPORAL_UI_URL, OUTPUT_DIR / OUTPUT_URL); prints its address, never the token.
+ */
+import { readWebConfig } from '../config/web';
+import { startWebServer } from '../web/server';
+import type { CliContext } from './context';
+import { CliError, EXIT } from './errors';
+import { parseFor } from './usage';
+
+export async function webCommand(args: string[], ctx: CliContext): Promise<number> {
+  parseFor('web', args, {}, false);
+  const config = readWebConfig(ctx.env ?? process.env);
+  const client = await ctx.client();
+  const server = await startWebServer({
+    client,
+    port: config.port,
+    host: config.host,
+    outputs: config.outputs,
+    temporalUiUrl: config.temporalUiUrl,
+    ...(config.authToken ? { authToken: config.authToken } : {}),
+    log: ctx.err,
+  }).catch((error: unknown) => {
+    const code = (error as { code?: string }).code;
+    if (code === 'EADDRINUSE' || code === 'EADDRNOTAVAIL' || code === 'EACCES') {
+      throw new CliError(
+        `cannot listen on ${config.host}:${config.port} (${code}): set WEB_PORT (and WEB_HOST) to a free address`,
+      );
+    }
+    throw error;
+  });
+  ctx.out(
+    `web page on ${server.origin}/ for namespace ${client.options.namespace}, outputs from ${config.outputs}; ${config.authToken ? 'sign in with WEB_AUTH_TOKEN (or send Authorization: Bearer <it>)' : 'no token (loopback only)'}`,
+  );
+  await new Promise<void>((resolve) => {
+    if (!ctx.signal) return; // runs until the process ends
+    if (ctx.signal.aborted) resolve();
+    ctx.signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+  await server.stop();
+  return EXIT.ok;
+}
