@@ -82,6 +82,36 @@ async function main(): Promise<void> {
     await pipeline.result();
     handles.push(['pipeline', pipeline]);
 
+    // Spend safety: a create answered too late (attempt 1 gave up at 2 s; Replicate committed it at 2.2 s) is found by
+    // the next attempt's search and claimed (adopted); a create committed after the retry created anew (at 4 s) is
+    // claimed and canceled by the run's late-commit watch. Each run's claim, and the watch, are recorded too.
+    bed.sim.setModel('sim/spend', { startDelayMs: 100, durationMs: 1_500, output: '$input' });
+    const spend = await bed.withWorker({ httpTimeouts: { createMs: 2_000 } }, async (taskQueue) => {
+      const runs: [string, WorkflowHandle][] = [];
+      for (const [name, commitMs] of [
+        ['adopted', 2_200],
+        ['late-commit', 4_000],
+      ] as const) {
+        bed.sim.setFaults({ createCommitDelayMs: commitMs, lateCommitNext: 1 });
+        const handle = await bed.start(
+          { model: 'sim/spend', input: { case: name }, polling: FAST_POLLING, lateCommitWindowMs: 30_000 },
+          { workflowId: `history-${name}`, taskQueue, workflowExecutionTimeout: '2m' },
+        );
+        const result = await handle.result();
+        if ((name === 'adopted') !== result.adopted) throw new Error(`${name}: adopted is ${result.adopted}`);
+        runs.push([name, handle]);
+      }
+      // the late-commit watch of the second run: wait until it has canceled the late copy and ended
+      const { runId } = await runs[1]![1].describe();
+      const watch = bed.env.client.workflow.getHandle(`replicate-late-commits:history-late-commit:${runId}`);
+      const report = (await watch.result()) as { canceled: string[] };
+      if (report.canceled.length !== 1) throw new Error(`the watch canceled ${report.canceled.length} jobs`);
+      return { runs, watch: watch.workflowId, claim: `replicate-claim:${(await runs[0]![1].result()).id}` };
+    });
+    bed.sim.setFaults({});
+    handles.push(...spend.runs);
+    recorded.push(['late-commit-watch', spend.watch], ['claim', spend.claim]);
+
     // Webhooks: the run wakes on the signal instead of polling.
     const receiver = await startWebhookReceiver({
       client: bed.env.client,

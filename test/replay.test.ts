@@ -23,6 +23,7 @@ const PATHS = [
   ...['pipeline', 'webhook', 'outage', 'large-output'],
   ...['slots-first', 'slots-waited', 'slots-limiter'],
   ...['budget-exceeded', 'budget-under', 'pipeline-budget', 'reconcile'],
+  ...['adopted', 'late-commit', 'late-commit-watch', 'claim'],
 ];
 
 beforeAll(async () => {
