@@ -96,23 +96,36 @@ export async function call<T>(
       nextRetryDelayMs: c.nextRetryDelayMs,
       attempt: ctx.info.attempt,
     });
-    throw ApplicationFailure.create({
-      type: c.type,
-      message,
-      nonRetryable: c.nonRetryable,
-      nextRetryDelay: c.nextRetryDelayMs,
-      details: [
-        {
-          httpStatus: c.status ?? null,
-          detail: c.detail ?? null,
-          invalidFields: c.invalidFields ?? null,
-          // the workflow reads a 429's Retry-After here (nextRetryDelay does not reach workflow code)
-          retryAfterMs: c.nextRetryDelayMs ?? null,
-          ...(kind === 'create' ? { createOutcome: createOutcomeOf(c) } : {}),
-        } satisfies ReplicateCallDetails,
-      ],
-    });
+    throw replicateFailure(c, message, kind === 'create' ? createOutcomeOf(c) : undefined);
   }
+}
+
+/**
+ * The ApplicationFailure of a failed exchange: its type, message (token already redacted) and retry delay, and the
+ * typed details the workflow reads (src/shared/failure-details.ts): a 429's Retry-After, whether a create may have
+ * made a job.
+ */
+export function replicateFailure(
+  c: Classified,
+  message: string,
+  createOutcome?: CreateOutcome,
+): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: c.type,
+    message,
+    nonRetryable: c.nonRetryable,
+    nextRetryDelay: c.nextRetryDelayMs,
+    details: [
+      {
+        httpStatus: c.status ?? null,
+        detail: c.detail ?? null,
+        invalidFields: c.invalidFields ?? null,
+        // the workflow reads a 429's Retry-After here (nextRetryDelay does not reach workflow code)
+        retryAfterMs: c.nextRetryDelayMs ?? null,
+        ...(createOutcome ? { createOutcome } : {}),
+      } satisfies ReplicateCallDetails,
+    ],
+  });
 }
 
 /**

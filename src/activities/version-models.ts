@@ -4,10 +4,8 @@
  * model it limits (the only ones that matter) and remembers the answer: a version never moves to another model.
  * A failure to ask fails the create attempt before anything was sent (`not-created`): the workflow retries it.
  */
-import { ApplicationFailure } from '@temporalio/activity';
-import type { ReplicateCallDetails } from '../shared/failure-details';
 import { redact } from './snapshot';
-import type { ActivitySetup } from './context';
+import { replicateFailure, type ActivitySetup } from './context';
 import { ReplicateCallError, replicateCall } from './replicate-client';
 import type { VersionModelLookup } from './slots';
 
@@ -43,20 +41,7 @@ async function isVersionOf(setup: ActivitySetup, model: string, version: string)
     if (!(error instanceof ReplicateCallError)) throw error;
     const c = error.classified;
     if (c.status === 404 || c.status === 403) return false; // not this model's (or not visible to us)
-    throw ApplicationFailure.create({
-      type: c.type,
-      message: redact(c.message, setup.config.token),
-      nonRetryable: c.nonRetryable,
-      nextRetryDelay: c.nextRetryDelayMs,
-      details: [
-        {
-          httpStatus: c.status ?? null,
-          detail: c.detail ?? null,
-          invalidFields: c.invalidFields ?? null,
-          retryAfterMs: c.nextRetryDelayMs ?? null,
-          createOutcome: 'not-created', // only a lookup was sent, no create
-        } satisfies ReplicateCallDetails,
-      ],
-    });
+    // only a lookup was sent, no create
+    throw replicateFailure(c, redact(c.message, setup.config.token), 'not-created');
   }
 }

@@ -2,6 +2,7 @@
 import { isIP } from 'node:net';
 import type { EncryptionKeys } from '../encryption/keys';
 import { ConfigError, type Env } from './errors';
+import { readOrigins } from './env-values';
 import { readTemporalConfig } from './index';
 
 export const DEFAULT_CODEC_PORT = 8888;
@@ -64,24 +65,6 @@ export function isLoopback(host: string): boolean {
 }
 
 function readCorsOrigins(env: Env): string[] {
-  const raw = env.CODEC_CORS_ORIGIN?.trim();
-  if (!raw) return [];
-  return raw
-    .split(',')
-    .map((o) => o.trim())
-    .filter((o) => o !== '')
-    .map((o) => {
-      let url: URL | undefined;
-      try {
-        url = new URL(o);
-      } catch {
-        url = undefined;
-      }
-      if (!url || !/^https?:$/.test(url.protocol) || url.href !== `${url.origin}/`) {
-        throw new ConfigError(
-          `CODEC_CORS_ORIGIN: "${o}" is not an origin; give the Temporal UI's scheme://host[:port] (no path, no wildcard), e.g. http://localhost:8233, several separated by commas`,
-        );
-      }
-      return url.origin;
-    });
+  // the Temporal UI's origin(s), e.g. http://localhost:8233
+  return readOrigins(env, 'CODEC_CORS_ORIGIN', 'http://localhost:8233');
 }

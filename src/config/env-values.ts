@@ -74,3 +74,35 @@ export function readPort(env: Env, name: string, min: 0 | 1, purpose: string): n
 function format(n: number): string {
   return n.toLocaleString('en-US', { maximumFractionDigits: 6 });
 }
+
+/**
+ * A comma-separated list of origins (`scheme://host[:port]`, http or https, no path, no wildcard) from `name`, or
+ * [] when unset; anything else is a ConfigError naming the value and `example`.
+ */
+export function readOrigins(env: Env, name: string, example: string): string[] {
+  const raw = env[name]?.trim();
+  if (!raw) return [];
+  return raw
+    .split(',')
+    .map((o) => o.trim())
+    .filter((o) => o !== '')
+    .map((o) => {
+      let url: URL | undefined;
+      try {
+        url = new URL(o);
+      } catch {
+        url = undefined;
+      }
+      if (
+        !url ||
+        (url.protocol !== 'https:' && url.protocol !== 'http:') ||
+        url.href !== `${url.origin}/` ||
+        url.hostname.includes('*')
+      ) {
+        throw new ConfigError(
+          `${name}: "${o}" is not an origin; list scheme://host[:port] values (no paths, no wildcards) separated by commas, e.g. ${example}`,
+        );
+      }
+      return url.origin;
+    });
+}

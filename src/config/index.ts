@@ -11,7 +11,7 @@ import { webhookBaseUrlProblem } from '../shared/webhook-url';
 import type { EncryptionKeys } from '../encryption/keys';
 import { bundleModeProblem } from '../encryption/bundle';
 import { readEncryptionKeys } from './encryption';
-import { ConfigError, readBoolean, readDecimal, readPort, type Env } from './env-values';
+import { ConfigError, readBoolean, readDecimal, readOrigins, readPort, type Env } from './env-values';
 import {
   DEFAULT_CREATE_RPM,
   DEFAULT_READ_RPM,
@@ -428,32 +428,8 @@ export function readOutputUrl(env: Env): { outputUrl?: string } {
 }
 
 function readOutputAllowedOrigins(env: Env): { outputAllowedOrigins?: string[] } {
-  const raw = env.OUTPUT_ALLOWED_ORIGINS?.trim();
-  if (!raw) return {};
-  const origins = raw
-    .split(',')
-    .map((o) => o.trim())
-    .filter((o) => o !== '')
-    .map((o) => {
-      let url: URL | undefined;
-      try {
-        url = new URL(o);
-      } catch {
-        url = undefined;
-      }
-      if (
-        !url ||
-        (url.protocol !== 'https:' && url.protocol !== 'http:') ||
-        url.href !== `${url.origin}/` ||
-        url.hostname.includes('*')
-      ) {
-        throw new ConfigError(
-          `OUTPUT_ALLOWED_ORIGINS: "${o}" is not an origin; list scheme://host[:port] values (no paths, no wildcards) separated by commas, e.g. https://cdn.example.com`,
-        );
-      }
-      return url.origin;
-    });
-  return { outputAllowedOrigins: origins };
+  const origins = readOrigins(env, 'OUTPUT_ALLOWED_ORIGINS', 'https://cdn.example.com');
+  return origins.length > 0 ? { outputAllowedOrigins: origins } : {};
 }
 
 function readCacheSize(env: Env): { maxCachedWorkflows?: number } {
