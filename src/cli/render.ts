@@ -60,8 +60,14 @@ export function printRunOutcome(
           ? `  (predict_time ${summary.metrics.predict_time}s)`
           : ''),
     );
+    if (summary.cached) ctx.out(`  cached: the result of ${summary.cached.workflowId} (nothing created, $0)`);
     ctx.out('output:');
     ctx.out(formatOutput(summary.output));
+    if (summary.files?.length) {
+      ctx.out('kept files:');
+      for (const f of summary.files) ctx.out(`  ${f.url ?? f.path}`);
+    }
+    if (summary.keepError) ctx.err(`warning: the output files were not kept: ${summary.keepError}`);
   } else {
     ctx.err(`${summary.status}: ${summary.error?.message ?? 'unknown error'}`);
     // the last log lines, unless the progress already printed them

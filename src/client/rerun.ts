@@ -3,7 +3,11 @@
  * run's spec and inputs come from its history (the start event, decoded with the client's data converter: payloads
  * may be encrypted); its results come from the output store, where every succeeded run left its record and files.
  */
-import type { Client, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import {
+  WorkflowNotFoundError,
+  type Client,
+  type WorkflowHandleWithFirstExecutionRunId,
+} from '@temporalio/client';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { PipelineSpecError, validatePipelineSpec, type PipelineSpec } from '../shared/pipeline';
 import type { PipelineRequest, runPipeline } from '../workflows/pipeline';
@@ -30,11 +34,18 @@ export async function startedRequest(
   client: Client,
   pipelineId: string,
 ): Promise<{ request: PipelineRequest; taskQueue: string; timeoutMs: number | undefined }> {
-  const { history } = await client.workflowService.getWorkflowExecutionHistory({
-    namespace: client.options.namespace,
-    execution: { workflowId: pipelineId },
-    maximumPageSize: 1,
-  });
+  const { history } = await client.workflowService
+    .getWorkflowExecutionHistory({
+      namespace: client.options.namespace,
+      execution: { workflowId: pipelineId },
+      maximumPageSize: 1,
+    })
+    .catch((error: unknown) => {
+      // gRPC status 5: NOT_FOUND
+      if ((error as { code?: unknown }).code === 5)
+        throw new WorkflowNotFoundError(`no workflow with id ${pipelineId}`, pipelineId, undefined);
+      throw error;
+    });
   const started = history?.events?.[0]?.workflowExecutionStartedEventAttributes;
   if (!started || started.workflowType?.name !== 'runPipeline')
     throw new TypeError(

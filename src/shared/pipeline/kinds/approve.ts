@@ -15,11 +15,21 @@ export const DEFAULT_APPROVAL_TIMEOUT = '24h';
 
 export const approveStep: StepKind = {
   name: 'approve',
-  fields: ['approve'],
+  // `input` only empty, as validation fills it in: a validated spec validates again
+  fields: ['approve', 'input'],
   cacheable: false,
   matches: (raw) => raw.approve !== undefined,
 
   validate(raw, path, step, _defaults, err) {
+    if (
+      raw.input !== undefined &&
+      raw.input !== null &&
+      !(isPlainObject(raw.input) && Object.keys(raw.input).length === 0)
+    )
+      err(
+        `${path}.input`,
+        'an approval step has no input; what the person looks at comes from the steps it needs',
+      );
     const a = raw.approve;
     const at = `${path}.approve`;
     if (!isPlainObject(a)) {
