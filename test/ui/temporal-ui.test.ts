@@ -236,11 +236,12 @@ describe.skipIf(skipUiTest)('Temporal UI', () => {
     }
     const text = await current.locator('body').innerText();
     expect(text).not.toContain('No Current Details');
+    // the UI's markdown renders 2/2 with a fraction slash
     expect(text).toMatch(
-      /generate: succeeded · 2\/2 predictions succeeded · [\d.]+s · [\d.]+s predict_time ~\$/,
+      /generate: succeeded · 2[/⁄]2 predictions succeeded · [\d.]+s · [\d.]+s predict_time ~\$/,
     );
-    expect(text).toMatch(/upscale: succeeded · 2\/2 predictions succeeded/);
-    expect(text).toMatch(/caption: succeeded · 1\/1 prediction succeeded/);
+    expect(text).toMatch(/upscale: succeeded · 2[/⁄]2 predictions succeeded/);
+    expect(text).toMatch(/caption: succeeded · 1[/⁄]1 prediction succeeded/);
     await page.context().close();
   }, 120_000);
 });
