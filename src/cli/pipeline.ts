@@ -251,6 +251,14 @@ async function pipelineApprove(args: string[], ctx: CliContext): Promise<number>
     // the pipeline refused the decision (validation): its reason, nothing changed
     if (error instanceof WorkflowUpdateFailedError)
       throw new CliError(`${error.cause?.message ?? error.message}; nothing was changed`);
+    // a pipeline that has ended takes no decision
+    const status = await client.workflow
+      .getHandle(pipelineId)
+      .describe()
+      .then((d) => d.status.name)
+      .catch(() => null);
+    if (status !== null && status !== 'RUNNING')
+      throw new CliError(`pipeline ${pipelineId} has ended (${status}): nothing waits for a decision`);
     throw error;
   }
   if (values.json) ctx.out(JSON.stringify({ pipelineId, step, decision }));

@@ -12,7 +12,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { describe, expect, it } from 'vitest';
 import { activitySetup } from '../../src/activities/context';
 import { localOutputStore, type ManifestEntry, type OutputStore } from '../../src/activities/outputs';
-import { MAX_UPLOAD_BYTES, stageInputFiles } from '../../src/activities/stage-inputs';
+import { MAX_UPLOAD_BYTES, stageInputFiles, type StagedInput } from '../../src/activities/stage-inputs';
 
 const setup = activitySetup({ token: 'r8_test', baseUrl: 'http://127.0.0.1:9/v1' });
 const entry = (bytes: number, sha256 = 'f'.repeat(64)): ManifestEntry => ({
@@ -25,7 +25,7 @@ const entry = (bytes: number, sha256 = 'f'.repeat(64)): ManifestEntry => ({
   sha256,
   contentType: 'image/png',
 });
-const stage = (store: OutputStore, file: ManifestEntry) =>
+const stage = (store: OutputStore, file: ManifestEntry): Promise<StagedInput> =>
   new MockActivityEnvironment().run(stageInputFiles, setup, store, {
     pipelineId: 'p',
     input: { image: file.sourceUrl, keep: 'this' },
