@@ -16,7 +16,7 @@ import {
 } from '../client/pipeline';
 import { loadPipelineFile, parseInputOverrides } from '../client/pipeline-file';
 import { humanDuration } from '../shared/duration';
-import { PipelineSpecError, type PipelineSpec } from '../shared/pipeline';
+import { PipelineSpecError, validatePipelineSpec, type PipelineSpec } from '../shared/pipeline';
 import type { runPipeline } from '../workflows';
 import { startWorkflow } from './connect';
 import type { CliContext } from './context';
@@ -204,8 +204,19 @@ async function pipelineRerun(args: string[], ctx: CliContext): Promise<number> {
     if (error instanceof TypeError) throw new UsageError(error.message, 'pipeline rerun');
     throw error;
   });
-  const name = ((spec ?? earlier.request.spec) as PipelineSpec | undefined)?.name ?? 'pipeline';
-  const pipelineId = values['pipeline-id'] ?? newWorkflowId(`pipeline-${name}`);
+  // checked here, so that a usage error reads as one (the helper checks the same)
+  const checked = validatePipelineSpec(spec ?? earlier.request.spec, {
+    ...(earlier.request.inputs ?? {}),
+    ...inputs,
+  });
+  if ('errors' in checked)
+    throw new UsageError(new PipelineSpecError(checked.errors).message, 'pipeline rerun');
+  if (values.from !== undefined && !Object.hasOwn(checked.spec.steps, values.from))
+    throw new UsageError(
+      `--from ${values.from}: pipeline ${checked.spec.name} has no such step; its steps are ${Object.keys(checked.spec.steps).join(', ')}`,
+      'pipeline rerun',
+    );
+  const pipelineId = values['pipeline-id'] ?? newWorkflowId(`pipeline-${checked.spec.name}`);
   const handle = await startWorkflow(client, pipelineId, ctx, () =>
     rerunPipeline(client, earlierId, {
       pipelineId,
@@ -213,10 +224,6 @@ async function pipelineRerun(args: string[], ctx: CliContext): Promise<number> {
       ...(spec ? { spec } : {}),
       inputs,
       ...(timeoutMs !== undefined ? { timeout: timeoutMs } : {}),
-    }).catch((error: unknown) => {
-      if (error instanceof PipelineSpecError || error instanceof TypeError)
-        throw new UsageError(error.message, 'pipeline rerun');
-      throw error;
     }),
   );
   const json = values.json ?? false;

@@ -38,8 +38,10 @@ export async function reusedRuns(
     });
     for (const hit of hits) found.set(hit.index, hit);
   }
+  // the model label as a run of the step counts it (a deployment by its name)
+  const model = kind.models(step)[0];
   for (const hit of found.values())
-    if (hit.from.how === 'cache' && hit.result.model) countRunEnd(metricMeter, hit.result.model, 'cached');
+    if (hit.from.how === 'cache' && model) countRunEnd(metricMeter, model, 'cached');
   return found;
 }
 
