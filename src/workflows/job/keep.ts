@@ -11,11 +11,19 @@ import {
   log,
   metricMeter,
   proxyActivities,
+  setCurrentDetails,
+  setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { OutputActivities } from '../../activities/outputs';
 import { countRunEnd } from '../../observability/metrics';
-import type { PredictionRequest, PredictionResult, TrainingRequest } from '../../shared/types';
+import type {
+  PredictionRequest,
+  PredictionResult,
+  PredictionState,
+  TrainingRequest,
+} from '../../shared/types';
+import { statusQuery } from '../messages';
 import { keepOptions, reuseOptions } from '../retry-policies';
 
 /** The step name of a single run's files in the store (`<workflow id>/output/`). */
@@ -53,6 +61,27 @@ export async function cachedResult(request: PredictionRequest): Promise<Predicti
   const hit = hits[0];
   if (!hit) return undefined;
   countRunEnd(metricMeter, request.model, 'cached');
+  // the `status` query answers for a served run too: it ended as it started, with the earlier prediction
+  const now = new Date().toISOString();
+  const state: PredictionState = {
+    kind: 'prediction',
+    model: request.model,
+    predictionId: hit.result.predictionId,
+    status: 'succeeded',
+    polls: 0,
+    nextPollAt: null,
+    startedAt: workflowInfo().startTime.toISOString(),
+    completedAt: now,
+    deadline: now,
+    logsTail: [],
+    error: null,
+    webUrl: null,
+    runs: 1,
+  };
+  setHandler(statusQuery, () => state);
+  setCurrentDetails(
+    `**succeeded** · served by the result cache: ${hit.from.pipelineId}'s prediction \`${hit.from.predictionId ?? '…'}\` · nothing created, $0`,
+  );
   log.info(`served by the result cache: ${hit.from.pipelineId}'s prediction ${hit.from.predictionId}`, {
     predictionId: hit.from.predictionId,
   });
