@@ -8,6 +8,7 @@ import type { PredictionState } from '../shared/types';
 import type { ApprovalProgress, PipelineResult, ReusedRun } from '../workflows/pipeline';
 import { approveCommand } from '../workflows/steps/details';
 import type { CliContext } from './context';
+import { CLI } from './usage';
 
 /** The lines of `next` (a log tail) that come after what `previous` (the tail seen before) already showed. */
 export function newLines(previous: string[], next: string[]): string[] {
@@ -90,7 +91,7 @@ export function printPipeline(r: PipelineResult, ctx: CliContext, title: string)
       ctx.out(
         `    waiting for a decision until ${s.approval.deadline} (then ${s.approval.onTimeout}): ${s.approval.message}`,
       );
-      ctx.out(`    decide: ${approveCommand(r.pipelineId, name)}`);
+      ctx.out(`    decide: ${approveCommand(r.pipelineId, name, CLI)}`);
     }
   }
 }
@@ -117,7 +118,7 @@ function decisionNote(approval: ApprovalProgress | undefined): string {
 export function stepLine(step: PipelineResult['steps'][string], pipelineId?: string, name?: string): string {
   const waiting =
     step.status === 'waiting' && step.approval && pipelineId && name
-      ? `  ${step.approval.message} (decide: ${approveCommand(pipelineId, name)})`
+      ? `  ${step.approval.message} (decide: ${approveCommand(pipelineId, name, CLI)})`
       : '';
   return `${step.status}${step.predictionIds.length ? `  ${step.predictionIds.join(', ')}` : ''}${reusedNote(step.reused)}${decisionNote(step.approval)}${waiting}${step.queued?.length ? `  (${step.queued.join('; ')})` : ''}`;
 }

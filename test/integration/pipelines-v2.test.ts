@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { folderName } from '../../src/activities/outputs';
 import { approveStep, rerunPipeline, startPipeline, pipelineOutcome } from '../../src/client';
 import { EXIT, type PipelineSummary, type RunSummary } from '../../src/cli';
+import { CLI } from '../../src/cli/usage';
 import { loadPipelineFile } from '../../src/client/pipeline-file';
 import { progressQuery, runPipeline } from '../../src/workflows';
 import { cliOn, startTestbed, type Testbed } from '../helpers/testbed';
@@ -283,9 +284,7 @@ steps:
     const status = (await cli('pipeline', 'status', id)).out.join('\n');
     expect(status).toContain('review: waiting');
     expect(status).toContain('look at both drafts');
-    expect(status).toContain(
-      `decide: replicate-temporal pipeline approve ${id} review [--reject] [--reason TEXT]`,
-    );
+    expect(status).toContain(`decide: ${CLI} pipeline approve ${id} review [--reject] [--reason TEXT]`);
     const meta = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
     expect(meta.currentDetails).toContain('**review waits for a decision**');
     expect(meta.currentDetails).toContain(`replicate-temporal pipeline approve ${id} review`);

@@ -33,9 +33,9 @@ export function pipelineDetails(result: PipelineResult, spec: PipelineSpec, nowM
   return lines.join('\n');
 }
 
-/** The command that decides a waiting approval step. */
-export function approveCommand(pipelineId: string, step: string): string {
-  return `${CLI_NAME} pipeline approve ${pipelineId} ${step} [--reject] [--reason TEXT]`;
+/** The command that decides a waiting approval step (`cli`: how the CLI is invoked where it is shown). */
+export function approveCommand(pipelineId: string, step: string, cli = CLI_NAME): string {
+  return `${cli} pipeline approve ${pipelineId} ${step} [--reject] [--reason TEXT]`;
 }
 
 function overall(result: PipelineResult): string {
