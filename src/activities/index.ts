@@ -19,6 +19,7 @@ import {
 } from './create';
 import { listRecentJobs, type JobSummary } from './list';
 import { createOutputActivities, outputStore, type OutputConfig, type OutputStore } from './outputs';
+import { stageInputFiles, type StageArgs, type StagedInput } from './stage-inputs';
 import { getJob } from './status';
 import { slotNeededFor } from './slots';
 import { versionModelLookup } from './version-models';
@@ -29,6 +30,7 @@ export { DEFAULT_HTTP_TIMEOUTS, type ActivityConfig } from './context';
 export { MIN_CANCEL_AFTER_MS } from '../shared/ceiling';
 export { type CreatePredictionArgs, type CreateTrainingArgs } from './create';
 export { inputDigest, type JobSummary } from './list';
+export { MAX_DATA_URL_FILE_BYTES, MAX_UPLOAD_BYTES, type StageArgs, type StagedInput } from './stage-inputs';
 /** Trim Replicate's prediction object (see ./snapshot); the receiver and tests use it too. */
 export { snapshot } from './snapshot';
 
@@ -98,6 +100,8 @@ export function createActivities(config: ActivitiesOptions) {
     ...createOutputActivities({
       ...config.outputs,
       store,
+      // single runs keep their files where a store was configured (the worker's always is: OUTPUT_DIR's default)
+      keepRunOutputs: config.outputStore !== undefined || config.outputDir !== undefined,
       allowedOrigins: [...apiOrigin, ...(config.outputAllowedOrigins ?? [])],
       claims,
       claimKey: setup.claimKey,
@@ -120,6 +124,11 @@ export function createActivities(config: ActivitiesOptions) {
       }
       return createPrediction(setup, args);
     },
+    /**
+     * Give a pipeline step's input the earlier outputs it takes as URLs that still work (data: URLs, Replicate
+     * file uploads, presigned S3 URLs), from the persisted copies (./stage-inputs.ts).
+     */
+    stageInputFiles: (args: StageArgs): Promise<StagedInput> => stageInputFiles(setup, store, args),
     /** Start a training of `owner/name:version` into `destination`. */
     createTraining: (args: CreateTrainingArgs): Promise<PredictionSnapshot> => createTraining(setup, args),
     /**

@@ -37,7 +37,9 @@ export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
   try {
     if (command === 'help' && rest[0] !== undefined) return await runCli([...rest, '--help'], ctx);
     const name =
-      command === 'pipeline' && ['run', 'status'].includes(rest[0] ?? '') ? `pipeline ${rest[0]}` : command;
+      command === 'pipeline' && ['run', 'status', 'rerun', 'approve'].includes(rest[0] ?? '')
+        ? `pipeline ${rest[0]}`
+        : command;
     if (name !== undefined && COMMANDS[name] && wantsHelp(rest)) {
       ctx.out(commandHelp(name));
       return EXIT.ok;

@@ -5,8 +5,10 @@ import { budgetLine, pipelineBudgetLine, usd } from '../shared/budget';
 import { humanDuration } from '../shared/duration';
 import { queuedLine } from '../shared/slots';
 import type { PredictionState } from '../shared/types';
-import type { PipelineResult } from '../workflows/pipeline';
+import type { ApprovalProgress, PipelineResult, ReusedRun } from '../workflows/pipeline';
+import { approveCommand } from '../workflows/steps/details';
 import type { CliContext } from './context';
+import { CLI } from './usage';
 
 /** The lines of `next` (a log tail) that come after what `previous` (the tail seen before) already showed. */
 export function newLines(previous: string[], next: string[]): string[] {
@@ -59,8 +61,14 @@ export function printRunOutcome(
           ? `  (predict_time ${summary.metrics.predict_time}s)`
           : ''),
     );
+    if (summary.cached) ctx.out(`  cached: the result of ${summary.cached.workflowId} (nothing created, $0)`);
     ctx.out('output:');
     ctx.out(formatOutput(summary.output));
+    if (summary.files?.length) {
+      ctx.out('kept files:');
+      for (const f of summary.files) ctx.out(`  ${f.url ?? f.path}`);
+    }
+    if (summary.keepError) ctx.err(`warning: the output files were not kept: ${summary.keepError}`);
   } else {
     ctx.err(`${summary.status}: ${summary.error?.message ?? 'unknown error'}`);
     // the last log lines, unless the progress already printed them
@@ -69,29 +77,57 @@ export function printRunOutcome(
   }
 }
 
-/** `pipeline status ID`: a title, then one line per step. */
+/** `pipeline status ID`: a title, then one line per step (and what waits for a decision, with the command). */
 export function printPipeline(r: PipelineResult, ctx: CliContext, title: string): void {
   ctx.out(title);
   if (r.cost.budget) ctx.out(`  ${pipelineBudgetLine(r.cost.budget, Date.now())}`);
   for (const [name, s] of Object.entries(r.steps)) {
     const elapsed = s.elapsedMs !== null ? ` ${humanDuration(s.elapsedMs)}` : '';
     ctx.out(
-      `  ${name}: ${s.status}${elapsed}${s.predictionIds.length ? `  ${s.predictionIds.join(', ')}` : ''}${s.error ? `  (${s.error})` : ''}`,
+      `  ${name}: ${s.status}${elapsed}${s.predictionIds.length ? `  ${s.predictionIds.join(', ')}` : ''}${reusedNote(s.reused)}${decisionNote(s.approval)}${s.error ? `  (${s.error})` : ''}`,
     );
     for (const line of s.queued ?? []) ctx.out(`    ${line}`);
+    if (s.status === 'waiting' && s.approval) {
+      ctx.out(
+        `    waiting for a decision until ${s.approval.deadline} (then ${s.approval.onTimeout}): ${s.approval.message}`,
+      );
+      ctx.out(`    decide: ${approveCommand(r.pipelineId, name, CLI)}`);
+    }
   }
 }
 
-/** A step's progress line while `pipeline run` waits: its status and prediction ids. */
-export function stepLine(step: PipelineResult['steps'][string]): string {
-  return `${step.status}${step.predictionIds.length ? `  ${step.predictionIds.join(', ')}` : ''}${step.queued?.length ? `  (${step.queued.join('; ')})` : ''}`;
+/** `  (reused from ID)` / `  (cached: 2 from ID)` for a step an earlier result served, else ''. */
+export function reusedNote(reused: ReusedRun[] | undefined): string {
+  if (!reused?.length) return '';
+  const from = [...new Set(reused.map((r) => r.pipelineId))].join(', ');
+  const cached = reused.filter((r) => r.how === 'cache').length;
+  const parts = [
+    ...(reused.length > cached ? [`reused ${reused.length - cached} from ${from}`] : []),
+    ...(cached > 0 ? [`cached ${cached}`] : []),
+  ];
+  return `  (${parts.join(', ')}${cached > 0 && reused.length === cached ? ` from ${from}` : ''}, $0)`;
+}
+
+function decisionNote(approval: ApprovalProgress | undefined): string {
+  const d = approval?.decision;
+  if (!d) return '';
+  return `  (${d.approved ? 'approved' : 'rejected'} by ${d.by}${d.reason ? `: ${d.reason}` : ''})`;
+}
+
+/** A step's progress line while `pipeline run` waits: its status, prediction ids, reuse, what it waits for. */
+export function stepLine(step: PipelineResult['steps'][string], pipelineId?: string, name?: string): string {
+  const waiting =
+    step.status === 'waiting' && step.approval && pipelineId && name
+      ? `  ${step.approval.message} (decide: ${approveCommand(pipelineId, name, CLI)})`
+      : '';
+  return `${step.status}${step.predictionIds.length ? `  ${step.predictionIds.join(', ')}` : ''}${reusedNote(step.reused)}${decisionNote(step.approval)}${waiting}${step.queued?.length ? `  (${step.queued.join('; ')})` : ''}`;
 }
 
 /** The end of `pipeline run`: each step with its files (or outputs), the cost and the manifest. */
 export function printPipelineOutcome(summary: PipelineSummary, elapsed: string, ctx: CliContext): void {
   ctx.out(`${elapsed}  pipeline ${summary.status}`);
   for (const [name, step] of Object.entries(summary.steps)) {
-    ctx.out(`  ${name}: ${step.status}${step.error ? ` (${step.error})` : ''}`);
+    ctx.out(`  ${name}: ${step.status}${reusedNote(step.reused)}${step.error ? ` (${step.error})` : ''}`);
     for (const file of step.files.length
       ? step.files
       : step.outputs.map((o) => (typeof o === 'string' ? o : JSON.stringify(o))))

@@ -20,6 +20,8 @@ const RUN_OPTIONS = {
   timeout: { type: 'string' },
   'workflow-id': { type: 'string' },
   json: { type: 'boolean' },
+  cache: { type: 'boolean' },
+  'no-persist': { type: 'boolean' },
   ...BUDGET_OPTIONS,
 } as const;
 
@@ -39,7 +41,14 @@ export async function startCommand(
     input,
     deployment: values.deployment ?? false,
     ...parseBudgetFlags(values, values.model, ctx, command),
+    ...(values['no-persist'] ? { persist: false } : {}),
+    ...(values.cache ? { cache: true } : {}),
   };
+  if (values.cache && values['no-persist'])
+    throw new UsageError(
+      '--cache reuses kept results and keeps its own: it cannot go with --no-persist',
+      command,
+    );
   const problems = validateRequest(request);
   if (problems.length > 0) throw new UsageError(problems.join('; '), command);
   checkId(values['workflow-id'], '--workflow-id', command);

@@ -16,19 +16,21 @@ const RUN_FLAGS = `  --model REF        owner/name, owner/name:<version>, a vers
                      and the run fails with BudgetExceeded; needs the model's price:
   --price USD        USD per second of predict_time (Replicate has no price API)
   --prices FILE      or a YAML/JSON mapping model -> USD per second (a pipeline spec's prices: format)
+  --cache            reuse an earlier kept result of the same model and input instead of paying (default off)
+  --no-persist       do not keep the output files in the worker's output store (kept by default)
   --json             print exactly one JSON object`;
 
 /** Each command's usage line(s) and what its flags mean: `<command> --help`, and the line a usage error shows. */
 export const COMMANDS: Record<string, { usage: string[]; help: string }> = {
   run: {
     usage: [
-      'run --model REF --input JSON [--deployment] [--timeout 10m] [--workflow-id ID] [--max-cost USD --price USD | --prices FILE] [--json]',
+      'run --model REF --input JSON [--deployment] [--timeout 10m] [--workflow-id ID] [--max-cost USD --price USD | --prices FILE] [--cache] [--no-persist] [--json]',
     ],
     help: `Run one prediction and wait for it, showing its progress, then print the output.\n${RUN_FLAGS}`,
   },
   start: {
     usage: [
-      'start --model REF --input JSON [--deployment] [--timeout 10m] [--workflow-id ID] [--max-cost USD --price USD | --prices FILE] [--json]',
+      'start --model REF --input JSON [--deployment] [--timeout 10m] [--workflow-id ID] [--max-cost USD --price USD | --prices FILE] [--cache] [--no-persist] [--json]',
     ],
     help: `Start one prediction and print its workflow id (then: result, status or cancel ID).\n${RUN_FLAGS}`,
   },
@@ -45,16 +47,42 @@ export const COMMANDS: Record<string, { usage: string[]; help: string }> = {
     help: 'Cancel a run and its prediction at Replicate, and wait for it to end.',
   },
   'pipeline run': {
-    usage: ['pipeline run FILE [--input KEY=VALUE ...] [--pipeline-id ID] [--timeout 30m] [--json]'],
+    usage: [
+      'pipeline run FILE [--input KEY=VALUE ...] [--pipeline-id ID] [--timeout 30m] [--cache | --no-cache] [--json]',
+    ],
     help: `Run a multi-step pipeline from a YAML or JSON spec (see examples/) and wait for it.
   --input KEY=VALUE  override one of the spec's inputs (repeatable; VALUE may be JSON)
   --pipeline-id ID   your own id (default pipeline-<name>-<random>); also the folder of its outputs
   --timeout 30m      the ceiling for the whole pipeline (10s to 168h; default the spec's timeout or 30m)
+  --cache            reuse earlier identical results for every step (the result cache); --no-cache: for none
+                     (default: each step's or the spec's cache:, off unless set)
+  --json             print exactly one JSON object`,
+  },
+  'pipeline rerun': {
+    usage: [
+      'pipeline rerun ID [--from STEP] [--spec FILE] [--input KEY=VALUE ...] [--pipeline-id NEW] [--timeout 30m] [--json]',
+    ],
+    help: `Run pipeline ID again (failed, canceled or succeeded), paying only for what runs anew: every step before
+STEP (default: every step that succeeded and whose request is unchanged) reuses the earlier run's kept results,
+files and manifest entries, with no prediction created; the report marks them reused.
+  --from STEP        run STEP and the steps after it anew (default: what failed, changed or never ran)
+  --spec FILE        an edited spec (default the earlier run's)
+  --input KEY=VALUE  change one of the earlier run's inputs (repeatable; VALUE may be JSON)
+  --pipeline-id NEW  the new run's id (default pipeline-<name>-<random>)
+  --timeout 30m      its ceiling (default the earlier run's)
+  --json             print exactly one JSON object`,
+  },
+  'pipeline approve': {
+    usage: ['pipeline approve ID STEP [--reject] [--reason TEXT] [--json]'],
+    help: `Decide an approval step of pipeline ID that waits for one (pipeline status ID shows it): approve it (the
+pipeline goes on) or, with --reject, reject it (the step fails). Recorded with who (your user name), when and why.
+  --reject           reject instead of approving
+  --reason TEXT      why, for the report
   --json             print exactly one JSON object`,
   },
   'pipeline status': {
     usage: ['pipeline status ID [--json]'],
-    help: "A pipeline's steps: status, prediction ids, elapsed time; with a budget the spend and the budget left.",
+    help: "A pipeline's steps: status, prediction ids, elapsed time, reused results, what waits for a decision (and the command that decides); with a budget the spend and the budget left.",
   },
   reconcile: {
     usage: [
@@ -91,8 +119,13 @@ COMMANDS.web = {
   OUTPUT_DIR / OUTPUT_URL  the output store the workers keep files in (the page shows them from there)`,
 };
 COMMANDS.pipeline = {
-  usage: [...COMMANDS['pipeline run']!.usage, ...COMMANDS['pipeline status']!.usage],
-  help: 'Multi-step pipelines: pipeline run FILE, pipeline status ID (each with --help).',
+  usage: [
+    ...COMMANDS['pipeline run']!.usage,
+    ...COMMANDS['pipeline status']!.usage,
+    ...COMMANDS['pipeline rerun']!.usage,
+    ...COMMANDS['pipeline approve']!.usage,
+  ],
+  help: 'Multi-step pipelines: pipeline run FILE, pipeline status ID, pipeline rerun ID, pipeline approve ID STEP (each with --help).',
 };
 
 export const USAGE = `usage: ${CLI} <command> [flags]        (${CLI} <command> --help: its flags)
@@ -104,6 +137,8 @@ ${[
   'cancel',
   'pipeline run',
   'pipeline status',
+  'pipeline rerun',
+  'pipeline approve',
   'reconcile',
   'codec-server',
   'web',

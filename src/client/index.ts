@@ -27,6 +27,8 @@ export {
   type PipelineSummary,
   type StartPipelineOptions,
 } from './pipeline';
+export { rerunPipeline, type RerunOptions } from './rerun';
+export { approveStep } from './approve';
 export { registerSearchAttributes } from './search-attributes';
 export { ceilingMs, CEILING_RANGE_MS } from './options';
 export type { WatchOptions } from './watch';
@@ -34,5 +36,6 @@ export type { WatchOptions } from './watch';
 export { createDataConverter, type DataConverterOptions } from '../encryption/data-converter';
 export type { EncryptionKeys } from '../encryption/keys';
 export type { PredictionRequest, PredictionState } from '../shared/types';
-export type { PipelineResult } from '../workflows/pipeline';
+export type { ApproveStepArgs, PipelineResult } from '../workflows/pipeline';
+export type { Decision } from '../shared/pipeline';
 export type { ClaimStore } from '../activities/claims';

@@ -25,6 +25,12 @@ export interface RunSummary {
   /** the model's output (claim references resolved when a store was given) */
   output: unknown;
   metrics: PredictionResult['metrics'] | null;
+  /** the output files kept in the output store (`persist`), next to Replicate's URLs in `output` */
+  files?: PredictionResult['files'];
+  /** why they could not be kept (the prediction succeeded) */
+  keepError?: string;
+  /** served by the result cache: nothing created, nothing paid; the run that made it */
+  cached?: PredictionResult['cached'];
   /** the failure type (e.g. `PredictionFailed`, `ReplicateInvalidInput`), its message and the last log lines */
   error: { type: string; message: string; logsTail?: string[] } | null;
 }
@@ -67,6 +73,9 @@ export async function predictionOutcome(
         ? await readOutputClaim(result.output, claims, claimKey).catch(() => result.output)
         : result.output,
       metrics: result.metrics,
+      ...(result.files ? { files: result.files } : {}),
+      ...(result.keepError ? { keepError: result.keepError } : {}),
+      ...(result.cached ? { cached: result.cached } : {}),
       error: null,
     };
   } catch (error) {

@@ -15,8 +15,9 @@ import { PipelineSpecError, validatePipelineSpec, type PipelineSpec } from '../s
 import { ReplicatePipelineId } from '../shared/search-attributes';
 import { queuedLine } from '../shared/slots';
 import { progressQuery, runPipeline, statusQuery } from '../workflows';
-import type { PipelineResult } from '../workflows/pipeline';
+import type { ApprovalProgress, PipelineRequest, PipelineResult, ReusedRun } from '../workflows/pipeline';
 import { resolveReportOutputs } from '../activities/claims';
+import { pipelineStaticDetails } from './pipeline-details';
 import { gaveUp } from './failures';
 import type { OutcomeOptions } from './outcome';
 import { ceilingMs, workflowIdOr } from './options';
@@ -41,6 +42,12 @@ export interface StartPipelineOptions {
   searchAttributes?: boolean;
   /** hears, once per client, why the pipeline starts without our search attributes (default: a Node warning) */
   onWarning?: (message: string) => void;
+  /** `--cache`/`--no-cache`: reuse earlier identical results for every prediction step, or for none (default: the spec's) */
+  cache?: boolean;
+  /** download outputs and record each run (default true; a rerun and the result cache need it) */
+  persist?: boolean;
+  /** a rerun of an earlier pipeline (rerunPipeline sets it) */
+  rerun?: PipelineRequest['rerun'];
 }
 
 /**
@@ -59,13 +66,22 @@ export async function startPipeline(
   const pipelineId = workflowIdOr(options.workflowId, `pipeline-${spec.name}`);
   const attributes =
     options.searchAttributes !== false && (await searchAttributesUsable(client, options.onWarning));
+  const request: PipelineRequest = {
+    spec,
+    inputs,
+    // without them, the children neither get ReplicatePipelineId nor upsert theirs
+    ...(attributes ? {} : { searchAttributes: false }),
+    ...(options.cache !== undefined ? { cache: options.cache } : {}),
+    ...(options.persist === false ? { persist: false } : {}),
+    ...(options.rerun ? { rerun: options.rerun } : {}),
+  };
   return client.workflow.start(runPipeline, {
     taskQueue: options.taskQueue,
     workflowId: pipelineId,
-    // without them, the children neither get ReplicatePipelineId nor upsert theirs
-    args: [attributes ? { spec, inputs } : { spec, inputs, searchAttributes: false }],
+    args: [request],
     workflowExecutionTimeout: timeoutMs,
-    staticSummary: `pipeline ${spec.name}: ${Object.keys(spec.steps).join(' -> ')}`,
+    staticSummary: `pipeline ${spec.name}: ${Object.keys(spec.steps).join(' -> ')}${options.rerun ? ` (rerun of ${options.rerun.pipelineId})` : ''}`,
+    staticDetails: pipelineStaticDetails(checked.spec, timeoutMs, request),
     ...(attributes ? { typedSearchAttributes: [{ key: ReplicatePipelineId, value: pipelineId }] } : {}),
   });
 }
@@ -77,7 +93,17 @@ export interface PipelineSummary {
   /** per step: its predictions, their outputs and the files persisted from them, and why it failed */
   steps: Record<
     string,
-    { status: string; predictionIds: string[]; outputs: unknown[]; files: string[]; error: string | null }
+    {
+      status: string;
+      predictionIds: string[];
+      outputs: unknown[];
+      files: string[];
+      error: string | null;
+      /** the runs an earlier result served, and from where (a rerun's earlier pipeline, the result cache) */
+      reused?: ReusedRun[];
+      /** an approval step's question and decision */
+      approval?: ApprovalProgress;
+    }
   >;
   /** the manifest of the persisted files, when the pipeline got that far */
   manifest: string | null;
@@ -159,6 +185,8 @@ export function summarizePipeline(r: PipelineResult): PipelineSummary {
           outputs: s.outputs,
           files: s.files,
           error: s.error === null ? null : gaveUp(s.error),
+          ...(s.reused?.length ? { reused: s.reused } : {}),
+          ...(s.approval ? { approval: s.approval } : {}),
         },
       ]),
     ),

@@ -22,6 +22,8 @@ export const ATTRIBUTES = {
 
 /** The activities that create, read or cancel one job and return its snapshot (names as in src/activities). */
 const JOB_ACTIVITIES = new Set(['createPrediction', 'createTraining', 'getPrediction', 'cancelPrediction']);
+/** The activities that keep one job's output files: their arguments name the prediction (and a run's, its model). */
+const OUTPUT_ACTIVITIES = new Set(['keepOutputs', 'persistOutputs']);
 
 /** An activity interceptor factory for WorkerOptions.interceptors.activity, after the OpenTelemetry one. */
 export function replicateAttributes(ctx: Context): ActivityInterceptors {
@@ -39,8 +41,12 @@ class ReplicateAttributes implements ActivityInboundCallsInterceptor {
     if (!span) return next(input);
     span.setAttribute(ATTRIBUTES.attempt, this.ctx.info.attempt);
     const type = this.ctx.info.activityType;
-    if (!JOB_ACTIVITIES.has(type)) return next(input);
     const [first] = input.args;
+    if (OUTPUT_ACTIVITIES.has(type) && isRecord(first)) {
+      setString(span, ATTRIBUTES.predictionId, first.predictionId);
+      setString(span, ATTRIBUTES.model, first.model);
+    }
+    if (!JOB_ACTIVITIES.has(type)) return next(input);
     // createPrediction/createTraining take a request with the model; getPrediction/cancelPrediction the job id
     if (isRecord(first)) setString(span, ATTRIBUTES.model, first.model);
     else setString(span, ATTRIBUTES.predictionId, first);

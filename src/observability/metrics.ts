@@ -17,8 +17,11 @@
 import type { MetricMeter } from '@temporalio/common';
 import type { RuntimeOptions } from '@temporalio/worker';
 
-/** How a run ended: Replicate's terminal status, or our deadline (`timed_out`). */
-export type RunEndStatus = 'succeeded' | 'failed' | 'canceled' | 'aborted' | 'timed_out';
+/**
+ * How a run ended: Replicate's terminal status, our deadline (`timed_out`), or `cached`: the result cache served it
+ * (no prediction created, nothing paid).
+ */
+export type RunEndStatus = 'succeeded' | 'failed' | 'canceled' | 'aborted' | 'timed_out' | 'cached';
 /** Which Replicate endpoint an HTTP exchange went to. */
 export type ApiOperation = 'create' | 'get' | 'cancel' | 'list';
 /** How the run learned that its job had ended. */
@@ -40,7 +43,7 @@ interface MetricDefinition {
 export const METRIC_DEFINITIONS = {
   replicate_predictions_total: {
     kind: 'counter',
-    help: 'Runs ended, one per run at its end: succeeded, failed, canceled, aborted, timed_out',
+    help: 'Runs ended, one per run at its end: succeeded, failed, canceled, aborted, timed_out, cached (served by the result cache, nothing paid)',
     labels: ['model', 'status'],
   },
   replicate_predict_time_seconds: {

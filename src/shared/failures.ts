@@ -38,6 +38,8 @@ export const PipelineFailureType = {
   OutputTooLarge: 'OutputTooLarge', // an output file is over the size limit
   OutputOriginNotAllowed: 'OutputOriginNotAllowed', // an output URL (or a redirect hop) is on an origin not allowed
   NoTimeLeft: 'PipelineNoTimeLeft', // a step would start too close to the pipeline's ceiling for its prediction
+  InputFileTooLarge: 'InputFileTooLarge', // a chained input file is over the 100 MiB of Replicate's files API
+  Rejected: 'ApprovalRejected', // an approval step was rejected (by a person, or by its timeout)
 } as const;
 
 /**

@@ -59,6 +59,17 @@ export interface PredictionRequest {
    * REPLICATE_MODEL_CONCURRENCY, when it limits the model, holds as well and is never changed by it.
    */
   concurrencyLimit?: number;
+  /**
+   * keep the output files in the worker's output store (like a pipeline step's: allowed origins, sha256, a
+   * manifest) and name them in the result: true, false, or unset = when the worker has an output store configured
+   * (the worker's own does by default). A pipeline's children get false: the pipeline keeps its steps' files.
+   */
+  persist?: boolean;
+  /**
+   * reuse an earlier succeeded, kept result of the same request (model, input) instead of creating a prediction
+   * (the result cache; default false: a generator is usually asked for a new sample)
+   */
+  cache?: boolean;
   /** set by the workflow itself when it continues as new; never pass it */
   resume?: ResumeState;
 }
@@ -167,6 +178,32 @@ export interface PredictionResult {
   polls: number;
   /** true when a retried create adopted the prediction a lost attempt had made (no duplicate was created) */
   adopted: boolean;
+  /**
+   * the output files kept in the worker's output store (`persist`), next to Replicate's URLs in `output` (which
+   * Replicate deletes after about an hour)
+   */
+  files?: KeptFile[];
+  /** the kept files' manifest: an absolute path or an s3:// URL */
+  manifest?: string;
+  /** why the output files could not be kept (the prediction itself succeeded) */
+  keepError?: string;
+  /** served by the result cache (`cache: true`): no prediction was created, nothing paid; the run that made it */
+  cached?: { workflowId: string; predictionId: string | null };
+}
+
+/** An output file kept in the output store (a manifest entry). */
+export interface KeptFile {
+  /** Replicate's URL it was copied from (a data: URL's first characters) */
+  sourceUrl: string;
+  /** its path in the run's (or pipeline's) folder of the store */
+  path: string;
+  /** the object key in the bucket, or the path in OUTPUT_DIR */
+  key?: string;
+  /** `s3://bucket/key`, or the absolute path */
+  url?: string;
+  bytes: number;
+  sha256: string;
+  contentType: string | null;
 }
 
 /** Live state answered by the `status` query. */

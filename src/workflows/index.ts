@@ -4,7 +4,14 @@ export { runPrediction, runTraining, statusQuery, webhookSignal } from './predic
 export { reconcileOrphans, type OrphanReport, type ReconcileOptions } from './reconcile';
 export { replicateClaim, type JobClaim } from './claim';
 export { watchLateCommits, type LateCommitReport, type LateCommitWatch } from './late-commits';
-export { runPipeline, progressQuery, type PipelineRequest, type PipelineResult } from './pipeline';
+export {
+  runPipeline,
+  progressQuery,
+  approveStepUpdate,
+  type ApproveStepArgs,
+  type PipelineRequest,
+  type PipelineResult,
+} from './pipeline';
 export {
   replicateSlots,
   slotAcquireUpdate,

@@ -6,6 +6,8 @@
  * execution timeout, because Temporal runs no workflow code when that fires: at our deadline we can still cancel
  * the job remotely. Every early end (deadline, user cancel, non-retryable error) cancels the remote job. Long jobs
  * continue as new, carrying the job, the progress and (through the execution timeout) the deadline.
+ * Once succeeded, the output files are kept in the output store (./job/keep.ts), unless `persist: false`; with
+ * `cache: true` an earlier kept result of the same request is returned instead of creating anything.
  * The phases live in ./job/run.ts; the ceiling and polling policies in ../shared/ceiling.ts and
  * ../shared/polling.ts, the activities' retry policies in ./retry-policies.ts.
  */
@@ -14,6 +16,7 @@ import { PredictionFailureType } from '../shared/failures';
 import type { JobKind, PredictionRequest, PredictionResult, TrainingRequest } from '../shared/types';
 import { validateRequest, validateTrainingRequest } from '../shared/validate';
 import { claimsSettled } from './claim';
+import { cachedResult, keepOutputs } from './job/keep';
 import { JobRun } from './job/run';
 
 export { statusQuery, webhookSignal } from './messages';
@@ -34,10 +37,15 @@ async function runJob(
   problems: string[],
 ): Promise<PredictionResult> {
   rejectInvalid(kind, request, problems);
+  if (kind === 'prediction') {
+    const cached = await cachedResult(request);
+    if (cached) return cached; // no job: nothing created, nothing paid
+  }
   const run = new JobRun(kind, request);
+  let result: PredictionResult;
   try {
     // withTimeout(0) would mean no timeout at all: a run continued at its deadline ends at once instead
-    return await CancellationScope.withTimeout(Math.max(1, run.msUntilDeadline()), async () => {
+    result = await CancellationScope.withTimeout(Math.max(1, run.msUntilDeadline()), async () => {
       await run.createOrAdopt();
       while (!run.isDone()) {
         await run.continueAsNewIfDue();
@@ -53,6 +61,8 @@ async function runJob(
     await run.releaseSlot(); // no-op unless the run waited for or holds a concurrency slot
     await CancellationScope.nonCancellable(claimsSettled); // its claims have ended (normally long ago)
   }
+  // after the deadline's scope: the job has ended and is paid for; keeping its files must not turn it into a timeout
+  return kind === 'prediction' ? keepOutputs(request, result) : result;
 }
 
 function rejectInvalid(

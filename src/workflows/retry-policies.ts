@@ -136,3 +136,42 @@ export const claimOptions: ActivityOptions = {
   startToCloseTimeout: '2m',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
 };
+
+/** Reusing earlier results (a rerun's, the result cache's): copies files between folders of the store, heartbeating. */
+export const reuseOptions: ActivityOptions = {
+  startToCloseTimeout: '30m',
+  heartbeatTimeout: PERSIST_ACTIVITY.heartbeatTimeoutMs,
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
+};
+
+/**
+ * Staging a step's chained input files (data: URLs, uploads to Replicate's files API of up to 100 MiB): a file over
+ * the limit is not retried.
+ */
+export const stageOptions: ActivityOptions = {
+  startToCloseTimeout: '10m',
+  heartbeatTimeout: PERSIST_ACTIVITY.heartbeatTimeoutMs,
+  retry: {
+    initialInterval: '1s',
+    backoffCoefficient: 2,
+    maximumInterval: '30s',
+    maximumAttempts: 5,
+    nonRetryableErrorTypes: [
+      ...NON_RETRYABLE_REPLICATE_ERRORS,
+      PipelineFailureType.InputFileTooLarge,
+      PipelineFailureType.OutputUnavailable,
+    ],
+  },
+};
+
+/**
+ * A single run keeping its output files (like a pipeline step's): an embedder's worker without the activity
+ * (`NotFoundError`) keeps nothing, at once.
+ */
+export const keepOptions: ActivityOptions = {
+  ...persistOptions,
+  retry: {
+    ...persistOptions.retry,
+    nonRetryableErrorTypes: [...(persistOptions.retry?.nonRetryableErrorTypes ?? []), 'NotFoundError'],
+  },
+};

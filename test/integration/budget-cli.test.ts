@@ -125,6 +125,7 @@ describe('run / start with a budget', () => {
     expect(text.out.find((l) => l.startsWith('  budget'))).toMatch(
       /^ {2}budget {6}\$1 · running cost \$0\.00\d+ · left \$0\.99\d+ \(at \$0\.001\/s\)$/,
     );
+    // cancel exits 0 once the run has stopped (docs/cli.md)
     expect((await cli('cancel', workflowId)).code).toBe(EXIT.ok);
   });
 

@@ -77,13 +77,14 @@ describe('client CLI', () => {
     const summary = JSON.parse(lines[0]!) as RunSummary;
     expect(Object.keys(summary).sort()).toEqual([
       'error',
+      'files', // the output files kept in the worker's store: none in an echo
       'metrics',
       'output',
       'predictionId',
       'status',
       'workflowId',
     ]);
-    expect(summary).toMatchObject({ status: 'succeeded', output: { prompt: 'hi' }, error: null });
+    expect(summary).toMatchObject({ status: 'succeeded', output: { prompt: 'hi' }, files: [], error: null });
     expect(bed.sim.prediction(summary.predictionId!)!.status).toBe('succeeded');
   });
 

@@ -41,6 +41,7 @@ beforeAll(async () => {
   bed = await startTestbed();
   bed.sim.setModel('sim/adopt', { output: '$input', durationMs: 300 });
   bed.sim.setModel('sim/hooked', { output: '$input', durationMs: 300 });
+  bed.sim.setModel('sim/cached', { output: '$input', durationMs: 300 });
   metricsPort = await freePort();
   webhookPort = await freePort();
   const spawned = spawnWorker(bed, taskQueue, {
@@ -175,7 +176,17 @@ it('serves every contract metric with exact counts after scripted runs, next to 
   expect((await hooked.result()).id).toBe(hookedId);
   expect(await deliver(`closed-${randomUUID()}`, body, 'msg_metrics_3')).toBe(200);
 
-  // 4. A live run, and a copy of its create it never learned of: the reconciler cancels that orphan; then the user
+  // 4. The result cache: a second identical `cache: true` run is served by the first's kept result (no create).
+  const cacheRequest = { model: 'sim/cached', input: { n: 1 }, cache: true, polling: FAST_POLLING };
+  const caching = await start(cacheRequest);
+  const firstCached = await caching.result();
+  const served = await start(cacheRequest);
+  expect((await served.result()).cached).toEqual({
+    workflowId: caching.workflowId,
+    predictionId: firstCached.id,
+  });
+
+  // 5. A live run, and a copy of its create it never learned of: the reconciler cancels that orphan; then the user
   // cancels the run.
   const live = await start({ model: 'sim/never', input: { case: 'orphan' }, polling: slow }, '5m');
   await predictionIdOf(live);
@@ -201,7 +212,13 @@ it('serves every contract metric with exact counts after scripted runs, next to 
 
   // Replays: a query on a closed run replays its history (the workflow code runs again from the start).
   const closed = [...ok, failed, aborted, timedOut].map(async (h) => (await h).workflowId);
-  const more = [adopting.workflowId, hooked.workflowId, live.workflowId];
+  const more = [
+    adopting.workflowId,
+    hooked.workflowId,
+    caching.workflowId,
+    served.workflowId,
+    live.workflowId,
+  ];
   for (const workflowId of [...(await Promise.all(closed)), ...more]) {
     const state = await bed.env.client.workflow.getHandle(workflowId).query(statusQuery);
     expect(state.completedAt, workflowId).not.toBeNull();
@@ -219,6 +236,8 @@ it('serves every contract metric with exact counts after scripted runs, next to 
     timedOut: runs('sim/never', 'timed_out'),
     adoptedSucceeded: runs('sim/adopt', 'succeeded'),
     hookedSucceeded: runs('sim/hooked', 'succeeded'),
+    cacheSucceeded: runs('sim/cached', 'succeeded'),
+    cached: runs('sim/cached', 'cached'),
     canceled: runs('sim/never', 'canceled'),
     all: total(samples, 'replicate_predictions_total'),
   }).toEqual({
@@ -228,8 +247,10 @@ it('serves every contract metric with exact counts after scripted runs, next to 
     timedOut: 1,
     adoptedSucceeded: 1,
     hookedSucceeded: 1,
+    cacheSucceeded: 1,
+    cached: 1,
     canceled: 1,
-    all: 8,
+    all: 10,
   });
 
   // Predict time: one observation per success, the sum the simulator's.
@@ -241,7 +262,7 @@ it('serves every contract metric with exact counts after scripted runs, next to 
   );
 
   // Completion lag: one per run that ended at Replicate (not the timed-out or canceled ones), by source.
-  const endedByNews = [...results.map((r) => r.id), adopted.id].length + 2; // + failed, aborted
+  const endedByNews = [...results.map((r) => r.id), adopted.id, firstCached.id].length + 2; // + failed, aborted
   expect(total(samples, 'replicate_completion_lag_seconds_count', { source: 'poll' })).toBe(endedByNews);
   expect(total(samples, 'replicate_completion_lag_seconds_count', { source: 'webhook' })).toBe(1);
   const webhookLag = total(samples, 'replicate_completion_lag_seconds_sum', { source: 'webhook' });
@@ -278,10 +299,10 @@ it('serves every contract metric with exact counts after scripted runs, next to 
   expect(others).toEqual(seenOthers);
   expect(cut).toBeLessThanOrEqual(1);
   expect(gets! + cut).toBe(seenGets);
-  // 7 runs created (A, B, the failure, the abort, the timeout, the webhook run, the live run); the adoption's
-  // create was reset (network) and its retry adopted instead of creating
+  // 8 runs created (A, B, the failure, the abort, the timeout, the webhook run, the first cached one, the live run);
+  // the adoption's create was reset (network) and its retry adopted instead of creating; the served run created none
   expect(others).toEqual({
-    'create 201': 7,
+    'create 201': 8,
     'create 429': 1,
     'create network': 1,
     'cancel 200': 3, // the timeout's, the orphan's, the user's

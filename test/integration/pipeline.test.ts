@@ -56,17 +56,23 @@ describe('runPipeline', () => {
     ).toEqual({ generate: 2, upscale: 2, caption: 1 });
     for (const id of summary.steps.generate!.predictionIds)
       expect(bed.sim.prediction(id)!.input).toMatchObject({ prompt: 'a red bicycle' });
-    // upscale got the generated files, one prediction each, created after generation finished
-    const generated = summary.steps.generate!.outputs;
-    const upscaleInputs = summary.steps.upscale!.predictionIds.map(
-      (id) => bed.sim.prediction(id)!.input!.image,
+    // upscale got the generated files (as data: URLs of their persisted copies: Replicate's own URLs expire after
+    // an hour), one prediction each, created after generation finished
+    const generatedFiles = summary.steps.generate!.files.map((f) =>
+      readFileSync(path.join(path.dirname(summary.manifest!), f)),
     );
-    expect(upscaleInputs.sort()).toEqual([...generated].sort());
+    const upscaleInputs = summary.steps.upscale!.predictionIds.map(
+      (id) => bed.sim.prediction(id)!.input!.image as string,
+    );
+    for (const input of upscaleInputs) expect(input).toMatch(/^data:image\/png;base64,/);
+    expect(upscaleInputs.map((u) => Buffer.from(u.split(',')[1]!, 'base64').toString('hex')).sort()).toEqual(
+      generatedFiles.map((b) => b.toString('hex')).sort(),
+    );
     const lastGenerated = Math.max(...summary.steps.generate!.predictionIds.map(completedAt));
     for (const id of summary.steps.upscale!.predictionIds)
       expect(createOf(id).at).toBeGreaterThanOrEqual(lastGenerated);
-    expect(bed.sim.prediction(summary.steps.caption!.predictionIds[0]!)!.input!.image).toBe(
-      summary.steps.upscale!.outputs[0],
+    expect(bed.sim.prediction(summary.steps.caption!.predictionIds[0]!)!.input!.image).toMatch(
+      /^data:image\/png;base64,/,
     );
 
     // manifest: every file's source URL, local path, bytes, sha256, content type; verified on disk

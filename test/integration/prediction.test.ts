@@ -277,7 +277,10 @@ describe('runPrediction', () => {
         (e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity',
       );
       expect(markers).toHaveLength(result.polls);
-      expect(events.filter((e) => e.activityTaskScheduledEventAttributes)).toHaveLength(1); // the create
+      // the create, and keeping the output's files once it succeeded; every poll a local activity
+      expect(events.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? [])).toEqual(
+        ['createPrediction', 'keepOutputs'],
+      );
     } finally {
       bed.sim.setFaults({});
     }

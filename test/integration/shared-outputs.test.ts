@@ -113,8 +113,12 @@ it('three workers, one bucket: every file of a fan-out pipeline and its manifest
   expect(manifest.pipelineId).toBe(pipelineId);
   expect(manifest.files).toHaveLength(4); // 2 generated + 2 upscaled (the caption is text)
   const listed = await s3.list(BUCKET, `${folder}/`);
+  // the files, the manifest, and each run's record (what a rerun reuses)
+  const records = ['generate/0', 'generate/1', 'upscale/0', 'upscale/1', 'caption/0'].map(
+    (r) => `${folder}/.runs/${r}.json`,
+  );
   expect(listed.map((o) => o.Key).sort()).toEqual(
-    [...manifest.files.map((f) => f.key), `${folder}/manifest.json`].sort(),
+    [...manifest.files.map((f) => f.key), `${folder}/manifest.json`, ...records].sort(),
   );
   for (const f of manifest.files) {
     expect(f.key).toBe(`${folder}/${f.path}`);

@@ -55,9 +55,13 @@ const VALID: [string, unknown][] = [
         c: step({ model: V, foreach: '{{ inputs.styles }}', input: { s: '{{ item }}', i: '{{ index }}' } }),
         d_1: step({ input: { x: '{{ steps.b.outputs[0] }}' }, timeout: '30s' }),
         'e-2': step({ polling: { initialIntervalMs: 100, multiplier: 1.5, maxIntervalMs: 3_600_000 } }),
+        f: step({ cache: true, needs: ['g'] }),
+        g: { approve: { message: 'look at the drafts', timeout: '48h', onTimeout: 'approve' }, needs: ['b'] },
       },
+      cache: false,
     },
   ],
+  ['an approval with only a message', pipeline({ ok: { approve: { message: 'go?' } } })],
 ];
 
 /** Specs validation rejects for their shape: the schema rejects them too. [case, spec, validation says] */
@@ -116,6 +120,30 @@ const STRUCTURAL: [string, unknown, string][] = [
     'budget.eur: unknown field',
   ],
   ['a description that is a number', pipeline({ a: step() }, { description: 3 }), 'must be text'],
+  ['cache as a word', pipeline({ a: step({ cache: 'yes' }) }), 'steps.a.cache: must be true or false'],
+  ['a pipeline cache as a number', pipeline({ a: step() }, { cache: 1 }), 'cache: must be true or false'],
+  ['an approval without a message', pipeline({ a: { approve: {} } }), 'steps.a.approve.message: must say'],
+  [
+    'an approval with a model',
+    pipeline({ a: { approve: { message: 'x' }, model: 'acme/m' } }),
+    "unknown field 'model'",
+  ],
+  [
+    'an approval timeout in words',
+    pipeline({ a: { approve: { message: 'x', timeout: 'forever' } } }),
+    'is not a duration',
+  ],
+  [
+    'onTimeout: wait',
+    pipeline({ a: { approve: { message: 'x', onTimeout: 'wait' } } }),
+    "must be 'reject' or 'approve'",
+  ],
+  ['a cached approval', pipeline({ a: { approve: { message: 'x' }, cache: true } }), "unknown field 'cache'"],
+  [
+    'an approval with an input',
+    pipeline({ a: { approve: { message: 'x' }, input: { x: 1 } } }),
+    'has no input',
+  ],
 ];
 
 /** What only validation catches: the shape is right, the meaning is not. */
@@ -129,6 +157,11 @@ const SEMANTIC: [string, unknown, string][] = [
   ['needs an unknown step', pipeline({ a: step({ needs: ['nope'] }) }), "unknown step 'nope'"],
   ['a timeout of 25h', pipeline({ a: step() }, { timeout: '25h' }), 'out of range'],
   ['a budget without prices', pipeline({ a: step() }, { budget: { usd: 1 } }), 'prices.acme/model: missing'],
+  [
+    'an approval of 200h',
+    pipeline({ a: { approve: { message: 'x', timeout: '200h' } } }),
+    'from 10s to 168h',
+  ],
 ];
 
 describe('the pipeline JSON Schema', () => {

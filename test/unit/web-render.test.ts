@@ -226,6 +226,8 @@ describe('a run and a pipeline as their pages say them', () => {
 
   function pipelineView(children: PipelineView['children'], status = 'running'): PipelineView {
     const step = {
+      kind: 'prediction',
+      runs: 2,
       status: status as 'running',
       predictionIds: [],
       childWorkflowIds: ['p--gen-0', 'p--gen-1'],

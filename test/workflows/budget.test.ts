@@ -471,9 +471,11 @@ describe('a pipeline with budget: { usd }', () => {
     expect(budget.canceledPredictionIds.sort()).toEqual(upscale.map((c) => c.id).sort());
     expect(budget.canceledUsd).toBeGreaterThanOrEqual(0.28 - 1e-9);
     expect(budget.running).toEqual([]);
-    // the Temporal UI's current details: the budget line once the stopped jobs settled (canceled, at their cost)
+    // the Temporal UI's current details: the steps, then the budget line once the stopped jobs settled (canceled,
+    // at their cost)
+    expect(details).toMatch(/^- \*\*upscale\*\*: canceled · 0\/3 predictions succeeded/m);
     expect(details).toMatch(
-      /^budget \$0\.3 · spent \$0\.3\d* \(completed \$0\.02, canceled \$0\.2\d*, running \$0 in 0 jobs\) · left \$0 · EXCEEDED$/,
+      /^budget \$0\.3 · spent \$0\.3\d* \(completed \$0\.02, canceled \$0\.2\d*, running \$0 in 0 jobs\) · left \$0 · EXCEEDED$/m,
     );
 
     // overshoot: what the jobs had cost when their cancels were sent, past the budget

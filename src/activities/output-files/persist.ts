@@ -9,6 +9,7 @@ import { download, verified } from './download';
 import { extensionOf, folderKey } from './folders';
 import type { ManifestEntry } from './manifest';
 import { allowedOrigin, notAllowed } from './origins';
+import { cacheEntryKey, recordKey, writeRecord, type RecordArgs, type RunRecord } from './records';
 import type { OutputSetup } from './setup';
 
 export interface PersistArgs {
@@ -18,6 +19,8 @@ export interface PersistArgs {
   predictionId: string;
   /** the prediction's output: every http(s) or data: URL in it is persisted */
   output: unknown;
+  /** the run's record (./records.ts), written once its files are: a rerun reuses it, `cache` keeps it in the cache */
+  record?: RecordArgs;
 }
 
 /** What the persist activity records in its heartbeats: a retried attempt skips the files listed in `done`. */
@@ -105,5 +108,31 @@ export async function persistOutputs(setup: OutputSetup, args: PersistArgs): Pro
     `persisted ${entries.length} file(s) of ${args.step}[${args.index}]${resumed ? ` (${resumed} kept from an earlier attempt)` : ''}`,
     { step: args.step, files: entries.length, resumed },
   );
+  if (args.record) await writeRecords(setup, args, entries, args.record);
   return entries;
+}
+
+/** The run's record in its pipeline's folder, and in the result cache when asked (a model's runs only). */
+async function writeRecords(
+  setup: OutputSetup,
+  args: PersistArgs,
+  files: ManifestEntry[],
+  r: RecordArgs,
+): Promise<void> {
+  const record: RunRecord = {
+    pipelineId: args.pipelineId,
+    step: args.step,
+    index: args.index,
+    kind: r.kind,
+    request: r.request,
+    output: r.decision ?? args.output,
+    predictionId: args.predictionId || null,
+    version: r.version,
+    predictTime: r.predictTime,
+    ...(r.decision ? { decision: r.decision } : {}),
+    files,
+    at: new Date().toISOString(),
+  };
+  await writeRecord(setup.store, recordKey(args.pipelineId, args.step, args.index), record);
+  if (r.cache && r.request.model !== null) await writeRecord(setup.store, cacheEntryKey(r.request), record);
 }

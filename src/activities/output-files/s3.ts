@@ -158,6 +158,20 @@ export function s3OutputStore(location: S3Location, options: S3StoreOptions = {}
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
       } while (token);
     },
+    async presign(key, expiresInSeconds) {
+      const [client, { GetObjectCommand }, { getSignedUrl }] = await Promise.all([
+        s3(),
+        sdk(),
+        import('@aws-sdk/s3-request-presigner'),
+      ]);
+      try {
+        return await getSignedUrl(client, new GetObjectCommand({ Bucket: bucket, Key: fullKey(key) }), {
+          expiresIn: expiresInSeconds,
+        });
+      } catch (error) {
+        throw failed('presign', key, error);
+      }
+    },
     async remove(key) {
       const [client, { DeleteObjectCommand }] = await Promise.all([s3(), sdk()]);
       try {

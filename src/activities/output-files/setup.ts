@@ -34,6 +34,11 @@ export interface OutputConfig {
    */
   claimKey?: ClaimKey;
   fetch?: typeof fetch;
+  /**
+   * single runs (`runPrediction`) keep their output files here unless they say `persist: false` (default true;
+   * createActivities passes false when neither outputStore nor outputDir was given)
+   */
+  keepRunOutputs?: boolean;
 }
 
 export const DEFAULT_MAX_FILE_BYTES = 1024 ** 3;

@@ -47,6 +47,8 @@ export interface OutputStore {
   list?(folder: string): AsyncIterable<ListedObject>;
   /** delete `key` (nothing when there is none) */
   remove?(key: string): Promise<void>;
+  /** a URL anyone may GET the object from for `expiresInSeconds` (S3: a presigned URL; a folder has none) */
+  presign?(key: string, expiresInSeconds: number): Promise<string>;
 }
 
 /** An object as `list` sees it. */

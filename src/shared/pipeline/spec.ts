@@ -17,6 +17,20 @@ export interface StepSpec {
   /** extra dependencies (step names) on top of those the templates imply */
   needs?: string[];
   polling?: { initialIntervalMs?: number; multiplier?: number; maxIntervalMs?: number };
+  /** reuse an earlier succeeded, persisted result of the same request instead of paying (the result cache) */
+  cache?: boolean;
+  /** an approval step (./kinds/approve.ts): pause until a person decides; no model, no input */
+  approve?: ApprovalSpec;
+}
+
+/** `approve: { message, timeout, onTimeout }` of an approval step, defaults filled in. */
+export interface ApprovalSpec {
+  /** what the person is asked */
+  message: string;
+  /** how long to wait for a decision, 10s..7d (default 24h) */
+  timeout: string;
+  /** what happens when no one decides in time (default reject) */
+  onTimeout: 'reject' | 'approve';
 }
 
 export interface PipelineSpec {
@@ -39,6 +53,8 @@ export interface PipelineSpec {
    * reaches it, running jobs are canceled, nothing new starts, the run fails with BudgetExceeded
    */
   budget?: { usd: number };
+  /** the default of every prediction step's `cache` (default false: a generator is usually asked for a new sample) */
+  cache?: boolean;
   /** step names `[a-zA-Z][a-zA-Z0-9_-]*` (up to 60 characters); at least one step */
   steps: Record<string, StepSpec>;
 }

@@ -1,7 +1,8 @@
 /** Validating a parsed spec: every problem at once, each at the path of its field; defaults filled in. */
 import { checkSpecDepth } from './check-depth';
 import { checkPipelineSize } from './check-size';
-import { checkStepShape, checkTimeout, checkUnknownFields } from './check-step';
+import { checkStepShape } from './check-step';
+import { checkTimeout, checkUnknownFields, describeCache } from './fields';
 import { checkStepTemplates } from './check-templates';
 import { findCycles } from './graph';
 import {
@@ -25,6 +26,7 @@ const PIPELINE_FIELDS = [
   'stepTimeout',
   'prices',
   'budget',
+  'cache',
   'steps',
 ] as const;
 const PIPELINE_NAME = /^[a-z0-9][a-z0-9-]*$/;
@@ -95,6 +97,13 @@ export function validatePipelineSpec(
   const timeout = checkTimeout(raw.timeout, 'timeout', PIPELINE_DEFAULTS.timeout, err);
   const stepTimeout = checkTimeout(raw.stepTimeout, 'stepTimeout', PIPELINE_DEFAULTS.stepTimeout, err);
 
+  // cache: the default of every prediction step's
+  let cache: boolean | undefined;
+  if (raw.cache !== undefined) {
+    if (typeof raw.cache === 'boolean') cache = raw.cache;
+    else err('cache', describeCache(raw.cache));
+  }
+
   // prices (also the format of the CLI's --prices FILE)
   const prices = checkPrices(raw.prices, 'prices', err);
 
@@ -137,5 +146,6 @@ export function validatePipelineSpec(
   if (typeof raw.description === 'string') spec.description = raw.description;
   if (prices) spec.prices = prices;
   if (budget) spec.budget = budget;
+  if (cache !== undefined) spec.cache = cache;
   return { spec };
 }

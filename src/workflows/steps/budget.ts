@@ -10,10 +10,9 @@
  * with BudgetExceeded; under, it goes on. Overshoot: the delay in learning a job's started_at (one polling interval
  * at most; about nothing with webhooks, whose start event carries it). Deterministic code only.
  */
-import { CancellationScope, condition, isCancellation, setCurrentDetails } from '@temporalio/workflow';
+import { CancellationScope, condition, isCancellation } from '@temporalio/workflow';
 import {
   crossingAtMs,
-  pipelineBudgetLine,
   priceOf,
   runningCostUsd,
   usd,
@@ -49,6 +48,8 @@ export class PipelineBudget {
   constructor(
     readonly usdLimit: number,
     private readonly spec: PipelineSpec,
+    /** the spend changed (a job started or ended, a crossing was decided): the Temporal UI's details follow */
+    private readonly changed: () => void = () => undefined,
   ) {}
 
   /**
@@ -136,7 +137,7 @@ export class PipelineBudget {
     this.onCrossing = onCrossing;
     while (!finished() && !this.exceeded) {
       // the Temporal UI's current details: the spend as of this moment (a job started or ended)
-      setCurrentDetails(pipelineBudgetLine(this.view(), Date.now()));
+      this.changed();
       const at = crossingAtMs(this.usdLimit, this.endedUsd(), this.running(), Date.now());
       if (at !== null && at <= Date.now()) {
         await this.cross();
@@ -176,11 +177,11 @@ export class PipelineBudget {
     // Not cancellable: the decision needs every stopped child's end, and each child ends once its cancel is done.
     await CancellationScope.nonCancellable(() => condition(() => stopping.every((j) => j.ended)));
     if (!this.reached()) {
-      setCurrentDetails(pipelineBudgetLine(this.view(), Date.now()));
+      this.changed();
       return false;
     }
     this.exceeded = this.details(stopping, at);
-    setCurrentDetails(pipelineBudgetLine(this.view(), Date.now()));
+    this.changed();
     this.onCrossing?.(this.exceeded);
     return true;
   }

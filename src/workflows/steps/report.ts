@@ -1,12 +1,39 @@
 /** The pipeline's report (the result, the `progress` query's answer and the failure details) and its cost. */
 import type { ManifestEntry } from '../../activities/outputs';
 import type { PipelineBudgetView } from '../../shared/budget';
-import { estimateCost, type PipelineSpec } from '../../shared/pipeline';
+import { kindOf, type Decision, type PipelineSpec } from '../../shared/pipeline';
 
-export type StepStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'canceled' | 'skipped';
+/** `waiting`: an approval step waits for a person's decision (`pipeline approve`). */
+export type StepStatus = 'pending' | 'running' | 'waiting' | 'succeeded' | 'failed' | 'canceled' | 'skipped';
+
+/** A run served by an earlier result instead of running (no prediction created, $0): from where. */
+export interface ReusedRun {
+  /** its fan-out index */
+  index: number;
+  /** `rerun`: the earlier run of a `pipeline rerun`; `cache`: the result cache */
+  how: 'rerun' | 'cache';
+  /** the pipeline (or single run's workflow) and step that made it, and its prediction */
+  pipelineId: string;
+  step: string;
+  predictionId: string | null;
+}
+
+/** An approval step: what is asked, until when, and what was decided. */
+export interface ApprovalProgress {
+  message: string;
+  /** when it started waiting, and when `onTimeout` decides (ISO 8601) */
+  waitingSince: string;
+  deadline: string;
+  onTimeout: 'reject' | 'approve';
+  decision: Decision | null;
+}
 
 export interface StepProgress {
+  /** the step's kind: `prediction` or `approve` */
+  kind: string;
   status: StepStatus;
+  /** how many runs the step has (one, `count`, or one per `foreach` item); 0 until it starts */
+  runs: number;
   /** the predictions that succeeded, in fan-out order (the order of `outputs` and `files`) */
   predictionIds: string[];
   /** predictions of this step that failed or were canceled (their predict_time is in the cost) */
@@ -21,6 +48,10 @@ export interface StepProgress {
   files: string[];
   predictTime: number;
   error: string | null;
+  /** the runs an earlier result served (a rerun's, or the result cache's) */
+  reused?: ReusedRun[];
+  /** an approval step's question and decision */
+  approval?: ApprovalProgress;
 }
 
 export interface PipelineCost {
@@ -51,23 +82,19 @@ export function emptyReport(pipelineId: string, spec: PipelineSpec): PipelineRes
     pipelineId,
     name: spec.name,
     status: 'succeeded',
-    steps: Object.fromEntries(Object.keys(spec.steps).map((name) => [name, emptyProgress()])),
+    steps: Object.fromEntries(
+      Object.entries(spec.steps).map(([name, step]) => [name, emptyProgress(kindOf(step).name)]),
+    ),
     manifest: { path: null, files: [] },
     cost: { predictTime: {}, totalPredictTime: 0, estimatedUsd: 0 },
   };
 }
 
-/** Add `seconds` of predict_time of `model` to the step's and the pipeline's cost (USD null once a price is missing). */
-export function addCost(
-  result: PipelineResult,
-  spec: PipelineSpec,
-  step: string,
-  model: string,
-  seconds: number,
-): void {
+/** Add `seconds` of predict_time of step `step` to its and the pipeline's cost (USD null once a price is missing). */
+export function addCost(result: PipelineResult, spec: PipelineSpec, step: string, seconds: number): void {
   result.cost.predictTime[step] = round((result.cost.predictTime[step] ?? 0) + seconds);
   result.cost.totalPredictTime = round(result.cost.totalPredictTime + seconds);
-  const usd = estimateCost(spec.prices, model, seconds);
+  const usd = kindOf(spec.steps[step]!).cost(spec, spec.steps[step]!, seconds);
   result.cost.estimatedUsd =
     usd === undefined || result.cost.estimatedUsd === null ? null : round(result.cost.estimatedUsd + usd, 6);
 }
@@ -91,9 +118,11 @@ export function round(n: number, digits = 3): number {
   return Math.round(n * f) / f;
 }
 
-function emptyProgress(): StepProgress {
+function emptyProgress(kind: string): StepProgress {
   return {
+    kind,
     status: 'pending',
+    runs: 0,
     predictionIds: [],
     childWorkflowIds: [],
     startedAt: null,

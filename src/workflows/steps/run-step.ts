@@ -1,44 +1,43 @@
 /**
- * One step of a pipeline: wait for the steps it depends on, expand it into its runs (one, `count`, or one per
- * `foreach` item), start a child `runPrediction` per run, then record outputs, cost and files. `runPipeline` in
+ * One step of a pipeline, whatever its kind (src/shared/pipeline/kinds/): wait for the steps it depends on, expand
+ * it into its runs, take what earlier results serve (a rerun's, the result cache's: ./reuse.ts), make earlier
+ * steps' output files reachable for the rest (./stage.ts), hand those to its kind's `run` (predictions: ./predict.ts;
+ * approvals: ./approvals.ts), then record outputs, cost, files and each run's record. `runPipeline` in
  * ../pipeline.ts starts every step at once in topological order; each waits here for its dependencies.
  */
-import {
-  ApplicationFailure,
-  CancellationScope,
-  ChildWorkflowCancellationType,
-  ParentClosePolicy,
-  isCancellation,
-  log,
-  startChild,
-} from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, isCancellation, log } from '@temporalio/workflow';
+import type { ReusedRunResult } from '../../activities/outputs';
 import { MIN_RUN_CEILING_MS, STEP_CEILING_MARGIN_MS, stepChildCeilingMs } from '../../shared/ceiling';
 import { PipelineFailureType } from '../../shared/failures';
 import {
-  expandStep,
+  ApprovalRejected,
   isFannedOut,
-  startBytes,
+  kindOf,
   stepInputProblem,
   stepResultView,
   stepTimeoutMs,
   type PipelineSpec,
+  type RunOutcome,
+  type RunResult,
   type StepResultView,
+  type StepRunInput,
 } from '../../shared/pipeline';
-import { ReplicatePipelineId } from '../../shared/search-attributes';
-import type { PredictionResult } from '../../shared/types';
-import { runPrediction } from '../prediction';
+import type { Approvals } from './approvals';
 import type { PipelineBudget } from './budget';
 import { errorType, failedPrediction, messageOf } from './failures';
 import { persistOutputs } from './persist';
+import { predictor } from './predict';
 import { reportOutputs, type ReportBudget } from './report-outputs';
 import type { StartGate } from './start-gate';
 import { addCost, addFiles, markCompleted, round, type PipelineResult, type StepProgress } from './report';
+import { reusedRuns } from './reuse';
+import { stagedRuns } from './stage';
 
 /** What the steps of one pipeline run share. */
 export interface PipelineRun {
   spec: PipelineSpec;
   pipelineId: string;
-  /** download outputs as steps succeed */
+  /** download outputs as steps succeed, and record each run (a rerun and the result cache read them) */
   persist: boolean;
   /** false: the namespace lacks our search attributes; children neither get nor upsert them */
   searchAttributes: boolean;
@@ -61,17 +60,25 @@ export interface PipelineRun {
   starts: StartGate;
   /** the pipeline's budget ledger (children report their start to it), when the spec has a budget */
   budget?: PipelineBudget;
+  /** approval steps' waits and the `approveStep` Update */
+  approvals: Approvals;
+  /** `--cache`/`--no-cache`: overrides the spec's `cache` for every step */
+  cache?: boolean;
+  /** a rerun: the earlier pipeline, `--from`, and the steps that run anew whatever the earlier run did */
+  rerun?: { pipelineId: string; from?: string; anew: Set<string> };
   /** why the steps not started yet are skipped, when it is not fail-fast (the budget) */
   skipReason?: string;
   /** fail-fast: cancel every running step's children (and so their predictions) and skip the rest */
   triggerFailFast(): void;
+  /** the report changed: the Temporal UI's current details follow */
+  changed(): void;
 }
 
 /** Run step `name` once its dependencies have ended; true when it succeeded. Never throws. */
 export async function runStep(run: PipelineRun, name: string): Promise<boolean> {
-  const { spec, pipelineId, persist, ceiling, result, deps, views, done } = run;
+  const { spec, ceiling, deps, done } = run;
   const ok = await Promise.all((deps[name] ?? []).map((d) => done[d]!));
-  const progress = result.steps[name]!;
+  const progress = run.result.steps[name]!;
   // nothing new starts once the spend has reached the budget (the crossing, settled, then fails the run)
   const overBudget = run.budget?.reached() === true && (await run.budget.cross());
   if (ok.some((x) => !x) || run.failFastTriggered || overBudget) {
@@ -81,111 +88,67 @@ export async function runStep(run: PipelineRun, name: string): Promise<boolean> 
       : run.failFastTriggered
         ? (run.skipReason ?? 'skipped: another step failed (fail-fast)')
         : `skipped: ${(deps[name] ?? []).filter((_d, i) => !ok[i]).join(', ')} failed`;
+    run.changed();
     return false;
   }
   progress.status = 'running';
   progress.startedAt = new Date().toISOString();
+  run.changed();
   try {
     const step = spec.steps[name]!;
-    const runs = expandStep(spec, name, { inputs: spec.inputs, steps: views });
+    const kind = kindOf(step);
+    const runs = kind.expand(spec, name, { inputs: spec.inputs, steps: run.views });
+    progress.runs = runs.length;
     const problem = stepInputProblem(name, runs);
     if (problem) throw ApplicationFailure.nonRetryable(problem, PipelineFailureType.InvalidSpec);
     const timeout = stepChildCeilingMs(stepTimeoutMs(spec, name), ceiling, Date.now());
     if (timeout === null) throw noTimeLeft(name, ceiling - Date.now());
-    const fannedOut = isFannedOut(step);
-    const model = step.model ?? step.deployment!;
-    const runChild = async (r: (typeof runs)[number]): Promise<PredictionResult> => {
-      const childId = `${pipelineId}--${name}${fannedOut ? `-${r.index}` : ''}`;
-      progress.childWorkflowIds.push(childId);
-      // its own scope: the budget's crossing stops this child alone (fail-fast's scope still stops them all)
-      const scope = new CancellationScope();
-      run.budget?.expect(childId, name, model, () => scope.cancel());
-      const bytes = startBytes(r.input);
-      const started = scope.run(async () => {
-        await run.starts.admit(bytes, `step ${name}${fannedOut ? ` [${r.index}]` : ''}`);
-        const child = await startChild(runPrediction, {
-          workflowId: childId,
-          args: [
-            {
-              model,
-              deployment: step.deployment !== undefined,
-              input: r.input,
-              polling: step.polling,
-              ...(run.searchAttributes ? {} : { searchAttributes: false }),
-              ...(run.budget ? { reportStartToParent: true } : {}),
-            },
-          ],
-          workflowExecutionTimeout: timeout,
-          // A closed parent asks its children to cancel, so they cancel their predictions remotely.
-          parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-          cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
-          staticSummary: `${name}${runs.length > 1 ? ` [${r.index}]` : ''}: ${step.model ?? step.deployment}`,
-          ...(run.searchAttributes
-            ? { typedSearchAttributes: [{ key: ReplicatePipelineId, value: pipelineId }] }
-            : {}),
-        }).finally(() => run.starts.started(bytes));
-        // A child asked to cancel whose job had already ended returns its result: kept, it is paid for. (With
-        // WAIT_CANCELLATION_COMPLETED the parent gets it; TRY_CANCEL would settle as canceled at once.)
-        return child.result();
-      });
-      const res = await started.then(
-        (r) => {
-          run.budget?.ended(childId, { result: r });
-          return r;
-        },
-        (error: unknown) => {
-          run.budget?.ended(childId, { error });
-          throw error;
-        },
-      );
-      progress.predictionIds.push(res.id);
-      return res;
-    };
 
-    // Every child runs to its end; a failure under fail-fast cancels the others at once.
-    type Outcome = { index: number; result: PredictionResult } | { index: number; error: unknown };
-    const outcomes = await Promise.all(
-      runs.map(async (r): Promise<Outcome> => {
-        try {
-          return { index: r.index, result: await runChild(r) };
-        } catch (error) {
-          if (spec.failure === 'fail-fast' && !isCancellation(error)) run.triggerFailFast();
-          return { index: r.index, error };
-        }
-      }),
+    const reused = await reusedRuns(run, name, kind, runs);
+    if (reused.size > 0) {
+      progress.reused = [...reused.values()].map((h) => ({ index: h.index, ...h.from }));
+      run.changed();
+    }
+    const fresh = await stagedRuns(
+      run,
+      runs.filter((r) => !reused.has(r.index)),
     );
+    const ran: RunOutcome[] =
+      fresh.length === 0
+        ? []
+        : await kind.run(
+            {
+              step: name,
+              predict: predictor(run, name, timeout),
+              awaitDecision: (request) => run.approvals.wait(name, request, ceiling),
+            },
+            spec,
+            name,
+            fresh,
+          );
+    const outcomes: RunOutcome[] = [
+      ...[...reused.values()].map((h) => ({ index: h.index, result: h.result })),
+      ...ran,
+    ].sort((a, b) => a.index - b.index);
+
     const succeeded = outcomes.flatMap((o) => ('result' in o ? [{ index: o.index, r: o.result }] : []));
     const failures = outcomes.flatMap((o) => ('error' in o ? [{ index: o.index, error: o.error }] : []));
-    billStep(run, name, model, progress, succeeded, failures);
+    billStep(run, name, progress, succeeded, failures, reused);
     // What succeeded is kept, in fan-out order: ids, outputs and files line up.
-    progress.predictionIds = succeeded.map(({ r }) => r.id);
+    progress.predictionIds = succeeded.flatMap(({ r }) => (r.predictionId ? [r.predictionId] : []));
     const outputs = succeeded.map(({ r }) => r.output);
     progress.outputs = await reportOutputs(run.reportBudget, name, outputs);
     if (failures.length === 0) {
-      views[name] = stepResultView(
+      const inputs = new Map(runs.map((r) => [r.index, r.input]));
+      run.views[name] = stepResultView(
         step,
-        runs.map((r, i) => ({ input: r.input, output: outputs[i] })),
+        succeeded.map(({ index, r }) => ({ input: inputs.get(index)!, output: r.output })),
       );
     }
-    // What succeeded is persisted even once fail-fast or the budget stops the rest (it is paid for); a cancel of the
-    // pipeline itself stops it.
-    if (persist && !run.root.consideredCancelled) {
-      await new CancellationScope({ cancellable: true, parent: run.root }).run(async () => {
-        for (const { index, r } of succeeded) {
-          const entries = await persistOutputs({
-            pipelineId,
-            step: name,
-            index,
-            predictionId: r.id,
-            output: r.output,
-          });
-          addFiles(result, progress, entries);
-        }
-      });
-    }
+    await persistStep(run, name, kind.name, runs, succeeded, reused);
     if (failures.length > 0) {
       const real = failures.filter((f) => !isCancellation(f.error));
-      if (!fannedOut || (real.length === 0 && failures.length === 1)) throw failures[0]!.error;
+      if (!isFannedOut(step) || (real.length === 0 && failures.length === 1)) throw failures[0]!.error;
       if (real.length === 0) {
         progress.status = 'canceled';
         progress.error = `${failures.length} of ${runs.length} predictions canceled`;
@@ -208,29 +171,81 @@ export async function runStep(run: PipelineRun, name: string): Promise<boolean> 
     return false;
   } finally {
     markCompleted(progress);
+    run.changed();
   }
 }
 
-/** Cost of a finished step: everything Replicate billed, failed and canceled predictions included. */
+/**
+ * What succeeded is persisted (its files and its record; reused runs' were copied by reuseRuns) even once fail-fast
+ * or the budget stops the rest (it is paid for); a cancel of the pipeline itself stops it.
+ */
+async function persistStep(
+  run: PipelineRun,
+  name: string,
+  kind: string,
+  runs: StepRunInput[],
+  succeeded: { index: number; r: RunResult }[],
+  reused: Map<number, ReusedRunResult>,
+): Promise<void> {
+  const progress = run.result.steps[name]!;
+  if (!run.persist || run.root.consideredCancelled) return;
+  const step = run.spec.steps[name]!;
+  const k = kindOf(step);
+  const cache = k.cacheable && (run.cache ?? step.cache ?? run.spec.cache ?? false);
+  const inputs = new Map(runs.map((r) => [r.index, r]));
+  await new CancellationScope({ cancellable: true, parent: run.root }).run(async () => {
+    for (const { index, r } of succeeded) {
+      const hit = reused.get(index);
+      if (hit) {
+        addFiles(run.result, progress, hit.files);
+        continue;
+      }
+      const entries = await persistOutputs({
+        pipelineId: run.pipelineId,
+        step: name,
+        index,
+        predictionId: r.predictionId ?? '',
+        // a decision's texts are a person's, not files to fetch: the record keeps it
+        output: r.decision ? null : r.output,
+        record: {
+          kind,
+          request: k.request(step, inputs.get(index)!),
+          version: r.version,
+          predictTime: r.predictTime,
+          ...(r.decision ? { decision: r.decision } : {}),
+          cache,
+        },
+      });
+      addFiles(run.result, progress, entries);
+    }
+  });
+}
+
+/**
+ * Cost of a finished step: everything Replicate billed, failed and canceled predictions included; runs an earlier
+ * result served cost nothing.
+ */
 function billStep(
   run: PipelineRun,
   name: string,
-  model: string,
   progress: StepProgress,
-  succeeded: { r: PredictionResult }[],
+  succeeded: { index: number; r: RunResult }[],
   failures: { error: unknown }[],
+  reused: Map<number, unknown>,
 ): void {
   let predictTime = 0;
-  for (const { r } of succeeded) {
-    predictTime += r.metrics.predict_time ?? 0;
-    addCost(run.result, run.spec, name, model, r.metrics.predict_time ?? 0);
+  for (const { index, r } of succeeded) {
+    if (reused.has(index)) continue;
+    predictTime += r.predictTime;
+    addCost(run.result, run.spec, name, r.predictTime);
   }
   progress.failedPredictionIds = [];
   for (const { error } of failures) {
+    if (error instanceof ApprovalRejected) continue;
     const billed = failedPrediction(error);
     if (billed.predictionId) progress.failedPredictionIds.push(billed.predictionId);
     predictTime += billed.predictTime;
-    if (billed.predictTime > 0) addCost(run.result, run.spec, name, model, billed.predictTime);
+    if (billed.predictTime > 0) addCost(run.result, run.spec, name, billed.predictTime);
   }
   progress.predictTime = round(predictTime);
 }
