@@ -77,6 +77,6 @@ export async function findOwnJobs(
   const routing = setup.config.readsTaskQueue ? { readsTaskQueue: setup.config.readsTaskQueue } : {};
   const out: PredictionSnapshot[] = [];
   for (const c of candidates)
-    out.push({ ...(await shaped(setup, c)), webhook: webhook !== undefined, ...routing });
+    out.push({ ...(await shaped(setup, c, args.kind)), webhook: webhook !== undefined, ...routing });
   return out;
 }

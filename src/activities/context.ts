@@ -8,10 +8,11 @@ import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type Replicate from 'replicate';
 import type { CreateOutcome, ReplicateCallDetails } from '../shared/failure-details';
 import type { Classified } from '../shared/classify';
-import type { Prediction, PredictionSnapshot } from '../shared/types';
+import type { JobKind, Prediction, PredictionSnapshot } from '../shared/types';
 import { claimKey, fileClaimStore, signClaim, type ClaimKey, type ClaimStore } from './claims';
 import { ReplicateCallError, replicateCall, type ReplicateHttpConfig } from './replicate-client';
 import { needsClaim, redact, snapshot } from './snapshot';
+import { TimingBook } from './timings';
 
 export interface ActivityConfig extends ReplicateHttpConfig {
   /** public base URL of our webhook receiver (WEBHOOK_BASE_URL); creates then ask Replicate for webhooks */
@@ -41,6 +42,8 @@ export interface ActivitySetup {
   claims: ClaimStore;
   /** signs the claim references this worker places, and verifies those it is asked to expand */
   claimKey: ClaimKey;
+  /** the models' recent timings, learnt from the jobs these activities see (./timings.ts) */
+  timings: TimingBook;
 }
 
 export function activitySetup(config: ActivityConfig): ActivitySetup {
@@ -50,12 +53,21 @@ export function activitySetup(config: ActivityConfig): ActivitySetup {
     claims:
       typeof config.claims === 'object' ? config.claims : fileClaimStore(config.claims ?? 'outputs/.claims'),
     claimKey: claimKey(config.token),
+    timings: new TimingBook(),
   };
 }
 
-/** Replicate's answer as the workflow may see it: texts cleaned, a large final output stored as a claim. */
-export async function shaped(setup: ActivitySetup, job: Prediction): Promise<PredictionSnapshot> {
+/**
+ * Replicate's answer as the workflow may see it: texts cleaned, a large final output stored as a claim. A job that
+ * succeeded adds to its model's timing.
+ */
+export async function shaped(
+  setup: ActivitySetup,
+  job: Prediction,
+  kind: JobKind = 'prediction',
+): Promise<PredictionSnapshot> {
   const { config, claims } = setup;
+  setup.timings.record(kind, job);
   const s = snapshot(job, { token: config.token, maxInlineOutputBytes: config.maxInlineOutputBytes });
   if (!needsClaim(s)) return s;
   const { outputOmitted: _omitted, ...rest } = s;

@@ -156,7 +156,14 @@ async function createJob(
     cancelAfter,
     attempt: Context.current().info.attempt,
   });
-  return { ...(await shaped(setup, job)), webhook: webhook !== undefined, ...routing };
+  // With polling only, the model's recent timing, for the run to plan its polls (src/shared/predictive-polling.ts).
+  const timing = webhook === undefined ? setup.timings.timingFor(kind, job) : undefined;
+  return {
+    ...(await shaped(setup, job, kind)),
+    webhook: webhook !== undefined,
+    ...routing,
+    ...(timing ? { timing } : {}),
+  };
 }
 
 /** The webhook URL a create sends (`?workflow=<id>` names the run), or undefined without a receiver. */
