@@ -66,6 +66,11 @@ export interface PlanInput {
   polling: Required<PollingOptions>;
   job: { status: string; createdAt: string | null; startedAt: string | null };
   memory: PredictiveMemory;
+  /**
+   * the run must learn when the job starts (a budget counts its cost from started_at): until a poll has seen it
+   * start, no wait is longer than the backoff's
+   */
+  needsStart?: boolean;
 }
 
 export type PlanReason = 'backoff' | 'far' | 'end' | 'burst' | 'after burst' | 'GET budget';
@@ -190,6 +195,8 @@ export function planPoll(input: PlanInput): PollPlan {
     const waitMs = pollDelayMs(memory.pastEndPolls - memory.burstPolls, polling);
     plan = { waitMs, pastEnd: true, expectedEndMs: window.lo, why: 'after burst' };
   }
+  if (input.needsStart && !input.job.startedAt && plan.waitMs > backoff)
+    plan = { ...plan, waitMs: backoff, pastEnd: false, why: 'backoff' };
   return withinBudget(plan, input);
 }
 

@@ -127,6 +127,21 @@ describe('predictive polling: the schedule', () => {
     expect(out.gets).toBeLessThanOrEqual(2 * backoffGets(40_000) + PREDICTIVE.extraGets);
   });
 
+  it('a run with a budget keeps the backoff until it has seen the job start (its cost counts from then)', () => {
+    const timing = timingFrom([
+      [1_000, 60_000],
+      [1_000, 60_000],
+      [1_000, 60_000],
+    ]);
+    const job = { status: 'starting', createdAt: iso(0), startedAt: null };
+    const input = { nowMs: T0 + 200, sinceMs: T0, polls: 0, polling: DEFAULT_POLLING, job };
+    const memory: PredictiveMemory = { timing, progress: [], pastEndPolls: 0, burstPolls: 0 };
+    expect(planPoll({ ...input, memory }).waitMs).toBe(30_000);
+    expect(planPoll({ ...input, memory, needsStart: true }).waitMs).toBe(3_000);
+    const started = { ...job, status: 'processing', startedAt: iso(1_000) };
+    expect(planPoll({ ...input, job: started, memory, needsStart: true }).waitMs).toBe(30_000);
+  });
+
   it('a cold start (started much later than usual) is waited out with a few polls and still met', () => {
     const timing = timingFrom([
       [500, 20_000],

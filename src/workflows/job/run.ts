@@ -360,6 +360,7 @@ export class JobRun {
       polling: this.polling,
       job: this.current!,
       memory: this.m.predictive,
+      needsStart: this.budget !== undefined,
     });
   }
 
