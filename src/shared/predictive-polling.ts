@@ -43,8 +43,8 @@ export function afterPoll(memory: PredictiveMemory, plan: PollPlan): PredictiveM
 export const PREDICTIVE = {
   /**
    * polls a second or so apart once the expected end has passed, before the plain backoff resumes; for a model whose
-   * running time varies, the burst goes on (up to maxBurstPolls, spaced to a quarter of the range, at most the
-   * backoff's first interval apart) until its usual range is over
+   * running time varies, as many as the backoff would have made by the end of its usual range (at most
+   * maxBurstPolls), spread over that range
    */
   burstPolls: 3,
   maxBurstPolls: 8,
@@ -160,44 +160,69 @@ function budgetAllowsAt(poll: number, polling: Required<PollingOptions>): number
   return total;
 }
 
-/** The wait before the next poll. */
+/**
+ * The wait before the next poll:
+ * - the end ahead: until just after its earliest expected time (`end`), or the backoff's cap when that is further
+ *   (`far`); a job that should have started by now (a cold boot) is not looked at more often than the backoff would,
+ *   restarted when it was due;
+ * - the end passed: a burst over the window the end is expected in (`burst`): a second apart for a steady model, for
+ *   a noisy one the polls the backoff would have made by the window's end, spread over it; then the backoff from its
+ *   start (`after burst`).
+ */
 export function planPoll(input: PlanInput): PollPlan {
-  const { nowMs, polls, polling, memory } = input;
+  const { nowMs, sinceMs, polls, polling, memory, job } = input;
   const backoff = pollDelayMs(polls, polling);
   const window = expectedEnd(input);
   if (window === undefined) return { waitMs: backoff, pastEnd: false, expectedEndMs: null, why: 'backoff' };
   const minGap = Math.max(1, Math.round(polling.initialIntervalMs / 3));
   const typicalRun = memory.timing?.runMs.mid ?? 0;
   const target = window.lo + PREDICTIVE.landingMarginMs + Math.round(typicalRun / 100);
+  const ahead = Math.round(target - nowMs);
+  const expectedEndMs = window.lo;
   let plan: PollPlan;
-  if (target - nowMs > 0 && memory.pastEndPolls === 0) {
-    const untilEnd = Math.max(minGap, Math.round(target - nowMs));
+  if (ahead > minGap || (ahead > 0 && memory.pastEndPolls === 0)) {
+    // (a later estimate may move the end ahead again after the burst began: the GET budget bounds how often)
+    const waitMs = Math.max(minGap, ahead, overdueStartWait(input));
     plan =
-      untilEnd > polling.maxIntervalMs
-        ? { waitMs: polling.maxIntervalMs, pastEnd: false, expectedEndMs: window.lo, why: 'far' }
-        : { waitMs: untilEnd, pastEnd: false, expectedEndMs: window.lo, why: 'end' };
-  } else if (target - nowMs > 0 && target - nowMs > minGap) {
-    // a later estimate moved the end ahead again: wait for it (the GET budget bounds how often this can happen)
-    plan = {
-      waitMs: Math.min(polling.maxIntervalMs, Math.round(target - nowMs)),
-      pastEnd: false,
-      expectedEndMs: window.lo,
-      why: 'end',
-    };
-  } else if (
-    memory.pastEndPolls < PREDICTIVE.burstPolls ||
-    (nowMs < window.hi && memory.pastEndPolls < PREDICTIVE.maxBurstPolls)
-  ) {
-    const spacing = (window.hi - window.lo) / 4;
-    const gap = Math.round(Math.min(polling.initialIntervalMs, Math.max(minGap, spacing)));
-    plan = { waitMs: gap, pastEnd: true, expectedEndMs: window.lo, why: 'burst' };
+      waitMs > polling.maxIntervalMs
+        ? { waitMs: polling.maxIntervalMs, pastEnd: false, expectedEndMs, why: 'far' }
+        : { waitMs, pastEnd: false, expectedEndMs, why: 'end' };
   } else {
-    const waitMs = pollDelayMs(memory.pastEndPolls - memory.burstPolls, polling);
-    plan = { waitMs, pastEnd: true, expectedEndMs: window.lo, why: 'after burst' };
+    // the polls the backoff would have made by the window's end, less those made before the window
+    const before = polls - memory.pastEndPolls;
+    const allowance = backoffPollsBy(window.hi - sinceMs, polling) + 1 - before;
+    const windowPolls = Math.min(PREDICTIVE.maxBurstPolls, Math.max(PREDICTIVE.burstPolls, allowance));
+    const spread = (window.hi - window.lo) / windowPolls;
+    const gap = Math.round(Math.min(polling.maxIntervalMs, Math.max(minGap, spread)));
+    if (
+      memory.pastEndPolls < PREDICTIVE.burstPolls ||
+      (nowMs < window.hi && memory.pastEndPolls < windowPolls)
+    ) {
+      plan = { waitMs: gap, pastEnd: true, expectedEndMs, why: 'burst' };
+    } else {
+      // the backoff from its start, or growing from the burst's spacing when that was wider
+      const k = memory.pastEndPolls - memory.burstPolls;
+      const fromGap = gap * Math.pow(polling.multiplier, k + 1);
+      const waitMs = Math.round(Math.min(polling.maxIntervalMs, Math.max(pollDelayMs(k, polling), fromGap)));
+      plan = { waitMs, pastEnd: true, expectedEndMs, why: 'after burst' };
+    }
   }
-  if (input.needsStart && !input.job.startedAt && plan.waitMs > backoff)
+  if (input.needsStart && !job.startedAt && plan.waitMs > backoff)
     plan = { ...plan, waitMs: backoff, pastEnd: false, why: 'backoff' };
   return withinBudget(plan, input);
+}
+
+/**
+ * A job still `starting` past the model's usual wait (a cold boot): the backoff's wait, as if restarted when the start
+ * was due, so a long boot is not polled every running time. 0 otherwise.
+ */
+function overdueStartWait(input: PlanInput): number {
+  const { job, memory, nowMs, polling } = input;
+  const t = memory.timing;
+  if (job.status !== 'starting' || t === null || !job.createdAt) return 0;
+  const due = Date.parse(job.createdAt) + t.queueMs.hi;
+  if (!(nowMs > due)) return 0;
+  return pollDelayMs(backoffPollsBy(nowMs - due, polling), polling);
 }
 
 /** Never more GETs than the budget allows by the time of the poll; never a wait past the backoff's cap. */

@@ -153,7 +153,7 @@ describe('predictive polling: the schedule', () => {
     expect(out.gets).toBeLessThanOrEqual(4);
   });
 
-  it('a noisy model: polls spread over its usual range, within the GET budget', () => {
+  it('a noisy model: as many polls as the backoff would make, spread over its usual range', () => {
     const timing = timingFrom([
       [1_000, 21_000],
       [1_000, 27_000],
@@ -161,11 +161,21 @@ describe('predictive polling: the schedule', () => {
       [1_000, 33_000],
       [1_000, 39_000],
     ]);
-    for (const runMs of [21_000, 25_000, 30_000, 35_000, 39_000, 45_000]) {
-      const out = simulate({ startMs: 1_000, endMs: 1_000 + runMs }, timing);
-      expect(out.gets).toBeLessThanOrEqual(2 * backoffGets(1_000 + runMs) + PREDICTIVE.extraGets);
-      expect(out.lagMs).toBeLessThanOrEqual(DEFAULT_POLLING.initialIntervalMs + 500);
+    for (const runMs of [21_000, 25_000, 30_000, 35_000, 39_000]) {
+      const end = 1_000 + runMs;
+      const out = simulate({ startMs: 1_000, endMs: end }, timing);
+      const plain = simulate({ startMs: 1_000, endMs: end }, null);
+      expect(out.gets).toBeLessThanOrEqual(plain.gets + 1);
+      // 21 to 39 s in five polls: about 4 s apart
+      expect(out.lagMs).toBeLessThanOrEqual(4_500);
+      expect(out.lagMs).toBeLessThan(plain.lagMs + 500);
     }
+    // past its usual range: the backoff again, growing from the burst's spacing
+    const late = simulate({ startMs: 1_000, endMs: 50_000 }, timing);
+    const plain = simulate({ startMs: 1_000, endMs: 50_000 }, null);
+    expect(late.plans.at(-1)!.why).toBe('after burst');
+    expect(late.gets).toBeLessThanOrEqual(plain.gets + 2);
+    expect(late.lagMs).toBeLessThan(plain.lagMs);
   });
 
   it('progress in the logs foretells the end of a job whose model is unknown', () => {
