@@ -31,6 +31,25 @@ export interface ActivityConfig extends ReplicateHttpConfig {
    * which then poll and cancel there. Set it only where a Worker polls that queue; unset = runs poll locally.
    */
   readsTaskQueue?: string;
+  /**
+   * This worker's share of the fleet's reads budget (src/worker/read-share.ts): with the reads queue, creates tell
+   * their runs to poll with local activities within it (`tryGetPrediction`).
+   */
+  readShare?: ReadShare;
+}
+
+/** What a poll may do now, as a worker's share of the fleet's reads budget says. */
+export type ReadGrant =
+  /** read now */
+  | { now: true }
+  /** wait this long; `reserved`: then read without asking again (the share counted the read already) */
+  | { waitMs: number; reserved: boolean }
+  /** the worker cannot tell its share: poll on the rate-limited reads queue */
+  | { queue: true };
+
+/** A source of reads within the fleet's budget. */
+export interface ReadShare {
+  grant(): ReadGrant;
 }
 
 export const DEFAULT_HTTP_TIMEOUTS = { createMs: 30_000, getMs: 15_000, cancelMs: 10_000 };

@@ -103,6 +103,8 @@ export interface ResumeState {
   slot: { key: string; limit: number } | null;
   /** the reads queue the create named: polls and cancels keep going there */
   readsTaskQueue: string | null;
+  /** the create said: poll locally first, on the reads queue only past the worker's share (src/worker/read-share.ts) */
+  localReads: boolean;
   /** predictive polling: the model's timing from the create, the job's progress, the polls past its expected end */
   predictive: PredictiveMemory;
 }
@@ -159,6 +161,8 @@ export interface PredictionSnapshot {
   outputOmitted?: boolean;
   /** (a create's answer) the fleet's rate-limited reads queue: the run polls and cancels there (src/worker/flow-control.ts) */
   readsTaskQueue?: string;
+  /** (a create's answer, with readsTaskQueue) poll locally first, within the worker's share of the reads budget */
+  localReads?: boolean;
   /** (a create's answer, polling only) the model's recent timing as the workers know it (src/shared/timing.ts) */
   timing?: ModelTiming;
 }

@@ -34,6 +34,7 @@ const memory: Required<RunMemory> = {
   pollError: 'Replicate get prediction was rate limited (429)',
   startReported: true,
   readsTaskQueue: 'q-replicate-reads',
+  localReads: true,
   predictive: {
     timing: {
       samples: 5,

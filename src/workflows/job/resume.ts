@@ -14,6 +14,7 @@ export interface RunMemory {
   pollError: string | null;
   startReported: boolean;
   readsTaskQueue: string | null;
+  localReads: boolean;
   predictive: PredictiveMemory;
 }
 
@@ -36,6 +37,7 @@ export function freshRun(): RunMemory {
     pollError: null,
     startReported: false,
     readsTaskQueue: null,
+    localReads: false,
     predictive: { timing: null, progress: [], pastEndPolls: 0, burstPolls: 0 },
   };
 }
@@ -55,6 +57,7 @@ export function restoreRun(resume: ResumeState | undefined): RunMemory {
     pollError,
     startReported,
     readsTaskQueue,
+    localReads,
     predictive,
   } = resume;
   return {
@@ -65,6 +68,7 @@ export function restoreRun(resume: ResumeState | undefined): RunMemory {
     pollError,
     startReported,
     readsTaskQueue,
+    localReads,
     predictive,
   };
 }

@@ -18,6 +18,7 @@ import {
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
+  sleep,
   startChild,
   upsertSearchAttributes,
   workflowInfo,
@@ -202,7 +203,10 @@ export class JobRun {
       this.observe(job);
       await this.watchLateCommits();
     }
-    this.m.readsTaskQueue ??= this.current!.readsTaskQueue ?? null;
+    if (this.m.readsTaskQueue === null && this.current!.readsTaskQueue) {
+      this.m.readsTaskQueue = this.current!.readsTaskQueue;
+      this.m.localReads = this.current!.localReads === true;
+    }
     if (this.current!.webhook) this.m.webhook = true;
     // with webhooks, polling is only their fallback: its own schedule, never predictive
     if (this.m.webhook)
@@ -395,18 +399,39 @@ export class JobRun {
     }
   }
 
-  private getPrediction(id: string, poll: number): Promise<PredictionSnapshot> {
+  /**
+   * One GET: a local activity; with the fleet's reads budget, a local one within the worker's share of it (waiting
+   * for the share when it is spent), or a regular activity on the rate-limited reads queue when the worker cannot
+   * tell its share (src/worker/flow-control.ts).
+   */
+  private async getPrediction(id: string, poll: number): Promise<PredictionSnapshot> {
     const options = {
       ...getOptions,
       // each poll may retry until the deadline
       scheduleToCloseTimeout: Math.max(1_000, this.deadline - Date.now()),
       summary: `poll ${poll}: get ${this.kind} ${id}`,
     };
-    return (
-      this.m.readsTaskQueue // a regular activity on the reads queue, under the fleet's rate
-        ? proxyActivities<Activities>({ ...options, taskQueue: this.m.readsTaskQueue })
-        : proxyLocalActivities<Activities>(options)
-    ).getPrediction(id, this.kind);
+    if (this.m.readsTaskQueue === null)
+      return proxyLocalActivities<Activities>(options).getPrediction(id, this.kind);
+    if (this.m.localReads) {
+      // within the worker's share of the reads budget: read now, or wait for the share (src/worker/read-share.ts)
+      let reserved = false;
+      for (;;) {
+        const local: PredictionSnapshot | { waitMs: number; reserved: boolean } | null =
+          await proxyLocalActivities<Activities>(options).tryGetPrediction(id, this.kind, reserved);
+        if (local === null) break;
+        if (!('waitMs' in local)) return local;
+        reserved = local.reserved;
+        await sleep(local.waitMs, {
+          summary: `poll ${poll}: wait ${humanDuration(local.waitMs)} for the fleet's read budget`,
+        });
+      }
+    }
+    return proxyActivities<Activities>({
+      ...options,
+      taskQueue: this.m.readsTaskQueue,
+      summary: `poll ${poll} on the reads queue: get ${this.kind} ${id}`,
+    }).getPrediction(id, this.kind);
   }
 
   // ---------------------------------------------------------------- phase 3: finish
