@@ -346,7 +346,8 @@ export function readReplicateRateLimits(env: Env = process.env): ReplicateRateLi
       min: 0,
       max: 0.9,
       fallback: DEFAULT_LOCAL_READ_SHARE,
-      meaning: 'the part of REPLICATE_READ_RPM the workers spend on local polls; 0 = every poll on the reads queue',
+      meaning:
+        'the part of REPLICATE_READ_RPM the workers spend on local polls; 0 = every poll on the reads queue',
     }),
   };
 }
