@@ -20,7 +20,14 @@ import {
   sendJson,
 } from './http';
 import type { InvalidField } from './http';
-import { isTerminal, materialiseOutput, rejectionBody, resolveScript, trainingOutput } from './models';
+import {
+  isTerminal,
+  materialiseOutput,
+  rejectionBody,
+  resolveScript,
+  trainingOutput,
+  varyScript,
+} from './models';
 import type { ModelScript, RunKind } from './models';
 import { didYouMean } from './suggest';
 import { createView, leanView } from './timeline';
@@ -73,7 +80,8 @@ export async function createRun(
     modelRef = target;
   }
   rejectIfScripted(ctx.models, modelRef, 'create');
-  const script = resolveScript(modelRef, ctx.models.get(modelRef)!, kind);
+  // this run's own duration and start delay, when its model's vary (durationJitter, coldStart)
+  const script = varyScript(resolveScript(modelRef, ctx.models.get(modelRef)!, kind), () => faults.random());
 
   // requiredInputs describe predict(); a training's input goes to train(), which the script does not model.
   const required = kind === 'training' ? [] : script.requiredInputs;

@@ -11,6 +11,13 @@ export interface ModelScript {
   startDelayMs?: number;
   /** time in `processing` (default 1000 ms) */
   durationMs?: number;
+  /**
+   * each run's time in `processing` varies by up to this share of durationMs either way, uniformly (0.3: 70–130 %;
+   * default 0, every run the same). Drawn from the simulator's seeded PRNG at the create.
+   */
+  durationJitter?: number;
+  /** this share of runs boot cold: `delayMs` more in `starting` (default none) */
+  coldStart?: { rate: number; delayMs: number };
   /** terminal outcome when the time is up (default 'succeeded'). 'never' = stays processing forever. */
   outcome?: 'succeeded' | 'failed' | 'canceled' | 'aborted' | 'never';
   /** output on success; default: one file URL served by the simulator (`${origin}/files/<predictionId>/out-0.png`).
@@ -126,6 +133,8 @@ export interface ResolvedScript {
   version: string;
   hiddenVersion: boolean;
   picture?: 'prompt' | 'upscale';
+  durationJitter?: number;
+  coldStart?: { rate: number; delayMs: number };
 }
 
 export const DEFAULT_LOGS: readonly string[] = [
@@ -208,7 +217,22 @@ export function resolveScript(
     version: script.version ?? defaultVersionFor(ref),
     hiddenVersion: script.hiddenVersion ?? false,
     ...(script.picture === undefined ? {} : { picture: script.picture }),
+    ...(script.durationJitter ? { durationJitter: script.durationJitter } : {}),
+    ...(script.coldStart ? { coldStart: script.coldStart } : {}),
   };
+}
+
+/**
+ * One run's own script: its duration drawn within `durationJitter`, a cold boot added with `coldStart.rate`. Draws
+ * from `random` only for a script that varies, so seeded runs of other scripts see the same sequence as before.
+ */
+export function varyScript(script: ResolvedScript, random: () => number): ResolvedScript {
+  const { durationJitter, coldStart, ...fixed } = script;
+  let { durationMs, startDelayMs } = fixed;
+  if (durationJitter)
+    durationMs = Math.max(0, Math.round(durationMs * (1 + durationJitter * (2 * random() - 1))));
+  if (coldStart && random() < coldStart.rate) startDelayMs += coldStart.delayMs;
+  return { ...fixed, durationMs, startDelayMs };
 }
 
 /** URL of the n-th output file of a prediction, served by GET /files/{id}/{name}. */

@@ -50,7 +50,13 @@ it(
         { n: number; completed: number; lagMs: Stats; callsPerPrediction: Stats; historyEvents: Stats | null }
       >;
     }>;
-    expect(approaches.map((a) => a.approach)).toEqual(['direct', 'polling', 'polling-unscaled', 'webhooks']);
+    expect(approaches.map((a) => a.approach)).toEqual([
+      'direct',
+      'polling',
+      'polling-unscaled',
+      'predictive',
+      'webhooks',
+    ]);
     for (const a of approaches) {
       const all = a.byClass.all!;
       expect(all).toMatchObject({ n: 3, completed: 3 });

@@ -1,7 +1,9 @@
 /**
- * `compare`: the same N predictions run by (a) a direct loop with the official `replicate` client, (b) our
- * `runPrediction` workflow polling with defaults scaled by the time factor, (b') below factor 1, unscaled defaults,
- * (c) the workflow with webhooks. Each approach runs alone (sequentially) so they do not compete for the 2 cores.
+ * `compare`: the same N predictions (./mixed.ts: models that run again and again, steady and noisy, 5–120 s) run by
+ * (a) a direct loop with the official `replicate` client, (b) our `runPrediction` workflow polling on the plain
+ * backoff scaled by the time factor, (b') below factor 1, the unscaled backoff, (c) predictive polling (its worker
+ * first runs each model a few times, unmeasured, so it knows their timing), (d) the workflow with webhooks. Each
+ * approach runs alone (sequentially) so they do not compete for the 2 cores.
  * `--codec on|both`: the workflow approaches with encryption (`<name>+codec`; both: each right after its plain run),
  * and what the codec cost (bench/src/codec.ts).
  */
@@ -21,19 +23,14 @@ import { historyStats, percentiles, rng, type Percentiles } from './lib';
 import { startObservability, type Observability, type ObservabilityReport } from './observability';
 import { startBenchCodec, type BenchCodec, type CodecMode, type CodecWork } from './codec';
 
-export type PredictionClass = 'random' | '20s' | '60s';
+import { ALL_MODELS, makeMixedSpecs, modelRef, registerPool, type PredictionClass, type Spec } from './mixed';
 
-export interface Spec {
-  index: number;
-  model: string;
-  cls: PredictionClass;
-  /** nominal (unscaled) duration, ms */
-  nominalMs: number;
-  /** simulated duration (created -> completed), ms */
-  durationMs: number;
-}
+export type { PredictionClass, Spec } from './mixed';
 
-type WorkflowApproach = 'polling' | 'polling-unscaled' | 'webhooks';
+type WorkflowApproach = 'polling' | 'polling-unscaled' | 'predictive' | 'webhooks';
+
+/** Runs of each model the predictive approach's worker sees end before its measured runs. */
+export const WARM_UP_RUNS = 4;
 export type ApproachName = 'direct' | WorkflowApproach | `${WorkflowApproach}+codec`;
 
 interface Sample {
@@ -46,6 +43,8 @@ interface Sample {
   /** the caller learned the result, epoch ms */
   learnedAt: number;
   simDurationMs?: number;
+  /** the caller asked -> Replicate's created_at (workflow start, its first task, the create's POST) */
+  startMs?: number;
   lagMs?: number;
   calls?: number;
   historyEvents?: number;
@@ -59,6 +58,8 @@ export interface ClassSummary {
   e2eRatio: Percentiles;
   /** learned - simulator completed_at, ms */
   lagMs: Percentiles;
+  /** submitted -> simulator created_at, ms: with duration and lag, what end-to-end time is made of */
+  startMs: Percentiles;
   /** lag as a % of the prediction's own duration */
   lagPct: Percentiles;
   callsPerPrediction: Percentiles;
@@ -74,6 +75,8 @@ export interface ApproachResult {
   approach: ApproachName;
   description: string;
   polling: Required<PollingOptions> | 'webhook-fallback' | 'replicate.wait 500 ms';
+  /** predictive: the unmeasured runs its worker saw end first (each model WARM_UP_RUNS times) */
+  warmUpRuns?: number;
   wallMs: number;
   /** CPU of the whole bench process over this approach (worker, client, simulator, receiver: all in-process), s */
   cpuSeconds: number;
@@ -112,7 +115,10 @@ export interface CompareResult {
   codecCost: CodecCost[] | null;
 }
 
-/** N specs: ~20 % fixed 20 s, ~10 % fixed 60 s, the rest uniform in 5–120 s; all scaled by the time factor. */
+/**
+ * `scale`'s specs, each prediction its own model: ~20 % fixed 20 s, ~10 % fixed 60 s, the rest uniform in 5–120 s;
+ * all scaled by the time factor.
+ */
 export function makeSpecs(size: number, timeFactor: number, seed: number, prefix: string): Spec[] {
   const random = rng(seed);
   const n20 = Math.max(1, Math.round(size / 5));
@@ -139,12 +145,16 @@ export function registerModels(env: BenchEnv, specs: Spec[]): void {
   }
 }
 
-/** The default polling options scaled by `factor`, kept within what validateRequest accepts (≥ 100 ms). */
-export function scaledPolling(factor: number): Required<PollingOptions> {
+/**
+ * The default backoff scaled by `factor`, kept within what validateRequest accepts (≥ 100 ms); plain (predictive
+ * polling off) unless asked.
+ */
+export function scaledPolling(factor: number, predictive = false): Required<PollingOptions> {
   return {
     initialIntervalMs: Math.max(100, Math.round(DEFAULT_POLLING.initialIntervalMs * factor)),
     multiplier: DEFAULT_POLLING.multiplier,
     maxIntervalMs: Math.max(100, Math.round(DEFAULT_POLLING.maxIntervalMs * factor)),
+    predictive,
   };
 }
 
@@ -201,6 +211,8 @@ async function runWorkflows(
   polling: PollingOptions | undefined,
   webhookBaseUrl: string | null,
   codec?: BenchCodec,
+  /** run these first on the same worker, unmeasured (what predictive polling learns from) */
+  warmUp: Spec[] = [],
 ): Promise<Sample[]> {
   const taskQueue = `bench-${tag}`;
   const config = workerConfig(env, taskQueue, webhookBaseUrl);
@@ -219,8 +231,20 @@ async function runWorkflows(
       : { workflowBundle: setup.bundle }),
   });
   const client = codec ? codec.client : setup.client;
-  const samples = await worker.runUntil(
-    Promise.all(
+  const samples = await worker.runUntil(async () => {
+    await Promise.all(
+      warmUp.map((spec) =>
+        client.workflow.execute(runPrediction, {
+          taskQueue,
+          workflowId: `bench-${tag}-warm-up-${spec.index}`,
+          workflowExecutionTimeout: '15m',
+          args: [
+            { model: spec.model, input: { run: tag, warmUp: spec.index }, ...(polling ? { polling } : {}) },
+          ],
+        }),
+      ),
+    );
+    return Promise.all(
       specs.map(async (spec): Promise<Sample> => {
         const submittedAt = Date.now();
         try {
@@ -248,8 +272,8 @@ async function runWorkflows(
           return { spec, ok: false, error: String(error), submittedAt, learnedAt: Date.now() };
         }
       }),
-    ),
-  );
+    );
+  });
   return samples;
 }
 
@@ -265,6 +289,7 @@ function summarize(samples: Sample[], direct: Sample[] | undefined, workflow: bo
     completed: ok.length,
     e2eRatio: percentiles(ok.map((s) => (s.learnedAt - s.submittedAt) / s.simDurationMs!)),
     lagMs: percentiles(ok.map((s) => s.lagMs!)),
+    startMs: percentiles(ok.map((s) => s.startMs!)),
     lagPct: percentiles(ok.map((s) => (100 * s.lagMs!) / s.simDurationMs!)),
     callsPerPrediction: percentiles(ok.map((s) => s.calls ?? 0)),
     historyEvents: workflow ? percentiles(ok.map((s) => s.historyEvents ?? 0)) : null,
@@ -293,8 +318,17 @@ export async function runCompare(
   // bundled before any approach's clock starts (the traced bundle is bigger and slower to build)
   const setup: WorkflowSetup = { client: observability.client, bundle: await observability.bundle() };
   const codec = codecMode === 'off' ? undefined : await startBenchCodec(env);
-  const specs = makeSpecs(size, timeFactor, seed, 'bench-compare');
-  registerModels(env, specs);
+  const specs = makeMixedSpecs(size, timeFactor, seed, 'bench-compare');
+  registerPool(env, 'bench-compare', timeFactor);
+  const warmUp: Spec[] = ALL_MODELS.flatMap((m, i) =>
+    Array.from({ length: WARM_UP_RUNS }, (_, k) => ({
+      index: i * WARM_UP_RUNS + k,
+      model: modelRef('bench-compare', m),
+      cls: 'random' as const,
+      nominalMs: m.nominalMs,
+      durationMs: Math.round(m.nominalMs * timeFactor),
+    })),
+  );
   const receiverOf = (client: Client) =>
     startWebhookReceiver({
       client,
@@ -307,10 +341,13 @@ export async function runCompare(
   // the codec runs' deliveries are signalled encrypted, by a receiver with the encrypting client
   const codecReceiver = codec ? await receiverOf(codec.client) : undefined;
   const scaled = scaledPolling(timeFactor);
+  const predictive = scaledPolling(timeFactor, true);
   type Step = {
     approach: ApproachName;
     description: string;
     polling: ApproachResult['polling'];
+    /** predictive: unmeasured runs first (in its wall time and CPU, not in its samples) */
+    warmUpRuns?: number;
     run: (tag: string) => Promise<Sample[]>;
   };
   const workflowSteps: Array<
@@ -334,11 +371,25 @@ export async function runCompare(
           {
             approach: 'polling-unscaled' as const,
             description: 'runPrediction, polling only, unscaled defaults (3 s × 1.5, cap 30 s)',
-            polling: { ...DEFAULT_POLLING },
-            run: (tag: string, c?: BenchCodec) => runWorkflows(env, setup, specs, tag, undefined, null, c),
+            polling: { ...DEFAULT_POLLING, predictive: false },
+            run: (tag: string, c?: BenchCodec) =>
+              runWorkflows(env, setup, specs, tag, { ...DEFAULT_POLLING, predictive: false }, null, c),
           },
         ]
       : []),
+    // (not with --codec: the codec's cost is measured on the other approaches)
+    ...(codecMode !== 'off'
+      ? []
+      : [
+          {
+            approach: 'predictive' as const,
+            description: `runPrediction, predictive polling (the default), after ${WARM_UP_RUNS} unmeasured runs of each model on its worker${timeFactor === 1 ? '' : `; backoff × ${timeFactor}`}`,
+            polling: predictive,
+            warmUpRuns: WARM_UP_RUNS * ALL_MODELS.length,
+            run: (tag: string, c?: BenchCodec) =>
+              runWorkflows(env, setup, specs, tag, predictive, null, c, warmUp),
+          },
+        ]),
     {
       approach: 'webhooks',
       description: 'runPrediction with webhooks (in-process receiver), polling as the 30 s fallback',
@@ -386,6 +437,7 @@ export async function runCompare(
           continue;
         }
         s.simDurationMs = times.durationMs;
+        s.startMs = times.createdAt - s.submittedAt;
         s.lagMs = s.learnedAt - times.completedAt;
         s.calls = calls.get(s.predictionId!) ?? 0;
       }
@@ -397,6 +449,7 @@ export async function runCompare(
         approach: step.approach,
         description: step.description,
         polling: step.polling,
+        ...(step.warmUpRuns ? { warmUpRuns: step.warmUpRuns } : {}),
         wallMs,
         cpuSeconds: (cpu.user + cpu.system) / 1e6,
         byClass: {

@@ -375,7 +375,32 @@ function compareTargets(r: CompareResult): Target[] {
       met: wh.callsPerPrediction.max <= 2,
     });
   }
-  for (const name of ['polling', 'webhooks'] as const) {
+  const pp = get('predictive');
+  const plain = get('polling');
+  const p20 = pp?.byClass['20s'];
+  if (p20 && p20.completed > 0) {
+    out.push({
+      target:
+        'predictive: 20 s predictions after warm-up, end-to-end / duration ≤ 1.10 (p95) with ≤ 8 GETs (calls − the create)',
+      measured: `e2e/duration p50 ${p20.e2eRatio.p50.toFixed(3)}, p95 ${p20.e2eRatio.p95.toFixed(3)}, max ${p20.e2eRatio.max.toFixed(3)}; GETs max ${p20.callsPerPrediction.max - 1}; made of: start p50 ${p20.startMs.p50.toFixed(0)} ms (p95 ${p20.startMs.p95.toFixed(0)}), lag p50 ${p20.lagMs.p50.toFixed(0)} ms (p95 ${p20.lagMs.p95.toFixed(0)})`,
+      met: p20.e2eRatio.p95 <= 1.1 && p20.callsPerPrediction.max - 1 <= 8,
+    });
+  }
+  if (pp && plain && pp.byClass.all.completed > 0 && plain.byClass.all.completed > 0) {
+    const mine = pp.byClass.all;
+    const theirs = plain.byClass.all;
+    out.push({
+      target: 'predictive: mixed set lag p50 ≤ half the plain backoff’s',
+      measured: `${mine.lagMs.p50.toFixed(0)} ms vs ${theirs.lagMs.p50.toFixed(0)} ms (${(mine.lagMs.p50 / theirs.lagMs.p50).toFixed(2)}×)`,
+      met: mine.lagMs.p50 <= theirs.lagMs.p50 / 2,
+    });
+    out.push({
+      target: 'predictive: mixed set GETs p95 ≤ the plain backoff’s p95',
+      measured: `calls p95 ${mine.callsPerPrediction.p95} vs ${theirs.callsPerPrediction.p95} (max ${mine.callsPerPrediction.max} vs ${theirs.callsPerPrediction.max})`,
+      met: mine.callsPerPrediction.p95 <= theirs.callsPerPrediction.p95,
+    });
+  }
+  for (const name of ['polling', 'predictive', 'webhooks'] as const) {
     const c = get(name)?.byClass['20s'];
     if (c?.vsDirect && c.vsDirect.n > 0) {
       out.push({
@@ -425,7 +450,7 @@ function printCompare(r: CompareResult): void {
     ].join(' '),
   );
   for (const a of r.approaches) {
-    for (const cls of ['all', '20s', '60s'] as const) {
+    for (const cls of ['all', '20s', '60s', 'random'] as const) {
       const c = a.byClass[cls];
       if (c.n === 0) continue;
       console.log(

@@ -12,7 +12,7 @@ import { isCreateTarget, parseModelRef } from '../shared/model-ref';
 import type { JobKind, PredictionSnapshot } from '../shared/types';
 import { resolveClaims } from './claims';
 import { shaped, type ActivitySetup } from './context';
-import { webhookUrlFor } from './create';
+import { readsRouting, webhookUrlFor } from './create';
 import { lacksEchoedFields, withEchoedFields } from './echoed';
 import { listSince } from './list';
 
@@ -74,9 +74,9 @@ export async function findOwnJobs(
     exclude,
   ).slice(0, MAX_CANDIDATES);
   // as the create would have answered: whether webhooks were asked for, and where the fleet serves reads
-  const routing = setup.config.readsTaskQueue ? { readsTaskQueue: setup.config.readsTaskQueue } : {};
+  const routing = readsRouting(setup.config);
   const out: PredictionSnapshot[] = [];
   for (const c of candidates)
-    out.push({ ...(await shaped(setup, c)), webhook: webhook !== undefined, ...routing });
+    out.push({ ...(await shaped(setup, c, args.kind)), webhook: webhook !== undefined, ...routing });
   return out;
 }

@@ -18,5 +18,5 @@ export async function cancelJob(
     kind,
     status: job.status,
   });
-  return shaped(setup, job as Prediction);
+  return shaped(setup, job as Prediction, kind);
 }

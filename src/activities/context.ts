@@ -8,10 +8,11 @@ import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type Replicate from 'replicate';
 import type { CreateOutcome, ReplicateCallDetails } from '../shared/failure-details';
 import type { Classified } from '../shared/classify';
-import type { Prediction, PredictionSnapshot } from '../shared/types';
+import type { JobKind, Prediction, PredictionSnapshot } from '../shared/types';
 import { claimKey, fileClaimStore, signClaim, type ClaimKey, type ClaimStore } from './claims';
 import { ReplicateCallError, replicateCall, type ReplicateHttpConfig } from './replicate-client';
 import { needsClaim, redact, snapshot } from './snapshot';
+import { TimingBook } from './timings';
 
 export interface ActivityConfig extends ReplicateHttpConfig {
   /** public base URL of our webhook receiver (WEBHOOK_BASE_URL); creates then ask Replicate for webhooks */
@@ -30,6 +31,25 @@ export interface ActivityConfig extends ReplicateHttpConfig {
    * which then poll and cancel there. Set it only where a Worker polls that queue; unset = runs poll locally.
    */
   readsTaskQueue?: string;
+  /**
+   * This worker's share of the fleet's reads budget (src/worker/read-share.ts): with the reads queue, creates tell
+   * their runs to poll with local activities within it (`tryGetPrediction`).
+   */
+  readShare?: ReadShare;
+}
+
+/** What a poll may do now, as a worker's share of the fleet's reads budget says. */
+export type ReadGrant =
+  /** read now */
+  | { now: true }
+  /** wait this long; `reserved`: then read without asking again (the share counted the read already) */
+  | { waitMs: number; reserved: boolean }
+  /** the worker cannot tell its share: poll on the rate-limited reads queue */
+  | { queue: true };
+
+/** A source of reads within the fleet's budget. */
+export interface ReadShare {
+  grant(): ReadGrant;
 }
 
 export const DEFAULT_HTTP_TIMEOUTS = { createMs: 30_000, getMs: 15_000, cancelMs: 10_000 };
@@ -41,6 +61,8 @@ export interface ActivitySetup {
   claims: ClaimStore;
   /** signs the claim references this worker places, and verifies those it is asked to expand */
   claimKey: ClaimKey;
+  /** the models' recent timings, learnt from the jobs these activities see (./timings.ts) */
+  timings: TimingBook;
 }
 
 export function activitySetup(config: ActivityConfig): ActivitySetup {
@@ -50,12 +72,21 @@ export function activitySetup(config: ActivityConfig): ActivitySetup {
     claims:
       typeof config.claims === 'object' ? config.claims : fileClaimStore(config.claims ?? 'outputs/.claims'),
     claimKey: claimKey(config.token),
+    timings: new TimingBook(),
   };
 }
 
-/** Replicate's answer as the workflow may see it: texts cleaned, a large final output stored as a claim. */
-export async function shaped(setup: ActivitySetup, job: Prediction): Promise<PredictionSnapshot> {
+/**
+ * Replicate's answer as the workflow may see it: texts cleaned, a large final output stored as a claim. A job that
+ * succeeded adds to its model's timing.
+ */
+export async function shaped(
+  setup: ActivitySetup,
+  job: Prediction,
+  kind: JobKind = 'prediction',
+): Promise<PredictionSnapshot> {
   const { config, claims } = setup;
+  setup.timings.record(kind, job);
   const s = snapshot(job, { token: config.token, maxInlineOutputBytes: config.maxInlineOutputBytes });
   if (!needsClaim(s)) return s;
   const { outputOmitted: _omitted, ...rest } = s;

@@ -11,7 +11,7 @@ import { PredictionFailureType } from '../shared/failures';
 import { isCreateTarget, parseModelRef } from '../shared/model-ref';
 import type { JobKind, Prediction, PredictionSnapshot } from '../shared/types';
 import { ClaimResolutionError, resolveClaims } from './claims';
-import { call, shaped, type ActivitySetup } from './context';
+import { call, shaped, type ActivityConfig, type ActivitySetup } from './context';
 
 export interface CreatePredictionArgs {
   model: string;
@@ -132,7 +132,7 @@ async function createJob(
   const webhook = webhookUrlFor(config.webhookBaseUrl, workflowExecution?.workflowId);
   if (webhook) Object.assign(data, { webhook, webhook_events_filter: ['start', 'completed'] });
   // Where this fleet serves rate-limited reads: the run polls and cancels there (src/worker/flow-control.ts).
-  const routing = config.readsTaskQueue ? { readsTaskQueue: config.readsTaskQueue } : {};
+  const routing = readsRouting(config);
   // Computed right before the POST, so the request's delay is only the HTTP exchange.
   const cancelAfter = await beforeSending(async () => cancelAfterFor(args.cancelAt));
   const job = await call(
@@ -158,7 +158,25 @@ async function createJob(
     cancelAfter,
     attempt: Context.current().info.attempt,
   });
-  return { ...(await shaped(setup, job)), webhook: webhook !== undefined, ...routing };
+  // With polling only, the model's recent timing, for the run to plan its polls (src/shared/predictive-polling.ts).
+  const timing = webhook === undefined ? setup.timings.timingFor(kind, job) : undefined;
+  return {
+    ...(await shaped(setup, job, kind)),
+    webhook: webhook !== undefined,
+    ...routing,
+    ...(timing ? { timing } : {}),
+  };
+}
+
+/**
+ * Where a run polls: on this fleet's rate-limited reads queue, locally first while the worker has a share of the
+ * budget (src/worker/flow-control.ts); nothing = local polls, no fleet limit.
+ */
+export function readsRouting(
+  config: Pick<ActivityConfig, 'readsTaskQueue' | 'readShare'>,
+): Pick<PredictionSnapshot, 'readsTaskQueue' | 'localReads'> {
+  if (!config.readsTaskQueue) return {};
+  return { readsTaskQueue: config.readsTaskQueue, ...(config.readShare ? { localReads: true } : {}) };
 }
 
 /** The webhook URL a create sends (`?workflow=<id>` names the run), or undefined without a receiver. */

@@ -26,7 +26,7 @@ import { versionModelLookup } from './version-models';
 import type { SlotNeeded } from '../shared/slots';
 
 export { ADOPTION_MAX_PAGES, type FindOwnJobsArgs } from './adoption';
-export { DEFAULT_HTTP_TIMEOUTS, type ActivityConfig } from './context';
+export { DEFAULT_HTTP_TIMEOUTS, type ActivityConfig, type ReadGrant, type ReadShare } from './context';
 export { MIN_CANCEL_AFTER_MS } from '../shared/ceiling';
 export { type CreatePredictionArgs, type CreateTrainingArgs } from './create';
 export { inputDigest, type JobSummary } from './list';
@@ -139,6 +139,22 @@ export function createActivities(config: ActivitiesOptions) {
     /** Read a prediction's (or training's) current state. */
     getPrediction: (jobId: string, kind: JobKind = 'prediction'): Promise<PredictionSnapshot> =>
       getJob(setup, jobId, kind),
+    /**
+     * A poll within this worker's share of the fleet's reads budget (a local activity): the job's state when the
+     * share allows a read now (or `reserved`: it counted this read already); else, without a request, how long to
+     * wait (then ask again, or read at once if `reserved`), or null: poll on the rate-limited reads queue.
+     */
+    tryGetPrediction: async (
+      jobId: string,
+      kind: JobKind = 'prediction',
+      reserved = false,
+    ): Promise<PredictionSnapshot | { waitMs: number; reserved: boolean } | null> => {
+      const grant = reserved
+        ? { now: true as const }
+        : (config.readShare?.grant() ?? { queue: true as const });
+      if ('now' in grant) return getJob(setup, jobId, kind);
+      return 'queue' in grant ? null : grant;
+    },
     /** Cancel a prediction (or training). Canceling one that already ended is harmless. */
     cancelPrediction: (jobId: string, kind: JobKind = 'prediction'): Promise<PredictionSnapshot> =>
       cancelJob(setup, jobId, kind),

@@ -11,5 +11,5 @@ export async function getJob(
   const job = await call(setup, `get ${kind} ${jobId}`, setup.timeouts.getMs, (client) =>
     kind === 'training' ? client.trainings.get(jobId) : client.predictions.get(jobId),
   );
-  return shaped(setup, job as Prediction);
+  return shaped(setup, job as Prediction, kind);
 }

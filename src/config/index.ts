@@ -18,6 +18,7 @@ import {
   serverRatePerSecond,
   type ReplicateRateLimits,
 } from '../worker/flow-control';
+import { DEFAULT_LOCAL_READ_SHARE } from '../worker/read-share';
 
 export const DEFAULT_BASE_URL = 'https://api.replicate.com/v1';
 
@@ -321,7 +322,10 @@ export function readMetricsModels(env: Env = process.env): { metricsModels?: str
 /** Far above any Replicate account's limits: a larger value is a typo. */
 const MAX_RPM = 1_000_000;
 
-/** REPLICATE_CREATE_RPM (default 600) and REPLICATE_READ_RPM (default 3000): calls a minute, or `off`. */
+/**
+ * REPLICATE_CREATE_RPM (default 600) and REPLICATE_READ_RPM (default 3000): calls a minute, or `off`;
+ * REPLICATE_READ_LOCAL_SHARE (default 0.9): the part of the reads budget spent on local polls.
+ */
 export function readReplicateRateLimits(env: Env = process.env): ReplicateRateLimits {
   const read = (name: string, fallback: number): number | null => {
     const raw = env[name]?.trim();
@@ -338,6 +342,13 @@ export function readReplicateRateLimits(env: Env = process.env): ReplicateRateLi
   return {
     createsPerMinute: read('REPLICATE_CREATE_RPM', DEFAULT_CREATE_RPM),
     readsPerMinute: read('REPLICATE_READ_RPM', DEFAULT_READ_RPM),
+    localReadShare: readDecimal(env, 'REPLICATE_READ_LOCAL_SHARE', {
+      min: 0,
+      max: 0.9,
+      fallback: DEFAULT_LOCAL_READ_SHARE,
+      meaning:
+        'the part of REPLICATE_READ_RPM the workers spend on local polls; 0 = every poll on the reads queue',
+    }),
   };
 }
 

@@ -1,7 +1,8 @@
 /**
  * The polling policy, in one place: the backoff between status polls (3 s, ×1.5, capped at 30 s by default), the
  * slower fallback schedule used when webhooks are on, the bounds a request may set, and when a long run continues
- * as new. Changing a value here changes workflow behaviour: from 1.0 on, only behind `patched()` with newly
+ * as new. Where the end of a job can be foreseen, ./predictive-polling.ts plans the polls around it, within this
+ * backoff's cap and twice its GETs. Changing a value here changes workflow behaviour: from 1.0 on, only behind `patched()` with newly
  * recorded histories (CHANGELOG.md, "Workflow compatibility").
  */
 import type { PollingOptions } from './types';
@@ -10,6 +11,8 @@ export const DEFAULT_POLLING: Required<PollingOptions> = {
   initialIntervalMs: 3_000,
   multiplier: 1.5,
   maxIntervalMs: 30_000,
+  // where the model's timing or the job's progress foretells the end (./predictive-polling.ts)
+  predictive: true,
 };
 
 /**
@@ -21,6 +24,7 @@ export const WEBHOOK_FALLBACK_POLLING: Required<PollingOptions> = {
   initialIntervalMs: 60_000,
   multiplier: 2,
   maxIntervalMs: 300_000,
+  predictive: false,
 };
 
 /** What a request's `polling` may set: intervals of 100 ms to 1 h, a multiplier of 1 to 10. */

@@ -1,4 +1,6 @@
 /** The vocabulary shared by the client, the workflows and the activities. Plain data only. */
+import type { PredictiveMemory } from './predictive-polling';
+import type { ModelTiming } from './timing';
 
 /** Replicate runs predictions and trainings with the same lifecycle and the same machinery here. */
 export type JobKind = 'prediction' | 'training';
@@ -19,6 +21,12 @@ export interface PollingOptions {
   multiplier?: number;
   /** cap on one wait, ms (default 30000) */
   maxIntervalMs?: number;
+  /**
+   * plan polls from the model's recent timing and the job's progress (default true; src/shared/predictive-polling.ts):
+   * one poll just after the expected end, a short burst, then this backoff; false = this backoff only. Never with
+   * webhooks (their fallback schedule is fixed).
+   */
+  predictive?: boolean;
 }
 
 /** Input of the `runPrediction` workflow. Never carries the API token: activities read it from the worker. */
@@ -107,6 +115,10 @@ export interface ResumeState {
   slot: { key: string; limit: number | null; ownLimit?: number } | null;
   /** the reads queue the create named: polls and cancels keep going there */
   readsTaskQueue: string | null;
+  /** the create said: poll locally first, on the reads queue only past the worker's share (src/worker/read-share.ts) */
+  localReads: boolean;
+  /** predictive polling: the model's timing from the create, the job's progress, the polls past its expected end */
+  predictive: PredictiveMemory;
 }
 
 export interface PredictionMetrics {
@@ -161,6 +173,10 @@ export interface PredictionSnapshot {
   outputOmitted?: boolean;
   /** (a create's answer) the fleet's rate-limited reads queue: the run polls and cancels there (src/worker/flow-control.ts) */
   readsTaskQueue?: string;
+  /** (a create's answer, with readsTaskQueue) poll locally first, within the worker's share of the reads budget */
+  localReads?: boolean;
+  /** (a create's answer, polling only) the model's recent timing as the workers know it (src/shared/timing.ts) */
+  timing?: ModelTiming;
 }
 
 /** Result of a successful `runPrediction`. */

@@ -39,7 +39,7 @@ export function validateRequest(request: unknown): string[] {
   const p = r.polling;
   if (p !== undefined) {
     if (typeof p !== 'object' || p === null || Array.isArray(p)) {
-      problems.push('polling: must be an object {initialIntervalMs, multiplier, maxIntervalMs}');
+      problems.push('polling: must be an object {initialIntervalMs, multiplier, maxIntervalMs, predictive}');
     } else {
       checkNumber(
         problems,
@@ -56,6 +56,8 @@ export function validateRequest(request: unknown): string[] {
         POLLING_BOUNDS.minIntervalMs,
         POLLING_BOUNDS.maxIntervalMs,
       );
+      if (p.predictive !== undefined && typeof p.predictive !== 'boolean')
+        problems.push(`polling.predictive: must be true or false, got ${describe(p.predictive)}`);
       const initial = p.initialIntervalMs ?? DEFAULT_POLLING.initialIntervalMs;
       if (typeof initial === 'number' && typeof p.maxIntervalMs === 'number' && p.maxIntervalMs < initial) {
         problems.push(

@@ -5,16 +5,21 @@
  *
  * - Creates run on the workflows' task queue, limited to REPLICATE_CREATE_RPM (src/config/index.ts turns it into that
  *   queue's rate). The few other activities there (output persistence, the reconciler's) share that budget.
- * - Status polls, cancels and lists run on `<taskQueue>-replicate-reads`, limited to REPLICATE_READ_RPM, served by
- *   a second Worker in every worker process (`readsWorkerOptions`). The workflow learns that queue's name from its
- *   create's answer (`PredictionSnapshot.readsTaskQueue`), recorded in its history: a worker set up without the
- *   reads queue (an embedding app, the tests' fakes, REPLICATE_READ_RPM=off) answers without it and its runs keep
- *   polling with local activities, so nothing waits on a queue that nobody polls.
+ * - Reads: most of REPLICATE_READ_RPM (REPLICATE_READ_LOCAL_SHARE, 90 %) is split among the worker processes
+ *   (./read-share.ts), which make status polls as local activities within their share (a poll that finds it spent
+ *   waits its turn on a timer): far under the budget, polls cost what unlimited local polls cost. The rest is the
+ *   rate of `<taskQueue>-replicate-reads`, served by a second Worker in every worker process (`readsWorkerOptions`,
+ *   whose pollers are also how the workers count each other): cancels, lists, and the polls of a worker that cannot
+ *   tell its share run there. The workflow learns that queue's name (and whether to poll locally first) from its
+ *   create's answer (`PredictionSnapshot.readsTaskQueue`, `localReads`), recorded in its history: a worker set up
+ *   without the reads queue (an embedding app, the tests' fakes, REPLICATE_READ_RPM=off) answers without it and its
+ *   runs keep polling with plain local activities, so nothing waits on a queue that nobody polls.
  *
  * A task that the limit holds back waits in the queue (delayed, never failed); its schedule-to-close still ends at
  * the run's deadline. Retries are dispatched through the same queue, so they count too.
  */
 import type { WorkerOptions } from '@temporalio/worker';
+import { DEFAULT_LOCAL_READ_SHARE } from './read-share';
 
 /** The activities that only read (or cancel) at Replicate: the "other requests" budget. */
 export const READ_ACTIVITIES = ['getPrediction', 'cancelPrediction', 'listRecentJobs'] as const;
@@ -27,6 +32,24 @@ export const DEFAULT_READ_RPM = 3_000;
 export interface ReplicateRateLimits {
   createsPerMinute: number | null;
   readsPerMinute: number | null;
+  /**
+   * REPLICATE_READ_LOCAL_SHARE: the part of the reads budget the workers spend on local polls, split among them
+   * (./read-share.ts); the reads queue's server-side rate is the rest. Default DEFAULT_LOCAL_READ_SHARE (0.9); 0 =
+   * every poll through the reads queue.
+   */
+  localReadShare?: number;
+}
+
+/** The reads budget a minute the workers may spend locally (0 without a reads budget, or with a share of 0). */
+export function localReadsPerMinute(limits: ReplicateRateLimits): number {
+  if (limits.readsPerMinute === null) return 0;
+  return limits.readsPerMinute * (limits.localReadShare ?? DEFAULT_LOCAL_READ_SHARE);
+}
+
+/** What the reads queue's server-side limit keeps of the budget (the rest of the local share), a minute. */
+export function queuedReadsPerMinute(limits: ReplicateRateLimits): number | null {
+  if (limits.readsPerMinute === null) return null;
+  return Math.max(1, limits.readsPerMinute - localReadsPerMinute(limits));
 }
 
 /** The task queue of the rate-limited reads of a fleet whose workflows run on `taskQueue`. */
@@ -56,16 +79,19 @@ export function serverRatePerSecond(perMinute: number): number {
 
 /**
  * The second Worker of a worker process: the read activities of `main` (the same instances, so the same HTTP setup)
- * on the reads queue, rate-limited for the whole fleet. Activities only: no workflows run there. With
- * REPLICATE_READ_RPM=off (null) it still serves the queue, without a limit, so that runs created while a limit was on
- * (they poll there until they end) still finish; new runs then poll with local activities.
+ * on the reads queue, rate-limited for the whole fleet at what the local share leaves of the budget. Activities only:
+ * no workflows run there. Its identity is `main`'s (the share counts the fleet's worker processes by the pollers of
+ * this queue). With REPLICATE_READ_RPM=off (null) it still serves the queue, without a limit, so that runs created
+ * while a limit was on (they poll there until they end) still finish; new runs then poll with local activities.
  */
-export function readsWorkerOptions(main: WorkerOptions, readsPerMinute: number | null): WorkerOptions {
+export function readsWorkerOptions(main: WorkerOptions, limits: ReplicateRateLimits): WorkerOptions {
+  const readsPerMinute = queuedReadsPerMinute(limits);
   const activities = (main.activities ?? {}) as Record<string, unknown>;
   return {
     connection: main.connection,
     namespace: main.namespace,
     taskQueue: readsTaskQueue(main.taskQueue),
+    ...(main.identity !== undefined ? { identity: main.identity } : {}),
     activities: Object.fromEntries(READ_ACTIVITIES.map((name) => [name, activities[name]])),
     ...(readsPerMinute !== null
       ? { maxTaskQueueActivitiesPerSecond: serverRatePerSecond(readsPerMinute) }

@@ -4,7 +4,9 @@
  * and stops gracefully on SIGINT/SIGTERM (in-flight activities get SHUTDOWN_GRACE_SECONDS to finish; with
  * HEALTH_PORT, /readyz answers 503 from the signal on).
  */
+import { hostname } from 'node:os';
 import path from 'node:path';
+import { temporal } from '@temporalio/proto';
 import {
   bundleWorkflowCode,
   DefaultLogger,
@@ -29,7 +31,8 @@ import {
 import { temporalUnreachable, tlsProblem } from '../dev/hints';
 import { bundleOptions, dataConverterOf } from '../encryption/data-converter';
 import { encryptionKeyId, type EncryptionKeys } from '../encryption/keys';
-import { readsTaskQueue, readsWorkerOptions } from './flow-control';
+import { localReadsPerMinute, readsTaskQueue, readsWorkerOptions } from './flow-control';
+import { FleetReadShare } from './read-share';
 import { startHealthServer } from './health';
 import { activeTracing, startTracing, withTracing } from '../observability/tracing';
 import { sdkRecord } from './logging';
@@ -39,15 +42,23 @@ import { ProcessLog } from '../observability/log';
 // A directory: the bundler picks index.ts from source (tsx, tests) or index.js from a build.
 export const workflowsPath = path.join(__dirname, '..', 'workflows');
 
+/** Worker sets (workerOptions calls) in this process: each gets its own identity. */
+let workerSets = 0;
+
 /** Worker options shared by `npm run worker`, the demo and the tests. */
 export function workerOptions(config: WorkerConfig, connection: NativeConnection): WorkerOptions {
   // ENCRYPTION_KEY: payloads and failure messages encrypted (docs/encryption.md); the same for this worker's client
   const dataConverter = dataConverterOf(config);
   const temporalClient = new Client({ connection, namespace: config.namespace, dataConverter });
+  // the SDK's default (`#2`... on further worker sets in one process), set here so that the local reads' share finds
+  // this worker set among the reads queue's pollers
+  const identity = `${process.pid}@${hostname()}${++workerSets > 1 ? `#${workerSets}` : ''}`;
+  const readShare = localReadShare(config, connection, identity);
   const options: WorkerOptions = {
     connection,
     namespace: config.namespace,
     taskQueue: config.taskQueue,
+    identity,
     ...(dataConverter ? { dataConverter } : {}),
     // Bundling from source loads webpack into the worker (memory and seconds of start-up: docs/benchmarks.md); a
     // prebuilt bundle (`npm run build:workflows`, then WORKFLOW_BUNDLE=lib/workflow-bundle.js) avoids both.
@@ -73,6 +84,8 @@ export function workerOptions(config: WorkerConfig, connection: NativeConnection
         ...(config.replicateRateLimits?.readsPerMinute != null
           ? { readsTaskQueue: readsTaskQueue(config.taskQueue) }
           : {}),
+        // ...and to poll locally first, within this process's share of REPLICATE_READ_LOCAL_SHARE (./read-share.ts)
+        ...(readShare ? { readShare } : {}),
       }),
       // Per-model concurrency: ask a model's limiter for a slot, tell it which holders are gone.
       ...createSlotActivities({ client: temporalClient }),
@@ -92,7 +105,33 @@ export function workerOptions(config: WorkerConfig, connection: NativeConnection
   return withTracing(options, activeTracing());
 }
 
-/** `log`: the worker's own lines (start-up, problems), text or json as LOG_FORMAT says. */
+/**
+ * This process's share of the reads budget for local polls (./read-share.ts): the fleet's worker processes are the
+ * reads queue's pollers. None without a reads budget or with REPLICATE_READ_LOCAL_SHARE=0.
+ */
+function localReadShare(
+  config: WorkerConfig,
+  connection: NativeConnection,
+  identity: string,
+): FleetReadShare | undefined {
+  const limits = config.replicateRateLimits;
+  const fleetPerMinute = limits ? localReadsPerMinute(limits) : 0;
+  if (fleetPerMinute <= 0) return undefined;
+  const queue = readsTaskQueue(config.taskQueue);
+  return new FleetReadShare({
+    fleetPerMinute,
+    identity,
+    listPollers: async () => {
+      const { pollers } = await connection.workflowService.describeTaskQueue({
+        namespace: config.namespace,
+        taskQueue: { name: queue, kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+        taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+      });
+      return (pollers ?? []).flatMap((p) => (p.identity ? [p.identity] : []));
+    },
+  });
+}
+
 /**
  * Every Worker a worker process runs: the workflows' queue (workerOptions), plus the reads queue whenever the
  * configuration has rate limits (rate-limited at REPLICATE_READ_RPM; with `off`, unlimited, so runs already polling
@@ -101,7 +140,7 @@ export function workerOptions(config: WorkerConfig, connection: NativeConnection
 export function workerOptionsAll(config: WorkerConfig, connection: NativeConnection): WorkerOptions[] {
   const main = workerOptions(config, connection);
   const limits = config.replicateRateLimits;
-  return limits ? [main, readsWorkerOptions(main, limits.readsPerMinute)] : [main];
+  return limits ? [main, readsWorkerOptions(main, limits)] : [main];
 }
 
 /**
@@ -197,7 +236,7 @@ async function connectAndRun(
     const limits = config.replicateRateLimits;
     if (limits)
       log.info(
-        `fleet rate limits: creates ${limits.createsPerMinute ?? 'off'}/min, reads ${limits.readsPerMinute === null ? 'off (new runs poll locally)' : `${limits.readsPerMinute}/min`} on "${workers[1]!.options.taskQueue}"`,
+        `fleet rate limits: creates ${limits.createsPerMinute ?? 'off'}/min, reads ${limits.readsPerMinute === null ? 'off (new runs poll locally)' : `${limits.readsPerMinute}/min (${Math.round(localReadsPerMinute(limits))} of them local polls shared among the worker processes, the rest on "${workers[1]!.options.taskQueue}")`}`,
       );
     await runWorkers(workers); // resolves after SIGINT/SIGTERM once in-flight work has drained
     stopPruning?.();

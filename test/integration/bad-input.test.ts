@@ -314,7 +314,9 @@ const ourRejections: OurRejection[] = [
   {
     name: 'polling not an object',
     request: { model: IMAGEN, input: { prompt: 'x' }, polling: 'fast' },
-    workflowMessage: ['polling: must be an object {initialIntervalMs, multiplier, maxIntervalMs}'],
+    workflowMessage: [
+      'polling: must be an object {initialIntervalMs, multiplier, maxIntervalMs, predictive}',
+    ],
   },
   {
     name: 'maxPollsPerRun 0',

@@ -1,8 +1,9 @@
 /**
  * Fleet-wide rate limits (src/worker/flow-control.ts) on a real dev server with the simulator: two worker sets on one task
  * queue (each the workflows' Worker plus the reads Worker, as `npm run worker` starts them, with distinct
- * identities) share one server-side limit per queue; a long 429 storm only delays runs. Real time: the limits are
- * the server's, so nothing can be skipped. About 5 minutes for the file.
+ * identities) share one server-side limit per queue and split the local reads (src/worker/read-share.ts); a long 429
+ * storm only delays runs. Real time: the limits are the server's, so nothing can be skipped. About 6 minutes for the
+ * file.
  */
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -15,13 +16,12 @@ import {
   NativeConnection,
   Runtime,
   Worker,
-  type WorkerOptions,
 } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ReplicateSimulator, type RecordedRequest } from '../../simulator';
 import type { WorkerConfig } from '../../src/config';
 import { freePort, startDevServer, type DevServer } from '../../src/dev/dev-server';
-import { readsTaskQueue, serverRatePerSecond } from '../../src/worker/flow-control';
+import { serverRatePerSecond } from '../../src/worker/flow-control';
 import type { PredictionRequest } from '../../src/shared/types';
 import { startWebhookReceiver } from '../../src/webhooks';
 import { runPrediction } from '../../src/workflows';
@@ -90,11 +90,14 @@ afterAll(async () => {
   await sim?.stop();
 });
 
-/** `count` worker sets (as `npm run worker` builds them, identities `set-N`) on a fresh queue while `fn` runs. */
+/**
+ * `count` worker sets (as `npm run worker` builds them: each its own identity, which the local reads' share counts)
+ * on a fresh queue while `fn` runs; `fn` gets the queue and the sets' identities.
+ */
 async function withWorkerSets<T>(
   count: number,
   limits: { createsPerMinute: number | null; readsPerMinute: number | null },
-  fn: (taskQueue: string) => Promise<T>,
+  fn: (taskQueue: string, identities: string[]) => Promise<T>,
   webhookBaseUrl?: string,
 ): Promise<T> {
   const taskQueue = `rate-${randomUUID()}`;
@@ -114,6 +117,7 @@ async function withWorkerSets<T>(
     reconcileEveryMs: null,
   };
   const workers: Worker[] = [];
+  const identities: string[] = [];
   // one connection per set, as separate processes would have (the SDK refuses two Workers of one queue on one)
   const connections: NativeConnection[] = [];
   for (let n = 1; n <= count; n++) {
@@ -121,16 +125,14 @@ async function withWorkerSets<T>(
     connections.push(own);
     for (const options of workerOptionsAll(config, own)) {
       const { workflowsPath: _path, ...rest } = options;
-      const named: WorkerOptions = { ...rest, identity: `set-${n}@${options.taskQueue}` };
       // the workflows' Worker gets the bundle built once; the reads Worker runs activities only
-      workers.push(
-        await Worker.create(options.taskQueue === taskQueue ? { ...named, workflowBundle } : named),
-      );
+      workers.push(await Worker.create(options.taskQueue === taskQueue ? { ...rest, workflowBundle } : rest));
     }
+    identities.push(workers.at(-1)!.options.identity);
   }
   const runs = workers.map((w) => w.run());
   try {
-    return await fn(taskQueue);
+    return await fn(taskQueue, identities);
   } finally {
     for (const w of workers) w.shutdown();
     await Promise.all(runs);
@@ -145,6 +147,14 @@ function start(taskQueue: string, request: PredictionRequest, timeout = '10m') {
     workflowExecutionTimeout: timeout,
     args: [request],
   });
+}
+
+/** The polls of a run that were local activities (the tries of `tryGetPrediction`, answered or not). */
+async function localTries(workflowId: string): Promise<number> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  return (history.events ?? []).filter(
+    (e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity',
+  ).length;
 }
 
 /** Workers (identity) that started activities of this type, per task queue, from the run's history. */
@@ -170,7 +180,7 @@ async function activityStarts(
 describe('fleet-wide rate limits', () => {
   it('REPLICATE_READ_RPM=60 with two worker sets: thirty 20 s predictions all succeed, at most 60 reads in any 60 s window', async () => {
     sim.reset();
-    await withWorkerSets(2, { createsPerMinute: 600, readsPerMinute: 60 }, async (taskQueue) => {
+    await withWorkerSets(2, { createsPerMinute: 600, readsPerMinute: 60 }, async (taskQueue, sets) => {
       const handles = await Promise.all(
         Array.from({ length: 30 }, () => start(taskQueue, { model: 'sim/twenty', input: {} })),
       );
@@ -181,18 +191,51 @@ describe('fleet-wide rate limits', () => {
       expect(reads.length).toBeGreaterThanOrEqual(30); // at least one poll per run
       expect(busiest).toBeLessThanOrEqual(60);
       // shaped, not just counted: the thirty first polls fell due within a second of each other (3 s after each
-      // create); the server let them through at its rate (0.88/s after a burst of at most 4), so no 10 s held more
-      expect(maxInWindow(reads, 10_000)).toBeLessThanOrEqual(14);
+      // create). Each worker set reads within its share of the local 90 % (27 a minute: a burst of 2, then 25 a
+      // minute; a poll past it waits on a timer for its turn), so no 10 s holds more than 2 × (2 + 4.2)
+      expect(maxInWindow(reads, 10_000)).toBeLessThanOrEqual(13);
       expect(sim.creates()).toBe(30);
-      // every poll was a regular activity on the reads queue, served by both worker sets
+      // every poll was a local activity within a set's share (each set could list the fleet): none on the queue
       const starts = (await Promise.all(handles.map((h) => activityStarts(h.workflowId)))).flat();
-      const polls = starts.filter((s) => s.type === 'getPrediction');
-      expect(polls.length).toBe(results.reduce((n, r) => n + r.polls, 0));
-      expect(new Set(polls.map((p) => p.queue))).toEqual(new Set([readsTaskQueue(taskQueue)]));
-      expect(new Set(polls.map((p) => p.identity.split('@')[0]))).toEqual(new Set(['set-1', 'set-2']));
+      const queued = starts.filter((s) => s.type === 'getPrediction');
+      const gets = sim.requests.filter((r) => r.route === 'predictions.get').length;
+      const polls = results.reduce((n, r) => n + r.polls, 0);
+      expect(gets).toBe(polls);
+      expect(queued).toEqual([]);
+      const tries = await Promise.all(handles.map((h) => localTries(h.workflowId)));
+      // waits for the share made some polls ask more than once
+      expect(tries.reduce((a, b) => a + b, 0)).toBeGreaterThan(polls);
+      expect(new Set(sets).size).toBe(2);
       console.log(
-        `reads ${reads.length}, busiest 60 s ${busiest}, busiest 10 s ${maxInWindow(reads, 10_000)}`,
+        `reads ${reads.length}, busiest 60 s ${busiest}, busiest 10 s ${maxInWindow(reads, 10_000)}, polls ${polls}, local tries ${tries.reduce((a, b) => a + b, 0)}`,
       );
+    });
+  }, 300_000);
+
+  it('far under REPLICATE_READ_RPM, polls are local activities: no poll goes through the reads queue', async () => {
+    sim.reset();
+    await withWorkerSets(2, { createsPerMinute: 600, readsPerMinute: 3000 }, async (taskQueue, sets) => {
+      // the sets count each other before they read locally (read-share.ts: one refresh after seeing themselves
+      // listed); a first wave of runs (about 25 s) outlasts that
+      const plain = { predictive: false };
+      const first = await Promise.all(
+        Array.from({ length: 4 }, () => start(taskQueue, { model: 'sim/twenty', input: {}, polling: plain })),
+      );
+      await Promise.all(first.map((h) => h.result()));
+      const handles = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          start(taskQueue, { model: 'sim/twenty', input: {}, polling: plain }),
+        ),
+      );
+      const results = await Promise.all(handles.map((h) => h.result()));
+      expect(results.map((r) => r.status)).toEqual(Array(20).fill('succeeded'));
+      const starts = (await Promise.all(handles.map((h) => activityStarts(h.workflowId)))).flat();
+      expect(starts.filter((s) => s.type === 'getPrediction')).toEqual([]);
+      const polls = results.reduce((n, r) => n + r.polls, 0);
+      expect(polls).toBe(20 * 4); // the backoff's 3, 7.5, 14.25 and 24.4 s
+      const tries = await Promise.all(handles.map((h) => localTries(h.workflowId)));
+      expect(tries.reduce((a, b) => a + b, 0)).toBe(polls);
+      expect(new Set(sets).size).toBe(2);
     });
   }, 300_000);
 

@@ -15,7 +15,7 @@ describe('worker configuration', () => {
       replicateBaseUrl: 'https://api.replicate.com/v1',
       // REPLICATE_CREATE_RPM's default (600 a minute) sets the queue's rate (src/worker/flow-control.ts)
       maxTaskQueueActivitiesPerSecond: serverRatePerSecond(600),
-      replicateRateLimits: { createsPerMinute: 600, readsPerMinute: 3000 },
+      replicateRateLimits: { createsPerMinute: 600, readsPerMinute: 3000, localReadShare: 0.9 },
       shutdownGraceTimeMs: 20_000,
       outputDir: 'outputs',
       webhook: null,

@@ -119,6 +119,7 @@ describe('numbers: decimal only, within bounds', () => {
     expect(readReplicateRateLimits({ REPLICATE_CREATE_RPM: '16', REPLICATE_READ_RPM: 'OFF' })).toEqual({
       createsPerMinute: 16,
       readsPerMinute: null,
+      localReadShare: 0.9,
     });
     expect(refusal(() => readReplicateRateLimits({ REPLICATE_CREATE_RPM: '0x10' }))).toMatch(
       /^REPLICATE_CREATE_RPM="0x10" must be a whole number from 1 to [\d,]+ .*, or off/,

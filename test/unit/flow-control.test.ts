@@ -16,6 +16,8 @@ import { workerOptions } from '../../src/worker';
 import {
   READ_ACTIVITIES,
   SERVER_TASK_QUEUE_PARTITIONS,
+  localReadsPerMinute,
+  queuedReadsPerMinute,
   readsTaskQueue,
   readsWorkerOptions,
   serverRatePerSecond,
@@ -25,14 +27,28 @@ const base = { REPLICATE_API_TOKEN: 'r8_test' };
 
 describe('REPLICATE_CREATE_RPM and REPLICATE_READ_RPM', () => {
   it('default to 600 and 3,000 a minute', () => {
-    expect(readReplicateRateLimits({})).toEqual({ createsPerMinute: 600, readsPerMinute: 3000 });
+    expect(readReplicateRateLimits({})).toEqual({
+      createsPerMinute: 600,
+      readsPerMinute: 3000,
+      localReadShare: 0.9,
+    });
   });
 
   it('take a number or off', () => {
     expect(readReplicateRateLimits({ REPLICATE_CREATE_RPM: '60', REPLICATE_READ_RPM: 'off' })).toEqual({
       createsPerMinute: 60,
       readsPerMinute: null,
+      localReadShare: 0.9,
     });
+  });
+
+  it('REPLICATE_READ_LOCAL_SHARE takes 0 to 0.9 and names the variable and the fix otherwise', () => {
+    expect(readReplicateRateLimits({ REPLICATE_READ_LOCAL_SHARE: '0' }).localReadShare).toBe(0);
+    expect(readReplicateRateLimits({ REPLICATE_READ_LOCAL_SHARE: '0.5' }).localReadShare).toBe(0.5);
+    for (const raw of ['1', '-0.1', 'most'])
+      expect(() => readReplicateRateLimits({ REPLICATE_READ_LOCAL_SHARE: raw })).toThrow(
+        `REPLICATE_READ_LOCAL_SHARE="${raw}" must be a decimal number from 0 to 0.9 (the part of REPLICATE_READ_RPM the workers spend on local polls; 0 = every poll on the reads queue)`,
+      );
   });
 
   it.each(['0', '-5', 'fast', '0.5'])('refuse %s naming the variable and the fix', (raw) => {
@@ -92,10 +108,16 @@ describe('serverRatePerSecond', () => {
 });
 
 describe('readsWorkerOptions', () => {
+  const limits = (readsPerMinute: number | null, localReadShare?: number) => ({
+    createsPerMinute: 600,
+    readsPerMinute,
+    ...(localReadShare === undefined ? {} : { localReadShare }),
+  });
+
   it('serves only the read activities of the main Worker on <taskQueue>-replicate-reads, at the reads rate', () => {
     const activities = createActivities({ token: 't', baseUrl: 'http://127.0.0.1:1/v1' });
     const main = { taskQueue: 'q', namespace: 'ns', activities, shutdownGraceTime: 1000 } as WorkerOptions;
-    const reads = readsWorkerOptions(main, 3000);
+    const reads = readsWorkerOptions(main, limits(3000, 0));
     expect(reads.taskQueue).toBe('q-replicate-reads');
     expect(readsTaskQueue('q')).toBe('q-replicate-reads');
     expect(Object.keys(reads.activities!).sort()).toEqual([...READ_ACTIVITIES].sort());
@@ -113,15 +135,31 @@ describe('readsWorkerOptions', () => {
       activities,
       interceptors: { activity: [activityInterceptor], workflowModules: ['w'] },
     } as WorkerOptions;
-    expect(readsWorkerOptions(main, 3000).interceptors).toEqual({ activity: [activityInterceptor] });
+    expect(readsWorkerOptions(main, limits(3000)).interceptors).toEqual({ activity: [activityInterceptor] });
     expect(
-      readsWorkerOptions({ taskQueue: 'q', activities } as WorkerOptions, 3000).interceptors,
+      readsWorkerOptions({ taskQueue: 'q', activities } as WorkerOptions, limits(3000)).interceptors,
     ).toBeUndefined();
+  });
+
+  it('keeps on the queue what the local share leaves of the budget (10 % by default), under the same identity', () => {
+    const activities = createActivities({ token: 't', baseUrl: 'http://127.0.0.1:1/v1' });
+    const main = { taskQueue: 'q', identity: '7@host', activities } as WorkerOptions;
+    expect(readsWorkerOptions(main, limits(3000)).maxTaskQueueActivitiesPerSecond).toBeCloseTo(
+      serverRatePerSecond(300),
+    );
+    expect(readsWorkerOptions(main, limits(600, 0.5)).maxTaskQueueActivitiesPerSecond).toBeCloseTo(
+      serverRatePerSecond(300),
+    );
+    expect(readsWorkerOptions(main, limits(3000)).identity).toBe('7@host');
+    expect(localReadsPerMinute(limits(3000))).toBe(2700);
+    expect(localReadsPerMinute(limits(3000, 0))).toBe(0);
+    expect(localReadsPerMinute(limits(null))).toBe(0);
+    expect(queuedReadsPerMinute(limits(600, 0.9))).toBeCloseTo(60);
   });
 
   it('with REPLICATE_READ_RPM=off still serves the queue, without a limit (runs already polling there finish)', () => {
     const activities = createActivities({ token: 't', baseUrl: 'http://127.0.0.1:1/v1' });
-    const reads = readsWorkerOptions({ taskQueue: 'q', activities } as WorkerOptions, null);
+    const reads = readsWorkerOptions({ taskQueue: 'q', activities } as WorkerOptions, limits(null));
     expect(reads.taskQueue).toBe('q-replicate-reads');
     expect(reads.maxTaskQueueActivitiesPerSecond).toBeUndefined();
   });

@@ -15,7 +15,12 @@ describe('poll backoff', () => {
 
   it('takes per-run options and ignores undefined fields', () => {
     const options = withPollingDefaults({ initialIntervalMs: 100, multiplier: 2, maxIntervalMs: undefined });
-    expect(options).toEqual({ initialIntervalMs: 100, multiplier: 2, maxIntervalMs: 30_000 });
+    expect(options).toEqual({
+      initialIntervalMs: 100,
+      multiplier: 2,
+      maxIntervalMs: 30_000,
+      predictive: true,
+    });
     expect([0, 1, 2, 3].map((i) => pollDelayMs(i, { ...options, maxIntervalMs: 500 }))).toEqual([
       100, 200, 400, 500,
     ]);

@@ -34,6 +34,20 @@ const memory: Required<RunMemory> = {
   pollError: 'Replicate get prediction was rate limited (429)',
   startReported: true,
   readsTaskQueue: 'q-replicate-reads',
+  localReads: true,
+  predictive: {
+    timing: {
+      samples: 5,
+      runMs: { lo: 19_000, mid: 19_500, hi: 20_000 },
+      queueMs: { lo: 900, mid: 1_000, hi: 1_400 },
+    },
+    progress: [
+      { fraction: 0.1, steps: 50, atMs: 1_000 },
+      { fraction: 0.4, steps: 50, atMs: 7_000 },
+    ],
+    pastEndPolls: 4,
+    burstPolls: 3,
+  },
 };
 const progress: Required<RunProgress> = {
   job: job('p-1'),

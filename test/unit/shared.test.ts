@@ -93,6 +93,10 @@ describe('validateRequest', () => {
       { model: 'a/b', input: {}, polling: { initialIntervalMs: 5000, maxIntervalMs: 1000 } },
       'at least polling.initialIntervalMs',
     ],
+    [
+      { model: 'a/b', input: {}, polling: { predictive: 'yes' } },
+      'polling.predictive: must be true or false, got',
+    ],
     [{ model: 'a/b', input: {}, deadlineMarginMs: Number.NaN }, 'deadlineMarginMs'],
     [{ model: 'a/b', input: {}, deployment: 'yes' }, 'deployment: must be true or false'],
   ])('names the field and the fix for %j', (request, message) => {

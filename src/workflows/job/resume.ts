@@ -3,6 +3,7 @@
  * next run's `resume` (src/shared/types.ts, ResumeState: every field required, so nothing is forgotten silently),
  * `restoreRun` reads it back. Pure; round-trip tested over every field (test/unit/resume.test.ts).
  */
+import type { PredictiveMemory } from '../../shared/predictive-polling';
 import type { PredictionSnapshot, ResumeState } from '../../shared/types';
 
 export interface RunMemory {
@@ -13,6 +14,8 @@ export interface RunMemory {
   pollError: string | null;
   startReported: boolean;
   readsTaskQueue: string | null;
+  localReads: boolean;
+  predictive: PredictiveMemory;
 }
 
 /** What the run's progress adds: the job, the polls so far, the chain's start and length, the slot it holds. */
@@ -34,6 +37,8 @@ export function freshRun(): RunMemory {
     pollError: null,
     startReported: false,
     readsTaskQueue: null,
+    localReads: false,
+    predictive: { timing: null, progress: [], pastEndPolls: 0, burstPolls: 0 },
   };
 }
 
@@ -44,6 +49,26 @@ export function resumeOf(progress: RunProgress, memory: RunMemory): ResumeState 
 /** The memory a continued run starts with (a fresh one without `resume`). */
 export function restoreRun(resume: ResumeState | undefined): RunMemory {
   if (resume === undefined) return freshRun();
-  const { adopted, webhook, nextPollAtLeastMs, pollNow, pollError, startReported, readsTaskQueue } = resume;
-  return { adopted, webhook, nextPollAtLeastMs, pollNow, pollError, startReported, readsTaskQueue };
+  const {
+    adopted,
+    webhook,
+    nextPollAtLeastMs,
+    pollNow,
+    pollError,
+    startReported,
+    readsTaskQueue,
+    localReads,
+    predictive,
+  } = resume;
+  return {
+    adopted,
+    webhook,
+    nextPollAtLeastMs,
+    pollNow,
+    pollError,
+    startReported,
+    readsTaskQueue,
+    localReads,
+    predictive,
+  };
 }

@@ -18,6 +18,7 @@ import {
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
+  sleep,
   startChild,
   upsertSearchAttributes,
   workflowInfo,
@@ -48,6 +49,8 @@ import {
   pollDelayMs,
   withPollingDefaults,
 } from '../../shared/polling';
+import { afterPoll, planPoll, withProgress, type PollPlan } from '../../shared/predictive-polling';
+import { parseProgress } from '../../shared/progress';
 import type { SlotNeeded } from '../../shared/slots';
 import { watchLateCommits } from '../late-commits';
 import {
@@ -93,7 +96,8 @@ export class JobRun {
    * what the run remembers and continue-as-new carries (./resume.ts): adopted, webhook mode (decided by the create;
    * poll snapshots do not say), the next poll's minimum wait (a failed poll's Retry-After), an immediate poll owed
    * (a webhook too large to signal), the last poll error, the start reported to the pipeline, the reads queue
-   * (src/worker/flow-control.ts; null = local polls)
+   * (src/worker/flow-control.ts; null = local polls), what predictive polling knows (the model's timing, the job's
+   * progress, the polls past its expected end)
    */
   private readonly m: RunMemory;
   /** the slot of a limited model (waited for before the create, released at the end) */
@@ -189,14 +193,27 @@ export class JobRun {
    */
   async createOrAdopt(): Promise<void> {
     if (this.current === undefined) {
-      this.observe(
-        await this.slot.create((check) => this.attempts.run(check), this.firstStart, this.deadline),
+      const created = await this.slot.create(
+        (check) => this.attempts.run(check),
+        this.firstStart,
+        this.deadline,
       );
+      const { timing, ...job } = created;
+      this.m.predictive = { ...this.m.predictive, timing: timing ?? null };
+      this.observe(job);
       await this.watchLateCommits();
     }
-    this.m.readsTaskQueue ??= this.current!.readsTaskQueue ?? null;
+    if (this.m.readsTaskQueue === null && this.current!.readsTaskQueue) {
+      this.m.readsTaskQueue = this.current!.readsTaskQueue;
+      this.m.localReads = this.current!.localReads === true;
+    }
     if (this.current!.webhook) this.m.webhook = true;
-    if (this.m.webhook && this.request.polling === undefined) this.polling = WEBHOOK_FALLBACK_POLLING;
+    // with webhooks, polling is only their fallback: its own schedule, never predictive
+    if (this.m.webhook)
+      this.polling =
+        this.request.polling === undefined
+          ? WEBHOOK_FALLBACK_POLLING
+          : { ...this.polling, predictive: false };
   }
 
   /** What every create attempt and search sends: the model, the input and Cancel-After's target. */
@@ -316,8 +333,9 @@ export class JobRun {
       await this.budget.reportStart(this.current!);
       if (this.budget.crossed(this.current!)) return this.stopForBudget(this.budget);
     }
+    const plan = this.planPoll();
     if (!this.m.pollNow) {
-      const backoff = Math.max(pollDelayMs(this.state.polls, this.polling), this.m.nextPollAtLeastMs);
+      const backoff = Math.max(plan.waitMs, this.m.nextPollAtLeastMs);
       // wake at the projected crossing when it comes first (then the next round cancels)
       const wait = Math.min(backoff, this.budget?.msUntilCrossing(this.current!) ?? Infinity);
       this.state.nextPollAt = new Date(Date.now() + wait).toISOString();
@@ -325,23 +343,52 @@ export class JobRun {
         summary:
           wait < backoff
             ? `wait ${humanDuration(wait)} until the budget is reached`
-            : `wait ${humanDuration(wait)} before poll ${this.state.polls + 1}`,
+            : `wait ${humanDuration(wait)} before poll ${this.state.polls + 1}${plan.why === 'backoff' ? '' : ` (${plan.why})`}`,
       });
       this.state.nextPollAt = null;
       if (woken || wait < backoff) return;
     }
-    await this.poll();
+    await this.poll(plan);
   }
 
-  private async poll(): Promise<void> {
+  /**
+   * When to poll next: the backoff, or with predictive polling (the default without webhooks) around the job's
+   * expected end (../../shared/predictive-polling.ts), from what the create and the polls so far said.
+   */
+  private planPoll(): PollPlan {
+    if (!this.polling.predictive)
+      return {
+        waitMs: pollDelayMs(this.state.polls, this.polling),
+        pastEnd: false,
+        expectedEndMs: null,
+        why: 'backoff',
+      };
+    return planPoll({
+      nowMs: Date.now(),
+      sinceMs: this.firstStart,
+      polls: this.state.polls,
+      polling: this.polling,
+      job: this.current!,
+      memory: this.m.predictive,
+      needsStart: this.budget !== undefined,
+    });
+  }
+
+  private async poll(plan: PollPlan): Promise<void> {
     this.metrics.source = 'poll';
     this.m.pollNow = false;
     this.m.nextPollAtLeastMs = 0;
     this.state.polls += 1;
     this.pollsThisRun += 1;
+    if (this.polling.predictive) this.m.predictive = afterPoll(this.m.predictive, plan);
     const id = this.current!.id;
     try {
-      this.observe(await this.getPrediction(id, this.state.polls));
+      const seen = await this.getPrediction(id, this.state.polls);
+      this.observe(seen);
+      if (this.polling.predictive && seen.status === 'processing') {
+        const progress = withProgress(this.m.predictive.progress, parseProgress(seen.logsTail), Date.now());
+        this.m.predictive = { ...this.m.predictive, progress };
+      }
       this.state.pollError = null;
     } catch (error) {
       const transient = transientPollFailure(error);
@@ -358,18 +405,39 @@ export class JobRun {
     }
   }
 
-  private getPrediction(id: string, poll: number): Promise<PredictionSnapshot> {
+  /**
+   * One GET: a local activity; with the fleet's reads budget, a local one within the worker's share of it (waiting
+   * for the share when it is spent), or a regular activity on the rate-limited reads queue when the worker cannot
+   * tell its share (src/worker/flow-control.ts).
+   */
+  private async getPrediction(id: string, poll: number): Promise<PredictionSnapshot> {
     const options = {
       ...getOptions,
       // each poll may retry until the deadline
       scheduleToCloseTimeout: Math.max(1_000, this.deadline - Date.now()),
       summary: `poll ${poll}: get ${this.kind} ${id}`,
     };
-    return (
-      this.m.readsTaskQueue // a regular activity on the reads queue, under the fleet's rate
-        ? proxyActivities<Activities>({ ...options, taskQueue: this.m.readsTaskQueue })
-        : proxyLocalActivities<Activities>(options)
-    ).getPrediction(id, this.kind);
+    if (this.m.readsTaskQueue === null)
+      return proxyLocalActivities<Activities>(options).getPrediction(id, this.kind);
+    if (this.m.localReads) {
+      // within the worker's share of the reads budget: read now, or wait for the share (src/worker/read-share.ts)
+      let reserved = false;
+      for (;;) {
+        const local: PredictionSnapshot | { waitMs: number; reserved: boolean } | null =
+          await proxyLocalActivities<Activities>(options).tryGetPrediction(id, this.kind, reserved);
+        if (local === null) break;
+        if (!('waitMs' in local)) return local;
+        reserved = local.reserved;
+        await sleep(local.waitMs, {
+          summary: `poll ${poll}: wait ${humanDuration(local.waitMs)} for the fleet's read budget`,
+        });
+      }
+    }
+    return proxyActivities<Activities>({
+      ...options,
+      taskQueue: this.m.readsTaskQueue,
+      summary: `poll ${poll} on the reads queue: get ${this.kind} ${id}`,
+    }).getPrediction(id, this.kind);
   }
 
   // ---------------------------------------------------------------- phase 3: finish
