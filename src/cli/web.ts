@@ -6,7 +6,7 @@ import { readWebConfig } from '../config/web';
 import { startWebServer } from '../web/server';
 import type { CliContext } from './context';
 import { CliError, EXIT } from './errors';
-import { parseFor } from './usage';
+import { CLI, parseFor } from './usage';
 
 export async function webCommand(args: string[], ctx: CliContext): Promise<number> {
   parseFor('web', args, {}, false);
@@ -18,6 +18,8 @@ export async function webCommand(args: string[], ctx: CliContext): Promise<numbe
     host: config.host,
     outputs: config.outputs,
     temporalUiUrl: config.temporalUiUrl,
+    // the commands shown beside the buttons, as this CLI was invoked; rerun buttons use the client's rerunPipeline
+    cliCommand: CLI,
     ...(config.authToken ? { authToken: config.authToken } : {}),
     log: ctx.err,
   }).catch((error: unknown) => {

@@ -1,33 +1,28 @@
 /**
  * What the page's buttons do, each validated as the CLI validates it: cancel a run or a pipeline (the client's
- * cancelPrediction / cancelPipeline), approve or reject a step that waits for approval (the pipeline's
- * `approveStep` Update), rerun a closed pipeline from a step (`rerunPipeline`, when the application provides it).
- * Each answers with a notice to show, or a WebActionError (an HTTP status and a one-line reason).
- *
- * TODO(approvals, rerun): `runPipeline` has neither approval steps (the `waiting` status, the `approveStep` Update)
- * nor a `rerunPipeline` client helper yet; the buttons are built against those names and the approve path is tested
- * against a stand-in workflow (test/ui/fixtures/approval-workflow.ts). When they land: pass the real
- * `rerunPipeline` by default in src/cli/web.ts, and point the approve test at the real `runPipeline`.
+ * cancelPrediction / cancelPipeline), approve or reject a step that waits for approval (the client's `approveStep`:
+ * the pipeline's `approveStep` Update, whose validator refuses an unknown step, a step that is not an approval, not
+ * waiting or already decided, with nothing changed), rerun a closed pipeline, from a step or reusing what succeeded
+ * (the client's `rerunPipeline`). Each answers with a notice to show, or a WebActionError (an HTTP status and a
+ * one-line reason).
  */
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { approveStep as approveStepUpdate } from '../client/approve';
 import { cancelPipeline } from '../client/pipeline';
 import { cancelPrediction } from '../client/prediction';
+import type { RerunOptions } from '../client/rerun';
+import { PipelineSpecError } from '../shared/pipeline';
 import { workflowIdProblem } from '../shared/ids';
+import type { ApproveStepArgs } from '../workflows/pipeline';
 import type { PipelineView } from './read/pipeline';
 
-/** The arguments of the pipeline's `approveStep` Update. */
-export interface ApproveStepArgs {
-  step: string;
-  approve: boolean;
-  reason?: string;
-  by?: string;
-}
+export type { ApproveStepArgs } from '../workflows/pipeline';
 
-/** Rerun a pipeline (the client's `rerunPipeline`): resolves to the new pipeline's workflow id. */
+/** Rerun a pipeline (the client's `rerunPipeline`, the default): resolves to the new pipeline's workflow id. */
 export type RerunPipeline = (
   client: Client,
   pipelineId: string,
-  options: { from?: string },
+  options: Pick<RerunOptions, 'from'>,
 ) => Promise<{ workflowId: string }>;
 
 export const APPROVE_STEP_UPDATE = 'approveStep';
@@ -46,9 +41,9 @@ export class WebActionError extends Error {
 export const NOTICES = {
   'cancel-requested': 'Cancel requested: the run cancels its predictions at Replicate, then ends canceled.',
   'already-ended': 'It had already ended: nothing to cancel.',
-  approved: 'Approved: the step starts.',
-  rejected: 'Rejected: the step will not run.',
-  'rerun-started': 'Rerun started.',
+  approved: 'Approved: the step succeeds and the steps after it start.',
+  rejected: 'Rejected: the step fails and the steps that need it are skipped.',
+  'rerun-started': 'Rerun started: the steps it reuses cost nothing.',
 } as const;
 export type Notice = keyof typeof NOTICES;
 
@@ -84,7 +79,10 @@ export async function cancelWorkflow(
   return 'cancel-requested';
 }
 
-/** Approve or reject `step` of a running pipeline, once it waits for approval. */
+/**
+ * Approve or reject `step` of a running pipeline. The form's fields are checked here; whether the step exists, is
+ * an approval step and waits undecided, the pipeline's Update validator decides (as for `pipeline approve`).
+ */
 export async function approveStep(
   client: Client,
   view: PipelineView,
@@ -94,24 +92,31 @@ export async function approveStep(
   const step = form.get('step') ?? '';
   const approve = form.get('approve');
   const reason = (form.get('reason') ?? '').trim();
-  if (!view.spec || !Object.hasOwn(view.spec.steps, step))
-    throw new WebActionError(400, `step: "${step}" is not a step of pipeline ${view.workflowId}`);
+  if (step === '' || step.length > 200) throw new WebActionError(400, 'step: the name of the step to decide');
   if (approve !== 'true' && approve !== 'false')
     throw new WebActionError(400, 'approve: must be true or false');
   if (reason.length > MAX_REASON_LENGTH)
     throw new WebActionError(400, `reason: at most ${MAX_REASON_LENGTH} characters`);
-  if (view.workflowStatus !== 'RUNNING')
-    throw new WebActionError(409, `pipeline ${view.workflowId} has ended: nothing waits for approval`);
-  // `waiting`: a step held for approval (the approval steps of a pipeline spec)
-  const status: string | undefined = view.report?.steps[step]?.status;
-  if (status !== 'waiting')
-    throw new WebActionError(409, `step ${step} is ${status ?? 'unknown'}, not waiting for approval`);
+  const ended = () =>
+    new WebActionError(409, `pipeline ${view.workflowId} has ended: nothing waits for a decision`);
+  if (view.workflowStatus !== 'RUNNING') throw ended();
   const args: ApproveStepArgs = { step, approve: approve === 'true', by, ...(reason ? { reason } : {}) };
-  await client.workflow.getHandle(view.workflowId).executeUpdate(APPROVE_STEP_UPDATE, { args: [args] });
+  try {
+    await approveStepUpdate(client, view.workflowId, args);
+  } catch (error) {
+    // the validator refused it: nothing is in the history, nothing changed
+    if (error instanceof WorkflowUpdateFailedError)
+      throw new WebActionError(409, `${error.cause?.message ?? error.message}; nothing was changed`);
+    if (error instanceof WorkflowNotFoundError) throw ended(); // it closed in between
+    throw error;
+  }
   return args.approve ? 'approved' : 'rejected';
 }
 
-/** Rerun a closed pipeline from `from` (a step of its spec). */
+/**
+ * Rerun a closed pipeline: from `from` (a step of its spec: it and what depends on it run anew), or with no `from`
+ * reusing every step that succeeded unchanged. Resolves to the new pipeline's id.
+ */
 export async function rerunFrom(
   client: Client,
   rerun: RerunPipeline,
@@ -119,9 +124,19 @@ export async function rerunFrom(
   form: URLSearchParams,
 ): Promise<string> {
   const from = form.get('from') ?? '';
-  if (!view.spec || !Object.hasOwn(view.spec.steps, from))
-    throw new WebActionError(400, `from: "${from}" is not a step of pipeline ${view.workflowId}`);
+  if (from !== '' && view.spec && !Object.hasOwn(view.spec.steps, from))
+    throw new WebActionError(
+      400,
+      `from: "${from}" is not a step of pipeline ${view.workflowId}; its steps are ${Object.keys(view.spec.steps).join(', ')}`,
+    );
   if (view.workflowStatus === 'RUNNING')
     throw new WebActionError(409, `pipeline ${view.workflowId} is still running: rerun it once it has ended`);
-  return (await rerun(client, view.workflowId, { from })).workflowId;
+  try {
+    return (await rerun(client, view.workflowId, from !== '' ? { from } : {})).workflowId;
+  } catch (error) {
+    // rerunPipeline's refusals: a `from` that is not a step, an id that is not a pipeline, a spec that no longer validates
+    if (error instanceof TypeError || error instanceof PipelineSpecError)
+      throw new WebActionError(400, error.message);
+    throw error;
+  }
 }

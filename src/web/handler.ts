@@ -11,6 +11,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { storeClaimStore } from '../activities/claims';
+import { rerunPipeline } from '../client/rerun';
 import { folderKey } from '../activities/output-files/folders';
 import type { ManifestEntry } from '../activities/outputs';
 import { outputStore } from '../activities/output-files/stores';
@@ -55,13 +56,18 @@ export interface WebHandlerOptions {
   allowedHosts?: string[];
   /** the Temporal UI's base URL, for links to a workflow there */
   temporalUiUrl?: string | null;
-  /** rerun a closed pipeline from a step (the client's `rerunPipeline`): shows the rerun buttons */
-  rerunPipeline?: RerunPipeline;
+  /** rerun a closed pipeline, from a step or reusing what succeeded (default the client's `rerunPipeline`; false: no rerun buttons) */
+  rerunPipeline?: RerunPipeline | false;
   /** show approve/reject buttons on steps that wait for approval (default true) */
   approvals?: boolean;
+  /** how the page writes the CLI in the commands it shows beside its buttons (default `npx replicate-temporal`) */
+  cliCommand?: string;
   /** where the handler reports an unexpected error (default console.error) */
   log?: (line: string) => void;
 }
+
+/** The CLI as a user of the package runs it. */
+export const DEFAULT_CLI_COMMAND = 'npx replicate-temporal';
 
 export interface WebHandler {
   /** the request listener: `http.createServer(web.listener)`, `app.use('/generations', web.listener)` */
@@ -92,7 +98,7 @@ export function createWebHandler(options: WebHandlerOptions): WebHandler {
   const keptRows = new Map<string, Partial<ListRow>>();
   const streams = new Set<ServerResponse>();
   const log = options.log ?? ((line: string) => console.error(line));
-  const rerun = options.rerunPipeline;
+  const rerun = options.rerunPipeline === false ? undefined : (options.rerunPipeline ?? rerunPipeline);
   /** how long reads take: a change reaches the page about one interval plus one read after the workflow knows it */
   const reads = { count: 0, totalMs: 0, maxMs: 0 };
   const timed = async <T>(read: Promise<T>): Promise<T> => {
@@ -114,6 +120,7 @@ export function createWebHandler(options: WebHandlerOptions): WebHandler {
     namespace: reader.namespace,
     approvals: options.approvals !== false,
     rerun: rerun !== undefined,
+    cli: options.cliCommand ?? DEFAULT_CLI_COMMAND,
     storeKey: (entry: ManifestEntry, pipelineId: string | null) =>
       entry.key || !pipelineId
         ? storeKeyOf(store, entry.key ?? entry.path)

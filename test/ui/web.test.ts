@@ -2,9 +2,11 @@
  * The web page (`replicate-temporal web`) in a real browser: headless Chromium (Debian's, driven by playwright-core)
  * against a dev server, the simulator and a worker. It opens the home page, follows a running pipeline, sees a step
  * go from processing to succeeded without a reload (and measures how long after the workflow knew it), sees the
- * kept images drawn, cancels a run and approves a step from the page; a model's `<script>` output shows as text
- * and runs nothing; a path out of the output store, a POST without its CSRF token and a page without its sign-in
- * are refused. UPDATE_SCREENSHOT=1 writes docs/web-home.png and docs/web-pipeline.png.
+ * kept images drawn, cancels a run, approves and rejects the approval steps of a real pipeline, and reruns a failed
+ * pipeline from a step (no prediction for the steps it reuses); a model's `<script>` output shows as text and runs
+ * nothing; a path out of the output store, a POST without its CSRF token, a decision the pipeline refuses, a bad
+ * rerun and a page without its sign-in are refused. UPDATE_SCREENSHOT=1 writes docs/web-home.png and
+ * docs/web-pipeline.png.
  *
  * Needs Debian's Chromium (`apt-get install -y chromium`); SKIP_UI_TEST=1 skips it.
  */
@@ -12,17 +14,17 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Worker } from '@temporalio/worker';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WorkflowFailedError } from '@temporalio/client';
+import { approveStep } from '../../src/client/approve';
 import { startPipeline } from '../../src/client/pipeline';
 import { PROJECT_ROOT } from '../../src/dev/binaries';
 import type { PipelineSpec } from '../../src/shared/pipeline';
-import { progressQuery } from '../../src/workflows';
+import { progressQuery, type PipelineResult } from '../../src/workflows';
 import { startWebServer, type RunningWebServer } from '../../src/web/server';
 import { launchChromium, newLocalPage } from '../helpers/browser';
 import { startTestbed, type Testbed } from '../helpers/testbed';
-import type { Decision } from './fixtures/approval-workflow';
 
 const shots = (name: string) =>
   process.env.UPDATE_SCREENSHOT
@@ -53,12 +55,40 @@ const SPEC: PipelineSpec = {
   },
 };
 
+/** Drafts, a person looks at them, the upscale, a last look before publishing (examples/review.yaml, shorter). */
+const REVIEW: PipelineSpec = {
+  name: 'review',
+  inputs: { prompt: 'a lighthouse at dusk' },
+  failure: 'fail-fast',
+  timeout: '30m',
+  steps: {
+    drafts: { model: 'test/drafter', count: 2, input: { prompt: '{{ inputs.prompt }}' } },
+    review: {
+      approve: {
+        message: 'look at the drafts before paying for the upscale',
+        timeout: '10m',
+        onTimeout: 'reject',
+      },
+      input: {},
+      needs: ['drafts'],
+    },
+    upscale: {
+      model: 'test/upscaler',
+      foreach: '{{ steps.drafts.outputs }}',
+      input: { image: '{{ item }}', scale: 2 },
+      needs: ['review'],
+    },
+    publish: {
+      approve: { message: 'publish the upscales?', timeout: '10m', onTimeout: 'reject' },
+      input: {},
+      needs: ['upscale'],
+    },
+  },
+};
+
 let bed: Testbed;
 let web: RunningWebServer;
 let browser: Browser;
-let approvalWorker: Worker;
-let approvalRunning: Promise<void>;
-const approvalQueue = `web-approval-${randomUUID()}`;
 
 describe.skipIf(process.env.SKIP_UI_TEST === '1')('the web page', () => {
   beforeAll(async () => {
@@ -70,6 +100,11 @@ describe.skipIf(process.env.SKIP_UI_TEST === '1')('the web page', () => {
       output: '<script>window.__pwned = 1</script><b>bold?</b>',
     });
     bed.sim.setModel('test/forever', { outcome: 'never' });
+    bed.sim.setModel('test/drafter', { durationMs: 500, picture: 'prompt' });
+    bed.sim.setModel('test/sketcher', { durationMs: 500, picture: 'prompt' });
+    bed.sim.setModel('test/upscaler', { durationMs: 500, picture: 'upscale' });
+    bed.sim.setModel('test/fragile', { durationMs: 300, outcome: 'failed', error: 'CUDA out of memory' });
+    // the real rerunPipeline and the command lines of the package: the page's defaults
     web = await startWebServer({
       client: bed.client,
       port: 0,
@@ -77,19 +112,11 @@ describe.skipIf(process.env.SKIP_UI_TEST === '1')('the web page', () => {
       outputs: bed.config.outputDir,
       temporalUiUrl: null,
     });
-    approvalWorker = await Worker.create({
-      connection: bed.env.nativeConnection,
-      taskQueue: approvalQueue,
-      workflowsPath: path.join(__dirname, 'fixtures', 'approval-workflow.ts'),
-    });
-    approvalRunning = approvalWorker.run();
     browser = await launchChromium();
   });
 
   afterAll(async () => {
     await browser?.close();
-    approvalWorker?.shutdown();
-    await approvalRunning;
     await web?.stop();
     await bed?.teardown();
   });
@@ -150,7 +177,6 @@ describe.skipIf(process.env.SKIP_UI_TEST === '1')('the web page', () => {
     await expect.poll(() => drawn(page, '#step-upscale .outputs img'), WAIT).toBe(2);
     await page.locator('#step-caption .outputs pre').first().waitFor(WAIT);
     await expect.poll(() => page.locator('[data-live-state]').textContent(), WAIT).toBe('final');
-    await screenshot(page, 'pipeline');
 
     // the manifest downloads
     const manifest = await fetch(`${web.origin}/pipelines/${handle.workflowId}/manifest.json`);
@@ -205,19 +231,191 @@ describe.skipIf(process.env.SKIP_UI_TEST === '1')('the web page', () => {
     await page.context().close();
   });
 
-  it('approves a step that waits for approval', async () => {
-    const handle = await bed.client.workflow.start('runPipeline', {
-      taskQueue: approvalQueue,
-      workflowId: `pipeline-review-${randomUUID().slice(0, 8)}`,
-      args: [{ spec: { name: 'review', steps: { review: { model: 'test/painter', input: {} } } } }],
-    });
+  it("approves and rejects a real pipeline's approval steps; refuses what the pipeline would, changing nothing", async () => {
+    const handle = await startPipeline(
+      bed.client,
+      { spec: REVIEW },
+      { taskQueue: bed.config.taskQueue, workflowId: `pipeline-review-${randomUUID().slice(0, 8)}` },
+    );
+    const id = handle.workflowId;
     const { page } = await newLocalPage(browser);
-    await page.goto(`${web.origin}/pipelines/${handle.workflowId}`);
-    await expect.poll(() => page.locator('#step-review h3 .badge').textContent(), WAIT).toBe('waiting');
+    await page.goto(`${web.origin}/pipelines/${id}`);
+    await page.evaluate(() => ((window as unknown as { __sameDocument: boolean }).__sameDocument = true));
+    const badge = (step: string) => page.locator(`#step-${step} h3 .badge`).textContent();
+    const sameDocument = () =>
+      page.evaluate(() => (window as unknown as { __sameDocument?: boolean }).__sameDocument);
+    await expect.poll(() => badge('review'), WAIT).toBe('waiting');
+    expect(await sameDocument()).toBe(true);
+    const review = page.locator('#step-review');
+    expect(await review.locator('dd').first().textContent()).toBe(
+      'look at the drafts before paying for the upscale',
+    );
+    expect(await review.locator('.approval p').first().innerText()).toMatch(
+      /^Waits for a decision: asked (just now|\d+ s ago); if nobody decides, it is rejected in (9|10) min\.$/,
+    );
+    expect(await review.locator('.command code').textContent()).toBe(
+      `npx replicate-temporal pipeline approve ${id} review [--reject] [--reason TEXT]`,
+    );
+
+    // what the pipeline refuses is shown, and changes nothing
+    expect(await post(page, `/pipelines/${id}/approve`, { step: 'nope', approve: 'true' })).toEqual({
+      status: 409,
+      alert: `pipeline ${id} has no step 'nope'; its approval steps: review, publish; nothing was changed`,
+    });
+    expect(await post(page, `/pipelines/${id}/approve`, { step: 'drafts', approve: 'true' })).toEqual({
+      status: 409,
+      alert: `step 'drafts' of pipeline ${id} is a prediction step, not an approval step; nothing was changed`,
+    });
+    expect(await post(page, `/pipelines/${id}/approve`, { step: 'publish', approve: 'true' })).toEqual({
+      status: 409,
+      alert: `step 'publish' is not waiting for a decision (it is pending); approve it once it waits; nothing was changed`,
+    });
+    expect(
+      (await post(page, `/pipelines/${id}/approve`, { step: 'review', approve: 'true' }, { csrf: false }))
+        .status,
+    ).toBe(403);
+    expect(await post(page, `/pipelines/${id}/rerun`, { from: 'drafts' })).toEqual({
+      status: 409,
+      alert: `pipeline ${id} is still running: rerun it once it has ended`,
+    });
+    const before = await handle.query(progressQuery);
+    expect(before.steps.review).toMatchObject({ status: 'waiting', approval: { decision: null } });
+    expect(before.steps.publish!.status).toBe('pending');
+    expect(creates('test/upscaler')).toEqual([]);
+
+    // approve from the page: the upscale starts, then the last look waits, live
     await page.getByRole('button', { name: 'Approve review' }).click();
-    await page.getByText('Approved: the step starts.').waitFor(WAIT);
-    const result = (await handle.result()) as { decision: Decision };
-    expect(result.decision).toEqual({ step: 'review', approve: true, by: 'web' });
+    await page.getByText('Approved: the step succeeds').waitFor(WAIT);
+    await expect.poll(() => badge('review'), WAIT).toBe('succeeded');
+    expect(await review.locator('.decision').innerText()).toMatch(/^Approved by web (just now|\d+ s ago)\.$/);
+    await page.evaluate(() => ((window as unknown as { __sameDocument: boolean }).__sameDocument = true));
+    await expect.poll(() => badge('publish'), WAIT).toBe('waiting');
+    expect(await sameDocument()).toBe(true);
+
+    // reject it, with a reason
+    await page.locator('#step-publish').getByLabel('Reason').fill('too dark <b>really</b>');
+    await page.getByRole('button', { name: 'Reject publish' }).click();
+    await page.getByText('Rejected: the step fails').waitFor(WAIT);
+    await expect.poll(() => page.locator('#summary .badge').first().textContent(), WAIT).toBe('failed');
+    expect(await badge('publish')).toBe('failed');
+    expect(await page.locator('#step-publish .decision').innerText()).toMatch(
+      /^Rejected by web (just now|\d+ s ago): too dark <b>really<\/b>$/,
+    );
+
+    // what the pipeline recorded: who decided, and no upscale was asked for before the approval
+    const report = await failedReport(id);
+    const approved = report.steps.review!.approval!.decision!;
+    expect(approved).toMatchObject({ approved: true, by: 'web', reason: null });
+    expect(report.steps.publish!.approval!.decision).toMatchObject({
+      approved: false,
+      by: 'web',
+      reason: 'too dark <b>really</b>',
+    });
+    const upscales = creates('test/upscaler');
+    expect(upscales).toHaveLength(2);
+    for (const r of upscales) expect(r.at).toBeGreaterThanOrEqual(Date.parse(approved.at));
+    // once it has ended, nothing waits
+    expect(await post(page, `/pipelines/${id}/approve`, { step: 'publish', approve: 'true' })).toEqual({
+      status: 409,
+      alert: `pipeline ${id} has ended: nothing waits for a decision`,
+    });
+    await page.context().close();
+  });
+
+  it('reruns a failed pipeline from a step: the steps before it reused, no prediction made for them', async () => {
+    const spec: PipelineSpec = {
+      ...REVIEW,
+      steps: {
+        ...REVIEW.steps,
+        drafts: { ...REVIEW.steps.drafts!, model: 'test/sketcher' },
+        upscale: { ...REVIEW.steps.upscale!, model: 'test/fragile' },
+      },
+    };
+    const failed = await startPipeline(
+      bed.client,
+      { spec },
+      { taskQueue: bed.config.taskQueue, workflowId: `pipeline-review-${randomUUID().slice(0, 8)}` },
+    );
+    await expect
+      .poll(async () => (await failed.query(progressQuery)).steps.review!.status, WAIT)
+      .toBe('waiting');
+    await approveStep(bed.client, failed.workflowId, {
+      step: 'review',
+      approve: true,
+      by: 'ana',
+      reason: 'the left one',
+    });
+    const drafts = (await failedReport(failed.workflowId)).steps.drafts!.predictionIds;
+    expect(
+      creates('test/sketcher')
+        .map((r) => r.predictionId)
+        .sort(),
+    ).toEqual([...drafts].sort());
+    expect(creates('test/fragile')).toHaveLength(2);
+    // the model works again
+    bed.sim.setModel('test/fragile', { durationMs: 300, picture: 'upscale' });
+
+    const { page } = await newLocalPage(browser, { viewport: { width: 1280, height: 900 } });
+    await page.goto(`${web.origin}/pipelines/${failed.workflowId}`);
+    await page.locator('#summary .badge', { hasText: 'failed' }).waitFor(WAIT);
+    expect(await page.locator('#actions .command code').first().textContent()).toBe(
+      `npx replicate-temporal pipeline rerun ${failed.workflowId} [--from STEP]`,
+    );
+    // a bad `from`, or no CSRF token: refused, nothing started
+    const refusedAt = new Date();
+    expect(await post(page, `/pipelines/${failed.workflowId}/rerun`, { from: 'nope' })).toEqual({
+      status: 400,
+      alert: `from: "nope" is not a step of pipeline ${failed.workflowId}; its steps are drafts, review, upscale, publish`,
+    });
+    expect(
+      (await post(page, `/pipelines/${failed.workflowId}/rerun`, { from: 'upscale' }, { csrf: false }))
+        .status,
+    ).toBe(403);
+
+    await page.getByRole('button', { name: 'Rerun from upscale' }).click();
+    await page.getByText('Rerun started').waitFor(WAIT);
+    const rerunId = decodeURIComponent(new URL(page.url()).pathname.split('/').pop()!);
+    expect(rerunId).not.toBe(failed.workflowId);
+    expect(await page.locator('#summary').innerText()).toMatch(
+      new RegExp(`Rerun of\\s+${failed.workflowId} from step upscale`),
+    );
+    const badge = (step: string) => page.locator(`#step-${step} h3 .badge`).textContent();
+    await expect.poll(() => badge('publish'), WAIT).toBe('waiting');
+    expect(await badge('drafts')).toBe('reused');
+    expect(await badge('review')).toBe('reused');
+    expect(await badge('upscale')).toBe('succeeded');
+    expect(await page.locator('#step-drafts .reused').innerText()).toBe(
+      `Reused: 2 of 2 runs from ${failed.workflowId} (step drafts, ${drafts.join(', ')}), no prediction created, $0`,
+    );
+    expect(await page.locator('#step-review .decision').innerText()).toMatch(
+      /^Approved by ana .+: the left one$/,
+    );
+    // the reused pictures are this pipeline's copies, drawn
+    await expect.poll(() => drawn(page, '#step-drafts .outputs img'), WAIT).toBe(2);
+    await expect.poll(() => drawn(page, '#step-upscale .outputs img'), WAIT).toBe(2);
+    for (const src of await page
+      .locator('#step-drafts .outputs img')
+      .evaluateAll((imgs) => imgs.map((i) => (i as HTMLImageElement).src)))
+      expect(src).toContain(`/files/${rerunId}/`);
+    // Replicate was asked for the upscales again, never for the drafts
+    expect(creates('test/sketcher')).toHaveLength(2);
+    expect(creates('test/fragile')).toHaveLength(4);
+    await screenshot(page, 'pipeline');
+
+    await page.getByRole('button', { name: 'Approve publish' }).click();
+    await expect.poll(() => page.locator('#summary .badge').first().textContent(), WAIT).toBe('succeeded');
+    // one pipeline started since the refusals: the rerun
+    const started: string[] = [];
+    await expect
+      .poll(async () => {
+        started.length = 0;
+        for await (const w of bed.client.workflow.list({
+          query: `WorkflowType = 'runPipeline' AND StartTime >= '${refusedAt.toISOString()}'`,
+        }))
+          started.push(w.workflowId);
+        return started;
+      }, WAIT)
+      .toEqual([rerunId]);
     await page.context().close();
   });
 
@@ -326,6 +524,48 @@ describe.skipIf(process.env.SKIP_UI_TEST === '1')('the web page', () => {
     await running.cancel();
   });
 });
+
+/** The create requests the simulator saw for `model` (by the model's own route, as runs create). */
+function creates(model: string) {
+  return bed.sim.requests.filter(
+    (r) => r.route === 'models.predictions.create' && r.path === `/v1/models/${model}/predictions`,
+  );
+}
+
+/**
+ * POST a form from the page (its cookie; its CSRF token unless `csrf: false`), as its buttons do: the answer's
+ * status and the alert of the page it shows.
+ */
+async function post(
+  page: Page,
+  path: string,
+  fields: Record<string, string>,
+  options: { csrf?: boolean } = {},
+): Promise<{ status: number; alert: string | null }> {
+  return page.evaluate(
+    async ({ path, fields, csrf }) => {
+      const body = new URLSearchParams(fields);
+      if (csrf) body.set('csrf', document.querySelector<HTMLMetaElement>('meta[name="csrf-token"]')!.content);
+      const res = await fetch(path, { method: 'POST', body, redirect: 'manual' });
+      const shown = new DOMParser().parseFromString(await res.text(), 'text/html');
+      return { status: res.status, alert: shown.querySelector('[role="alert"]')?.textContent ?? null };
+    },
+    { path, fields, csrf: options.csrf !== false },
+  );
+}
+
+/** The report a failed pipeline carries in its failure's details. */
+async function failedReport(workflowId: string): Promise<PipelineResult> {
+  const error = await bed.client.workflow
+    .getHandle(workflowId)
+    .result()
+    .then(
+      () => null,
+      (e: unknown) => e,
+    );
+  expect(error).toBeInstanceOf(WorkflowFailedError);
+  return (error as WorkflowFailedError & { cause: { details: PipelineResult[] } }).cause.details[0]!;
+}
 
 /** When `check` first answered true (ms since the epoch), asked every 100 ms. */
 async function firstTime(check: () => Promise<boolean>): Promise<number> {

@@ -13,6 +13,9 @@ import type { PipelineView } from '../../src/web/read/pipeline';
 import type { RunView } from '../../src/web/read/run';
 import type { ViewContext } from '../../src/web/views/context';
 import { pipelineBody, stepStatus } from '../../src/web/views/pipeline';
+import { stepWord } from '../../src/web/step-word';
+import type { Decision } from '../../src/shared/pipeline';
+import type { StepProgress } from '../../src/workflows/pipeline';
 import { runBody, runStatus } from '../../src/web/views/run';
 
 const ctx: OutputContext = { basePath: '/g', keyOf: (e) => `pipeline-x/${e.path}` };
@@ -142,6 +145,9 @@ describe('the step graph', () => {
   });
 });
 
+/** Markup with each run of whitespace as one space, as a browser shows its text. */
+const flat = (markup: string) => markup.replace(/\s+/g, ' ');
+
 describe('a run and a pipeline as their pages say them', () => {
   const ctx: ViewContext = {
     basePath: '',
@@ -150,6 +156,7 @@ describe('a run and a pipeline as their pages say them', () => {
     namespace: 'default',
     approvals: true,
     rerun: false,
+    cli: 'npx replicate-temporal',
     storeKey: (e) => e.path,
   };
 
@@ -246,6 +253,7 @@ describe('a run and a pipeline as their pages say them', () => {
       startTime: '2030-01-01T00:00:00.000Z',
       closeTime: null,
       spec: null,
+      rerunOf: null,
       deps: { gen: [] },
       order: ['gen'],
       report: {
@@ -287,10 +295,122 @@ describe('a run and a pipeline as their pages say them', () => {
     expect(stepStatus({ ...pipelineView({}), workflowStatus: 'CANCELLED' }, 'gen')).toBe('canceled');
   });
 
-  it('a waiting step has approve and reject buttons', () => {
-    const page = pipelineBody(pipelineView({}, 'waiting'), ctx).text;
+  /** pipeline `p` with one step `gen` as `over` says, running or `closed` */
+  function withStep(over: Partial<StepProgress>, workflowStatus: PipelineView['workflowStatus'] = 'RUNNING') {
+    const v = pipelineView({});
+    v.workflowStatus = workflowStatus;
+    v.closeTime = workflowStatus === 'RUNNING' ? null : '2030-01-01T00:01:00.000Z';
+    Object.assign(v.report!.steps.gen!, { childWorkflowIds: [], ...over });
+    return v;
+  }
+  const waiting = {
+    kind: 'approve',
+    status: 'waiting' as const,
+    runs: 1,
+    approval: {
+      message: 'look at the <b>drafts</b>',
+      waitingSince: '2030-01-01T00:00:10.000Z',
+      deadline: '2030-01-01T01:00:10.000Z',
+      onTimeout: 'reject' as const,
+      decision: null,
+    },
+  };
+
+  it('a waiting step: its question, until when, approve and reject buttons, and the command that decides', () => {
+    const page = flat(pipelineBody(withStep(waiting), ctx).text);
+    expect(page).toContain('<dt>Approval</dt> <dd>look at the &lt;b&gt;drafts&lt;/b&gt;</dd>');
+    expect(page).toContain('<time datetime="2030-01-01T01:00:10.000Z"');
+    expect(page).toMatch(
+      /Waits for a decision: asked <time datetime="2030-01-01T00:00:10.000Z"[^]*; if nobody decides, it is rejected <time datetime="2030-01-01T01:00:10.000Z"/,
+    );
     expect(page).toContain('Approve gen');
     expect(page).toContain('Reject gen');
     expect(page).toContain('action="/pipelines/p/approve"');
+    expect(page).toContain(
+      '<code>npx replicate-temporal pipeline approve p gen [--reject] [--reason TEXT]</code>',
+    );
+    // buttons off: the question and the command stay
+    const off = pipelineBody(withStep(waiting), { ...ctx, approvals: false }).text;
+    expect(off).not.toContain('Approve gen');
+    expect(off).toContain('pipeline approve p gen');
+  });
+
+  it('a decided step says who decided, when and why; a timeout says nobody did', () => {
+    const at = '2030-01-01T00:02:00.000Z';
+    const decided = (decision: Decision, status: 'succeeded' | 'failed') =>
+      pipelineBody(
+        withStep({
+          ...waiting,
+          status,
+          error: status === 'failed' ? 'step gen was not approved' : null,
+          approval: { ...waiting.approval, decision },
+        }),
+        ctx,
+      ).text;
+    const yes = decided({ approved: true, by: 'alice', reason: null, at }, 'succeeded');
+    expect(yes).toMatch(/Approved by <strong>alice<\/strong>\s*<time datetime="2030-01-01T00:02:00.000Z"/);
+    expect(yes).not.toContain('Approve gen');
+    const no = decided({ approved: false, by: 'web', reason: 'too <i>dark</i>', at }, 'failed');
+    expect(no).toContain('Rejected by <strong>web</strong>');
+    expect(no).toContain(': too &lt;i&gt;dark&lt;/i&gt;');
+    expect(no).not.toContain('was not approved'); // the decision says it
+    const late = decided({ approved: false, by: 'timeout', reason: null, at, timedOut: true }, 'failed');
+    expect(late).toContain('Rejected by its timeout: nobody decided by');
+    // a reused approval: the earlier run's decision is its output
+    const reused = pipelineBody(
+      withStep({
+        kind: 'approve',
+        status: 'succeeded',
+        runs: 1,
+        outputs: [{ approved: true, by: 'bob', reason: 'fine', at }],
+        reused: [{ index: 0, how: 'rerun', pipelineId: 'old', step: 'gen', predictionId: null }],
+      }),
+      ctx,
+    ).text;
+    expect(reused).toContain('Approved by <strong>bob</strong>');
+    expect(reused).not.toContain('<details class="json">');
+  });
+
+  it('a step an earlier result served is reused or cached, with where it came from, at $0', () => {
+    const rerun = (i: number) => ({
+      index: i,
+      how: 'rerun' as const,
+      pipelineId: 'old',
+      step: 'gen',
+      predictionId: `pred${i}`,
+    });
+    const reused = withStep({ status: 'succeeded', runs: 2, reused: [rerun(0), rerun(1)] }, 'COMPLETED');
+    expect(stepStatus(reused, 'gen')).toBe('reused');
+    const page = flat(pipelineBody(reused, ctx).text);
+    expect(page).toContain(
+      'Reused: 2 of 2 runs from <a href="/pipelines/old#step-gen">old</a> (step gen, <code>pred0</code>, <code>pred1</code>), no prediction created, $0',
+    );
+    // one of two runs reused: the step ran
+    expect(stepStatus(withStep({ status: 'succeeded', runs: 2, reused: [rerun(1)] }), 'gen')).toBe(
+      'succeeded',
+    );
+    // the result cache, of a single run
+    const cached = withStep({
+      status: 'succeeded',
+      runs: 1,
+      reused: [{ index: 0, how: 'cache', pipelineId: 'run-9', step: 'output', predictionId: 'p9' }],
+    });
+    expect(stepStatus(cached, 'gen')).toBe('cached');
+    expect(pipelineBody(cached, ctx).text).toMatch(/Cached: from <a href="\/runs\/run-9">run-9<\/a>/);
+    expect(stepWord({ status: 'failed', runs: 1, reused: [rerun(0)] })).toBe('failed');
+  });
+
+  it('a closed pipeline can be rerun from the page (and the command says how from a terminal)', () => {
+    const on = { ...ctx, rerun: true };
+    const closed = withStep({ status: 'failed', runs: 1, error: 'boom' }, 'FAILED');
+    closed.rerunOf = { pipelineId: 'older', from: 'gen' };
+    const page = pipelineBody(closed, on).text;
+    expect(page).toContain('Rerun from gen');
+    expect(page).toContain('<input type="hidden" name="from" value="gen" />');
+    expect(page).toContain('Rerun, reusing what succeeded');
+    expect(page).toContain('<code>npx replicate-temporal pipeline rerun p [--from STEP]</code>');
+    expect(page).toMatch(/Rerun of<\/dt>\s*<dd>\s*<a href="\/pipelines\/older">older<\/a>\s*from step gen/);
+    expect(pipelineBody(withStep({ status: 'running' }), on).text).not.toContain('Rerun');
+    expect(pipelineBody(closed, ctx).text).not.toContain('Rerun from');
   });
 });

@@ -81,6 +81,13 @@ details.json summary { cursor: pointer; color: var(--accent); }
 .columns { display: grid; grid-template-columns: minmax(240px, 1fr) 2fr; gap: 1.5rem; }
 ol.timeline { list-style: none; padding: 0; }
 ol.timeline li { margin: 0.3rem 0; }
+div.approval { border-left: 4px solid var(--wait); background: var(--wait-bg); padding: 0.5rem 0.75rem; border-radius: 4px; margin: 0.5rem 0; }
+div.approval p { margin: 0.25rem 0; }
+p.command { font-size: 0.85rem; color: var(--muted); }
+p.command code { color: var(--fg); overflow-wrap: anywhere; }
+p.decision.ok { color: var(--ok); }
+p.decision.bad { color: var(--bad); }
+ul.reused { padding-left: 1.1rem; font-size: 0.9rem; color: var(--ok); }
 form.login { display: flex; flex-direction: column; gap: 0.75rem; max-width: 22rem; }
 @media (max-width: 700px) { .columns { grid-template-columns: 1fr; } }
 `;

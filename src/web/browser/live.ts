@@ -25,13 +25,19 @@
     if (s < 3600) return `${Math.floor(s / 60)}m${two(s % 60)}s`;
     return `${Math.floor(s / 3600)}h${two(Math.floor(s / 60) % 60)}m`;
   };
+  /** `3 min ago`, or for a moment to come (a deadline) `in 3 min` */
   const age = (ms: number): string => {
-    const s = Math.floor(ms / 1000);
+    const s = Math.floor(Math.abs(ms) / 1000);
     if (s < 5) return 'just now';
-    if (s < 60) return `${s} s ago`;
-    if (s < 3600) return `${Math.floor(s / 60)} min ago`;
-    if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
-    return `${Math.floor(s / 86400)} d ago`;
+    const span =
+      s < 60
+        ? `${s} s`
+        : s < 3600
+          ? `${Math.floor(s / 60)} min`
+          : s < 86400
+            ? `${Math.floor(s / 3600)} h`
+            : `${Math.floor(s / 86400)} d`;
+    return ms < 0 ? `in ${span}` : `${span} ago`;
   };
 
   /** Ages and running times, from the timestamps the server wrote. */

@@ -10,6 +10,7 @@ import { ReplicateModel, ReplicatePredictionId, ReplicateStatus } from '../../sh
 import type { PredictionResult } from '../../shared/types';
 import { progressQuery, type PipelineResult } from '../../workflows';
 import type { TemporalReader } from './temporal';
+import { stepWord } from '../step-word';
 
 export interface ListFilter {
   /** ExecutionStatus: running, succeeded, failed, canceled, terminated, timed-out */
@@ -178,7 +179,7 @@ export class ListSource {
 
 function pipelineDetails(r: PipelineResult): Partial<ListRow> {
   return {
-    steps: Object.entries(r.steps).map(([name, s]) => ({ name, status: s.status })),
+    steps: Object.entries(r.steps).map(([name, s]) => ({ name, status: stepWord(s) })),
     predictTime: r.cost.totalPredictTime,
     costUsd: r.cost.estimatedUsd,
     thumbnail: firstImage(r.manifest.files),

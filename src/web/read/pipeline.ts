@@ -38,6 +38,8 @@ export interface PipelineView {
   closeTime: string | null;
   /** the spec as validated (defaults filled in); null when its input could not be read */
   spec: PipelineSpec | null;
+  /** the earlier pipeline it reruns (`rerunPipeline`), and from which step */
+  rerunOf: { pipelineId: string; from: string | null } | null;
   /** direct dependencies of each step, and the steps in dependency order */
   deps: Record<string, string[]>;
   order: string[];
@@ -153,6 +155,7 @@ export class PipelineSource {
       startTime: d.startTime.toISOString(),
       closeTime: d.closeTime?.toISOString() ?? null,
       spec,
+      rerunOf: rerunOf(request),
       deps: spec ? stepDependencies(spec) : {},
       order: spec ? safeOrder(spec) : [],
       report: null,
@@ -273,6 +276,12 @@ function specOf(request: PipelineRequest | null): PipelineSpec | null {
   if ('spec' in checked) return checked.spec;
   const raw = request.spec as Partial<PipelineSpec>;
   return typeof raw.steps === 'object' && raw.steps !== null ? (raw as PipelineSpec) : null;
+}
+
+function rerunOf(request: PipelineRequest | null): PipelineView['rerunOf'] {
+  const r = request?.rerun;
+  if (!r || typeof r.pipelineId !== 'string') return null;
+  return { pipelineId: r.pipelineId, from: typeof r.from === 'string' ? r.from : null };
 }
 
 function safeOrder(spec: PipelineSpec): string[] {

@@ -14,6 +14,8 @@ export interface ViewContext {
   /** approving a waiting step (the `approveStep` update) and rerunning a pipeline from a step */
   approvals: boolean;
   rerun: boolean;
+  /** the CLI as the commands shown beside the buttons write it (`npx replicate-temporal`) */
+  cli: string;
 }
 
 export function temporalUiLink(ctx: ViewContext, workflowId: string): string | null {

@@ -9,6 +9,8 @@ import { badge, duration, money, moment, seconds, since, workflowStatusWord } fr
 import { graphSvg } from './graph';
 import { actionForm, region } from './layout';
 import { outputList } from './outputs';
+import { decisionNote, decisionOf, reuseNote, waitingNote } from './step-notes';
+import { stepWord } from '../step-word';
 
 const ENDED_CHILD = new Set([
   'succeeded',
@@ -20,14 +22,17 @@ const ENDED_CHILD = new Set([
   'ended',
 ]);
 
-/** What a step is doing, in one word: a running step says what its children do (queued, starting, processing). */
+/**
+ * What a step is doing, in one word: a running step says what its children do (queued, starting, processing); a
+ * step an earlier result served says `reused` or `cached`.
+ */
 export function stepStatus(v: PipelineView, name: string): string {
   const s = v.report?.steps[name];
   const open = v.workflowStatus === 'RUNNING';
   if (!s) return open ? 'pending' : workflowStatusWord(v.workflowStatus);
-  if (!open && (s.status === 'running' || s.status === 'pending'))
+  if (!open && (s.status === 'running' || s.status === 'pending' || s.status === 'waiting'))
     return workflowStatusWord(v.workflowStatus);
-  if (s.status !== 'running') return s.status;
+  if (s.status !== 'running') return stepWord(s);
   const kids = s.childWorkflowIds.flatMap((id) => (v.children[id] ? [v.children[id]] : []));
   if (kids.some((k) => k.queued)) return 'queued';
   if (kids.some((k) => k.status === 'processing')) return 'processing';
@@ -74,6 +79,15 @@ function summary(v: PipelineView, ctx: ViewContext): Html {
   return html`<dl class="facts">
       <dt>Status</dt>
       <dd>${badge(status)}</dd>
+      ${
+        v.rerunOf
+          ? html`<dt>Rerun of</dt>
+              <dd>
+                <a href="${pipelineHref(ctx, v.rerunOf.pipelineId)}">${v.rerunOf.pipelineId}</a>
+                ${v.rerunOf.from ? `from step ${v.rerunOf.from}` : '(what succeeded unchanged is reused)'}
+              </dd>`
+          : ''
+      }
       <dt>Started</dt>
       <dd>${moment(v.startTime)}</dd>
       <dt>${open ? 'Running for' : 'Ended'}</dt>
@@ -110,26 +124,39 @@ function summary(v: PipelineView, ctx: ViewContext): Html {
     ${v.problem ? html`<p class="notice">${v.problem}</p>` : ''}`;
 }
 
-/** Its own region: the summary changes every second under a budget, a button being clicked should not. */
+/**
+ * Its own region: the summary changes every second under a budget, a button being clicked should not. A closed
+ * pipeline can be rerun (reusing what succeeded unchanged; each step's card reruns from that step).
+ */
 function actions(v: PipelineView, ctx: ViewContext): Html {
   const open = v.workflowStatus === 'RUNNING';
   const ui = temporalUiLink(ctx, v.workflowId);
+  const rerun = ctx.rerun && !open && v.report !== null;
   return html`<div class="actions">
+      ${
+        open
+          ? actionForm(`${pipelineHref(ctx, v.workflowId)}/cancel`, ctx.csrf, 'Cancel pipeline', {
+              confirm: 'Cancel this pipeline and its running predictions?',
+              className: 'danger',
+            })
+          : ''
+      }
+      ${rerun ? actionForm(`${pipelineHref(ctx, v.workflowId)}/rerun`, ctx.csrf, 'Rerun, reusing what succeeded') : ''}
+      ${ui ? html`<a href="${ui}" rel="noreferrer" target="_blank">Open in the Temporal UI</a>` : ''}
+    </div>
     ${
-      open
-        ? actionForm(`${pipelineHref(ctx, v.workflowId)}/cancel`, ctx.csrf, 'Cancel pipeline', {
-            confirm: 'Cancel this pipeline and its running predictions?',
-            className: 'danger',
-          })
+      rerun
+        ? html`<p class="command">
+            From a terminal: <code>${ctx.cli} pipeline rerun ${v.workflowId} [--from STEP]</code>
+          </p>`
         : ''
-    }
-    ${ui ? html`<a href="${ui}" rel="noreferrer" target="_blank">Open in the Temporal UI</a>` : ''}
-  </div>`;
+    }`;
 }
 
 function stepCard(v: PipelineView, name: string, ctx: ViewContext): Html {
   const s = v.report?.steps[name];
   const spec = v.spec?.steps[name];
+  const approval = spec?.approve !== undefined || s?.kind === 'approve';
   const model = spec?.model ?? spec?.deployment ?? null;
   const status = stepStatus(v, name);
   const deps = v.deps[name] ?? [];
@@ -138,12 +165,19 @@ function stepCard(v: PipelineView, name: string, ctx: ViewContext): Html {
     s && model && v.spec?.prices
       ? estimateCost(v.spec.prices, model, v.report?.cost.predictTime[name] ?? 0)
       : undefined;
+  const decision = s ? decisionOf(s) : null;
   return html`<h3>${name} ${badge(status)}</h3>
     <dl class="facts small">
       ${
         model
           ? html`<dt>Model</dt>
               <dd><code>${model}</code></dd>`
+          : ''
+      }
+      ${
+        approval
+          ? html`<dt>Approval</dt>
+              <dd>${spec?.approve?.message ?? s?.approval?.message ?? ''}</dd>`
           : ''
       }
       ${
@@ -156,10 +190,14 @@ function stepCard(v: PipelineView, name: string, ctx: ViewContext): Html {
       <dd>${moment(s?.startedAt)}</dd>
       <dt>Elapsed</dt>
       <dd>
-        ${s?.status === 'running' && s.startedAt && v.workflowStatus === 'RUNNING' ? since(s.startedAt) : duration(s?.elapsedMs)}
+        ${(s?.status === 'running' || s?.status === 'waiting') && s.startedAt && v.workflowStatus === 'RUNNING' ? since(s.startedAt) : duration(s?.elapsedMs)}
       </dd>
-      <dt>Predict time</dt>
-      <dd>${seconds(s?.predictTime)}</dd>
+      ${
+        approval
+          ? ''
+          : html`<dt>Predict time</dt>
+              <dd>${seconds(s?.predictTime)}</dd>`
+      }
       ${
         usd !== undefined
           ? html`<dt>Cost</dt>
@@ -167,12 +205,17 @@ function stepCard(v: PipelineView, name: string, ctx: ViewContext): Html {
           : ''
       }
     </dl>
-    ${s?.error ? html`<p class="error">${s.error}</p>` : ''} ${s ? children(v, s, ctx) : ''}
-    ${status === 'waiting' ? approval(v, name, ctx) : ''}
-    ${s && (s.outputs.length > 0 || entries.length > 0) ? outputList(s.outputs, entries, outputContext(ctx, v.workflowId), name) : ''}
+    ${s ? reuseNote(s, ctx) : ''} ${decision ? decisionNote(decision) : ''}
+    ${s?.error && !decision ? html`<p class="error">${s.error}</p>` : ''} ${s ? children(v, s, ctx) : ''}
+    ${s && status === 'waiting' ? waitingNote(v.workflowId, name, s, ctx) : ''}
+    ${
+      s && !approval && (s.outputs.length > 0 || entries.length > 0)
+        ? outputList(s.outputs, entries, outputContext(ctx, v.workflowId), name)
+        : ''
+    }
     ${
       ctx.rerun && v.workflowStatus !== 'RUNNING' && s
-        ? actionForm(`${pipelineHref(ctx, v.workflowId)}/rerun`, ctx.csrf, 'Rerun from this step', {
+        ? actionForm(`${pipelineHref(ctx, v.workflowId)}/rerun`, ctx.csrf, `Rerun from ${name}`, {
             fields: html`<input type="hidden" name="from" value="${name}" />`,
           })
         : ''
@@ -184,7 +227,8 @@ function children(v: PipelineView, s: StepProgress, ctx: ViewContext): Html {
   if (s.childWorkflowIds.length === 0) return html``;
   const row = (id: string, i: number) => {
     const c: ChildView | undefined = v.children[id];
-    const predictionId = c?.predictionId ?? s.predictionIds[i] ?? null;
+    // predictionIds line up with the children only when no run was reused
+    const predictionId = c?.predictionId ?? (s.reused?.length ? null : s.predictionIds[i]) ?? null;
     return html`<li>
       <a href="${runHref(ctx, id)}">${s.childWorkflowIds.length > 1 ? `[${i}]` : 'run'}</a>
       ${c ? badge(c.status) : ''} ${predictionId ? html`<code>${predictionId}</code>` : ''}
@@ -196,21 +240,4 @@ function children(v: PipelineView, s: StepProgress, ctx: ViewContext): Html {
   return html`<ul class="children">
     ${s.childWorkflowIds.map(row)}
   </ul>`;
-}
-
-function approval(v: PipelineView, name: string, ctx: ViewContext): Html {
-  if (!ctx.approvals) return html`<p class="notice">Waiting for approval.</p>`;
-  const action = `${pipelineHref(ctx, v.workflowId)}/approve`;
-  const step = html`<input type="hidden" name="step" value="${name}" />`;
-  return html`<div class="approval">
-    <p>This step waits for approval.</p>
-    ${actionForm(action, ctx.csrf, `Approve ${name}`, {
-      fields: html`${step}<input type="hidden" name="approve" value="true" />`,
-    })}
-    ${actionForm(action, ctx.csrf, `Reject ${name}`, {
-      fields: html`${step}<input type="hidden" name="approve" value="false" />
-        <label>Reason <input type="text" name="reason" maxlength="500" /></label>`,
-      className: 'danger',
-    })}
-  </div>`;
 }
