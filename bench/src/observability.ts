@@ -86,6 +86,8 @@ export interface ObservabilityReport {
     bytes: number;
     /** the scrape's replicate_* lines without histogram buckets (counters, _sum, _count), at most 6 per name */
     sample: string[];
+    /** replicate_predictions_total summed over all its series, by status (the sample is cut at 6 lines) */
+    runEnds: Record<string, number>;
   } | null;
   /** what the OTLP sink received once the tracer provider was shut down (flushed) */
   tracing: { requests: number; bytes: number } | null;
@@ -109,6 +111,17 @@ function sampleOf(body: string): string[] {
     seen.set(name, (seen.get(name) ?? 0) + 1);
     return seen.get(name)! <= 6;
   });
+}
+
+/** replicate_predictions_total over every series, by its status label. */
+function runEndsOf(body: string): Record<string, number> {
+  const ends: Record<string, number> = {};
+  for (const line of body.split('\n')) {
+    if (!line.startsWith('replicate_predictions_total{')) continue;
+    const status = /status="([^"]*)"/.exec(line)?.[1] ?? '';
+    ends[status] = (ends[status] ?? 0) + Number(line.split(' ').pop());
+  }
+  return ends;
 }
 
 /** One compare run's observability: its client, its bundle, and `finish` (flush, scrape, stop). */
@@ -169,6 +182,7 @@ export async function startObservability(
           temporalSeries: countSeries(body, 'temporal_').series,
           bytes: Buffer.byteLength(body),
           sample: sampleOf(body),
+          runEnds: runEndsOf(body),
         };
       }
       let traces: ObservabilityReport['tracing'] = null;
