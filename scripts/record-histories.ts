@@ -14,6 +14,9 @@ import { loadPipelineFile } from '../src/client/pipeline-file';
 import { DEFAULT_CREATE_RPM, DEFAULT_READ_RPM } from '../src/worker/flow-control';
 import { slotKey, slotsWorkflowId } from '../src/shared/slots';
 import { reconcileOrphans, runPipeline } from '../src/workflows';
+import { progressQuery } from '../src/workflows/pipeline';
+import { approveStep } from '../src/client/approve';
+import { rerunPipeline } from '../src/client/rerun';
 import { startWebhookReceiver } from '../src/webhooks';
 import { FAST_POLLING, SECRET_TOKEN, startTestbed } from '../test/helpers/testbed';
 
@@ -81,11 +84,74 @@ async function main(): Promise<void> {
     });
     await pipeline.result();
     handles.push(['pipeline', pipeline]);
+    // Its rerun: every step unchanged, every one reused from it, no prediction made.
+    const rerun = await rerunPipeline(bed.env.client, 'history-pipeline', {
+      pipelineId: 'history-pipeline-rerun',
+    });
+    const rerunReport = await rerun.result();
+    if (Object.values(rerunReport.steps).some((step) => !step.reused?.length))
+      throw new Error('the rerun ran a step anew');
+    handles.push(['pipeline-rerun', rerun]);
+    // An approval step, approved through the Update, then the step after it.
+    const approval = await bed.env.client.workflow.start(runPipeline, {
+      taskQueue: bed.config.taskQueue,
+      workflowId: 'history-pipeline-approval',
+      workflowExecutionTimeout: '2m',
+      args: [
+        {
+          spec: {
+            name: 'approved',
+            steps: {
+              review: { approve: { message: 'go on?', timeout: '1m' } },
+              after: { model: 'google/imagen-4-ultra', needs: ['review'], input: { prompt: 'approved' } },
+            },
+          },
+        },
+      ],
+    });
+    for (;;) {
+      const report = await approval.query(progressQuery).catch(() => undefined);
+      if (report?.steps.review?.status === 'waiting') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await approveStep(bed.env.client, 'history-pipeline-approval', {
+      step: 'review',
+      approve: true,
+      by: 'recorder',
+    });
+    await approval.result();
+    handles.push(['pipeline-approval', approval]);
+
+    // Predictive polling: a model the worker has seen finish three times; the fourth run polls just after its
+    // expected end (the timing handed over by the create's answer). The plain backoff would poll 5 times.
+    bed.sim.setModel('sim/steady', { startDelayMs: 100, durationMs: 2_000, output: 'done' });
+    for (let i = 0; i < 3; i++)
+      await (await bed.start({ model: 'sim/steady', input: { warmUp: i }, polling: FAST_POLLING })).result();
+    const predictive = await bed.start(
+      { model: 'sim/steady', input: { warmUp: 'done' }, polling: FAST_POLLING },
+      { workflowId: 'history-predictive' },
+    );
+    await predictive.result();
+    handles.push(['predictive', predictive]);
+
+    // The result cache: the second of two identical `cache: true` runs is served by the first's persisted result.
+    const cacheRequest = {
+      model: 'google/imagen-4-ultra',
+      input: { prompt: 'cached' },
+      polling: FAST_POLLING,
+      cache: true,
+    };
+    await (await bed.start(cacheRequest)).result();
+    const cached = await bed.start(cacheRequest, { workflowId: 'history-cached' });
+    if (!(await cached.result()).cached)
+      throw new Error('the second cache: true run was not served by the cache');
+    handles.push(['cached', cached]);
 
     // Spend safety: a create answered too late (attempt 1 gave up at 2 s; Replicate committed it at 2.2 s) is found by
     // the next attempt's search and claimed (adopted); a create committed after the retry created anew (at 4 s) is
     // claimed and canceled by the run's late-commit watch. Each run's claim, and the watch, are recorded too.
-    bed.sim.setModel('sim/spend', { startDelayMs: 100, durationMs: 1_500, output: '$input' });
+    // (jobs of 20 s: the late copy still runs when the watch, listing every 15 s, finds it)
+    bed.sim.setModel('sim/spend', { startDelayMs: 100, durationMs: 20_000, output: '$input' });
     const spend = await bed.withWorker({ httpTimeouts: { createMs: 2_000 } }, async (taskQueue) => {
       const runs: [string, WorkflowHandle][] = [];
       for (const [name, commitMs] of [

@@ -21,7 +21,13 @@ export const ATTRIBUTES = {
 } as const;
 
 /** The activities that create, read or cancel one job and return its snapshot (names as in src/activities). */
-const JOB_ACTIVITIES = new Set(['createPrediction', 'createTraining', 'getPrediction', 'cancelPrediction']);
+const JOB_ACTIVITIES = new Set([
+  'createPrediction',
+  'createTraining',
+  'getPrediction',
+  'tryGetPrediction', // a poll within the worker's read share: the snapshot, or how long to wait for its turn
+  'cancelPrediction',
+]);
 /** The activities that keep one job's output files: their arguments name the prediction (and a run's, its model). */
 const OUTPUT_ACTIVITIES = new Set(['keepOutputs', 'persistOutputs']);
 
@@ -47,7 +53,7 @@ class ReplicateAttributes implements ActivityInboundCallsInterceptor {
       setString(span, ATTRIBUTES.model, first.model);
     }
     if (!JOB_ACTIVITIES.has(type)) return next(input);
-    // createPrediction/createTraining take a request with the model; getPrediction/cancelPrediction the job id
+    // createPrediction/createTraining take a request with the model; the reads and cancelPrediction the job id
     if (isRecord(first)) setString(span, ATTRIBUTES.model, first.model);
     else setString(span, ATTRIBUTES.predictionId, first);
     const result = await next(input);
