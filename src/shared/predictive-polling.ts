@@ -28,6 +28,29 @@ export interface PredictiveMemory {
   pastEndPolls: number;
   /** how many of them were the burst's */
   burstPolls: number;
+  /** how far Replicate's clock is ahead of the workflow's (ms; ./predictive-polling.ts `replicateClock`) */
+  replicateAheadMs?: number;
+}
+
+/** Below this, a skew cannot be told from the create's own latency (created_at is a little before the answer). */
+const CLOCK_SKEW_FLOOR_MS = 2_000;
+
+/**
+ * How far Replicate's clock is ahead of the workflow's (negative: behind), from a fresh create: its `created_at`
+ * against the workflow's time when the answer arrived. Replicate's started_at and created_at are on its clock; the
+ * plan compares them with the workflow's, so a skew of minutes would put the expected end minutes off. Within
+ * CLOCK_SKEW_FLOOR_MS: none. Not for an adopted job (created by an earlier attempt, its created_at is older).
+ */
+export function replicateClock(createdAt: string | null, answeredAtMs: number): number {
+  const created = createdAt ? Date.parse(createdAt) : NaN;
+  if (!Number.isFinite(created)) return 0;
+  const ahead = created - answeredAtMs;
+  return Math.abs(ahead) < CLOCK_SKEW_FLOOR_MS ? 0 : ahead;
+}
+
+/** A Replicate timestamp on the workflow's clock (NaN when absent). */
+function onOurClock(iso: string | null, memory: PredictiveMemory): number {
+  return iso ? Date.parse(iso) - (memory.replicateAheadMs ?? 0) : NaN;
 }
 
 /** The memory once the poll `plan` planned has been made. */
@@ -91,9 +114,9 @@ export function expectedEnd(input: PlanInput): { lo: number; hi: number } | unde
   if (fromProgress !== undefined) return { lo: fromProgress, hi: fromProgress };
   const t = memory.timing;
   if (t === null) return undefined;
-  const started = job.startedAt ? Date.parse(job.startedAt) : NaN;
+  const started = onOurClock(job.startedAt, memory);
   if (Number.isFinite(started)) return { lo: started + t.runMs.lo, hi: started + t.runMs.hi };
-  const created = job.createdAt ? Date.parse(job.createdAt) : NaN;
+  const created = onOurClock(job.createdAt, memory);
   const base = Number.isFinite(created) ? created : input.sinceMs;
   // running (or ended) without a started_at: it started when such jobs usually do
   if (job.status !== 'starting')
@@ -220,7 +243,7 @@ function overdueStartWait(input: PlanInput): number {
   const { job, memory, nowMs, polling } = input;
   const t = memory.timing;
   if (job.status !== 'starting' || t === null || !job.createdAt) return 0;
-  const due = Date.parse(job.createdAt) + t.queueMs.hi;
+  const due = onOurClock(job.createdAt, memory) + t.queueMs.hi;
   if (!(nowMs > due)) return 0;
   return pollDelayMs(backoffPollsBy(nowMs - due, polling), polling);
 }

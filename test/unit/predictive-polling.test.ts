@@ -9,6 +9,7 @@ import {
   afterPoll,
   backoffPollsBy,
   planPoll,
+  replicateClock,
   withProgress,
   type PredictiveMemory,
   type PollPlan,
@@ -33,11 +34,26 @@ interface Outcome {
   plans: PollPlan[];
 }
 
-/** Poll `job` the way JobRun does, from its create's answer at T0 + 200 ms until a poll sees it ended. */
-function simulate(job: SimJob, timing: ModelTiming | null, polling = DEFAULT_POLLING): Outcome {
-  let memory: PredictiveMemory = { timing, progress: [], pastEndPolls: 0, burstPolls: 0 };
+/**
+ * Poll `job` the way JobRun does, from its create's answer at T0 + 200 ms until a poll sees it ended. Replicate's
+ * timestamps are on its own clock, `replicateAheadMs` ahead of the workflow's.
+ */
+function simulate(
+  job: SimJob,
+  timing: ModelTiming | null,
+  polling = DEFAULT_POLLING,
+  replicateAheadMs = 0,
+): Outcome {
+  const theirs = (ms: number) => iso(ms + replicateAheadMs);
   let now = T0 + 200;
-  let seen = { status: 'starting', createdAt: iso(0), startedAt: null as string | null };
+  let memory: PredictiveMemory = {
+    timing,
+    progress: [],
+    pastEndPolls: 0,
+    burstPolls: 0,
+    replicateAheadMs: replicateClock(theirs(0), now),
+  };
+  let seen = { status: 'starting', createdAt: theirs(0), startedAt: null as string | null };
   const waits: number[] = [];
   const plans: PollPlan[] = [];
   for (let polls = 0; polls < 1_000; polls++) {
@@ -49,7 +65,7 @@ function simulate(job: SimJob, timing: ModelTiming | null, polling = DEFAULT_POL
     const at = now - T0;
     if (at >= job.endMs) return { gets: polls + 1, lagMs: at - job.endMs, waits, plans };
     if (at >= job.startMs) {
-      seen = { ...seen, status: 'processing', startedAt: iso(job.startMs) };
+      seen = { ...seen, status: 'processing', startedAt: theirs(job.startMs) };
       if (job.steps) {
         const done = Math.floor(((at - job.startMs) / (job.endMs - job.startMs)) * job.steps);
         memory.progress = withProgress(
@@ -97,6 +113,24 @@ describe('predictive polling: the schedule', () => {
     const typical = simulate({ startMs: 1_000, endMs: 20_000 }, timing);
     expect(typical.plans[0]!.why).toBe('end');
     expect(typical.lagMs).toBeLessThan(1_300);
+  });
+
+  it("Replicate's clock ahead or behind the workers' (hours or seconds): the same GETs, the same lag", () => {
+    const timing = timingFrom([
+      [1_000, 18_700],
+      [1_000, 19_000],
+      [1_050, 19_300],
+    ]);
+    const same = simulate({ startMs: 1_000, endMs: 20_000 }, timing);
+    for (const ahead of [7_200_000, 90_000, 5_000, -5_000, -90_000, -7_200_000]) {
+      const out = simulate({ startMs: 1_000, endMs: 20_000 }, timing, DEFAULT_POLLING, ahead);
+      expect({ ahead, gets: out.gets }).toEqual({ ahead, gets: same.gets });
+      expect(out.lagMs, `Replicate ${ahead} ms ahead`).toBeLessThan(same.lagMs + 300);
+    }
+    // within 2 s the skew cannot be told from the create's own latency: taken as none
+    expect(replicateClock(iso(0), T0 + 1_500)).toBe(0);
+    expect(replicateClock(iso(0), T0 + 3_000)).toBe(-3_000);
+    expect(replicateClock(null, T0)).toBe(0);
   });
 
   it('a job far from its end: polls no more often than the backoff cap, then lands just after the end', () => {

@@ -38,7 +38,7 @@ export function freshRun(): RunMemory {
     startReported: false,
     readsTaskQueue: null,
     localReads: false,
-    predictive: { timing: null, progress: [], pastEndPolls: 0, burstPolls: 0 },
+    predictive: { timing: null, progress: [], pastEndPolls: 0, burstPolls: 0, replicateAheadMs: 0 },
   };
 }
 

@@ -49,7 +49,13 @@ import {
   pollDelayMs,
   withPollingDefaults,
 } from '../../shared/polling';
-import { afterPoll, planPoll, withProgress, type PollPlan } from '../../shared/predictive-polling';
+import {
+  afterPoll,
+  planPoll,
+  replicateClock,
+  withProgress,
+  type PollPlan,
+} from '../../shared/predictive-polling';
 import { parseProgress } from '../../shared/progress';
 import type { SlotNeeded } from '../../shared/slots';
 import { watchLateCommits } from '../late-commits';
@@ -199,8 +205,13 @@ export class JobRun {
         this.deadline,
       );
       const { timing, ...job } = created;
-      this.m.predictive = { ...this.m.predictive, timing: timing ?? null };
       this.observe(job);
+      this.m.predictive = {
+        ...this.m.predictive,
+        timing: timing ?? null,
+        // Replicate's timestamps on its own clock: the skew from this fresh create's created_at
+        replicateAheadMs: this.m.adopted ? 0 : replicateClock(job.createdAt, Date.now()),
+      };
       await this.watchLateCommits();
     }
     if (this.m.readsTaskQueue === null && this.current!.readsTaskQueue) {
