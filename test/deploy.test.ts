@@ -189,7 +189,11 @@ describe('deploy/compose.production.yml', () => {
     const config = readWorkerConfig(resolved);
     expect(config.encryption).toBeUndefined(); // ENCRYPTION_KEY unset on the host: nothing encrypted
     expect(readLogFormat(resolved)).toBe('json');
-    expect(readReplicateRateLimits(resolved)).toEqual({ createsPerMinute: 600, readsPerMinute: 3000 });
+    expect(readReplicateRateLimits(resolved)).toEqual({
+      createsPerMinute: 600,
+      readsPerMinute: 3000,
+      localReadShare: 0.9,
+    });
     // the worker talks to the server service on its frontend port
     const [host, port] = config.address.split(':');
     expect(services).toHaveProperty(host!);

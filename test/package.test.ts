@@ -143,14 +143,18 @@ it("runs the user's workflow: two child predictions and a child pipeline, on the
   try {
     const client = new Client({ connection });
     let histories = 0;
+    let claims = 0;
     for await (const execution of client.workflow.list()) {
+      if (execution.type === 'replicateClaim') claims++;
       const history = await client.workflow.getHandle(execution.workflowId, execution.runId).fetchHistory();
       const raw = Buffer.from(temporal.api.history.v1.History.encode(history).finish()).toString('latin1');
       expect(raw).not.toContain(prompt);
       expect(raw).toContain('binary/encrypted');
       histories++;
     }
-    expect(histories).toBe(creates.length + 2); // a run per prediction, the app's workflow and the pipeline
+    // a run and its claim (replicate-claim:<prediction id>) per prediction, the app's workflow and the pipeline
+    expect(claims).toBe(creates.length);
+    expect(histories).toBe(2 * creates.length + 2);
   } finally {
     await connection.close();
   }

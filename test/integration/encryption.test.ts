@@ -45,7 +45,11 @@ beforeAll(async () => {
   // with production's fleet limits: polls run on the reads queue's Worker, which must encrypt too
   bed = await startTestbed(
     {},
-    { encryption: { current: keyA }, replicateRateLimits: { createsPerMinute: 600, readsPerMinute: 3000 } },
+    {
+      encryption: { current: keyA },
+      // every poll on the reads queue's Worker (no local share), so that its payloads go through the codec too
+      replicateRateLimits: { createsPerMinute: 600, readsPerMinute: 3000, localReadShare: 0 },
+    },
   );
   bed.sim.setModel('sim/secret', { startDelayMs: 50, durationMs: 300, logs: [LOG_LINE] });
   bed.sim.setModel('sim/secret-fail', {

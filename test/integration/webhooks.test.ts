@@ -40,13 +40,14 @@ const signals = async (handle: WorkflowHandle) =>
   ((await handle.fetchHistory()).events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes)
     .length;
 
-it('completes within 100 ms of Replicate finishing, with one API call', async () => {
+it('completes within a second of Replicate finishing (the webhook woke it: the fallback poll is 60 s away), with one API call', async () => {
   await withWebhooks(async (taskQueue) => {
     const handle = await bed.start({ model: 'sim/hook', input: { fast: true } }, { taskQueue });
     const result = await handle.result();
     const closed = (await handle.describe()).closeTime!.getTime();
     const finished = Date.parse(bed.sim.prediction(result.id)!.completed_at!);
-    expect(closed - finished).toBeLessThan(100);
+    // about 50 ms on a quiet machine (docs/benchmarks.md); 151 ms was seen with the whole suite running beside it
+    expect(closed - finished).toBeLessThan(1_000);
     expect(result.output).toEqual({ fast: true });
     expect(apiCallsFor(result.id).map((r) => r.route)).toEqual(['models.predictions.create']);
     const create = apiCallsFor(result.id)[0]!.body as { webhook: string; webhook_events_filter: string[] };
