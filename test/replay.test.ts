@@ -6,6 +6,7 @@
  * encryption on (ENCRYPTION_KEY: histories written before it pass through the codec untouched).
  */
 import { randomBytes } from 'node:crypto';
+import { sharedWorkflowBundle } from './helpers/shared-bundle';
 import { ApplicationFailure } from '@temporalio/common';
 import { loadDataConverter } from '@temporalio/common/lib/internal-non-workflow';
 import { Worker, bundleWorkflowCode } from '@temporalio/worker';
@@ -28,7 +29,7 @@ const PATHS = [
 ];
 
 beforeAll(async () => {
-  workflowBundle = await bundleWorkflowCode({ workflowsPath });
+  workflowBundle = await sharedWorkflowBundle();
 });
 
 describe('replay', () => {

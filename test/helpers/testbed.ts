@@ -32,6 +32,7 @@ import { ReplicateSimulator, type SimulatorOptions } from '../../simulator';
 import { runCli, type CliContext } from '../../src/cli';
 import { runPrediction } from '../../src/workflows';
 import { workerOptionsAll, workflowsPath } from '../../src/worker';
+import { sharedWorkflowBundle, sharedWorkflowBundlePath } from './shared-bundle';
 import { bundleOptions, dataConverterOf } from '../../src/encryption/data-converter';
 import type { EncryptionKeys } from '../../src/encryption/keys';
 
@@ -78,11 +79,13 @@ function bundleFor(encryption: EncryptionKeys | undefined): Promise<{ code: stri
   const encrypted = encryption !== undefined;
   let bundle = bundles.get(encrypted);
   if (!bundle) {
-    bundle = bundleWorkflowCode({
-      workflowsPath,
-      logger: new DefaultLogger('WARN'),
-      ...bundleOptions(dataConverterOf({ encryption })),
-    });
+    bundle = !encrypted
+      ? sharedWorkflowBundle()
+      : bundleWorkflowCode({
+          workflowsPath,
+          logger: new DefaultLogger('WARN'),
+          ...bundleOptions(dataConverterOf({ encryption })),
+        });
     bundles.set(encrypted, bundle);
   }
   return bundle;
@@ -265,6 +268,11 @@ export function spawnWorker(
       TEMPORAL_TASK_QUEUE: taskQueue,
       REPLICATE_API_TOKEN: SECRET_TOKEN,
       REPLICATE_BASE_URL: bed.sim.baseUrl,
+      // the run's shared bundle (./shared-bundle.ts) unless the test encrypts or sets its own (WORKFLOW_BUNDLE: ''
+      // bundles from source, as `npm run worker` does by default)
+      ...(sharedWorkflowBundlePath() && !env.ENCRYPTION_KEY
+        ? { WORKFLOW_BUNDLE: sharedWorkflowBundlePath()! }
+        : {}),
       ...env,
     },
   });

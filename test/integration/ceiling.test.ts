@@ -3,8 +3,9 @@
  * ten minutes of workflow time in seconds of real time.
  */
 import { randomUUID } from 'node:crypto';
+import { sharedWorkflowBundle } from '../helpers/shared-bundle';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker, bundleWorkflowCode } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createActivities } from '../../src/activities';
 import { ensureBinary, TEMPORAL_TEST_SERVER } from '../../src/dev/binaries';
@@ -13,7 +14,6 @@ import { PredictionFailureType } from '../../src/shared/failures';
 import type { PredictionFailureDetails } from '../../src/shared/types';
 import { ReplicateSimulator } from '../../simulator';
 import { runPrediction } from '../../src/workflows';
-import { workflowsPath } from '../../src/worker';
 import { SECRET_TOKEN, failureOf } from '../helpers/testbed';
 
 let env: TestWorkflowEnvironment;
@@ -35,7 +35,7 @@ it('a prediction that never finishes is canceled at the default deadline (10 min
   const worker = await Worker.create({
     connection: env.nativeConnection,
     taskQueue,
-    workflowBundle: await bundleWorkflowCode({ workflowsPath }),
+    workflowBundle: await sharedWorkflowBundle(),
     activities: createActivities({ token: SECRET_TOKEN, baseUrl: sim.baseUrl }),
   });
   const realStart = Date.now();

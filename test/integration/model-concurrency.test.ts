@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CancelledFailure, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { DefaultLogger, Worker, bundleWorkflowCode } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSlotActivities } from '../../src/activities/slots';
 import { startPipeline } from '../../src/client';
@@ -21,7 +21,7 @@ import { slotsWorkflowId, type SlotAnswer, type SlotsState } from '../../src/sha
 import type { Prediction, PredictionRequest } from '../../src/shared/types';
 import { startWebhookReceiver, type RunningWebhookReceiver } from '../../src/webhooks';
 import { runPrediction, slotsQuery, statusQuery } from '../../src/workflows';
-import { workerOptions, workflowsPath } from '../../src/worker';
+import { workerOptions } from '../../src/worker';
 import {
   FAST_POLLING,
   SECRET_TOKEN,
@@ -31,6 +31,7 @@ import {
   startTestbed,
   type Testbed,
 } from '../helpers/testbed';
+import { sharedWorkflowBundle } from '../helpers/shared-bundle';
 
 let bed: Testbed;
 let workflowBundle: { code: string };
@@ -40,7 +41,7 @@ let models = 0;
 
 beforeAll(async () => {
   bed = await startTestbed();
-  workflowBundle = await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });
+  workflowBundle = await sharedWorkflowBundle();
   receiver = await startWebhookReceiver({
     client: bed.env.client,
     port: 0,

@@ -10,7 +10,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import {
-  bundleWorkflowCode,
   DefaultLogger,
   makeTelemetryFilterString,
   NativeConnection,
@@ -25,7 +24,8 @@ import { serverRatePerSecond } from '../../src/worker/flow-control';
 import type { PredictionRequest } from '../../src/shared/types';
 import { startWebhookReceiver } from '../../src/webhooks';
 import { runPrediction } from '../../src/workflows';
-import { workerOptionsAll, workflowsPath } from '../../src/worker';
+import { workerOptionsAll } from '../../src/worker';
+import { sharedWorkflowBundle } from '../helpers/shared-bundle';
 
 const TOKEN = 'sim-rate-limit-token';
 const WEBHOOK_SECRET = `whsec_${Buffer.from('rate-limits-test-webhook-secret!').toString('base64')}`;
@@ -82,7 +82,7 @@ beforeAll(async () => {
   const port = await freePort();
   server = await startDevServer({ port, uiPort: null });
   client = new Client({ connection: await Connection.connect({ address: server.address }) });
-  workflowBundle = await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });
+  workflowBundle = await sharedWorkflowBundle();
 });
 
 afterAll(async () => {

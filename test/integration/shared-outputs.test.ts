@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { ManifestEntry } from '../../src/activities/outputs';
 import { folderName } from '../../src/activities/outputs';
@@ -20,9 +20,10 @@ import type { WorkerConfig } from '../../src/config';
 import { PROJECT_ROOT } from '../../src/dev/binaries';
 import { isClaimRef } from '../../src/shared/claims';
 import type { PredictionResult } from '../../src/shared/types';
-import { workerOptions, workflowsPath } from '../../src/worker';
+import { workerOptions } from '../../src/worker';
 import { startS3Server, type S3Server } from '../helpers/s3-server';
 import { cliLive, startTestbed, type Testbed } from '../helpers/testbed';
+import { sharedWorkflowBundle } from '../helpers/shared-bundle';
 
 const BUCKET = 'fleet-outputs';
 const PREFIX = 'team/outputs';
@@ -48,7 +49,7 @@ beforeAll(async () => {
   }
   bed = await startTestbed();
   bed.sim.setModel('sim/huge', { startDelayMs: 100, durationMs: 500, output: HUGE });
-  const workflowBundle = await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });
+  const workflowBundle = await sharedWorkflowBundle();
   for (let i = 0; i < 3; i++) {
     const outputDir = mkdtempSync(path.join(tmpdir(), `fleet-worker-${i}-`));
     localDirs.push(outputDir);

@@ -35,6 +35,7 @@ it('SIGTERM: the in-flight create completes within the grace period, the worker 
     SHUTDOWN_GRACE_SECONDS: '10',
     // the run resumes on the testbed's worker, which serves no reads queue: poll locally (src/worker/flow-control.ts)
     REPLICATE_READ_RPM: 'off',
+    WORKFLOW_BUNDLE: '', // bundles from source, as `npm run worker` does by default
   });
   expect(output()).not.toContain(SECRET_TOKEN);
   // start-up is quiet: a line about bundling (without WORKFLOW_BUNDLE it bundles at start, see below), no webpack page

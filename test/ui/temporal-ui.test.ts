@@ -12,7 +12,7 @@ import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT, runCli } from '../../src/cli';
@@ -21,8 +21,9 @@ import { PROJECT_ROOT } from '../../src/dev/binaries';
 import { freePort, startDevServer, type DevServer } from '../../src/dev/dev-server';
 import { ReplicateSimulator } from '../../simulator';
 import { runPrediction } from '../../src/workflows';
-import { workerOptions, workflowsPath } from '../../src/worker';
+import { workerOptions } from '../../src/worker';
 import { CHROMIUM_PATH, hasChromium, launchChromium, newLocalPage } from '../helpers/browser';
+import { sharedWorkflowBundle } from '../helpers/shared-bundle';
 
 // The docs' picture is refreshed on purpose (UPDATE_SCREENSHOT=1 npm test); other runs write to a temp folder.
 const SCREENSHOT = process.env.UPDATE_SCREENSHOT
@@ -80,7 +81,7 @@ describe.skipIf(skipUiTest)('Temporal UI', () => {
       webhook: null,
     };
     nativeConnection = await NativeConnection.connect({ address: server.address });
-    const workflowBundle = await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });
+    const workflowBundle = await sharedWorkflowBundle();
     const { workflowsPath: _path, ...options } = workerOptions(config, nativeConnection);
     worker = await Worker.create({ ...options, workflowBundle });
     // The worker keeps running while the browser looks: the UI's "Current Details" is a query it answers.

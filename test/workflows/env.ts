@@ -5,14 +5,12 @@
  * each other, which the test server can lose (./test-server.test.ts).
  */
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { ensureBinary, TEMPORAL_TEST_SERVER } from '../../src/dev/binaries';
 import { freePort, startDevServer } from '../../src/dev/dev-server';
-import { workflowsPath } from '../../src/worker';
+import { sharedWorkflowBundle } from '../helpers/shared-bundle';
 import { afterEach, beforeAll, beforeEach } from 'vitest';
 
-/** Keeps webpack's report out of the test output. */
-export const quietLogger = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
+export { quietLogger } from '../helpers/shared-bundle';
 
 export function timeSkippingServer(): Promise<TestWorkflowEnvironment> {
   return TestWorkflowEnvironment.createTimeSkipping({
@@ -36,8 +34,9 @@ export async function devServer(): Promise<TestWorkflowEnvironment> {
   return env;
 }
 
+/** The run's one bundle of the workflow code (../helpers/shared-bundle.ts). */
 export function workflowCode(): Promise<{ code: string }> {
-  return bundleWorkflowCode({ workflowsPath, logger: quietLogger });
+  return sharedWorkflowBundle();
 }
 
 export async function timeSkipping(): Promise<{
@@ -62,7 +61,7 @@ export function timeSkippingPerTest(): {
   let env: TestWorkflowEnvironment | undefined;
   let workflowBundle: { code: string } | undefined;
   beforeAll(async () => {
-    workflowBundle = await bundleWorkflowCode({ workflowsPath, logger: quietLogger });
+    workflowBundle = await sharedWorkflowBundle();
   });
   beforeEach(async () => {
     env = await TestWorkflowEnvironment.createTimeSkipping({
