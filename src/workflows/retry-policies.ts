@@ -93,20 +93,25 @@ export const releaseSlotOptions: ActivityOptions = {
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s' },
 };
 
+/** A few retries over about a minute: the store, the limiter's look at Temporal, the reconciler's calls. */
+const FEW_RETRIES = {
+  initialInterval: '1s',
+  backoffCoefficient: 2,
+  maximumInterval: '30s',
+  maximumAttempts: 5,
+};
+
 /** The limiter asks Temporal which of its holders still run. */
 export const slotHoldersOptions: ActivityOptions = {
   startToCloseTimeout: '30s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
+  retry: FEW_RETRIES,
 };
 
 /** The reconciler's listing and cancels at Replicate. */
 export const reconcileReplicateOptions: ActivityOptions = {
   startToCloseTimeout: '2m',
   retry: {
-    initialInterval: '1s',
-    backoffCoefficient: 2,
-    maximumInterval: '30s',
-    maximumAttempts: 5,
+    ...FEW_RETRIES,
     nonRetryableErrorTypes: NON_RETRYABLE_REPLICATE_ERRORS,
   },
 };
@@ -123,10 +128,7 @@ export const persistOptions: ActivityOptions = {
   // the activity heartbeats every 5 s (also while a download waits); its own idle timeout ends stalled downloads
   heartbeatTimeout: PERSIST_ACTIVITY.heartbeatTimeoutMs,
   retry: {
-    initialInterval: '1s',
-    backoffCoefficient: 2,
-    maximumInterval: '30s',
-    maximumAttempts: 5,
+    ...FEW_RETRIES,
     nonRetryableErrorTypes: [PipelineFailureType.OutputUnavailable, PipelineFailureType.OutputTooLarge],
   },
 };
@@ -134,14 +136,14 @@ export const persistOptions: ActivityOptions = {
 /** Storing one value in the claim store (a pipeline report's large output): a single write, retried a few times. */
 export const claimOptions: ActivityOptions = {
   startToCloseTimeout: '2m',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
+  retry: FEW_RETRIES,
 };
 
 /** Reusing earlier results (a rerun's, the result cache's): copies files between folders of the store, heartbeating. */
 export const reuseOptions: ActivityOptions = {
   startToCloseTimeout: '30m',
   heartbeatTimeout: PERSIST_ACTIVITY.heartbeatTimeoutMs,
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
+  retry: FEW_RETRIES,
 };
 
 /**
@@ -152,10 +154,7 @@ export const stageOptions: ActivityOptions = {
   startToCloseTimeout: '10m',
   heartbeatTimeout: PERSIST_ACTIVITY.heartbeatTimeoutMs,
   retry: {
-    initialInterval: '1s',
-    backoffCoefficient: 2,
-    maximumInterval: '30s',
-    maximumAttempts: 5,
+    ...FEW_RETRIES,
     nonRetryableErrorTypes: [
       ...NON_RETRYABLE_REPLICATE_ERRORS,
       PipelineFailureType.InputFileTooLarge,
