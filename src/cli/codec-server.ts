@@ -6,7 +6,7 @@
 import { readCodecServerConfig } from '../config/codec-server';
 import { encryptionKeyId } from '../encryption/keys';
 import { startCodecServer } from '../encryption/codec-server';
-import type { CliContext } from './context';
+import { untilInterrupted, type CliContext } from './context';
 import { CliError, EXIT } from './errors';
 import { parseFor } from './usage';
 
@@ -35,11 +35,7 @@ export async function codecServerCommand(args: string[], ctx: CliContext): Promi
         : '  Temporal UI: refused (no CODEC_CORS_ORIGIN); set CODEC_CORS_ORIGIN to its origin, e.g. http://localhost:8233',
     ].join('\n'),
   );
-  await new Promise<void>((resolve) => {
-    if (!ctx.signal) return; // runs until the process ends
-    if (ctx.signal.aborted) resolve();
-    ctx.signal.addEventListener('abort', () => resolve(), { once: true });
-  });
+  await untilInterrupted(ctx.signal);
   await server.stop();
   return EXIT.ok;
 }

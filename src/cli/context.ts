@@ -23,3 +23,12 @@ export interface CliContext {
   /** the environment `codec-server` reads its settings from (default process.env) */
   env?: Record<string, string | undefined>;
 }
+
+/** For a command that serves until Ctrl-C (`web`, `codec-server`): resolves when `signal` aborts; never without one. */
+export function untilInterrupted(signal: AbortSignal | undefined): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (!signal) return; // runs until the process ends
+    if (signal.aborted) resolve();
+    signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+}

@@ -4,7 +4,7 @@
  */
 import { readWebConfig } from '../config/web';
 import { startWebServer } from '../web/server';
-import type { CliContext } from './context';
+import { untilInterrupted, type CliContext } from './context';
 import { CliError, EXIT } from './errors';
 import { CLI, parseFor } from './usage';
 
@@ -34,11 +34,7 @@ export async function webCommand(args: string[], ctx: CliContext): Promise<numbe
   ctx.out(
     `web page on ${server.origin}/ for namespace ${client.options.namespace}, outputs from ${config.outputs}; ${config.authToken ? 'sign in with WEB_AUTH_TOKEN (or send Authorization: Bearer <it>)' : 'no token (loopback only)'}`,
   );
-  await new Promise<void>((resolve) => {
-    if (!ctx.signal) return; // runs until the process ends
-    if (ctx.signal.aborted) resolve();
-    ctx.signal.addEventListener('abort', () => resolve(), { once: true });
-  });
+  await untilInterrupted(ctx.signal);
   await server.stop();
   return EXIT.ok;
 }

@@ -219,6 +219,7 @@ export interface KeptFile {
   url?: string;
   bytes: number;
   sha256: string;
+  /** the type it is stored as: its declared type when inert (images, audio, video, JSON, text), else application/octet-stream */
   contentType: string | null;
 }
 

@@ -1,23 +1,14 @@
 /** `writeManifest`: the list of a pipeline's persisted files, its status and cost, next to the files. */
 import { folderKey } from './folders';
+import type { KeptFile } from '../../shared/types';
 import type { OutputSetup } from './setup';
 
-export interface ManifestEntry {
+/** A kept file (its source, path, key, URL, size, sha256 and stored type) as the manifest lists it. */
+export interface ManifestEntry extends KeptFile {
   step: string;
   /** which prediction of the step (fan-out index) */
   index: number;
   predictionId: string;
-  sourceUrl: string;
-  /** path relative to the pipeline's folder */
-  path: string;
-  /** the object's name in the store: its key in the bucket (OUTPUT_URL's prefix included), or its path in OUTPUT_DIR */
-  key?: string;
-  /** where it is: an `s3://bucket/key` URL, or an absolute path */
-  url?: string;
-  bytes: number;
-  sha256: string;
-  /** the type it is stored as: its declared type when inert (images, audio, video, JSON, text), else application/octet-stream */
-  contentType: string | null;
   /** what the source declared, when it was not stored as such (null: it declared none) */
   declaredContentType?: string | null;
 }
