@@ -114,7 +114,7 @@ export async function createRun(
   }
   // Fault: a slow commit. The prediction is stored after the delay even if the client gave up meanwhile.
   const commitDelay = faults.takeCommitDelay();
-  if (commitDelay > 0) await new Promise((resolve) => setTimeout(resolve, commitDelay));
+  if (commitDelay > 0) await waitForCommit(ctx, recorded.at, commitDelay);
 
   const now = ctx.clock();
   const id = newPredictionId();
@@ -165,6 +165,21 @@ export async function createRun(
   }
   if (res.destroyed) return; // the client gave up during a slow commit: the prediction runs all the same
   sendJson(res, 201, leanView(createView(rec, ctx.origin), ctx.lean, 'get'));
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A slow commit's wait: `delayMs` of real time, then, on the wall clock (the default), until Date.now shows it too.
+ * Node's timers run on a monotonic clock and may fire a millisecond early by Date.now, and the create log promises
+ * committedAt - arrivedAt >= the delay. A test's injected clock is the test's to move.
+ */
+async function waitForCommit(ctx: SimContext, arrivedAt: number, delayMs: number): Promise<void> {
+  await sleep(delayMs);
+  if (ctx.clock !== Date.now) return;
+  for (let left = arrivedAt + delayMs - Date.now(); left > 0; left = arrivedAt + delayMs - Date.now()) {
+    await sleep(left);
+  }
 }
 
 /** ModelScript.reject: the scripted problem+json answer, when it applies to this phase (looked up live). */

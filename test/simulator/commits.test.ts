@@ -1,6 +1,6 @@
 // Spend safety: which creates were committed, when, and which provably created nothing (createLog()).
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { defaultVersionFor } from '../../simulator';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ReplicateSimulator, defaultVersionFor } from '../../simulator';
 import type { Faults } from '../../simulator';
 import { TOKEN, call, clockedSimulator, created } from './helpers';
 
@@ -126,5 +126,26 @@ describe('lateCommitNext: only the next N creates are committed late', () => {
         predictionId: expect.any(String),
       }),
     ]);
+  });
+});
+
+describe('createCommitDelayMs on the wall clock', () => {
+  it('commits no earlier than the delay by Date.now, even when a timer fires early by it', async () => {
+    // Node's timers run on a monotonic clock: by Date.now one may fire a millisecond early (CI saw 7,999 for an
+    // 8,000 ms commit). A wall clock running at half speed makes that gap large and certain.
+    const realNow = Date.now.bind(Date);
+    const t0 = realNow();
+    const spy = vi.spyOn(Date, 'now').mockImplementation(() => t0 + Math.floor((realNow() - t0) / 2));
+    const wall = new ReplicateSimulator({ models: { 'test/slow': { outcome: 'never' } } });
+    try {
+      const origin = await wall.start();
+      wall.setFaults({ createCommitDelayMs: 200 });
+      expect((await call(origin, 'POST', '/models/test/slow/predictions', { input: {} })).status).toBe(201);
+      const [entry] = wall.createLog();
+      expect(entry!.committedAt! - entry!.arrivedAt).toBeGreaterThanOrEqual(200);
+    } finally {
+      await wall.stop();
+      spy.mockRestore();
+    }
   });
 });
