@@ -152,7 +152,7 @@ export function printFlow(r: FlowResult): void {
   );
   for (const run of r.runs) {
     console.log(
-      `  ${run.label}\n    reads/min ${run.readsPerMinute.join(' ')}\n    peak 60 s: ${run.peakReads60s} reads, ${run.peakCreates60s} creates; 429s ${run.throttled429}; drained in ${(run.drainMs / 1000).toFixed(0)} s; ${run.step.completed}/${r.size} completed, lag p50 ${(run.step.lagMs.p50 / 1000).toFixed(1)} s p95 ${(run.step.lagMs.p95 / 1000).toFixed(1)} s`,
+      `  ${run.label}\n    reads/min ${run.readsPerMinute.join(' ')}\n    peak 60 s: ${run.peakReads60s} reads, ${run.peakCreates60s} creates; 429s ${run.throttled429}; drained in ${(run.drainMs / 1000).toFixed(0)} s; ${run.step.completed}/${r.size} completed, lag p50 ${(run.step.lagMs.p50 / 1000).toFixed(1)} s p95 ${(run.step.lagMs.p95 / 1000).toFixed(1)} s\n    workflow tasks ${run.step.workflowTasksCompleted} (${run.step.workflowTaskScheduleToStartTimeouts} timed out on a sticky queue); polls that waited for the read share ${run.step.readBudgetWaits}, on the reads queue ${run.step.queuedPolls}; server CPU ${run.step.server?.cpuSeconds.toFixed(0) ?? '?'} s`,
     );
   }
 }

@@ -133,6 +133,10 @@ export interface HistoryStats {
   workflowTaskScheduleToStartTimeouts: number;
   workflowTaskFailures: number;
   activityTimeouts: number;
+  /** timers a poll waited on for its worker's share of the reads budget (src/worker/read-share.ts) */
+  readBudgetWaits: number;
+  /** polls made as regular activities on the rate-limited reads queue (not local) */
+  queuedPolls: number;
   completed: boolean;
   /** time of the close event (epoch ms), if closed */
   closedAt: number | undefined;
@@ -149,6 +153,12 @@ export function tsMs(ts: Ts): number | undefined {
       ? (s as { toNumber(): number }).toNumber()
       : Number(s ?? 0);
   return seconds * 1000 + (ts.nanos ?? 0) / 1e6;
+}
+
+/** An event's summary (user metadata), as text; '' without one. */
+function summaryOf(e: HistoryEvent): string {
+  const data = e.userMetadata?.summary?.data;
+  return data ? Buffer.from(data).toString('utf8') : '';
 }
 
 export function historyStats(events: HistoryEvent[]): HistoryStats {
@@ -171,6 +181,12 @@ export function historyStats(events: HistoryEvent[]): HistoryStats {
     ).length,
     workflowTaskFailures: events.filter((e) => e.workflowTaskFailedEventAttributes).length,
     activityTimeouts: events.filter((e) => e.activityTaskTimedOutEventAttributes).length,
+    readBudgetWaits: events.filter(
+      (e) => e.timerStartedEventAttributes && summaryOf(e).includes("for the fleet's read budget"),
+    ).length,
+    queuedPolls: events.filter(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'getPrediction',
+    ).length,
     completed: events.some((e) => e.workflowExecutionCompletedEventAttributes),
     closedAt: closing ? tsMs(closing.eventTime) : undefined,
     startedAt: tsMs(events[0]?.eventTime),

@@ -129,6 +129,9 @@ export interface ScaleStep {
   workflowTaskTimeouts: number;
   workflowTaskScheduleToStartTimeouts: number;
   workflowTaskFailures: number;
+  /** polls that waited on a timer for the worker's read share, and polls sent to the reads queue */
+  readBudgetWaits: number;
+  queuedPolls: number;
   activityTimeouts: number;
   worker: {
     cpuSeconds: number;
@@ -267,6 +270,8 @@ export async function runScaleStep(
   let wftStickyTimeouts = 0;
   let wftFailures = 0;
   let activityTimeouts = 0;
+  let readBudgetWaits = 0;
+  let queuedPolls = 0;
   const events: number[] = [];
   for (const row of rows) {
     if (!row) {
@@ -279,6 +284,8 @@ export async function runScaleStep(
     wftStickyTimeouts += stats.workflowTaskScheduleToStartTimeouts;
     wftFailures += stats.workflowTaskFailures;
     activityTimeouts += stats.activityTimeouts;
+    readBudgetWaits += stats.readBudgetWaits;
+    queuedPolls += stats.queuedPolls;
     events.push(stats.events);
     if (stats.startedAt !== undefined) firstStart = Math.min(firstStart, stats.startedAt);
     if (stats.closedAt === undefined) {
@@ -324,6 +331,8 @@ export async function runScaleStep(
     workflowTaskScheduleToStartTimeouts: wftStickyTimeouts,
     workflowTaskFailures: wftFailures,
     activityTimeouts,
+    readBudgetWaits,
+    queuedPolls,
     worker: { ...proc, cpuPercentOfOneCore: (100 * proc.cpuSeconds) / (wallToDrain / 1000) },
     ...(fleet.length > 1
       ? { workers: fleet.map((w, i) => ({ pid: w.pid, ...procs[i]!, endRssMb: undefined })) }

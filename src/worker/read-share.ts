@@ -13,9 +13,15 @@
  * history), which only makes the others' shares smaller. A worker that cannot read the list for three refreshes
  * sends its polls to the reads queue.
  *
- * The share is a token bucket: refilled at the share's rate and holding at most five seconds of it, so no 60 s window
- * holds more than the share; a read that finds it empty reserves the next token (at most MAX_RESERVATION_MS ahead, so
- * a change of the share soon applies). Hand-written: its rate changes with the fleet, which npm limiters do not model.
+ * The share is a sliding 60 s window: a read is granted now while the last 60 s hold fewer than the share's reads, so
+ * the limit costs nothing until the minute's budget binds (a burst of the whole share at once included: Replicate
+ * tolerates short bursts and answers 429 with a delay otherwise, which polls honour). Once it binds, a read reserves
+ * the first moment the window has room (at most MAX_RESERVATION_MS ahead, so a change of the share soon applies),
+ * and no 60 s window holds more than the share. (A 5 s token bucket, before, made 2,000 runs polling together wait on
+ * timers while the fleet was far under its budget: +27 % server CPU in the flow bench.) At a change of the fleet the
+ * split is per worker: in the minute a worker joins, the others' last reads at their old share and the newcomer's
+ * first ones may together exceed the local share by up to the newcomer's share (docs/budgets-and-limits.md).
+ * Hand-written: its rate changes with the fleet, which npm limiters do not model.
  */
 
 import type { ReadGrant, ReadShare } from '../activities/context';
@@ -23,8 +29,8 @@ import type { ReadGrant, ReadShare } from '../activities/context';
 /** The part of REPLICATE_READ_RPM the workers spend locally by default; the reads queue keeps the rest. */
 export const DEFAULT_LOCAL_READ_SHARE = 0.9;
 export const SHARE_REFRESH_MS = 5_000;
-/** The bucket holds this long of the share's rate (bursts), taken out of the refill so 60 s stays within it. */
-const BURST_MS = 5_000;
+/** The window the share counts reads in: Replicate's budgets are per minute. */
+const WINDOW_MS = 60_000;
 /** A worker that never sees itself listed (another identity) reads after this many refreshes. */
 const UNSEEN_REFRESHES = 6;
 /** A read is never reserved further ahead than this: past it, the poll comes back (and reserves) later. */
@@ -59,8 +65,9 @@ export class FleetReadShare implements ReadShare {
   private selfSeenAt: number | undefined;
   private lastListedAt: number | undefined;
   private workers = 0;
-  private tokens = 0;
-  private refilledAt: number | undefined;
+  /** the times of the reads granted in the last WINDOW_MS and of those reserved ahead, ascending, from `head` */
+  private grants: number[] = [];
+  private head = 0;
   private timer: NodeJS.Timeout | undefined;
   private first: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> | undefined;
@@ -89,16 +96,31 @@ export class FleetReadShare implements ReadShare {
     }
     const countedAt = this.countedAt();
     if (now < countedAt) return { waitMs: countedAt - now, reserved: false };
-    const perMinute = this.state().perMinute;
-    const perMs = this.refill(perMinute, now);
-    if (this.tokens >= 1) {
-      this.tokens -= 1;
-      return { now: true };
+    const slot = this.nextSlot(Math.max(1, Math.floor(this.state().perMinute)), now);
+    if (slot - now > MAX_RESERVATION_MS) return { waitMs: MAX_RESERVATION_MS, reserved: false };
+    this.insert(slot);
+    return slot === now ? { now: true } : { waitMs: slot - now, reserved: true };
+  }
+
+  /** Adds a read at `t`, keeping `grants` sorted (a read now may come before reads reserved ahead). */
+  private insert(t: number): void {
+    let at = this.grants.length;
+    while (at > this.head && this.grants[at - 1]! > t) at--;
+    this.grants.splice(at, 0, t);
+  }
+
+  /**
+   * The first moment from `now` at which one more read keeps every 60 s window within `limit`: now while the window
+   * (reads reserved ahead included, at most 30 s ahead) holds fewer, else 60 s after the read `limit` places back.
+   */
+  private nextSlot(limit: number, now: number): number {
+    while (this.head < this.grants.length && this.grants[this.head]! <= now - WINDOW_MS) this.head++;
+    if (this.head > 1_024 && this.head * 2 > this.grants.length) {
+      this.grants = this.grants.slice(this.head);
+      this.head = 0;
     }
-    const waitMs = Math.ceil((1 - this.tokens) / perMs);
-    if (!(waitMs <= MAX_RESERVATION_MS)) return { waitMs: MAX_RESERVATION_MS, reserved: false };
-    this.tokens -= 1;
-    return { waitMs, reserved: true };
+    const held = this.grants.length - this.head;
+    return held < limit ? now : Math.max(now, this.grants[this.grants.length - limit]! + WINDOW_MS);
   }
 
   state(): ReadShareState {
@@ -160,16 +182,5 @@ export class FleetReadShare implements ReadShare {
       );
     this.workers = fleet.size;
     this.lastListedAt = now;
-  }
-
-  /** Refill the bucket at `perMinute` (a full bucket the first time); the refill rate per ms. */
-  private refill(perMinute: number, now: number): number {
-    const capacity = Math.max(1, Math.floor((perMinute * BURST_MS) / 60_000));
-    // the refill leaves room for one full bucket in any 60 s window
-    const perMs = Math.max(perMinute / 2, perMinute - capacity) / 60_000;
-    if (this.refilledAt === undefined) this.tokens = capacity;
-    else this.tokens = Math.min(capacity, this.tokens + (now - this.refilledAt) * perMs);
-    this.refilledAt = now;
-    return perMs;
   }
 }

@@ -190,10 +190,9 @@ describe('fleet-wide rate limits', () => {
       const busiest = maxInWindow(reads);
       expect(reads.length).toBeGreaterThanOrEqual(30); // at least one poll per run
       expect(busiest).toBeLessThanOrEqual(60);
-      // shaped, not just counted: the thirty first polls fell due within a second of each other (3 s after each
-      // create). Each worker set reads within its share of the local 90 % (27 a minute: a burst of 2, then 25 a
-      // minute; a poll past it waits on a timer for its turn), so no 10 s holds more than 2 × (2 + 4.2)
-      expect(maxInWindow(reads, 10_000)).toBeLessThanOrEqual(13);
+      // Each worker set reads within its share of the local 90 % (27 in any 60 s, at once if asked at once: the
+      // thirty first polls fall due within a second of each other, 3 s after each create); a poll past it waits on a
+      // timer for its turn, so no 60 s holds more than the two shares and the reads queue's 10 %.
       expect(sim.creates()).toBe(30);
       // every poll was a local activity within a set's share (each set could list the fleet): none on the queue
       const starts = (await Promise.all(handles.map((h) => activityStarts(h.workflowId)))).flat();

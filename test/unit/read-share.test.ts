@@ -73,15 +73,31 @@ describe('FleetReadShare', () => {
     }
     expect(busiestMinute(reads)).toBeLessThanOrEqual(600);
     expect(busiestMinute(reads)).toBeGreaterThan(590);
-    // a burst of five seconds' worth (50) at once, then the rate (550 a minute, 9.2 a second)
-    const firstSecond = reads.filter((t) => t < reads[0]! + 1_000).length;
-    expect(firstSecond).toBeGreaterThanOrEqual(50);
-    expect(firstSecond).toBeLessThanOrEqual(60);
+    // free until it binds: the share's 600 reads as fast as they were asked (one every 10 ms); a 5 s token bucket,
+    // before, granted 50 at once and then one every 109 ms
+    expect(reads[599]! - reads[0]!).toBe(5_990);
+  });
+
+  it('grants every read at once while the last 60 s hold fewer than the share', async () => {
+    const { s, clock } = await counted(() => ['me@host'], 600);
+    // 590 reads a minute, in bursts of 59 every 6 s: under the share, never a wait
+    for (let burst = 0; burst < 30; burst++, clock.t += 6_000) {
+      await s.refresh(); // keeps the list fresh
+      for (let i = 0; i < 59; i++) expect(s.grant()).toEqual({ now: true });
+    }
   });
 
   it('reserves the next reads when the share is spent, at most 30 s ahead', async () => {
-    const { s } = await counted(() => ['me@host'], 60); // a bucket of 5, then 55 a minute
-    for (let i = 0; i < 5; i++) expect(s.grant()).toEqual({ now: true });
+    const { s, clock } = await counted(() => ['me@host'], 60);
+    const start = clock.t;
+    // 60 reads in the first 40 s (one every 2/3 s): the window is full
+    for (let i = 0; i < 60; i++) {
+      clock.t = start + Math.round((i * 2_000) / 3);
+      if (i % 10 === 0) await s.refresh(); // keeps the list fresh
+      expect(s.grant()).toEqual({ now: true });
+    }
+    clock.t = start + 40_000;
+    await s.refresh();
     const waits: number[] = [];
     for (let i = 0; i < 40; i++) {
       const g = s.grant();
@@ -92,9 +108,10 @@ describe('FleetReadShare', () => {
       }
       waits.push(g.waitMs);
     }
-    // one every 60/55 s, as far as 30 s ahead
-    expect(waits.length).toBe(27);
-    expect(waits[1]! - waits[0]!).toBeGreaterThanOrEqual(1_090);
+    // each 60 s after the read it replaces (20 s, 20.67 s, …), as far as 30 s ahead: the reads of the first 10 s
+    expect(waits[0]).toBe(20_000);
+    expect(waits[1]).toBe(20_667);
+    expect(waits).toHaveLength(16);
     expect(waits.at(-1)).toBeLessThanOrEqual(MAX_RESERVATION_MS);
   });
 
