@@ -670,7 +670,7 @@ export async function main(argv: string[]): Promise<number> {
         printTargets(targets);
         write(o, scenario, { ...r, runtimeMs: Date.now() - s0, targets }, compareSvg(r));
       } else if (scenario === 'flow') {
-        const r = await runFlow(env, {
+        const r = await runFlow(() => startBenchEnv(log), {
           ...(o.readRpm !== undefined ? { variants: [readRpmVariant(o.readRpm)] } : {}),
           size: o.size ?? 2_000,
           timeFactor: o.timeFactor ?? 0.5,

@@ -85,9 +85,43 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     mkdirSync(path.dirname(options.dbFile), { recursive: true });
     args.push('--db-filename', options.dbFile);
   }
+  const address = `127.0.0.1:${options.port}`;
+  // The CLI picks the HTTP API's and the metrics' ports itself (free when it looks, not always when the server
+  // binds, with other servers starting beside it, as in the test suite): a collision on one of those is retried.
+  for (let attempt = 1; ; attempt++) {
+    const started = await spawnDevServer(binary, args, address, options.logFile);
+    if ('child' in started) {
+      const { child, exited } = started;
+      return {
+        address,
+        uiUrl: options.uiPort === null ? null : `http://localhost:${options.uiPort}`,
+        pid: child.pid,
+        stop: (signal = 'SIGTERM') => stopChild(child, exited, signal),
+      };
+    }
+    const busy = portInUse(started.stderr);
+    const ours = busy === options.port || (busy !== undefined && busy === options.uiPort);
+    if (busy === undefined || ours || attempt === 3)
+      throw new Error(`temporal server start-dev exited: ${started.stderr.trim() || 'no output'}`);
+  }
+}
+
+/** The port a failed start could not bind ("listen tcp 127.0.0.1:PORT: bind: address already in use"), if any. */
+export function portInUse(stderr: string): number | undefined {
+  const match = /listen tcp [^\s]*:(\d+): bind: address already in use/.exec(stderr);
+  return match ? Number(match[1]) : undefined;
+}
+
+/** One start: the server once it answers on `address`, or its stderr when it exited first. */
+async function spawnDevServer(
+  binary: string,
+  args: string[],
+  address: string,
+  logFile: string | undefined,
+): Promise<{ child: ChildProcess; exited: Promise<number | null> } | { stderr: string }> {
   const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  const logStream = options.logFile ? createWriteStream(options.logFile, { flags: 'a' }) : undefined;
+  const logStream = logFile ? createWriteStream(logFile, { flags: 'a' }) : undefined;
   child.stderr?.on('data', (chunk: Buffer) => {
     logStream?.write(chunk);
     stderr = (stderr + chunk.toString()).slice(-4000);
@@ -95,7 +129,6 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   child.once('exit', () => logStream?.end());
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
 
-  const address = `127.0.0.1:${options.port}`;
   const deadline = Date.now() + 30_000;
   for (;;) {
     const state = await Promise.race([
@@ -103,20 +136,14 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       isTemporalUp(address).then((up) => (up ? 'up' : 'down')),
     ]);
     if (state === 'up') break;
-    if (state === 'exited')
-      throw new Error(`temporal server start-dev exited: ${stderr.trim() || 'no output'}`);
+    if (state === 'exited') return { stderr };
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`temporal server start-dev did not answer on ${address} within 30 s: ${stderr.trim()}`);
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  return {
-    address,
-    uiUrl: options.uiPort === null ? null : `http://localhost:${options.uiPort}`,
-    pid: child.pid,
-    stop: (signal = 'SIGTERM') => stopChild(child, exited, signal),
-  };
+  return { child, exited };
 }
 
 async function stopChild(

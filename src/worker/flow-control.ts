@@ -4,7 +4,9 @@
  * which the matching service applies to the whole queue, whatever the number of workers polling it.
  *
  * - Creates run on the workflows' task queue, limited to REPLICATE_CREATE_RPM (src/config/index.ts turns it into that
- *   queue's rate). The few other activities there (output persistence, the reconciler's) share that budget.
+ *   queue's rate). The other activities there (keeping a run's outputs, a pipeline's, the limiter's slot requests,
+ *   the reconciler's) are dispatched at that rate too: near the budget a finished run waits behind creates to keep
+ *   its files (docs/budgets-and-limits.md, "Known limit").
  * - Reads: most of REPLICATE_READ_RPM (REPLICATE_READ_LOCAL_SHARE, 90 %) is split among the worker processes
  *   (./read-share.ts), which make status polls as local activities within their share (a poll that finds it spent
  *   waits its turn on a timer): far under the budget, polls cost what unlimited local polls cost. The rest is the

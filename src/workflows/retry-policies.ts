@@ -4,7 +4,7 @@
  * 1.0 on, only behind `patched()` with newly recorded histories (CHANGELOG.md, "Workflow compatibility").
  * A schedule-to-close that ends at the run's deadline is added where the activity is called.
  */
-import type { ActivityOptions } from '@temporalio/workflow';
+import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
 import { NON_RETRYABLE_REPLICATE_ERRORS, PipelineFailureType } from '../shared/failures';
 import { PERSIST_ACTIVITY } from '../shared/pipeline';
 
@@ -62,6 +62,16 @@ export const getOptions: ActivityOptions = {
     maximumAttempts: 3,
     nonRetryableErrorTypes: NON_RETRYABLE_REPLICATE_ERRORS,
   },
+};
+
+/**
+ * The same poll as a local activity: no start-to-close (each attempt is bounded by the HTTP client's own timeout,
+ * 15 s; the caller's schedule-to-close ends the poll at the deadline). Why: the SDK's core (1.24) arms a new
+ * start-to-close timer for each local retry without stopping the previous one, and when such a timer fires after its
+ * Worker has shut down it panics on stderr ("receive half not dropped"); without the timeout there is none.
+ */
+export const localGetOptions: LocalActivityOptions = {
+  retry: getOptions.retry,
 };
 
 /** A remote cancel: quick, bounded (Replicate's Cancel-After still stops the job if it fails). */

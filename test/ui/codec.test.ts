@@ -10,7 +10,14 @@ import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode } from '@temporalio/worker';
+import {
+  DefaultLogger,
+  NativeConnection,
+  Runtime,
+  Worker,
+  bundleWorkflowCode,
+  makeTelemetryFilterString,
+} from '@temporalio/worker';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT, runCli } from '../../src/cli';
@@ -45,7 +52,11 @@ const keys = { current: randomBytes(32) };
 describe.skipIf(!runUiTest)('Temporal UI with a codec server', () => {
   beforeAll(async () => {
     try {
-      Runtime.install({ logger: new DefaultLogger('WARN') });
+      // core's own lines (e.g. "Query not found" when the UI stops waiting for a query) stay out of the output
+      Runtime.install({
+        logger: new DefaultLogger('WARN'),
+        telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } },
+      });
     } catch {
       // already installed in this process
     }

@@ -12,7 +12,13 @@ import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import {
+  DefaultLogger,
+  NativeConnection,
+  Runtime,
+  Worker,
+  makeTelemetryFilterString,
+} from '@temporalio/worker';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT, runCli } from '../../src/cli';
@@ -58,7 +64,11 @@ describe.skipIf(skipUiTest)('Temporal UI', () => {
         `no Chromium at ${CHROMIUM_PATH}: apt-get install -y chromium (or set CHROMIUM_PATH); SKIP_UI_TEST=1 skips this test`,
       );
     try {
-      Runtime.install({ logger: new DefaultLogger('WARN') });
+      // core's own lines (e.g. "Query not found" when the UI stops waiting for a query) stay out of the output
+      Runtime.install({
+        logger: new DefaultLogger('WARN'),
+        telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } },
+      });
     } catch {
       // already installed in this process
     }

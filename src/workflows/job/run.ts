@@ -65,6 +65,7 @@ import {
   createOptions,
   findOwnJobsOptions,
   getOptions,
+  localGetOptions,
 } from '../retry-policies';
 import { CreateAttempts } from './create';
 import { restoreRun, resumeOf, type RunMemory } from './resume';
@@ -422,25 +423,24 @@ export class JobRun {
    * tell its share (src/worker/flow-control.ts).
    */
   private async getPrediction(id: string, poll: number): Promise<PredictionSnapshot> {
-    const options = {
-      ...getOptions,
-      // each poll may retry until the deadline
-      scheduleToCloseTimeout: Math.max(1_000, this.deadline - Date.now()),
-      summary: `poll ${poll}: get ${this.kind} ${id}`,
-    };
+    // each poll may retry until the deadline
+    const scheduleToCloseTimeout = Math.max(1_000, this.deadline - Date.now());
+    const summary = `poll ${poll}: get ${this.kind} ${id}`;
+    const options = { ...getOptions, scheduleToCloseTimeout, summary };
+    const local = { ...localGetOptions, scheduleToCloseTimeout, summary };
     if (this.m.readsTaskQueue === null)
-      return proxyLocalActivities<Activities>(options).getPrediction(id, this.kind);
+      return proxyLocalActivities<Activities>(local).getPrediction(id, this.kind);
     if (this.m.localReads) {
       // within the worker's share of the reads budget: read now, or wait for the share (src/worker/read-share.ts)
       let reserved = false;
       for (;;) {
-        const local: PredictionSnapshot | { waitMs: number; reserved: boolean } | null =
-          await proxyLocalActivities<Activities>(options).tryGetPrediction(id, this.kind, reserved);
-        if (local === null) break;
-        if (!('waitMs' in local)) return local;
-        reserved = local.reserved;
-        await sleep(local.waitMs, {
-          summary: `poll ${poll}: wait ${humanDuration(local.waitMs)} for the fleet's read budget`,
+        const answer: PredictionSnapshot | { waitMs: number; reserved: boolean } | null =
+          await proxyLocalActivities<Activities>(local).tryGetPrediction(id, this.kind, reserved);
+        if (answer === null) break;
+        if (!('waitMs' in answer)) return answer;
+        reserved = answer.reserved;
+        await sleep(answer.waitMs, {
+          summary: `poll ${poll}: wait ${humanDuration(answer.waitMs)} for the fleet's read budget`,
         });
       }
     }
