@@ -42,23 +42,14 @@ export interface ActivityConfig extends ReplicateHttpConfig {
 export type ReadGrant =
   /** read now */
   | { now: true }
-  /**
-   * wait this long; `reserved`: the share counted a read at `at` (its clock, epoch ms): then redeem it there, read
-   * at once if on time
-   */
-  | { waitMs: number; reserved: false }
-  | { waitMs: number; reserved: true; at: number }
+  /** wait this long; `reserved`: then read without asking again (the share counted the read already) */
+  | { waitMs: number; reserved: boolean }
   /** the worker cannot tell its share: poll on the rate-limited reads queue */
   | { queue: true };
-
-/** A grant that says to wait (and what to pass back after it). */
-export type ReadWait = Extract<ReadGrant, { waitMs: number }>;
 
 /** A source of reads within the fleet's budget. */
 export interface ReadShare {
   grant(): ReadGrant;
-  /** A read reserved for `at`, now due: read now if on time, else ask again (the read is counted when it is made). */
-  redeem(at: number): ReadGrant;
 }
 
 export const DEFAULT_HTTP_TIMEOUTS = { createMs: 30_000, getMs: 15_000, cancelMs: 10_000 };

@@ -10,7 +10,7 @@ import { assertWebhookBaseUrl } from '../shared/webhook-url';
 import { fileClaimStore, storeClaimStore } from './claims';
 import { ADOPTION_MAX_PAGES, findOwnJobs, type FindOwnJobsArgs } from './adoption';
 import { cancelJob } from './cancel';
-import { activitySetup, type ActivityConfig, type ReadGrant, type ReadWait } from './context';
+import { activitySetup, type ActivityConfig } from './context';
 import {
   createPrediction,
   createTraining,
@@ -26,13 +26,7 @@ import { versionModelLookup } from './version-models';
 import type { SlotNeeded } from '../shared/slots';
 
 export { ADOPTION_MAX_PAGES, type FindOwnJobsArgs } from './adoption';
-export {
-  DEFAULT_HTTP_TIMEOUTS,
-  type ActivityConfig,
-  type ReadGrant,
-  type ReadShare,
-  type ReadWait,
-} from './context';
+export { DEFAULT_HTTP_TIMEOUTS, type ActivityConfig, type ReadGrant, type ReadShare } from './context';
 export { MIN_CANCEL_AFTER_MS } from '../shared/ceiling';
 export { type CreatePredictionArgs, type CreateTrainingArgs } from './create';
 export { inputDigest, type JobSummary } from './list';
@@ -153,15 +147,11 @@ export function createActivities(config: ActivitiesOptions) {
     tryGetPrediction: async (
       jobId: string,
       kind: JobKind = 'prediction',
-      reserved: boolean | number = false,
-    ): Promise<PredictionSnapshot | ReadWait | null> => {
-      // `reserved`: the time the share reserved this read for (true from a run that knows no time: read at once)
-      const grant: ReadGrant =
-        typeof reserved === 'number'
-          ? (config.readShare?.redeem(reserved) ?? { now: true })
-          : reserved
-            ? { now: true }
-            : (config.readShare?.grant() ?? { queue: true });
+      reserved = false,
+    ): Promise<PredictionSnapshot | { waitMs: number; reserved: boolean } | null> => {
+      const grant = reserved
+        ? { now: true as const }
+        : (config.readShare?.grant() ?? { queue: true as const });
       if ('now' in grant) return getJob(setup, jobId, kind);
       return 'queue' in grant ? null : grant;
     },

@@ -31,12 +31,6 @@ export const DEFAULT_LOCAL_READ_SHARE = 0.9;
 export const SHARE_REFRESH_MS = 5_000;
 /** The window the share counts reads in: Replicate's budgets are per minute. */
 const WINDOW_MS = 60_000;
-/**
- * A reserved read is made when its run's timer fires, which a busy fleet may delay by seconds: one made within this
- * long of its reservation reads at once, a later one asks again (so reads are counted when they are made). The window
- * counts this much more, so reads made up to this late never put more than the share in any 60 s.
- */
-export const REDEEM_TOLERANCE_MS = 1_000;
 /** A worker that never sees itself listed (another identity) reads after this many refreshes. */
 const UNSEEN_REFRESHES = 6;
 /** A read is never reserved further ahead than this: past it, the poll comes back (and reserves) later. */
@@ -105,21 +99,7 @@ export class FleetReadShare implements ReadShare {
     const slot = this.nextSlot(Math.max(1, Math.floor(this.state().perMinute)), now);
     if (slot - now > MAX_RESERVATION_MS) return { waitMs: MAX_RESERVATION_MS, reserved: false };
     this.insert(slot);
-    return slot === now ? { now: true } : { waitMs: slot - now, reserved: true, at: slot };
-  }
-
-  /**
-   * A read reserved for `at`, now due: made now if within REDEEM_TOLERANCE_MS of it; a late one gives its place
-   * back and asks again (when it is made is what counts); an early one waits the rest. A reservation another worker
-   * made (the run moved) is not in this share: on time it is read, as that worker counted it.
-   */
-  redeem(at: number): ReadGrant {
-    const now = this.now();
-    if (now < at) return { waitMs: at - now, reserved: true, at };
-    if (now - at <= REDEEM_TOLERANCE_MS) return { now: true };
-    const i = this.grants.indexOf(at, this.head);
-    if (i >= 0) this.grants.splice(i, 1);
-    return this.grant();
+    return slot === now ? { now: true } : { waitMs: slot - now, reserved: true };
   }
 
   /** Adds a read at `t`, keeping `grants` sorted (a read now may come before reads reserved ahead). */
@@ -134,14 +114,13 @@ export class FleetReadShare implements ReadShare {
    * (reads reserved ahead included, at most 30 s ahead) holds fewer, else 60 s after the read `limit` places back.
    */
   private nextSlot(limit: number, now: number): number {
-    const window = WINDOW_MS + REDEEM_TOLERANCE_MS;
-    while (this.head < this.grants.length && this.grants[this.head]! <= now - window) this.head++;
+    while (this.head < this.grants.length && this.grants[this.head]! <= now - WINDOW_MS) this.head++;
     if (this.head > 1_024 && this.head * 2 > this.grants.length) {
       this.grants = this.grants.slice(this.head);
       this.head = 0;
     }
     const held = this.grants.length - this.head;
-    return held < limit ? now : Math.max(now, this.grants[this.grants.length - limit]! + window);
+    return held < limit ? now : Math.max(now, this.grants[this.grants.length - limit]! + WINDOW_MS);
   }
 
   state(): ReadShareState {

@@ -8,14 +8,13 @@ import { randomUUID } from 'node:crypto';
 import { Worker } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
 import type { PredictionSnapshot } from '../../src/shared/types';
-import type { ReadWait } from '../../src/activities';
 import { runPrediction } from '../../src/workflows';
 import { fakeReplicate, job } from './fakes';
 import { timeSkippingPerTest } from './env';
 
 const t = timeSkippingPerTest();
 
-type Grant = 'now' | 'queue' | ReadWait;
+type Grant = 'now' | 'queue' | { waitMs: number; reserved: boolean };
 
 /**
  * Run one prediction whose job ends at its third poll; `share(n, reserved)` answers poll n's local try. The tries
@@ -37,8 +36,7 @@ async function run(created: Partial<PredictionSnapshot>, share: (n: number, rese
     workflowBundle: t.workflowBundle,
     activities: {
       ...fake.activities,
-      async tryGetPrediction(id: string, _kind: string, reservedAt: number | false) {
-        const reserved = reservedAt !== false;
+      async tryGetPrediction(id: string, _kind: string, reserved: boolean) {
         local.push(`${polls + 1}${reserved ? ' reserved' : ''}`);
         const grant = share(polls + 1, reserved);
         return grant === 'now' ? answer(id) : grant === 'queue' ? null : grant;
@@ -83,7 +81,7 @@ async function run(created: Partial<PredictionSnapshot>, share: (n: number, rese
 describe('polls under the fleet reads budget', () => {
   it('polls locally within the share; a spent share makes the poll wait on a timer, then read as reserved', async () => {
     const r = await run({ localReads: true }, (n, reserved) =>
-      n === 2 && !reserved ? { waitMs: 7_000, reserved: true, at: 1_000 } : 'now',
+      n === 2 && !reserved ? { waitMs: 7_000, reserved: true } : 'now',
     );
     expect(r.local).toEqual(['1', '2', '2 reserved', '3']);
     expect(r.queued).toEqual([]);

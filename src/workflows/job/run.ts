@@ -23,7 +23,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities, ReadWait } from '../../activities';
+import type { Activities } from '../../activities';
 import { humanDuration } from '../../shared/duration';
 import { PredictionFailureType } from '../../shared/failures';
 import { ReplicateModel, ReplicatePredictionId, ReplicateStatus } from '../../shared/search-attributes';
@@ -432,15 +432,13 @@ export class JobRun {
       return proxyLocalActivities<Activities>(local).getPrediction(id, this.kind);
     if (this.m.localReads) {
       // within the worker's share of the reads budget: read now, or wait for the share (src/worker/read-share.ts)
-      let reserved: number | false = false;
+      let reserved = false;
       for (;;) {
-        const answer: PredictionSnapshot | ReadWait | null = await proxyLocalActivities<Activities>(
-          local,
-        ).tryGetPrediction(id, this.kind, reserved);
+        const answer: PredictionSnapshot | { waitMs: number; reserved: boolean } | null =
+          await proxyLocalActivities<Activities>(local).tryGetPrediction(id, this.kind, reserved);
         if (answer === null) break;
         if (!('waitMs' in answer)) return answer;
-        // a reserved read is redeemed at the time the share counted it (on time: read at once)
-        reserved = answer.reserved ? answer.at : false;
+        reserved = answer.reserved;
         await sleep(answer.waitMs, {
           summary: `poll ${poll}: wait ${humanDuration(answer.waitMs)} for the fleet's read budget`,
         });
