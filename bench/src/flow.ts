@@ -1,12 +1,12 @@
 /**
- * `flow`: the read rate at Replicate with N runs in flight (default 2,000), before and after the fleet-wide rate
- * limits (src/worker/flow-control.ts), on the scale runner with two worker processes on one task queue.
+ * `flow`: the read rate at Replicate with N runs in flight (default 2,000), without and with the fleet-wide read
+ * limit (src/worker/flow-control.ts), on the scale runner with two worker processes on one task queue.
  * - unlimited local polls: REPLICATE_READ_RPM=off (status polls are local activities outside any budget), creates at
  *   the default REPLICATE_CREATE_RPM like the other variant, so that only the read limit differs;
  * - the defaults (REPLICATE_CREATE_RPM=600, REPLICATE_READ_RPM=3000).
  * From the simulator's request log: reads (gets, lists, cancels) and creates per minute since the first start, the
  * busiest 60 s window of each, 429s answered; from the scale runner: time to drain (first start to last close),
- * lag, completions. The simulator does not enforce Replicate's budgets, so "before" shows the excess instead of 429s.
+ * lag, completions. The simulator does not enforce Replicate's budgets, so the unlimited variant shows the excess instead of 429s.
  */
 import type { RecordedRequest } from '../../simulator';
 import type { BenchEnv } from './env';

@@ -2,7 +2,7 @@
  * Fleet-wide rate limits (src/worker/flow-control.ts) on a real dev server with the simulator: two worker sets on one task
  * queue (each the workflows' Worker plus the reads Worker, as `npm run worker` starts them, with distinct
  * identities) share one server-side limit per queue and split the local reads (src/worker/read-share.ts); a long 429
- * storm only delays runs. Real time: the limits are the server's, so nothing can be skipped. About 6 minutes for the
+ * storm only delays runs. Real time: the limits are the server's, so nothing can be skipped. About 5 minutes for the
  * file.
  */
 import { randomUUID } from 'node:crypto';
