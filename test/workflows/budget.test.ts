@@ -472,10 +472,10 @@ describe('a pipeline with budget: { usd }', () => {
     expect(budget.canceledUsd).toBeGreaterThanOrEqual(0.28 - 1e-9);
     expect(budget.running).toEqual([]);
     // the Temporal UI's current details: the steps, then the budget line once the stopped jobs settled (canceled,
-    // at their cost)
+    // at their cost, which grows with how late the cancels land on a loaded machine: bounded below)
     expect(details).toMatch(/^- \*\*upscale\*\*: canceled · 0\/3 predictions succeeded/m);
     expect(details).toMatch(
-      /^budget \$0\.3 · spent \$0\.3\d* \(completed \$0\.02, canceled \$0\.2\d*, running \$0 in 0 jobs\) · left \$0 · EXCEEDED$/m,
+      /^budget \$0\.3 · spent \$0\.3\d* \(completed \$0\.02, canceled \$0\.\d+, running \$0 in 0 jobs\) · left \$0 · EXCEEDED$/m,
     );
 
     // overshoot: what the jobs had cost when their cancels were sent, past the budget
