@@ -7,7 +7,7 @@ export default defineConfig({
   test: {
     // Integration files each start their own Temporal server and mostly wait on real time (jobs, timers, rate
     // limits): with two files at a time the suite kept 0.7 of the two cores busy; five at a time made timing tests flaky
-    // (three of four whole runs), so four.
+    // (two of four fresh-clone runs failed on load), so four.
     maxWorkers: 4,
     testTimeout: 60_000,
     hookTimeout: 120_000,
