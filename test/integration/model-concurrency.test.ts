@@ -199,7 +199,9 @@ const closedIdle = (model: string) =>
     'no slot held, nobody queued',
   );
 
-describe('per-model concurrency across the fleet', () => {
+// Each test has a model, a limiter and task queues of its own, and mostly waits on short jobs: they run at once
+// (five at a time, vitest's maxConcurrency), about 40 s for the file instead of two minutes.
+describe.concurrent('per-model concurrency across the fleet', () => {
   it('limit 2, five runs on two workers: at most 2 at Replicate, created in start order, positions in status and UI', async () => {
     const model = newModel(3_000);
     const [q1, q2] = [`mc-${randomUUID()}`, `mc-${randomUUID()}`];

@@ -1,7 +1,8 @@
 /**
  * Predictive polling end to end (src/shared/predictive-polling.ts): a real worker learns a model's timing from the
  * jobs it sees end, the create hands it to the next run, which polls just after the job's end; a model it does not
- * know is foreseen from the progress in its logs. Real time on a dev server with the simulator: about 80 s.
+ * know is foreseen from the progress in its logs. Real time on a dev server with the simulator; the two tests, on
+ * models of their own, run at once: about 50 s.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PredictionSnapshot } from '../../src/shared/types';
@@ -59,7 +60,7 @@ async function createAnswer(workflowId: string): Promise<PredictionSnapshot> {
   throw new Error(`no create answer in ${workflowId}'s history`);
 }
 
-describe('predictive polling', () => {
+describe.concurrent('predictive polling', () => {
   it('after three runs of a model, the next one is polled just after its end', async () => {
     const warmUp = await Promise.all([1, 2, 3].map(() => runToEnd('sim/twenty')));
     // knowing nothing yet, they polled on the backoff: 3, 7.5, 14.25, 24.4 s: the end noticed about 4 s late
