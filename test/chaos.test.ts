@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../src/dev/binaries';
 import type { Summary } from '../scripts/chaos/check';
+import { sharedWorkflowBundlePath } from './helpers/shared-bundle';
 
 const TIMEOUT_MS = 8 * 60_000;
 
@@ -29,7 +30,12 @@ async function chaos(size: number, extra: string[]): Promise<{ output: string; s
       '1',
       ...extra,
     ],
-    { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      cwd: PROJECT_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // the run's one bundle for its workers (the script would build its own: seconds of CPU)
+      env: { ...process.env, WORKFLOW_BUNDLE: sharedWorkflowBundlePath() ?? '' },
+    },
   );
   let output = '';
   child.stdout.on('data', (c: Buffer) => (output += c.toString()));
