@@ -453,7 +453,8 @@ function readCacheSize(env: Env): { maxCachedWorkflows?: number } {
   return value === undefined ? {} : { maxCachedWorkflows: value };
 }
 
-function readBundlePath(env: Env, encrypted: boolean): { workflowBundlePath?: string } {
+/** WORKFLOW_BUNDLE, checked: it exists and was built for this mode (with or without encryption). */
+export function readBundlePath(env: Env, encrypted: boolean): { workflowBundlePath?: string } {
   const raw = env.WORKFLOW_BUNDLE?.trim();
   if (!raw) return {};
   if (!existsSync(raw)) {

@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { connectLazily, EXIT, runCli, terminalLine } from '../cli';
 import {
   DEFAULT_BASE_URL,
+  readBundlePath,
   readReplicateRateLimits,
   readTemporalConfig,
   temporalConnectionOptions,
@@ -163,6 +164,7 @@ async function main(): Promise<number> {
       shutdownGraceTimeMs: 5_000,
       outputDir: process.env.OUTPUT_DIR?.trim() || path.join(PROJECT_ROOT, 'outputs'),
       webhook: null,
+      ...readBundlePath(process.env, temporal.encryption !== undefined), // as `npm run worker`
     };
     await ensureSearchAttributes(connection, temporal.namespace); // a reused server may lack them
     const workers = await createWorkers(config, connection);

@@ -10,6 +10,7 @@ import { afterEach, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/dev/binaries';
 import { Client, Connection } from '@temporalio/client';
 import { freePort, isTemporalUp, startDevServer } from '../../src/dev/dev-server';
+import { sharedWorkflowBundlePath } from '../helpers/shared-bundle';
 
 interface Proc {
   child: ChildProcess;
@@ -56,6 +57,13 @@ const demo = (args: string[], env: Record<string, string>) =>
     ...env,
   });
 
+/**
+ * The run's one workflow bundle (WORKFLOW_BUNDLE, as the image ships one) for the demos whose test is not about
+ * starting from source: bundling takes seconds of CPU per demo. The encrypted demo and the README's recipe bundle
+ * from source, as a new user's first run does.
+ */
+const PREBUILT = { WORKFLOW_BUNDLE: sharedWorkflowBundlePath() ?? '' };
+
 it('npm run demo -- --help prints its usage at once, without starting anything', async () => {
   const t0 = Date.now();
   const p = demo(['--help'], { TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}` });
@@ -70,6 +78,7 @@ it('the demo prints the UI port it really uses; --keep keeps it up and Ctrl-C st
   const port = await freePort();
   const p = demo(['--keep', '--model', 'sim/echo', '--input', '{"prompt":"x"}'], {
     TEMPORAL_ADDRESS: `127.0.0.1:${port}`,
+    ...PREBUILT,
   });
   await expect.poll(p.output, { timeout: 90_000, interval: 200 }).toContain('press Ctrl-C to stop');
   const text = p.output();
@@ -123,6 +132,7 @@ it('without --keep the demo says the UI goes away with it and how to keep it', a
   const port = await freePort();
   const p = demo(['--model', 'sim/echo', '--input', '{"prompt":"x"}'], {
     TEMPORAL_ADDRESS: `127.0.0.1:${port}`,
+    ...PREBUILT,
   });
   expect(await p.exited).toBe(0);
   expect(p.output()).toContain('npm run demo -- --keep');
@@ -134,6 +144,7 @@ it('on a server that is already running, the demo uses a task queue of its own a
     const p = demo(['--model', 'sim/echo', '--input', '{"prompt":"x"}'], {
       TEMPORAL_ADDRESS: server.address,
       TEMPORAL_TASK_QUEUE: '', // the default queue, where another worker (a real token?) may be polling
+      ...PREBUILT,
     });
     expect(await p.exited).toBe(0);
     const text = p.output();
