@@ -120,14 +120,21 @@ async function spawnDevServer(
   logFile: string | undefined,
 ): Promise<{ child: ChildProcess; exited: Promise<number | null> } | { stderr: string }> {
   const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
+  // The first and the last 4,000 characters: a Go panic says why in its first line, then prints kilobytes of stack.
+  let head = '';
+  let tail = '';
   const logStream = logFile ? createWriteStream(logFile, { flags: 'a' }) : undefined;
   child.stderr?.on('data', (chunk: Buffer) => {
     logStream?.write(chunk);
-    stderr = (stderr + chunk.toString()).slice(-4000);
+    const text = chunk.toString();
+    const room = Math.max(0, 4000 - head.length);
+    head += text.slice(0, room);
+    tail = (tail + text.slice(room)).slice(-4000);
   });
+  const stderr = () => (tail ? `${head}\n…\n${tail}` : head);
   child.once('exit', () => logStream?.end());
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const closed = new Promise<void>((resolve) => child.once('close', () => resolve())); // stderr read to its end
 
   const deadline = Date.now() + 30_000;
   for (;;) {
@@ -136,10 +143,15 @@ async function spawnDevServer(
       isTemporalUp(address).then((up) => (up ? 'up' : 'down')),
     ]);
     if (state === 'up') break;
-    if (state === 'exited') return { stderr };
+    if (state === 'exited') {
+      await closed;
+      return { stderr: stderr() };
+    }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`temporal server start-dev did not answer on ${address} within 30 s: ${stderr.trim()}`);
+      throw new Error(
+        `temporal server start-dev did not answer on ${address} within 30 s: ${stderr().trim()}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 200));
   }

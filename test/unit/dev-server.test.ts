@@ -1,6 +1,9 @@
 /** What a dev server start that lost a port race says (src/dev/dev-server.ts retries those on the CLI's own ports). */
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { portInUse } from '../../src/dev/dev-server';
+import { freePort, portInUse, startDevServer } from '../../src/dev/dev-server';
 
 describe('portInUse', () => {
   it("names the port from the server's bind error (seen in a test run with five files at a time)", () => {
@@ -12,5 +15,35 @@ describe('portInUse', () => {
   it('is undefined for any other failure', () => {
     expect(portInUse('unable to open database file')).toBeUndefined();
     expect(portInUse('')).toBeUndefined();
+  });
+});
+
+describe('startDevServer, when the CLI exits at start', () => {
+  // A Go panic says why in its first line, then prints kilobytes of stack: the bind error must still be seen (and
+  // retried), and the error must still say why. Seen in a whole run: a start that panicked, its reason cut off.
+  it('reads the reason at the head of a long panic: a port collision of the CLI’s own is retried', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'fake-temporal-'));
+    const attempts = path.join(dir, 'attempts');
+    const fake = path.join(dir, 'temporal');
+    const frame =
+      'go.uber.org/dig.paramList.BuildList(...)\\n\\t/go/pkg/mod/go.uber.org/dig@v1.19.0/param.go:151 +0xad\\n';
+    writeFileSync(
+      fake,
+      `#!/bin/sh\necho x >> "${attempts}"\n` +
+        `printf 'panic: listen tcp 127.0.0.1:1: bind: address already in use\\n\\ngoroutine 1 [running]:\\n' >&2\n` +
+        `i=0; while [ $i -lt 200 ]; do printf '${frame}' >&2; i=$((i+1)); done\nexit 2\n`,
+    );
+    chmodSync(fake, 0o755);
+    const before = process.env.TEMPORAL_CLI_PATH;
+    process.env.TEMPORAL_CLI_PATH = fake;
+    try {
+      const error = await startDevServer({ port: await freePort(), uiPort: null }).catch((e: Error) => e);
+      expect(String(error)).toContain('panic: listen tcp 127.0.0.1:1: bind: address already in use');
+      expect(readFileSync(attempts, 'utf8').trim().split('\n')).toHaveLength(3);
+    } finally {
+      if (before === undefined) delete process.env.TEMPORAL_CLI_PATH;
+      else process.env.TEMPORAL_CLI_PATH = before;
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
