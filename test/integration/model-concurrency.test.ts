@@ -351,7 +351,9 @@ describe.concurrent('per-model concurrency across the fleet', () => {
   });
 
   it('concurrencyLimit in the request limits without a worker setting, and a slot survives continue-as-new', async () => {
-    const model = newModel(1_500);
+    // 5 s jobs: x's first poll must find its job still running to continue as new (with 1.5 s, a loaded machine
+    // once polled it first after its end: one run, nothing continued)
+    const model = newModel(5_000);
     const taskQueue = `mc-${randomUUID()}`;
     const worker = await fleetWorker(taskQueue, {});
     await during(worker, async () => {
