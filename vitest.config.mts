@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import SlowestFirst from './test/sequencer.mjs';
 
 /** Pure modules and the simulator: no server, no Worker; they share their processes (below). */
 const UNIT = ['test/unit/**/*.test.ts', 'test/simulator/**/*.test.ts'];
@@ -15,6 +16,8 @@ export default defineConfig({
     // test (`npx vitest run --reporter=verbose` lists every test).
     silent: 'passed-only',
     reporters: ['dot'],
+    // the slowest files first, also on a fresh checkout without vitest's cache
+    sequence: { sequencer: SlowestFirst },
     projects: [
       {
         extends: true,
