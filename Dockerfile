@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # The worker image (also runs the webhook receiver: `node lib/webhooks/main.js`); see deploy/compose.production.yml.
-#   docker build -t replicate-temporal-worker:0.2.0 .
+#   docker build -t replicate-temporal-worker:1.0.0 .
 # build: every dependency, compile lib/ (with lib/worker/health-probe.js, the health check), bundle the workflow code
 # twice: lib/workflow-bundle.js, and lib/workflow-bundle-encrypted.js for ENCRYPTION_KEY (docs/encryption.md).
 # runtime: production dependencies only, the compiled lib/ and the prebuilt bundle, as the non-root `node` user.
