@@ -160,6 +160,23 @@ function start(taskQueue: string, request: PredictionRequest, timeout = '10m') {
   });
 }
 
+/**
+ * `count` runs of 20 s jobs created, then a 429 storm of STORM_MS on every route (Retry-After 4 s), then `count`
+ * more runs started during it: the early runs (polling or waiting on webhooks), the late ones, and when it ends.
+ */
+async function stormDuringRuns(sim: ReplicateSimulator, taskQueue: string, count: number) {
+  const startRuns = () =>
+    Promise.all(
+      Array.from({ length: count }, () => start(taskQueue, { model: 'sim/twenty', input: {} }, '3m')),
+    );
+  const early = await startRuns();
+  await until(() => sim.creates() === count, 30_000);
+  const stormEnds = Date.now() + STORM_MS;
+  sim.setFaults({ rateLimitUntilMs: stormEnds, rateLimitStyle: 'header', rateLimitRetryAfterSeconds: 4 });
+  const late = await startRuns();
+  return { early, late, stormEnds };
+}
+
 /** The polls of a run that were local activities (the tries of `tryGetPrediction`, answered or not). */
 async function localTries(workflowId: string): Promise<number> {
   const history = await client.workflow.getHandle(workflowId).fetchHistory();
@@ -314,19 +331,7 @@ describe.concurrent('fleet-wide rate limits', () => {
     () =>
       withSimulator(async (sim) => {
         await withWorkerSets(sim, 2, { createsPerMinute: 600, readsPerMinute: 3000 }, async (taskQueue) => {
-          const early = await Promise.all(
-            Array.from({ length: 3 }, () => start(taskQueue, { model: 'sim/twenty', input: {} }, '3m')),
-          );
-          await until(() => sim.creates() === 3, 30_000);
-          const stormEnds = Date.now() + STORM_MS;
-          sim.setFaults({
-            rateLimitUntilMs: stormEnds,
-            rateLimitStyle: 'header',
-            rateLimitRetryAfterSeconds: 4,
-          });
-          const late = await Promise.all(
-            Array.from({ length: 3 }, () => start(taskQueue, { model: 'sim/twenty', input: {} }, '3m')),
-          );
+          const { early, late, stormEnds } = await stormDuringRuns(sim, taskQueue, 3);
           const handles = [...early, ...late];
           const results = await Promise.all(handles.map((h) => h.result()));
           expect(results.map((r) => r.status)).toEqual(Array(6).fill('succeeded'));
@@ -369,19 +374,7 @@ describe.concurrent('fleet-wide rate limits', () => {
             2,
             { createsPerMinute: 600, readsPerMinute: 3000 },
             async (taskQueue) => {
-              const early = await Promise.all(
-                Array.from({ length: 2 }, () => start(taskQueue, { model: 'sim/twenty', input: {} }, '3m')),
-              );
-              await until(() => sim.creates() === 2, 30_000);
-              const stormEnds = Date.now() + STORM_MS;
-              sim.setFaults({
-                rateLimitUntilMs: stormEnds,
-                rateLimitStyle: 'header',
-                rateLimitRetryAfterSeconds: 4,
-              });
-              const late = await Promise.all(
-                Array.from({ length: 2 }, () => start(taskQueue, { model: 'sim/twenty', input: {} }, '3m')),
-              );
+              const { early, late, stormEnds } = await stormDuringRuns(sim, taskQueue, 2);
               const results = await Promise.all([...early, ...late].map((h) => h.result()));
               expect(results.map((r) => r.status)).toEqual(Array(4).fill('succeeded'));
               for (const h of early)
