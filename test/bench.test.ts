@@ -9,6 +9,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, expect, it } from 'vitest';
 import { parseOptions } from '../bench/src/main';
+import { sharedWorkflowBundlePath } from './helpers/shared-bundle';
 
 const run = promisify(execFile);
 const root = path.resolve(__dirname, '..');
@@ -23,6 +24,8 @@ async function bench(...args: string[]): Promise<Record<string, unknown>> {
     {
       cwd: root,
       timeout: 110_000,
+      // the suite's one workflow bundle for the bench's own Workers (each bench would bundle its own: seconds of CPU)
+      env: { ...process.env, WORKFLOW_BUNDLE: sharedWorkflowBundlePath() ?? '' },
     },
   );
   expect(readFileSync(out.replace(/\.json$/, '.svg'), 'utf8')).toMatch(/^<svg /);

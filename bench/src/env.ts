@@ -1,6 +1,6 @@
 /** The bench's environment: the Replicate simulator and a Temporal dev server on 127.0.0.1, a client, a bundle. */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -67,7 +67,7 @@ export async function startBenchEnv(
     metricsUrl: options.metrics
       ? `http://${options.metrics.host}:${options.metrics.port}/metrics`
       : undefined,
-    bundle: () => (bundle ??= bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') })),
+    bundle: () => (bundle ??= workflowBundle()),
     async close() {
       await Promise.allSettled([connection.close(), native.close()]);
       await server.stop().catch(() => undefined);
@@ -96,4 +96,11 @@ export function simTimes(
   const createdAt = Date.parse(p.created_at);
   const completedAt = Date.parse(p.completed_at);
   return { createdAt, completedAt, durationMs: completedAt - createdAt };
+}
+
+/** The workflow code for the bench's own Workers: WORKFLOW_BUNDLE (a prebuilt bundle) if set, else bundled once. */
+async function workflowBundle(): Promise<{ code: string }> {
+  const prebuilt = process.env.WORKFLOW_BUNDLE?.trim();
+  if (prebuilt) return { code: readFileSync(prebuilt, 'utf8') };
+  return bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });
 }

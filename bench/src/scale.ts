@@ -68,6 +68,8 @@ export async function spawnWorker(
       // compare --codec measures encryption
       ENCRYPTION_KEY: '',
       ENCRYPTION_KEYS_OLD: '',
+      // the tuning says whether the worker bundles at start: not a WORKFLOW_BUNDLE in the shell
+      WORKFLOW_BUNDLE: '',
       ...bundleEnv,
       ...extraEnv,
     },
