@@ -86,8 +86,8 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     args.push('--db-filename', options.dbFile);
   }
   const address = `127.0.0.1:${options.port}`;
-  // The CLI picks the HTTP API's and the metrics' ports itself (free when it looks, not always when the server
-  // binds, with other servers starting beside it, as in the test suite): a collision on one of those is retried.
+  // The CLI picks the ports of its HTTP API, metrics and internal services itself (free when it looks, not always
+  // when the server binds, with other servers starting beside it, as in the test suite): such a collision is retried.
   for (let attempt = 1; ; attempt++) {
     const started = await spawnDevServer(binary, args, address, options.logFile);
     if ('child' in started) {
@@ -100,8 +100,11 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       };
     }
     const busy = portInUse(started.stderr);
-    const ours = busy === options.port || (busy !== undefined && busy === options.uiPort);
-    if (busy === undefined || ours || attempt === 3)
+    // Our port held by another process: a new start cannot help. Free again, the CLI had picked it for one of its
+    // own services while it was still free (seen: the worker service on the frontend's port): a new start picks anew.
+    const ours = busy !== undefined && (busy === options.port || busy === options.uiPort);
+    const taken = ours && !(await isPortFree(busy));
+    if (busy === undefined || taken || attempt === 3)
       throw new Error(`temporal server start-dev exited: ${started.stderr.trim() || 'no output'}`);
   }
 }
