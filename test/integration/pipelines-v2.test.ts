@@ -147,7 +147,7 @@ describe('pipeline rerun', () => {
       d: null,
       e: null,
     });
-  });
+  }, 150_000); // three five-step pipelines through the CLI, one after the other: 30 s here, over 60 s in a loaded CI run
 
   it('reruns a canceled pipeline: what succeeded before the cancel is reused', async () => {
     const slow = specFile(`
