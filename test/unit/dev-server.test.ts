@@ -90,7 +90,8 @@ describe('startDevServer, when the CLI reports our own port in use', () => {
   });
 
   it('gives up at once when another process holds our port', async () => {
-    const holder = createServer();
+    // another process's server: it drops every connection (our start's probe would otherwise keep close() waiting)
+    const holder = createServer((socket) => socket.destroy());
     await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
     const port = (holder.address() as AddressInfo).port;
     try {
